@@ -1,0 +1,85 @@
+# One entry point for every task. `make run` and `make test` set up everything they need:
+# both Python environments, the demo orders database and the Rasa model, each only when missing
+# or out of date, so a second run starts in seconds.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+APP_VENV  := .venv
+RASA_VENV := .venv-rasa
+APP_PY    := $(APP_VENV)/bin/python
+RASA      := $(RASA_VENV)/bin/rasa
+MODEL     := models/bot.tar.gz
+# Everything the trained model depends on: retrain when (and only when) one of these changes.
+MODEL_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -not -path 'data/stores/*' 2>/dev/null) \
+                $(wildcard bot/nlu/*.py)
+
+export PYTHONPATH := $(CURDIR)
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+STORE ?=
+
+.PHONY: help setup venvs model demo-data run test browser clean lint typecheck
+
+help:
+	@echo "make run        set up what is missing, start Rasa, actions and the gateway, print the chat URL"
+	@echo "make test       set up what is missing and run the whole test suite"
+	@echo "make demo-data  (re)load the demo orders into the orders database"
+	@echo "make model      train the Rasa model if its inputs changed"
+
+# --- environments --------------------------------------------------------------------------
+$(APP_VENV)/.installed: requirements/app.lock
+	@py=$$(scripts/find-python 3.11) || exit 1; \
+	echo "Creating the app environment ($(APP_VENV), $$py)..."; \
+	rm -rf $(APP_VENV) && "$$py" -m venv $(APP_VENV) && \
+	$(APP_VENV)/bin/pip install --quiet --quiet --no-deps -r requirements/app.lock && \
+	$(APP_VENV)/bin/pip check >/dev/null && touch $@
+
+$(RASA_VENV)/.installed: requirements/rasa.lock
+	@py=$$(scripts/find-python 3.10) || exit 1; \
+	echo "Creating the Rasa environment ($(RASA_VENV), $$py); this takes a few minutes the first time..."; \
+	rm -rf $(RASA_VENV) && "$$py" -m venv $(RASA_VENV) && \
+	$(RASA_VENV)/bin/pip install --quiet --quiet --no-deps -r requirements/rasa.lock && touch $@
+
+venvs: $(APP_VENV)/.installed $(RASA_VENV)/.installed
+setup: venvs model
+
+# --- model ---------------------------------------------------------------------------------
+$(MODEL): $(RASA_VENV)/.installed $(MODEL_INPUTS)
+	@echo "Training the Rasa model (inputs changed or no model yet)..."
+	@mkdir -p models var/log
+	$(RASA) train --quiet --config config.yml --domain domain.yml --data data \
+	    --out models --fixed-model-name bot
+	@touch $@
+
+model: $(MODEL)
+
+# --- orders database -----------------------------------------------------------------------
+demo-data: $(APP_VENV)/.installed
+	$(APP_PY) -m bot.db.demo --replace
+
+# --- run -----------------------------------------------------------------------------------
+run: venvs model
+	@$(APP_PY) -m bot.db.demo --if-empty
+	@$(APP_PY) -m bot.stack run $(if $(STORE),--store $(STORE))
+
+# --- tests ---------------------------------------------------------------------------------
+# Debian's Chromium for the widget's browser tests (Playwright drives it; no browser download).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@echo "Installing Debian's chromium and chromium-driver for the browser tests..."
+	@if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends chromium chromium-driver >/dev/null
+browser: $(CHROMIUM)
+
+# pytest's exit code 5 ("no tests collected") counts as a failure, like any non-zero code.
+test: venvs model browser
+	@echo "== NLU components (Rasa environment)"
+	$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider --confcutdir=tests/rasa_env tests/rasa_env
+	@echo "== everything else (app environment)"
+	$(APP_PY) -m pytest
+
+clean:
+	rm -rf models var .pytest_cache

@@ -1,0 +1,45 @@
+"""The project's exception hierarchy, documented in one place.
+
+    BotError
+    ├── ConfigurationError      a setting or data file is missing or invalid
+    ├── UnknownStoreError       a store id that is not configured
+    ├── OrdersUnavailableError  the orders database cannot be reached or timed out
+    ├── RasaUnavailableError    the Rasa server cannot be reached or timed out (gateway)
+    └── MailError               an inbound mail cannot be parsed or a reply cannot be sent
+        ├── MalformedMailError  the inbound message is not a usable RFC 5322 message
+        └── MailDeliveryError   the SMTP server refused or could not be reached
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class ConfigurationError(BotError):
+    """A setting or a data file is missing or invalid."""
+
+
+class UnknownStoreError(BotError):
+    """A store id that is not configured."""
+
+
+class OrdersUnavailableError(BotError):
+    """The orders database cannot be reached or a query timed out."""
+
+
+class RasaUnavailableError(BotError):
+    """The Rasa server cannot be reached or did not answer in time."""
+
+
+class MailError(BotError):
+    """An inbound mail cannot be handled or a reply cannot be sent."""
+
+
+class MalformedMailError(MailError):
+    """The inbound message is not a usable RFC 5322 message."""
+
+
+class MailDeliveryError(MailError):
+    """The SMTP server refused the reply or could not be reached."""

@@ -1,0 +1,129 @@
+"""Session fixtures shared by the whole suite: the trained model and the real servers.
+
+The end-to-end fixture starts the same three processes as `make run` (bot/stack.py), on
+free ports, against a fresh SQLite orders database filled with the demo data and a fresh
+SQLite tracker store, so tests never touch the developer's `var/` files.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.stack import (
+    DEFAULT_MODEL,
+    Stack,
+    action_service,
+    free_port,
+    gateway_service,
+    rasa_service,
+    write_endpoints,
+)
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The model `make test` trained (once per run, reused by every test)."""
+    if not DEFAULT_MODEL.exists():
+        pytest.fail("No trained model at models/bot.tar.gz: run the suite with `make test`.")
+    return DEFAULT_MODEL
+
+
+def load_demo_database(url: str) -> None:
+    """Migrates `url` to head and loads the demo orders, through the real CLI."""
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(PROJECT_ROOT)}
+    subprocess.run(
+        [sys.executable, "-m", "bot.db.demo", "--if-empty"],
+        cwd=PROJECT_ROOT, env=env, check=True, capture_output=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite orders database holding the demo data, created for this test run."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('orders') / 'orders.db'}"
+    load_demo_database(url)
+    return url
+
+
+@dataclass
+class LiveStack:
+    """The running servers of one test session and small helpers to talk to them."""
+
+    rasa_url: str
+    action_url: str
+    gateway_url: str
+    database_url: str
+    stack: Stack
+
+    def say(
+        self, text: str, *, sender: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Sends one message through Rasa's REST channel and returns the bot's messages."""
+        payload: dict[str, Any] = {"sender": sender or new_sender(), "message": text}
+        if metadata is not None:
+            payload["metadata"] = dict(metadata)
+        response = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json=payload, timeout=60)
+        response.raise_for_status()
+        result: list[dict[str, Any]] = response.json()
+        return result
+
+    def tracker(self, sender: str) -> dict[str, Any]:
+        """The conversation's tracker from Rasa's HTTP API."""
+        response = httpx.get(f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def new_sender() -> str:
+    """A fresh conversation id."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def texts(messages: list[dict[str, Any]]) -> str:
+    """All the text the bot answered, joined (for assertions)."""
+    return "\n".join(m.get("text", "") for m in messages if m.get("text"))
+
+
+@pytest.fixture(scope="session")
+def live_stack(
+    trained_model: Path, demo_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveStack]:
+    """The real action server, Rasa server and gateway, started once per test session."""
+    work = tmp_path_factory.mktemp("stack")
+    rasa_port, action_port, gateway_port = free_port(), free_port(), free_port()
+    endpoints = write_endpoints(
+        work / "endpoints.yml", action_port=action_port, tracker_db=work / "tracker.db"
+    )
+    env = {
+        "DATABASE_URL": demo_database_url,
+        "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        "DEFAULT_STORE": "om-system",
+    }
+    stack = Stack(
+        [
+            action_service(port=action_port, env=env),
+            rasa_service(port=rasa_port, endpoints=endpoints, model=trained_model, env=env),
+            gateway_service(port=gateway_port, env=env),
+        ],
+        log_dir=work / "log",
+    )
+    with stack.running():
+        yield LiveStack(
+            rasa_url=f"http://127.0.0.1:{rasa_port}",
+            action_url=f"http://127.0.0.1:{action_port}",
+            gateway_url=f"http://127.0.0.1:{gateway_port}",
+            database_url=demo_database_url,
+            stack=stack,
+        )
