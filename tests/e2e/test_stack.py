@@ -1,0 +1,28 @@
+"""The foundation end to end: the three real processes start and answer."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bot.stack import PortInUseError, Stack, action_service, port_is_free
+from tests.conftest import LiveStack, new_sender, texts
+
+
+def test_every_process_answers_its_health_check(live_stack: LiveStack) -> None:
+    status = httpx.get(f"{live_stack.rasa_url}/status", timeout=10).json()
+    assert status["model_file"].endswith(".tar.gz")
+    assert httpx.get(f"{live_stack.action_url}/health", timeout=10).json() == {"status": "ok"}
+    assert httpx.get(f"{live_stack.gateway_url}/health", timeout=10).json()["status"] == "ok"
+
+
+def test_rest_channel_answers_with_the_trained_model(live_stack: LiveStack) -> None:
+    messages = live_stack.say("Bonjour !", sender=new_sender())
+    assert texts(messages).strip(), messages
+
+
+def test_a_taken_port_gives_a_clear_message(live_stack: LiveStack) -> None:
+    taken = int(live_stack.action_url.rsplit(":", 1)[1])
+    assert not port_is_free(taken)
+    with pytest.raises(PortInUseError, match=f"Port {taken} for the action server is already in use"):
+        Stack([action_service(port=taken)]).check_ports()
