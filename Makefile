@@ -20,13 +20,14 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 STORE ?=
 
-.PHONY: help setup venvs model demo-data run test browser clean lint typecheck
+.PHONY: help setup venvs model demo-data run test browser evaluate clean
 
 help:
 	@echo "make run        set up what is missing, start Rasa, actions and the gateway, print the chat URL"
 	@echo "make test       set up what is missing and run the whole test suite"
 	@echo "make demo-data  (re)load the demo orders into the orders database"
 	@echo "make model      train the Rasa model if its inputs changed"
+	@echo "make evaluate   NLU accuracy on the held-out set + cross-validation (reports/)"
 
 # --- environments --------------------------------------------------------------------------
 $(APP_VENV)/.installed: requirements/app.lock
@@ -80,6 +81,15 @@ test: venvs model browser
 	$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider --confcutdir=tests/rasa_env tests/rasa_env
 	@echo "== everything else (app environment)"
 	$(APP_PY) -m pytest
+
+# --- evaluation ----------------------------------------------------------------------------
+# Held-out test set (tests/nlu, never trained on) plus Rasa's cross-validation on the training
+# data; numbers go to reports/ (committed) and the summary is printed.
+evaluate: venvs model
+	$(RASA_VENV)/bin/python scripts/evaluate_nlu.py --model $(MODEL) --out reports
+	$(RASA) test nlu --nlu data --config config.yml --cross-validation --folds 3 \
+	    --out var/cross-validation --no-plot --quiet
+	$(RASA_VENV)/bin/python scripts/summarise_cross_validation.py var/cross-validation reports
 
 clean:
 	rm -rf models var .pytest_cache
