@@ -1,0 +1,114 @@
+"""Engines and sessions: per-back-end settings, process-wide caching, caller-owned sessions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from bot.db.models import Store
+from bot.db.session import (
+    dispose_engines,
+    get_engine,
+    get_session,
+    get_sessionmaker,
+    make_engine,
+    session_factory,
+    sqlite_file,
+)
+
+
+def test_sqlite_engine_creates_the_folder_and_enforces_foreign_keys(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "orders.db"
+    engine = make_engine(f"sqlite:///{path}", statement_timeout_s=1)
+    try:
+        assert path.parent.is_dir()
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_savepoints_work(tmp_path: Path) -> None:
+    # pysqlite's own transaction handling breaks SAVEPOINT; the engine hands it to SQLAlchemy.
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}", statement_timeout_s=1)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (x INTEGER)"))
+            connection.execute(text("INSERT INTO t VALUES (1)"))
+            savepoint = connection.begin_nested()
+            connection.execute(text("INSERT INTO t VALUES (2)"))
+            savepoint.rollback()
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT x FROM t")).scalars().all() == [1]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:///var/orders.db", Path("var/orders.db")),
+        ("sqlite:////abs/orders.db", Path("/abs/orders.db")),
+        ("sqlite://", None),
+        ("sqlite:///:memory:", None),
+        ("sqlite:///file:orders?mode=memory&uri=true", None),
+        ("postgresql+psycopg2://u@h/db", None),
+    ],
+)
+def test_sqlite_file(url: str, expected: Path | None) -> None:
+    assert sqlite_file(url) == expected
+
+
+@pytest.mark.postgres
+def test_postgres_engine_has_a_statement_timeout_and_keeps_url_options(postgres_url: str) -> None:
+    # The URL carries `options=-csearch_path=<schema>`; the timeout must not replace it.
+    schema = make_url(postgres_url).query["options"]
+    assert isinstance(schema, str)
+    engine = make_engine(postgres_url, statement_timeout_s=0.25)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SHOW statement_timeout")).scalar() == "250ms"
+            current_schema = connection.execute(text("SELECT current_schema()")).scalar()
+            assert schema.endswith(f"search_path={current_schema}")
+            with pytest.raises(OperationalError, match="statement timeout"):
+                connection.execute(text("SELECT pg_sleep(2)"))
+    finally:
+        engine.dispose()
+
+
+def test_session_factory_leaves_the_transaction_to_the_caller(migrated_engine: Engine) -> None:
+    factory = session_factory(migrated_engine)
+    with factory() as session:
+        session.add(Store(id="test-store", name="Test"))
+        session.flush()
+        session.rollback()
+    with factory() as session:
+        assert session.get(Store, "test-store") is None
+        # expire_on_commit is off: objects stay readable after the session is gone.
+        assert factory.kw["expire_on_commit"] is False
+
+
+def test_process_wide_engine_follows_the_settings(database_url_env: str) -> None:
+    engine = get_engine()
+    assert engine is get_engine()
+    assert engine.url.render_as_string(hide_password=False) == database_url_env
+    factory = get_sessionmaker()
+    assert factory is get_sessionmaker()
+    assert factory.kw["bind"] is engine
+
+    sessions = get_session()
+    session = next(sessions)
+    assert isinstance(session, Session)
+    assert session.get_bind() is engine
+    session.execute(text("SELECT 1"))
+    assert session.in_transaction()
+    sessions.close()  # what FastAPI does after the response
+    assert not session.in_transaction()
+
+    dispose_engines()
+    assert get_engine() is not engine
