@@ -1,0 +1,315 @@
+"""The two shops' documented policies, read from ``data/stores/<store id>.yml``.
+
+Each YAML file is the one place for a store's facts (contact, delays, countries, Klarna
+countries, payment means, return window...). ``null`` in the file means "the FAQ says
+nothing": the bot must then say so and give the store's contact route, so every such field is
+``Optional`` here and the callers have to handle ``None``.
+
+The files are validated once, when first needed, against the models below: an unknown key, a
+misspelled country code or an inverted day range is a :class:`~bot.errors.ConfigurationError`
+at start-up rather than a wrong answer to a customer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bot.config import KNOWN_STORES, STORES_DIR
+from bot.errors import ConfigurationError, UnknownStoreError
+from bot.nlu.countries import is_known_code, parent_country
+
+__all__ = [
+    "BusinessDayRange",
+    "StorePolicy",
+    "all_stores",
+    "load_store",
+    "load_stores_from",
+    "resolve_store",
+    "store_ids",
+]
+
+logger = logging.getLogger(__name__)
+
+
+def _check_range(value: tuple[int, int]) -> tuple[int, int]:
+    low, high = value
+    if not 0 <= low <= high:
+        raise ValueError(f"expected 0 <= low <= high, got {list(value)}")
+    return value
+
+
+def _check_codes(codes: tuple[str, ...]) -> tuple[str, ...]:
+    unknown = [code for code in codes if not is_known_code(code)]
+    if unknown:
+        raise ValueError(f"unknown country or area codes {unknown}")
+    return codes
+
+
+#: ``[low, high]`` business days, as the FAQs give them ("3 à 4 jours ouvrables").
+BusinessDayRange = Annotated[tuple[int, int], AfterValidator(_check_range)]
+_CountryCodes = Annotated[tuple[str, ...], AfterValidator(_check_codes)]
+
+
+class _Facts(BaseModel):
+    # Frozen: the policies are shared by every conversation of the process. Extra keys are
+    # refused so that a misspelled key in the YAML fails loudly instead of being ignored.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Localised(_Facts):
+    """A text given in both languages of the bot."""
+
+    fr: str
+    en: str
+
+    def in_language(self, lang: str) -> str:
+        """The English text for ``"en..."``, the French one otherwise (the bot's default)."""
+        return self.en if lang.strip().lower().startswith("en") else self.fr
+
+
+class Money(_Facts):
+    """An amount in a currency."""
+
+    amount: Decimal
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+class Contact(_Facts):
+    """How customers reach the store's service; ``None`` = not in the FAQ."""
+
+    email: str
+    phone: str | None
+    hours: Localised | None
+    response_time: Localised | None
+
+
+class Payment(_Facts):
+    """The documented payment means."""
+
+    methods: tuple[str, ...]
+    klarna_countries: _CountryCodes
+    crypto: bool
+    encrypted: bool
+
+
+class Delivery(_Facts):
+    """Where and how fast the store delivers."""
+
+    # Order processing before the parcel leaves; None when the FAQ gives one overall delay.
+    processing_business_days: BusinessDayRange | None
+    # Delivery delay: from the order when processing is None, else from the dispatch.
+    delivery_business_days: BusinessDayRange | None
+    worldwide: bool
+    # The countries delivered to; None for a worldwide store (the FAQ gives no list).
+    countries: _CountryCodes | None
+    # Areas refused although their country is listed (or named by the FAQ as refused).
+    excluded_areas: _CountryCodes
+    free_shipping_threshold: Money | None
+    shipping_fees: Localised | None
+    customs_duties_charged: bool | None
+    refuse_damaged_parcel: bool | None
+
+    @model_validator(mode="after")
+    def _list_or_worldwide(self) -> Delivery:
+        if self.worldwide == (self.countries is not None):
+            raise ValueError("give exactly one of `worldwide: true` and a `countries` list")
+        return self
+
+
+class Returns(_Facts):
+    """The return and refund policy."""
+
+    window_days: int | None
+    return_shipping_paid_by: Literal["store", "customer"] | None
+    # Counted from the day the return is received and accepted.
+    refund_business_days: BusinessDayRange | None
+    refund_to_original_method: bool | None
+    refund_timing_depends_on_bank: bool | None
+    # How a return is started: "contact" = through customer service (e-mail / phone).
+    route: Literal["contact"]
+
+
+class Cancellation(_Facts):
+    """Whether an order can be cancelled once confirmed ("maybe" = ask service at once)."""
+
+    possible_after_confirmation: bool | Literal["maybe"]
+
+
+class Modification(_Facts):
+    """Whether the FAQ documents changing an order."""
+
+    documented: bool
+
+
+class Damage(_Facts):
+    """The deadline to report a damaged item."""
+
+    report_within_hours: int | None
+
+
+class Warranty(_Facts):
+    """The warranty, when the FAQ documents one."""
+
+    documented: bool
+    months: int | None = None
+    repair_days: int | None = None
+
+
+class Repair(_Facts):
+    """Repairs, when the FAQ documents them."""
+
+    documented: bool
+    free_under_warranty: bool | None = None
+
+
+class StorePolicy(_Facts):
+    """Everything one store's FAQ documents, as typed values."""
+
+    id: str
+    name: str
+    legal_name: str
+    order_prefix: str = Field(pattern=r"^[A-Z]{2}$")
+    account_name: str
+    support_team: Localised
+    contact: Contact
+    payment: Payment
+    delivery: Delivery
+    returns: Returns
+    cancellation: Cancellation
+    modification: Modification
+    damage: Damage
+    warranty: Warranty
+    repair: Repair
+
+    def klarna_offered_in(self, country: str) -> bool:
+        """Whether Klarna is a documented payment means for customers in ``country``.
+
+        Areas count as their country ("GB-SCT" as "GB"); see
+        :func:`bot.delivery.delivery_eligibility` for whether the store delivers there at all.
+        """
+        return parent_country(country.strip().upper()) in self.payment.klarna_countries
+
+
+class _FactsLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans: only true/false.
+
+    YAML 1.1 also reads yes/no/on/off as booleans, so Norway's code ``NO`` would become
+    ``false`` in a country list.
+    """
+
+
+_FactsLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_FactsLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def _read(path: Path) -> StorePolicy:
+    try:
+        with path.open(encoding="utf-8") as stream:
+            raw: Any = yaml.load(stream, Loader=_FactsLoader)  # noqa: S506 (a SafeLoader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"cannot read the store policy {path}: {exc}") from exc
+    try:
+        policy = StorePolicy.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid store policy {path}:\n{exc}") from exc
+    if policy.id != path.stem:
+        raise ConfigurationError(f"{path} declares id {policy.id!r}; it must match the file name")
+    return policy
+
+
+def load_stores_from(directory: Path) -> dict[str, StorePolicy]:
+    """Reads and validates every ``*.yml`` store policy in ``directory`` (no cache).
+
+    Args:
+        directory: a folder of ``<store id>.yml`` files.
+
+    Returns:
+        The policies by store id, the configured stores (``KNOWN_STORES``) first in their
+        configured order, then any others alphabetically.
+
+    Raises:
+        ConfigurationError: a file cannot be read or is invalid, or two stores share an
+            order prefix.
+    """
+    policies = {path.stem: _read(path) for path in sorted(directory.glob("*.yml"))}
+    order = [s for s in KNOWN_STORES if s in policies] + sorted(set(policies) - set(KNOWN_STORES))
+    prefixes = [policies[s].order_prefix for s in order]
+    if len(set(prefixes)) != len(prefixes):
+        # The digits-alone lookup tries every prefix: two stores must never share one.
+        raise ConfigurationError(f"stores in {directory} share an order prefix: {prefixes}")
+    return {store_id: policies[store_id] for store_id in order}
+
+
+@cache
+def _policies() -> dict[str, StorePolicy]:
+    policies = load_stores_from(STORES_DIR)
+    logger.debug("Loaded the store policies %s from %s", list(policies), STORES_DIR)
+    return policies
+
+
+def load_store(store_id: str) -> StorePolicy:
+    """The policy of one store (read once per process).
+
+    Args:
+        store_id: ``"om-system"`` or ``"btomic"`` (exact).
+
+    Raises:
+        UnknownStoreError: no ``data/stores/<store_id>.yml``.
+        ConfigurationError: a policy file is invalid.
+    """
+    try:
+        return _policies()[store_id]
+    except KeyError:
+        raise UnknownStoreError(f"unknown store {store_id!r}") from None
+
+
+def all_stores() -> tuple[StorePolicy, ...]:
+    """Every configured store's policy, the ``KNOWN_STORES`` order first."""
+    return tuple(_policies().values())
+
+
+def store_ids() -> tuple[str, ...]:
+    """The ids of every configured store, in :func:`all_stores` order."""
+    return tuple(_policies())
+
+
+def resolve_store(store_id: str | None, default: str) -> str:
+    """The store a conversation is about: ``store_id`` when known, else ``default``.
+
+    Channel metadata can carry anything (an old widget, a typo in a mailbox mapping), and a
+    customer must still get an answer, so an unknown id falls back to the default with a
+    warning instead of failing.
+
+    Args:
+        store_id: the id from a slot or channel metadata; surrounding spaces and case are
+            ignored; None or empty means "not said".
+        default: the configured default store (``Settings.default_store``).
+
+    Raises:
+        UnknownStoreError: ``default`` itself is not a configured store (a deployment error).
+    """
+    known = _policies()
+    if default not in known:
+        raise UnknownStoreError(f"the default store {default!r} is not configured")
+    if store_id is None or not store_id.strip():
+        return default
+    candidate = store_id.strip().lower()
+    if candidate in known:
+        return candidate
+    logger.warning("Unknown store %r; answering as the default store %r", store_id, default)
+    return default
