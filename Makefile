@@ -78,7 +78,7 @@ browser: $(CHROMIUM)
 # pytest's exit code 5 ("no tests collected") counts as a failure, like any non-zero code.
 test: venvs model browser
 	@echo "== NLU components (Rasa environment)"
-	$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider --confcutdir=tests/rasa_env tests/rasa_env
+	$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider -c tests/rasa_env/pytest.ini tests/rasa_env
 	@echo "== everything else (app environment)"
 	$(APP_PY) -m pytest
 

@@ -42,8 +42,54 @@ class Settings(BaseSettings):
     # Seconds the gateway waits for Rasa before telling the customer to retry.
     rasa_timeout_s: float = 30.0
 
+    # Web chat (bot/api): the longest message a customer may send, in characters (413 above).
+    max_message_chars: int = Field(default=2000, ge=1)
+    # Per-client-IP token bucket on POST /api/chat: at most this many messages per window
+    # (a burst of the full amount is allowed, then it refills evenly over the window).
+    chat_rate_limit_messages: int = Field(default=30, ge=1)
+    chat_rate_limit_window_s: float = Field(default=60.0, gt=0.0)
+    # Origins allowed to call the gateway from a browser (CORS), comma-separated. The demo
+    # shop pages are served by the gateway itself; add each real shop's origin here
+    # (e.g. "https://shop.example.com") when the widget is embedded on its pages.
+    cors_origins: str = "http://localhost:8000,http://127.0.0.1:8000"
+
     # Outbound e-mail, e.g. smtp://user:password@mail.example.com:587?starttls=1
     smtp_url: str | None = None
+    # Seconds one SMTP conversation (connect, TLS, AUTH, DATA) may take before it counts as
+    # a failed attempt; the inbox row then waits for a retry, nothing is lost.
+    smtp_timeout_s: float = 30.0
+
+    # --- support e-mail auto-reply (bot/mail, POST /email/inbound) ---------------------------
+    # Shared secret the inbound-parse webhook sends in `X-Webhook-Secret`. Unset = the route
+    # accepts any caller (only for a gateway that is not reachable from outside).
+    email_webhook_secret: str | None = None
+    # Extra recipient address -> store id entries (aliases such as a second mailbox), as JSON in
+    # EMAIL_STORE_ADDRESSES. Each store's own `contact.email` from data/stores/*.yml is always
+    # mapped, so the defaults live in one place (the store files).
+    email_store_addresses: dict[str, str] = Field(default_factory=dict)
+    # At most this many automatic replies to one sender in 24 hours: a last-resort loop guard
+    # when a robot answers our answers without any of the usual auto-reply headers.
+    email_max_replies_per_sender_per_day: int = Field(default=5, ge=0)
+    # Below this NLU confidence for any question of a mail, a human answers instead of the bot.
+    email_min_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    # Where a mail handed over to a human is forwarded (the original attached); unset = the
+    # handoff is only recorded in the `handoffs` table.
+    email_handoff_forward_to: str | None = None
+    # Processing attempts of one inbound mail (Rasa or SMTP failures) before it is `failed`.
+    email_max_attempts: int = Field(default=5, ge=1)
+    # First retry delay in seconds; it doubles at each further attempt.
+    email_retry_delay_s: float = Field(default=60.0, ge=0.0)
+    # Whether the gateway drains the inbox itself (an asyncio task in its lifespan). Off when a
+    # separate `python -m bot.mail.worker` does it; the worker also needs SMTP_URL.
+    email_worker_enabled: bool = True
+    # Seconds between two looks at the inbox when nothing woke the worker up.
+    email_worker_poll_s: float = Field(default=5.0, gt=0.0)
+    # A row `processing` for longer than this is taken to be abandoned by a crashed worker.
+    email_processing_lease_s: float = Field(default=600.0, gt=0.0)
+    # Largest inbound message accepted (bytes of the raw message or of the JSON form).
+    email_max_bytes: int = Field(default=10_000_000, gt=0)
+    # At most this many questions of one mail are put to the bot; a longer mail goes to a human.
+    email_max_questions: int = Field(default=5, ge=1)
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,102 @@
+"""The web chat channel: the widget's messages, forwarded to Rasa's REST channel."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import APIRouter
+
+from bot.api.deps import ChatRateLimit, RasaClientDep, SettingsDep
+from bot.api.errors import ApiError
+from bot.api.schemas import ChatButton, ChatMessage, ChatRequest, ChatResponse, ErrorResponse
+from bot.config import KNOWN_STORES, Settings
+from bot.i18n import Lang
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api", tags=["chat"])
+
+CHANNEL = "web"
+
+
+def resolve_store(requested: str | None, settings: Settings) -> str:
+    """The store the message is for: the widget's `data-store`, else the configured default."""
+    if requested is not None and requested in KNOWN_STORES:
+        return requested
+    if requested:
+        logger.warning(
+            "Unknown store %r from the web widget; using %s", requested, settings.default_store
+        )
+    return settings.default_store
+
+
+def ui_language(requested: str | None) -> Lang | None:
+    """The page's language as 'fr' / 'en' ('fr-FR' counts as 'fr'); None when neither."""
+    prefix = (requested or "").strip().lower()[:2]
+    if prefix == "fr":
+        return "fr"
+    if prefix == "en":
+        return "en"
+    return None
+
+
+def web_sender(store: str, sender_id: str) -> str:
+    """Rasa's conversation id: one per widget conversation and shop."""
+    return f"{CHANNEL}-{store}-{sender_id}"
+
+
+def to_chat_message(rasa_message: Mapping[str, Any]) -> ChatMessage | None:
+    """One message of Rasa's REST channel in the widget's shape; None when nothing to show.
+
+    Rasa's `custom` and `attachment` payloads have no rendering in the widget and are left out.
+    """
+    text = rasa_message.get("text")
+    image = rasa_message.get("image")
+    buttons = [
+        ChatButton(title=button["title"], payload=button["payload"])
+        for button in rasa_message.get("buttons") or []
+        if isinstance(button, Mapping)
+        and isinstance(button.get("title"), str)
+        and isinstance(button.get("payload"), str)
+    ]
+    message = ChatMessage(
+        text=text if isinstance(text, str) and text.strip() else None,
+        buttons=buttons,
+        image=image if isinstance(image, str) and image else None,
+    )
+    if message.text is None and message.image is None and not message.buttons:
+        return None
+    return message
+
+
+@router.post(
+    "/chat",
+    dependencies=[ChatRateLimit],
+    responses={
+        413: {"model": ErrorResponse, "description": "message_too_long (with max_chars)"},
+        422: {
+            "model": ErrorResponse,
+            "description": "empty_message, invalid_json, invalid_request",
+        },
+        429: {"model": ErrorResponse, "description": "rate_limited (with Retry-After)"},
+        503: {"model": ErrorResponse, "description": "assistant_unavailable"},
+        504: {"model": ErrorResponse, "description": "assistant_timeout"},
+    },
+)
+async def chat(body: ChatRequest, settings: SettingsDep, rasa: RasaClientDep) -> ChatResponse:
+    """Sends one customer message (or a button's '/intent' payload) to the assistant."""
+    message = body.message.strip()
+    if not message:
+        raise ApiError(422, "empty_message", detail="The message is empty.")
+    if len(message) > settings.max_message_chars:
+        raise ApiError(413, "message_too_long", max_chars=settings.max_message_chars)
+    store = resolve_store(body.store, settings)
+    replies = await rasa.send_message(
+        sender=web_sender(store, body.sender_id),
+        message=message,
+        metadata={"store": store, "ui_language": ui_language(body.language), "channel": CHANNEL},
+    )
+    messages = [m for m in (to_chat_message(reply) for reply in replies) if m is not None]
+    return ChatResponse(messages=messages)

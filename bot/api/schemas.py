@@ -1,0 +1,58 @@
+"""Request and response bodies of the web chat API (`POST /api/chat`)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SENDER_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+
+
+class ChatRequest(BaseModel):
+    """One customer message from the widget.
+
+    `message` is checked in the route, not here: its limit comes from the settings and the
+    answers differ (422 when empty, 413 when too long).
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    sender_id: str = Field(
+        pattern=SENDER_ID_PATTERN,
+        description="The widget's conversation id: 8 to 64 letters, digits, '-' or '_'.",
+    )
+    message: str = Field(description="The customer's text, or a button's '/intent' payload.")
+    store: str | None = Field(
+        default=None, max_length=64, description="'om-system' or 'btomic'; unknown -> default."
+    )
+    language: str | None = Field(
+        default=None, max_length=35, description="The page's UI language ('fr', 'en', 'fr-FR')."
+    )
+
+
+class ChatButton(BaseModel):
+    """A quick reply the bot offers: show `title`, send `payload` when clicked."""
+
+    title: str
+    payload: str
+
+
+class ChatMessage(BaseModel):
+    """One message of the bot."""
+
+    text: str | None = None
+    buttons: list[ChatButton] = Field(default_factory=list)
+    image: str | None = None
+
+
+class ChatResponse(BaseModel):
+    """The bot's answer to one customer message (possibly several bubbles)."""
+
+    messages: list[ChatMessage]
+
+
+class ErrorResponse(BaseModel):
+    """Every error the gateway answers: a stable machine-readable code, never a trace."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str

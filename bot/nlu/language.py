@@ -1,0 +1,276 @@
+"""Rasa graph component that tags each message with its language and its store.
+
+`LanguageDetector` is the first component of the NLU pipeline (before the tokenizer):
+
+* it stores the language the message is *written* in on the message
+  (`message.get(LANGUAGE_ATTRIBUTE)`, "fr", "en" or None) so that
+  `bot.nlu.tokenizer.SpacyLookupTokenizer` picks the matching spaCy pipeline, at training
+  time as well as at prediction time;
+* at prediction time it emits a `language` entity ("fr"/"en") when the message is clearly
+  one language, or the *requested* language of an explicit switch request ("en anglais
+  stp" -> "en"); an ambiguous message ("ok", "OM-104233") emits nothing so the
+  conversation keeps its language (the `language` slot is filled from this entity);
+* at prediction time it emits a `store` entity from the channel metadata (`store` key),
+  else the `DEFAULT_STORE` environment variable, else the configured `default_store`.
+
+It is registered as a MESSAGE_FEATURIZER because that is the only non-tokenizer type the
+default recipe runs on the training data (`process_training_data`) as well as on
+incoming messages (`process`), in pipeline order; it adds no features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import logging
+import os
+from typing import Any, Dict, Iterable, List, Mapping, Optional
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_CONFIDENCE,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    EXTRACTOR,
+    METADATA,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu import langid
+
+logger = logging.getLogger(__name__)
+
+#: Message attribute holding the language the text is written in ("fr", "en" or None).
+LANGUAGE_ATTRIBUTE = "language"
+#: Entity names (see docs/contracts.md).
+LANGUAGE_ENTITY = "language"
+STORE_ENTITY = "store"
+#: Store ids the bot knows (data/stores/<id>.yml).
+KNOWN_STORES = ("om-system", "btomic")
+DEFAULT_STORE = "om-system"
+#: Set to "0" to keep the `language` / `store` entities out of the parse result. Only the
+#: story test (`rasa test core`) does this: its test stories can annotate the entities a
+#: customer typed, not these two, which describe the whole message and its channel.
+CONTEXT_ENTITIES_ENV_VAR = "SHOP_NLU_CONTEXT_ENTITIES"
+STORE_ENV_VAR = "DEFAULT_STORE"
+
+
+def source_fingerprint(*module_names: str) -> str:
+    """Hashes the source of modules, for `GraphComponent.fingerprint_addon`.
+
+    Rasa's training cache fingerprints only the component class's own source, so a change
+    in a helper module (word lists, regexes) would otherwise reuse stale cached output.
+
+    Args:
+        module_names: Importable module names.
+
+    Returns:
+        A hex digest of their sources.
+    """
+    digest = hashlib.sha256()
+    for name in module_names:
+        digest.update(inspect.getsource(importlib.import_module(name)).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _normalise_store_id(value: Any) -> Optional[str]:
+    if not isinstance(value, str):
+        return None
+    value = value.strip().lower()
+    return value or None
+
+
+def resolve_store(
+    metadata: Optional[Mapping[str, Any]],
+    environ: Mapping[str, str],
+    default_store: str = DEFAULT_STORE,
+    known_stores: Iterable[str] = KNOWN_STORES,
+    env_var: str = STORE_ENV_VAR,
+) -> str:
+    """Chooses the store a message belongs to.
+
+    Order: the channel metadata's `store`, else the environment variable, else the
+    configured default. An unknown id is logged and skipped rather than trusted: a typo
+    in a widget attribute must not make the bot quote no policy at all.
+
+    Args:
+        metadata: The message metadata sent by the channel (may be None or not a dict).
+        environ: The process environment (`os.environ`).
+        default_store: The last-resort store id.
+        known_stores: The valid store ids.
+        env_var: Name of the environment variable holding the deployment's default.
+
+    Returns:
+        A known store id.
+    """
+    known = set(known_stores)
+    fallback = default_store
+    env_value = _normalise_store_id(environ.get(env_var))
+    if env_value is not None:
+        if env_value in known:
+            fallback = env_value
+        else:
+            logger.warning(
+                "Unknown store %r in the %s environment variable; using %r.",
+                env_value,
+                env_var,
+                default_store,
+            )
+    requested = None
+    if isinstance(metadata, Mapping):
+        requested = _normalise_store_id(metadata.get(STORE_ENTITY))
+        if requested is None and metadata.get(STORE_ENTITY) is not None:
+            logger.warning(
+                "Ignoring a non-text store %r in the message metadata; using %r.",
+                metadata.get(STORE_ENTITY),
+                fallback,
+            )
+    if requested is None:
+        return fallback
+    if requested not in known:
+        logger.warning("Unknown store %r in the message metadata; using %r.", requested, fallback)
+        return fallback
+    return requested
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
+class LanguageDetector(GraphComponent):
+    """Tags messages with their language (attribute + entity) and their store (entity)."""
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """Returns the component's default config."""
+        return {
+            # Store used when neither the metadata nor DEFAULT_STORE names a known one.
+            "default_store": DEFAULT_STORE,
+            # Store ids accepted from metadata and from the environment.
+            "known_stores": list(KNOWN_STORES),
+            # Environment variable naming the deployment's default store.
+            "store_env_var": STORE_ENV_VAR,
+        }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """Retrains when the language scorer changes, not only this class's source."""
+        return source_fingerprint("bot.nlu.language", "bot.nlu.langid")
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        """Creates the component.
+
+        Args:
+            config: The component configuration (defaults merged in by the recipe).
+
+        Raises:
+            InvalidConfigException: If `default_store` is not one of `known_stores`.
+        """
+        merged = {**self.get_default_config(), **config}
+        self._known_stores: List[str] = [str(s).lower() for s in merged["known_stores"]]
+        self._default_store: str = str(merged["default_store"]).lower()
+        self._env_var: str = str(merged["store_env_var"])
+        if self._default_store not in self._known_stores:
+            raise InvalidConfigException(
+                f"LanguageDetector: default_store {self._default_store!r} is not one of "
+                f"known_stores {self._known_stores}."
+            )
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> LanguageDetector:
+        """Creates a new component (see parent class for full docstring)."""
+        return cls(config)
+
+    @property
+    def name(self) -> str:
+        """The name written in the `extractor` field of the entities."""
+        return self.__class__.__name__
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        """Stores the written language on each training example; adds no entity.
+
+        Entities added here would become training targets of the statistical extractors
+        (a `language` entity spanning no token), so training only gets the attribute the
+        tokenizer needs.
+
+        Args:
+            training_data: The NLU training data.
+
+        Returns:
+            The same training data, examples annotated with `LANGUAGE_ATTRIBUTE`.
+        """
+        for example in training_data.training_examples:
+            text = example.get(TEXT)
+            if isinstance(text, str) and text:
+                example.set(LANGUAGE_ATTRIBUTE, langid.language_of(text)[0])
+        return training_data
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Annotates incoming messages with language and store.
+
+        Args:
+            messages: The messages to process (one per user turn).
+
+        Returns:
+            The same messages, with `LANGUAGE_ATTRIBUTE` set and the `language` / `store`
+            entities appended to any existing entities.
+        """
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str):
+                # Action names and other text-less messages of end-to-end featurisation.
+                continue
+            written, confidence = langid.language_of(text)
+            message.set(LANGUAGE_ATTRIBUTE, written)
+            new_entities: List[Dict[str, Any]] = []
+            requested = langid.switch_request(text)
+            if requested is not None:
+                # The customer names the language they want: it wins over the one they
+                # wrote in ("en anglais stp" is French text asking for English).
+                new_entities.append(self._entity(LANGUAGE_ENTITY, requested, 1.0))
+            elif written is not None:
+                new_entities.append(self._entity(LANGUAGE_ENTITY, written, confidence))
+            store = resolve_store(
+                message.get(METADATA),
+                os.environ,
+                default_store=self._default_store,
+                known_stores=self._known_stores,
+                env_var=self._env_var,
+            )
+            new_entities.append(self._entity(STORE_ENTITY, store, 1.0))
+            logger.debug(
+                "Message language %s (%.3f), request %s, store %s.",
+                written,
+                confidence,
+                requested,
+                store,
+            )
+            if os.environ.get(CONTEXT_ENTITIES_ENV_VAR, "1") == "0":
+                continue
+            # Append: the entities of other extractors must survive, in pipeline order.
+            message.set(ENTITIES, message.get(ENTITIES, []) + new_entities, add_to_output=True)
+        return messages
+
+    def _entity(self, entity: str, value: str, confidence: float) -> Dict[str, Any]:
+        # start = end = 0: the value describes the whole message, not a span of it.
+        return {
+            ENTITY_ATTRIBUTE_TYPE: entity,
+            ENTITY_ATTRIBUTE_VALUE: value,
+            ENTITY_ATTRIBUTE_START: 0,
+            ENTITY_ATTRIBUTE_END: 0,
+            ENTITY_ATTRIBUTE_CONFIDENCE: confidence,
+            EXTRACTOR: self.name,
+        }

@@ -1,0 +1,189 @@
+"""Real HTTP servers for the gateway's tests: a scripted stand-in for Rasa, and the gateway.
+
+`FakeRasa` is a small `http.server` on a free port that answers the two Rasa endpoints the
+gateway uses (`POST /webhooks/rest/webhook`, `GET /status`) the way a test scripts it: with
+messages, slowly, with an error status or with garbage. It records what it received, and
+from which client port, so tests see exactly what went over the wire.
+
+`GatewayServer` runs the real gateway app with uvicorn in a thread, for the browser tests.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from bot.stack import free_port
+
+Reply = Callable[[dict[str, Any]], list[dict[str, Any]]]
+
+
+def echo_reply(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """Answers every message with 'echo: <message>'."""
+    return [{"recipient_id": request.get("sender"), "text": f"echo: {request.get('message')}"}]
+
+
+@dataclass
+class Received:
+    """One request the fake Rasa received."""
+
+    method: str
+    path: str
+    body: Any
+    client_port: int
+
+
+@dataclass
+class FakeRasa:
+    """A scripted Rasa server (REST channel + /status) on 127.0.0.1, started by the test."""
+
+    reply: Reply = echo_reply
+    delay_s: float = 0.0
+    status_code: int = 200
+    raw_body: bytes | None = None  # when set, answered instead of the JSON reply
+    model_file: str | None = "models/test-model.tar.gz"
+    received: list[Received] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._release = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeRasa:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()  # wake up delayed handlers
+        self._server.shutdown()
+        self._server.server_close()
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The REST channel payloads received, in order."""
+        return [r.body for r in self.received if r.path == "/webhooks/rest/webhook"]
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as Rasa's server does
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def do_GET(self) -> None:
+                fake.received.append(Received("GET", self.path, None, self.client_address[1]))
+                if self.path == "/status":
+                    self._answer(fake.status_code, {"model_file": fake.model_file})
+                else:
+                    self._answer(404, {"error": "not found"})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"null")
+                fake.received.append(Received("POST", self.path, body, self.client_address[1]))
+                if fake.delay_s:
+                    fake._release.wait(fake.delay_s)
+                if self.path != "/webhooks/rest/webhook":
+                    self._answer(404, {"error": "not found"})
+                    return
+                self._answer(fake.status_code, fake.reply(body))
+
+            def _answer(self, status: int, payload: Any) -> None:
+                data = fake.raw_body if fake.raw_body is not None else json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the gateway gave up waiting (timeout tests)
+
+        return Handler
+
+
+class GatewayServer:
+    """The gateway app served by uvicorn in a background thread on a free port."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 15.0) -> GatewayServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the gateway did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+class ShopPageServer:
+    """Another site (its own origin on the loopback) serving `html` at every path.
+
+    A real server rather than the browser's request routing: Chromium only lets a page load
+    loopback resources (the gateway) when the page itself comes from a loopback address.
+    """
+
+    def __init__(self) -> None:
+        self.html = ""
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def do_GET(self) -> None:
+                body = site.html.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self._server.server_address[1]}"
+
+    def start(self) -> ShopPageServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,288 @@
+"""The web chat proxy `POST /api/chat`, against a real scripted HTTP server in place of Rasa."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.api.main import create_app
+from tests.api.conftest import MakeClient, gateway_settings
+from tests.api.servers import FakeRasa, GatewayServer
+
+SENDER = "abcDEF123_-x"
+
+
+def chat_body(message: str = "Bonjour", **extra: Any) -> dict[str, Any]:
+    return {"sender_id": SENDER, "message": message, **extra}
+
+
+def test_forwards_the_message_to_rasa_with_store_language_and_channel(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    client = make_client()
+    response = client.post(
+        "/api/chat", json=chat_body("  Bonjour  ", store="btomic", language="fr-FR")
+    )
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "messages": [{"text": "echo: Bonjour", "buttons": [], "image": None}]
+    }
+    assert fake_rasa.messages() == [
+        {
+            "sender": f"web-btomic-{SENDER}",
+            "message": "Bonjour",
+            "metadata": {"store": "btomic", "ui_language": "fr", "channel": "web"},
+        }
+    ]
+
+
+def test_button_payloads_are_sent_as_they_are(make_client: MakeClient, fake_rasa: FakeRasa) -> None:
+    client = make_client()
+    response = client.post("/api/chat", json=chat_body("/payment_methods", store="om-system"))
+    assert response.status_code == 200
+    assert fake_rasa.messages()[0]["message"] == "/payment_methods"
+
+
+def test_unknown_store_falls_back_to_the_default_and_is_logged(
+    make_client: MakeClient, fake_rasa: FakeRasa, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(default_store="om-system")
+    with caplog.at_level(logging.WARNING, logger="bot.api.routes.chat"):
+        response = client.post("/api/chat", json=chat_body(store="shop-of-nowhere", language="de"))
+    assert response.status_code == 200
+    sent = fake_rasa.messages()[0]
+    assert sent["sender"] == f"web-om-system-{SENDER}"
+    assert sent["metadata"] == {"store": "om-system", "ui_language": None, "channel": "web"}
+    assert "shop-of-nowhere" in caplog.text
+
+
+def test_missing_store_uses_the_default_without_a_warning(
+    make_client: MakeClient, fake_rasa: FakeRasa, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(default_store="btomic")
+    with caplog.at_level(logging.WARNING, logger="bot.api.routes.chat"):
+        assert client.post("/api/chat", json=chat_body()).status_code == 200
+    assert fake_rasa.messages()[0]["metadata"]["store"] == "btomic"
+    assert [r for r in caplog.records if r.name == "bot.api.routes.chat"] == []
+
+
+def test_rasa_messages_become_text_buttons_and_images(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    fake_rasa.reply = lambda request: [
+        {
+            "recipient_id": request["sender"],
+            "text": "De quoi s'agit-il ?",
+            "buttons": [
+                {"title": "Livraison", "payload": "/delivery_time"},
+                {"title": "broken"},  # no payload: not a usable quick reply
+            ],
+        },
+        {"recipient_id": request["sender"], "image": "https://example.com/colis.png"},
+        {"recipient_id": request["sender"], "custom": {"kind": "not for the widget"}},
+        {"recipient_id": request["sender"], "text": "   "},
+    ]
+    response = make_client().post("/api/chat", json=chat_body())
+    assert response.status_code == 200
+    assert response.json() == {
+        "messages": [
+            {
+                "text": "De quoi s'agit-il ?",
+                "buttons": [{"title": "Livraison", "payload": "/delivery_time"}],
+                "image": None,
+            },
+            {"text": None, "buttons": [], "image": "https://example.com/colis.png"},
+        ]
+    }
+
+
+def test_one_shared_client_reuses_the_connection_to_rasa(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    client = make_client()
+    for _ in range(3):
+        assert client.post("/api/chat", json=chat_body()).status_code == 200
+    ports = {r.client_port for r in fake_rasa.received}
+    assert len(fake_rasa.received) == 3
+    assert len(ports) == 1, "each message opened a new connection to Rasa"
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("message", ["", "   ", "\n\t "])
+def test_an_empty_message_is_refused_with_422(
+    make_client: MakeClient, fake_rasa: FakeRasa, message: str
+) -> None:
+    response = make_client().post("/api/chat", json=chat_body(message))
+    assert response.status_code == 422
+    assert response.json()["error"] == "empty_message"
+    assert fake_rasa.received == []
+
+
+def test_a_message_over_the_limit_is_refused_with_413(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    client = make_client()
+    assert client.post("/api/chat", json=chat_body("a" * 2000)).status_code == 200
+    response = client.post("/api/chat", json=chat_body("a" * 2001))
+    assert response.status_code == 413
+    assert response.json() == {"error": "message_too_long", "max_chars": 2000}
+    assert len(fake_rasa.received) == 1
+
+
+def test_the_limit_comes_from_the_settings(make_client: MakeClient) -> None:
+    response = make_client(max_message_chars=10).post("/api/chat", json=chat_body("x" * 11))
+    assert response.status_code == 413
+    assert response.json() == {"error": "message_too_long", "max_chars": 10}
+
+
+def test_a_huge_body_is_refused_before_it_is_parsed(make_client: MakeClient) -> None:
+    body = b'{"sender_id": "abcdefgh", "message": "' + b"a" * 200_000 + b'"}'
+    response = make_client().post(
+        "/api/chat", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json() == {"error": "message_too_long", "max_chars": 2000}
+
+
+def test_a_body_without_length_is_refused(make_client: MakeClient) -> None:
+    def chunks() -> Any:
+        yield b'{"sender_id": "abcdefgh", "message": "hi"}'
+
+    response = make_client().post(
+        "/api/chat", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 411
+    assert response.json() == {"error": "length_required"}
+
+
+def test_broken_json_gets_a_json_422_without_a_trace(make_client: MakeClient) -> None:
+    response = make_client().post(
+        "/api/chat",
+        content=b'{"sender_id": "abcdefgh", "message": ',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"] == "invalid_json"
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"message": "Bonjour"}, "sender_id"),
+        ({"sender_id": "short", "message": "Bonjour"}, "sender_id"),
+        ({"sender_id": "has spaces in it", "message": "Bonjour"}, "sender_id"),
+        ({"sender_id": "x" * 65, "message": "Bonjour"}, "sender_id"),
+        ({"sender_id": "abcdefgh\n", "message": "Bonjour"}, "sender_id"),
+        ({"sender_id": "abcdefgh"}, "message"),
+        ({"sender_id": "abcdefgh", "message": 42}, "message"),
+    ],
+)
+def test_invalid_fields_are_named_in_the_422(
+    make_client: MakeClient, body: dict[str, Any], field: str
+) -> None:
+    response = make_client().post("/api/chat", json=body)
+    assert response.status_code == 422
+    payload = response.json()
+    assert payload["error"] == "invalid_request"
+    assert [d["field"] for d in payload["detail"]] == [field]
+    assert "input" not in payload["detail"][0]
+
+
+# --- Rasa down, slow or broken -------------------------------------------------------------
+
+
+def test_rasa_unreachable_gives_503(make_client: MakeClient, dead_rasa_url: str) -> None:
+    response = make_client(rasa_url=dead_rasa_url).post("/api/chat", json=chat_body())
+    assert response.status_code == 503
+    assert response.json() == {"error": "assistant_unavailable"}
+
+
+def test_rasa_too_slow_gives_504(make_client: MakeClient, fake_rasa: FakeRasa) -> None:
+    fake_rasa.delay_s = 3.0
+    response = make_client(rasa_timeout_s=0.3).post("/api/chat", json=chat_body())
+    assert response.status_code == 504
+    assert response.json() == {"error": "assistant_timeout"}
+
+
+def test_rasa_error_status_gives_503(make_client: MakeClient, fake_rasa: FakeRasa) -> None:
+    fake_rasa.status_code = 500
+    response = make_client().post("/api/chat", json=chat_body())
+    assert response.status_code == 503
+    assert response.json() == {"error": "assistant_unavailable"}
+
+
+@pytest.mark.parametrize("raw", [b"<html>proxy error</html>", b'{"not": "a list"}', b"[1, 2]"])
+def test_rasa_garbage_gives_503(make_client: MakeClient, fake_rasa: FakeRasa, raw: bytes) -> None:
+    fake_rasa.raw_body = raw
+    response = make_client().post("/api/chat", json=chat_body())
+    assert response.status_code == 503
+    assert response.json() == {"error": "assistant_unavailable"}
+
+
+def test_an_unexpected_error_gives_a_json_500_and_is_logged(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client()
+
+    def explode() -> None:
+        raise RuntimeError("secret internal detail")
+
+    client.app.add_api_route("/api/explode", explode)  # type: ignore[attr-defined]
+    with caplog.at_level(logging.ERROR, logger="bot.api.middleware"):
+        response = client.get("/api/explode")
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal_error"}
+    assert "secret" not in response.text
+    assert "RuntimeError: secret internal detail" in caplog.text  # the trace is in the log
+
+
+# --- rate limit ----------------------------------------------------------------------------
+
+
+def test_a_client_over_its_budget_gets_429_with_retry_after(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    client = make_client(chat_rate_limit_messages=3, chat_rate_limit_window_s=60.0)
+    for _ in range(3):
+        assert client.post("/api/chat", json=chat_body()).status_code == 200
+    refused = client.post("/api/chat", json=chat_body())
+    assert refused.status_code == 429
+    # One token every 20 s (3 per 60 s).
+    assert refused.json() == {"error": "rate_limited", "retry_after_s": 20}
+    assert refused.headers["Retry-After"] == "20"
+    assert len(fake_rasa.received) == 3
+
+
+def test_each_client_ip_has_its_own_budget(fake_rasa: FakeRasa) -> None:
+    # Two real client addresses need a real server: 127.0.0.1 and 127.0.0.2 are both loopback.
+    app = create_app(
+        gateway_settings(fake_rasa.url, chat_rate_limit_messages=2, chat_rate_limit_window_s=60.0)
+    )
+    gateway = GatewayServer(app).start()
+    try:
+        first = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.1"))
+        second = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+        with first, second:
+            url = f"{gateway.url}/api/chat"
+            assert [first.post(url, json=chat_body()).status_code for _ in range(3)] == [
+                200,
+                200,
+                429,
+            ]
+            assert second.post(url, json=chat_body()).status_code == 200
+    finally:
+        gateway.stop()
+
+
+def test_health_is_not_rate_limited(make_client: MakeClient) -> None:
+    client = make_client(chat_rate_limit_messages=1)
+    assert client.post("/api/chat", json=chat_body()).status_code == 200
+    assert client.post("/api/chat", json=chat_body()).status_code == 429
+    assert client.get("/health").status_code == 200

@@ -1,0 +1,418 @@
+"""The chat widget in a real browser (Debian's Chromium driven by Playwright).
+
+Three levels:
+- end to end (`e2e`): the demo shop page of the real gateway, real Rasa and real actions;
+- the widget's behaviour against a scripted Rasa (a real HTTP server the test starts): quick
+  replies, safe links, persistence, keyboard, languages;
+- what the customer sees when something fails: Rasa down, gateway down, timeout, 429, 413.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
+
+from bot.api.main import create_app
+from bot.config import PROJECT_ROOT
+from tests.api.conftest import gateway_settings
+from tests.api.servers import FakeRasa, GatewayServer, ShopPageServer
+from tests.conftest import LiveStack
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
+# A real Rasa answer (NLU + actions + database) can take a few seconds on a busy machine.
+RASA_ANSWER_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh browser profile (empty localStorage) that fails the test on script errors."""
+    context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            problems.append(f"CSP violation: {message.text}")
+
+    page.on("console", on_console)
+    yield page
+    context.close()
+    assert problems == []
+
+
+StartGateway = Callable[..., GatewayServer]
+
+
+@pytest.fixture
+def start_gateway(fake_rasa: FakeRasa) -> Iterator[StartGateway]:
+    """Starts the real gateway app (uvicorn, free port) on the scripted Rasa by default."""
+    servers: list[GatewayServer] = []
+
+    def start(*, rasa_url: str | None = None, **overrides: Any) -> GatewayServer:
+        app = create_app(gateway_settings(rasa_url or fake_rasa.url, **overrides))
+        server = GatewayServer(app).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+class Widget:
+    """The widget on a page, seen the way a customer uses it."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.host = page.locator("#shop-support-chat")
+        self.launcher = self.host.locator("button.launcher")
+        self.panel = self.host.get_by_role("dialog")
+        self.input = self.host.locator("textarea")
+        self.error = self.host.get_by_role("alert")
+        self.bot_messages = self.host.locator(".msg.bot:not(.welcome)")
+        self.user_messages = self.host.locator(".msg.user")
+        self.quick_replies = self.host.locator(".quick-reply")
+
+    def open(self) -> None:
+        if not self.panel.is_visible():
+            self.launcher.click()
+        expect(self.panel).to_be_visible()
+
+    def wait_idle(self, timeout_ms: float = RASA_ANSWER_TIMEOUT_MS) -> None:
+        expect(self.host).to_have_attribute("data-state", "idle", timeout=timeout_ms)
+
+    def send(self, text: str, timeout_ms: float = RASA_ANSWER_TIMEOUT_MS) -> list[Locator]:
+        """Types `text`, presses Enter, waits for the answer; returns the new bot bubbles."""
+        before = self.bot_messages.count()
+        self.input.fill(text)
+        self.input.press("Enter")
+        self.wait_idle(timeout_ms)
+        expect(self.error).to_be_hidden()
+        return [self.bot_messages.nth(i) for i in range(before, self.bot_messages.count())]
+
+    def focused_class(self) -> str:
+        """The class of the element focused inside the widget's shadow root."""
+        return str(
+            self.page.evaluate(
+                "() => document.querySelector('#shop-support-chat')"
+                ".shadowRoot.activeElement?.className ?? ''"
+            )
+        )
+
+
+def joined_text(bubbles: list[Locator]) -> str:
+    return "\n".join(bubble.inner_text() for bubble in bubbles)
+
+
+# --- end to end: real gateway, Rasa, actions and orders database ---------------------------
+
+
+@pytest.mark.e2e
+def test_customer_asks_a_faq_and_tracks_an_order_on_the_om_system_page(
+    live_stack: LiveStack, page: Page
+) -> None:
+    page.goto(f"{live_stack.gateway_url}/shops/om-system")
+    widget = Widget(page)
+    widget.open()
+    expect(widget.host.locator(".msg.welcome")).to_contain_text("OM SYSTEM")
+
+    answer = joined_text(widget.send("Quels moyens de paiement acceptez-vous ?"))
+    assert "Klarna" in answer and "PayPal" in answer, answer
+
+    # Order status with verification: the order number, then the e-mail on the order.
+    widget.send("Où en est ma commande OM-104233 ?")
+    bubbles = widget.send("marie.dupont@example.fr")
+    assert "JD014600003828461025" in joined_text(bubbles), joined_text(bubbles)
+    links = [link for bubble in bubbles for link in bubble.locator("a[href^='http']").all()]
+    assert links, "the tracking answer has no link"
+    assert links[0].get_attribute("target") == "_blank"
+    assert "noopener" in (links[0].get_attribute("rel") or "")
+
+    # The conversation survives a reload (same shop, same browser).
+    page.reload()
+    widget = Widget(page)
+    widget.open()
+    expect(widget.bot_messages.filter(has_text="JD014600003828461025")).to_have_count(1)
+    expect(widget.user_messages.filter(has_text="Quels moyens de paiement")).to_have_count(1)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "widget.png"))
+
+
+# --- the widget against a scripted Rasa ----------------------------------------------------
+
+
+def scripted_rasa(request: dict[str, Any]) -> list[dict[str, Any]]:
+    message = request["message"]
+    if message == "aide":
+        return [
+            {
+                "text": "De quoi s'agit-il ?",
+                "buttons": [
+                    {"title": "Délais de livraison", "payload": "/delivery_time"},
+                    {"title": "Retours", "payload": "/return_policy"},
+                ],
+            }
+        ]
+    if message == "/delivery_time":
+        return [
+            {
+                "text": "Livraison en 3 à 4 jours ouvrables. "
+                "Détails : https://example.com/livraison. "
+                "Ou écrivez à eshop.support@om-digitalsolutions.com."
+            }
+        ]
+    if message == "html":
+        return [
+            {
+                "text": '<img src=x onerror="window.__pwned = 1"> <b>gras</b> '
+                "[clic](javascript:alert(1))"
+            }
+        ]
+    return [{"text": f"echo: {message}"}]
+
+
+def test_quick_replies_links_and_untrusted_text(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    fake_rasa.reply = scripted_rasa
+    gateway = start_gateway()
+    page.goto(f"{gateway.url}/shops/om-system")
+    widget = Widget(page)
+
+    expect(widget.launcher).to_have_attribute("aria-label", "Discuter avec l'assistant OM SYSTEM")
+    expect(widget.launcher).to_have_attribute("aria-expanded", "false")
+    widget.launcher.click()
+    expect(widget.panel).to_be_visible()
+    expect(widget.launcher).to_have_attribute("aria-expanded", "true")
+    expect(widget.host.get_by_role("log")).to_have_attribute("aria-live", "polite")
+    expect(widget.input).to_be_focused()
+
+    widget.send("aide")
+    expect(widget.quick_replies).to_have_count(2)
+    widget.quick_replies.filter(has_text="Délais de livraison").click()
+    widget.wait_idle()
+    # The payload went to Rasa, the title is what the customer sees as their message.
+    assert fake_rasa.messages()[-1]["message"] == "/delivery_time"
+    assert fake_rasa.messages()[-1]["metadata"] == {
+        "store": "om-system",
+        "ui_language": "fr",
+        "channel": "web",
+    }
+    expect(widget.user_messages.last).to_contain_text("Délais de livraison")
+    expect(widget.quick_replies).to_have_count(0)
+
+    answer = widget.bot_messages.last
+    link = answer.locator("a[href^='https://']")
+    expect(link).to_have_attribute("href", "https://example.com/livraison")
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect(answer.locator("a[href^='mailto:']")).to_have_text(
+        "eshop.support@om-digitalsolutions.com"
+    )
+
+    # Untrusted text is shown as text: no element, no script, no javascript: link.
+    widget.send("html")
+    unsafe = widget.bot_messages.last
+    expect(unsafe).to_contain_text('<img src=x onerror="window.__pwned = 1">')
+    expect(unsafe.locator("img, b, a")).to_have_count(0)
+    assert page.evaluate("() => window.__pwned") is None
+
+
+def test_conversation_survives_reloads_and_pages_of_the_same_shop_only(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    gateway = start_gateway()
+    page.goto(f"{gateway.url}/shops/om-system")
+    widget = Widget(page)
+    widget.open()
+    widget.send("premier message")
+    widget.send("deuxième message")
+    first_sender = fake_rasa.messages()[-1]["sender"]
+
+    page.reload()
+    widget = Widget(page)
+    expect(widget.panel).to_be_visible()  # it was open: it stays open
+    expect(widget.user_messages).to_have_count(2)
+    expect(widget.bot_messages.last).to_have_text("Assistant : echo: deuxième message")
+    expect(widget.input).not_to_be_focused()  # reopening on load does not steal the focus
+
+    # Another page of the same shop, in English: same conversation, English interface.
+    page.goto(f"{gateway.url}/shops/om-system?lang=en")
+    widget = Widget(page)
+    expect(widget.launcher).to_have_attribute("aria-label", "Chat with the OM SYSTEM assistant")
+    expect(widget.user_messages).to_have_count(2)
+    widget.send("third")
+    assert fake_rasa.messages()[-1]["sender"] == first_sender
+    assert fake_rasa.messages()[-1]["metadata"]["ui_language"] == "en"
+
+    # The other shop has its own conversation.
+    page.goto(f"{gateway.url}/shops/btomic")
+    widget = Widget(page)
+    widget.open()
+    expect(widget.host.locator(".title")).to_have_text("Assistance BTOMIC")
+    expect(widget.user_messages).to_have_count(0)
+    widget.send("bonjour")
+    assert fake_rasa.messages()[-1]["sender"].startswith("web-btomic-")
+
+    # "New conversation" starts afresh with a new sender id.
+    page.goto(f"{gateway.url}/shops/om-system")
+    widget = Widget(page)
+    widget.host.get_by_role("button", name="Nouvelle conversation").click()
+    expect(widget.user_messages).to_have_count(0)
+    expect(widget.input).to_be_focused()
+    widget.send("on recommence")
+    assert fake_rasa.messages()[-1]["sender"] not in (first_sender,)
+    assert fake_rasa.messages()[-1]["sender"].startswith("web-om-system-")
+
+
+def test_keyboard_only_use(start_gateway: StartGateway, page: Page) -> None:
+    gateway = start_gateway()
+    page.goto(f"{gateway.url}/shops/btomic?lang=en")
+    widget = Widget(page)
+    widget.launcher.focus()
+    page.keyboard.press("Enter")
+    expect(widget.panel).to_be_visible()
+    expect(widget.panel).to_have_accessible_name("BTOMIC support")
+    expect(widget.input).to_be_focused()
+    page.keyboard.type("line one")
+    page.keyboard.press("Shift+Enter")  # a new line, not a send
+    page.keyboard.type("line two")
+    expect(widget.input).to_have_value("line one\nline two")
+    page.keyboard.press("Enter")
+    widget.wait_idle()
+    expect(widget.user_messages.last).to_contain_text("line one\nline two")
+    expect(widget.input).to_have_value("")
+    page.keyboard.press("Escape")
+    expect(widget.panel).to_be_hidden()
+    assert widget.focused_class() == "launcher"
+    expect(widget.launcher).to_have_attribute("aria-expanded", "false")
+
+
+def test_one_tag_embeds_the_widget_on_another_sites_page(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    # A shop page on another origin, in French, asking for the English interface with
+    # data-lang; the gateway allows that origin (CORS_ORIGINS).
+    shop = ShopPageServer().start()
+    try:
+        gateway = start_gateway(cors_origins=shop.url)
+        shop.html = (
+            '<!doctype html><html lang="fr"><head><title>Boutique</title></head><body>'
+            "<h1>Une boutique</h1>"
+            f'<script src="{gateway.url}/widget.js" data-store="btomic" data-lang="en" defer>'
+            "</script></body></html>"
+        )
+        page.goto(f"{shop.url}/")
+        widget = Widget(page)
+        expect(widget.launcher).to_have_attribute("aria-label", "Chat with the BTOMIC assistant")
+        widget.open()
+        assert "echo: Hello" in joined_text(widget.send("Hello"))
+        assert fake_rasa.messages()[-1]["metadata"] == {
+            "store": "btomic",
+            "ui_language": "en",
+            "channel": "web",
+        }
+    finally:
+        shop.stop()
+
+
+# --- failures the customer can see ---------------------------------------------------------
+
+
+def test_rasa_down_shows_a_french_error_and_keeps_the_typed_text(
+    start_gateway: StartGateway, dead_rasa_url: str, page: Page
+) -> None:
+    gateway = start_gateway(rasa_url=dead_rasa_url)
+    page.goto(f"{gateway.url}/shops/om-system")
+    widget = Widget(page)
+    widget.open()
+    widget.input.fill("Livrez-vous en Suisse ?")
+    widget.input.press("Enter")
+    widget.wait_idle()
+    expect(widget.error).to_be_visible()
+    expect(widget.error).to_contain_text("L'assistant est momentanément indisponible")
+    expect(widget.input).to_have_value("Livrez-vous en Suisse ?")
+    expect(widget.user_messages).to_have_count(0)  # not sent, so not shown as sent
+    expect(widget.error.get_by_role("button", name="Réessayer")).to_be_visible()
+
+
+def test_a_retry_sends_the_kept_text_once_the_assistant_answers_again(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    fake_rasa.delay_s = 5.0
+    gateway = start_gateway(rasa_timeout_s=0.5)
+    page.goto(f"{gateway.url}/shops/om-system")
+    widget = Widget(page)
+    widget.open()
+    widget.input.fill("Où est mon colis ?")
+    widget.input.press("Enter")
+    widget.wait_idle()
+    expect(widget.error).to_contain_text("met trop de temps à répondre")
+    expect(widget.input).to_have_value("Où est mon colis ?")
+
+    fake_rasa.delay_s = 0.0
+    widget.error.get_by_role("button", name="Réessayer").click()
+    widget.wait_idle()
+    expect(widget.error).to_be_hidden()
+    expect(widget.input).to_have_value("")
+    expect(widget.bot_messages.last).to_contain_text("echo: Où est mon colis ?")
+
+
+def test_too_many_messages_and_too_long_messages_are_explained(
+    start_gateway: StartGateway, page: Page
+) -> None:
+    # Refused messages count too (a flood of junk is still a flood): 2 = the long one + "short".
+    gateway = start_gateway(chat_rate_limit_messages=2, max_message_chars=20)
+    page.goto(f"{gateway.url}/shops/om-system?lang=en")
+    widget = Widget(page)
+    widget.open()
+
+    widget.input.fill("This message is far longer than twenty characters")
+    widget.input.press("Enter")
+    widget.wait_idle()
+    expect(widget.error).to_contain_text("too long (20 characters at most)")
+    expect(widget.input).to_have_value("This message is far longer than twenty characters")
+
+    widget.send("short one")
+    widget.input.fill("another")
+    widget.input.press("Enter")
+    widget.wait_idle()
+    expect(widget.error).to_contain_text("Please wait 30 s")
+    expect(widget.input).to_have_value("another")
+
+
+def test_gateway_down_keeps_the_typed_text(start_gateway: StartGateway, page: Page) -> None:
+    gateway = start_gateway()
+    page.goto(f"{gateway.url}/shops/btomic")
+    widget = Widget(page)
+    widget.open()
+    gateway.stop()
+    widget.input.fill("Quelle est la garantie ?")
+    widget.input.press("Enter")
+    widget.wait_idle()
+    expect(widget.error).to_contain_text("momentanément indisponible")
+    expect(widget.input).to_have_value("Quelle est la garantie ?")

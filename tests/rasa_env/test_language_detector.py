@@ -1,0 +1,197 @@
+"""LanguageDetector: language attribute and entity, store entity, training-time behaviour."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.constants import ENTITIES, METADATA, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.language import LANGUAGE_ATTRIBUTE, LanguageDetector, resolve_store
+
+
+@pytest.fixture
+def detector() -> LanguageDetector:
+    return LanguageDetector(LanguageDetector.get_default_config())
+
+
+def live_message(text: str, metadata: Optional[Dict[str, Any]] = None) -> Message:
+    """A message shaped like Rasa's NLUMessageConverter output (metadata key present)."""
+    return Message(data={TEXT: text, "message_id": "m1", METADATA: metadata})
+
+
+def entities_of(message: Message, entity: str) -> List[Dict[str, Any]]:
+    return [e for e in message.get(ENTITIES, []) if e["entity"] == entity]
+
+
+def test_clear_french_message(detector: LanguageDetector) -> None:
+    message = live_message("Je n'ai toujours pas reçu mon colis")
+    detector.process([message])
+    assert message.get(LANGUAGE_ATTRIBUTE) == "fr"
+    [language] = entities_of(message, "language")
+    assert language["value"] == "fr"
+    assert (language["start"], language["end"]) == (0, 0)
+    assert language["extractor"] == "LanguageDetector"
+    assert 0.9 < language["confidence"] <= 1.0
+
+
+def test_clear_english_message(detector: LanguageDetector) -> None:
+    message = live_message("Where is my parcel?")
+    detector.process([message])
+    assert message.get(LANGUAGE_ATTRIBUTE) == "en"
+    assert [e["value"] for e in entities_of(message, "language")] == ["en"]
+
+
+@pytest.mark.parametrize(
+    "text", ["ok", "Klarna ?", "OM-104233", "marie@example.fr", "75011", "DHL", "👍"]
+)
+def test_ambiguous_message_emits_no_language(detector: LanguageDetector, text: str) -> None:
+    message = live_message(text)
+    detector.process([message])
+    assert message.get(LANGUAGE_ATTRIBUTE) is None
+    assert entities_of(message, "language") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "written", "requested"),
+    [
+        ("en anglais stp", "fr", "en"),
+        ("can you answer in French", "en", "fr"),
+        ("parlez-vous anglais", "fr", "en"),
+        ("English?", "en", "en"),
+    ],
+)
+def test_switch_request_emits_the_target_language(
+    detector: LanguageDetector, text: str, written: str, requested: str
+) -> None:
+    message = live_message(text)
+    detector.process([message])
+    # The tokenizer needs the language the text is written in...
+    assert message.get(LANGUAGE_ATTRIBUTE) == written
+    # ...the conversation gets the one the customer asks for.
+    [language] = entities_of(message, "language")
+    assert (language["value"], language["confidence"]) == (requested, 1.0)
+
+
+def test_store_from_metadata(detector: LanguageDetector) -> None:
+    message = live_message("bonjour", {"store": "btomic"})
+    detector.process([message])
+    [store] = entities_of(message, "store")
+    assert store["value"] == "btomic"
+    assert store["extractor"] == "LanguageDetector"
+
+
+def test_store_from_metadata_is_case_insensitive(detector: LanguageDetector) -> None:
+    message = live_message("bonjour", {"store": " BTOMIC "})
+    detector.process([message])
+    assert [e["value"] for e in entities_of(message, "store")] == ["btomic"]
+
+
+def test_store_from_environment(
+    detector: LanguageDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEFAULT_STORE", "btomic")
+    message = live_message("ok", None)
+    detector.process([message])
+    assert [e["value"] for e in entities_of(message, "store")] == ["btomic"]
+
+
+def test_metadata_beats_environment(
+    detector: LanguageDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEFAULT_STORE", "btomic")
+    message = live_message("ok", {"store": "om-system"})
+    detector.process([message])
+    assert [e["value"] for e in entities_of(message, "store")] == ["om-system"]
+
+
+def test_default_store_from_config() -> None:
+    detector = LanguageDetector({"default_store": "btomic"})
+    message = live_message("ok", {"other": "key"})
+    detector.process([message])
+    assert [e["value"] for e in entities_of(message, "store")] == ["btomic"]
+
+
+def test_built_in_default_store(detector: LanguageDetector) -> None:
+    message = live_message("ok")
+    detector.process([message])
+    assert [e["value"] for e in entities_of(message, "store")] == ["om-system"]
+
+
+def test_unknown_store_in_metadata_warns_and_uses_default(
+    detector: LanguageDetector, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = live_message("bonjour", {"store": "amazon"})
+    with caplog.at_level(logging.WARNING, logger="bot.nlu.language"):
+        detector.process([message])
+    assert [e["value"] for e in entities_of(message, "store")] == ["om-system"]
+    assert "Unknown store 'amazon'" in caplog.text
+
+
+def test_unknown_store_in_environment_warns(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("DEFAULT_STORE", "nope")
+    with caplog.at_level(logging.WARNING, logger="bot.nlu.language"):
+        store = resolve_store(None, {"DEFAULT_STORE": "nope"})
+    assert store == "om-system"
+    assert "DEFAULT_STORE" in caplog.text
+
+
+def test_non_text_store_in_metadata_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.nlu.language"):
+        assert resolve_store({"store": 42}, {}) == "om-system"
+    assert "non-text store" in caplog.text
+
+
+def test_invalid_default_store_is_a_config_error() -> None:
+    with pytest.raises(InvalidConfigException):
+        LanguageDetector({"default_store": "amazon"})
+
+
+def test_entities_are_appended_to_existing_ones(detector: LanguageDetector) -> None:
+    earlier = {"entity": "order_number", "value": "OM-104233", "start": 5, "end": 14}
+    message = live_message("bonjour OM-104233")
+    message.set(ENTITIES, [earlier], add_to_output=True)
+    detector.process([message])
+    assert message.get(ENTITIES)[0] is earlier
+    assert [e["entity"] for e in message.get(ENTITIES)] == ["order_number", "language", "store"]
+    assert ENTITIES in message.output_properties
+
+
+def test_training_sets_the_attribute_but_adds_no_entity(detector: LanguageDetector) -> None:
+    annotated = {"entity": "order_number", "value": "OM-104233", "start": 22, "end": 31}
+    examples = [
+        Message(
+            data={
+                TEXT: "où en est ma commande OM-104233 ?",
+                "intent": "order_status",
+                ENTITIES: [annotated],
+            }
+        ),
+        Message(data={TEXT: "where is my parcel", "intent": "order_status"}),
+        Message(data={TEXT: "ok", "intent": "affirm"}),
+        Message(data={"intent": "affirm"}),  # no text: left alone
+    ]
+    detector.process_training_data(TrainingData(examples))
+    assert [m.get(LANGUAGE_ATTRIBUTE) for m in examples[:3]] == ["fr", "en", None]
+    assert LANGUAGE_ATTRIBUTE not in examples[3].data
+    assert examples[0].get(ENTITIES) == [annotated]
+    assert examples[1].get(ENTITIES) is None
+
+
+def test_text_less_messages_are_skipped(detector: LanguageDetector) -> None:
+    message = Message(data={"action_name": "utter_greet"})
+    detector.process([message])
+    assert message.get(ENTITIES) is None
+
+
+def test_fingerprint_follows_the_helper_modules() -> None:
+    """A word-list change must invalidate Rasa's training cache."""
+    first = LanguageDetector.fingerprint_addon({})
+    assert first == LanguageDetector.fingerprint_addon({})
+    assert first is not None and len(first) == 64
