@@ -1,0 +1,52 @@
+"""Information given outside a form: an order number, an e-mail address, a country.
+
+``inform`` messages inside the order lookup form are the form's business; outside it they
+answer an earlier question: an order number (or the e-mail address on an order) after the
+refund-policy offer starts the lookup, a country after "which countries do you deliver to?"
+gets the delivery answer. ``start_lookup`` tells the rules which way it went.
+"""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions._base import (
+    LOOKUP_PURPOSE,
+    START_LOOKUP,
+    Conversation,
+    ShopAction,
+    latest_entity_values,
+)
+from actions.delivery import asked_countries, delivery_replies
+
+
+class ActionHandleInform(ShopAction):
+    """Starts the order lookup, answers a delivery question, or asks to rephrase."""
+
+    def name(self) -> str:
+        """The action name used in rules.yml."""
+        return "action_handle_inform"
+
+    async def act(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+        conversation: Conversation,
+    ) -> list[EventType]:
+        """Sets ``start_lookup`` and answers what does not need the lookup."""
+        if latest_entity_values(tracker, "order_number") or latest_entity_values(tracker, "email"):
+            events: list[EventType] = [SlotSet(START_LOOKUP, True)]
+            if tracker.get_slot(LOOKUP_PURPOSE) is None:
+                events.append(SlotSet(LOOKUP_PURPOSE, "status"))
+            return events
+        countries, postcode = asked_countries(tracker)
+        if countries or postcode:
+            for text in delivery_replies(tracker, conversation):
+                dispatcher.utter_message(text=text)
+        else:
+            dispatcher.utter_message(response="utter_default")
+        return [SlotSet(START_LOOKUP, False)]

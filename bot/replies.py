@@ -1,0 +1,816 @@
+"""The bot's composed answers, in French and English, from store policies and order data.
+
+Pure functions (no database, no settings, no Rasa): the actions gather the facts and call these
+to word them, so every sentence is unit-tested here (``tests/bot/test_replies.py``). Fixed
+sentences that need no data (form prompts, the neutral "not found") live in ``domain.yml``
+instead, where Rasa picks the variation for the conversation's language.
+
+Rules the texts follow (shared/design/intents.md):
+
+* store facts (delays, contact route, countries, Klarna countries, thresholds) come from the
+  :class:`~bot.stores.StorePolicy`, never from literals here;
+* where the store's FAQ is silent the answer says so ("I'd rather not guess") and gives the
+  store's contact route;
+* an order of the other shop is answered with that shop's facts and says which shop it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from bot.countries import country_name, country_name_with_preposition
+from bot.db.models import OrderStatus
+from bot.delivery import DeliveryEligibility, EligibilityReason
+from bot.i18n import Lang, format_date, format_money, payment_method_name
+from bot.orders import OrderFacts, OrderStatusReport, WindowBasis
+from bot.refunds import RefundPolicySummary, RefundState, RefundTimeline
+from bot.stores import BusinessDayRange, Money, StorePolicy
+
+__all__ = [
+    "contact_route",
+    "delivery_answer",
+    "klarna_answer",
+    "lookup_locked_answer",
+    "order_status_answer",
+    "other_store_note",
+    "refund_answer",
+    "refund_policy_answer",
+    "technical_problem",
+]
+
+# The wording domain.yml uses where a store's FAQ is silent (tests look for it).
+_NOT_DOCUMENTED = {"fr": "je préfère donc ne pas deviner", "en": "so I'd rather not guess"}
+
+
+# --- small pieces -----------------------------------------------------------------------------
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _join(items: Sequence[str], lang: Lang) -> str:
+    """'A, B et C' / 'A, B and C'."""
+    if len(items) <= 1:
+        return "".join(items)
+    last = " et " if lang == "fr" else " and "
+    return ", ".join(items[:-1]) + last + items[-1]
+
+
+def _days(days: BusinessDayRange, lang: Lang) -> str:
+    """'3 à 4 jours ouvrables' / '3 to 4 business days' ('1 jour ouvrable' for one)."""
+    low, high = days
+    if lang == "fr":
+        unit = "jour ouvrable" if high <= 1 else "jours ouvrables"
+        return f"{high} {unit}" if low == high else f"{low} à {high} {unit}"
+    unit = "business day" if high == 1 else "business days"
+    return f"{high} {unit}" if low == high else f"{low} to {high} {unit}"
+
+
+def _count_days(count: int, lang: Lang) -> str:
+    if lang == "fr":
+        return f"{count} jour ouvrable" if count == 1 else f"{count} jours ouvrables"
+    return f"{count} business day" if count == 1 else f"{count} business days"
+
+
+def _amount(money: Money, lang: Lang) -> str:
+    """A threshold as the FAQs write it: '$50' / '50 $' for a whole amount."""
+    text = format_money(money.amount, money.currency, lang)
+    if money.amount == money.amount.to_integral_value():
+        text = text.replace(",00", "").replace(".00", "")
+    return text
+
+
+def _in(code: str, lang: Lang) -> str:
+    """'en Suisse' / 'in Switzerland'."""
+    return country_name_with_preposition(code, lang)
+
+
+def _to(code: str, lang: Lang) -> str:
+    """Where one delivers: 'en Suisse' / 'to Switzerland', 'to the Isle of Man'."""
+    phrase = country_name_with_preposition(code, lang)
+    if lang == "fr":
+        return phrase
+    for preposition in ("in ", "on "):
+        if phrase.startswith(preposition):
+            return "to " + phrase[len(preposition) :]
+    return phrase
+
+
+def _names(codes: Sequence[str], lang: Lang) -> str:
+    return _join([country_name(code, lang) for code in codes], lang)
+
+
+def _date(day: dt.date, lang: Lang) -> str:
+    return format_date(day, lang)
+
+
+def _between(first: dt.date, last: dt.date, lang: Lang) -> str:
+    """'entre le lundi 24 ... et le mardi 25 ...' / 'between Monday 24 ... and Tuesday 25 ...'."""
+    if first == last:
+        return f"le {_date(first, lang)}" if lang == "fr" else f"on {_date(first, lang)}"
+    if lang == "fr":
+        return f"entre le {_date(first, lang)} et le {_date(last, lang)}"
+    return f"between {_date(first, lang)} and {_date(last, lang)}"
+
+
+# --- contact and failures ---------------------------------------------------------------------
+
+
+def contact_route(policy: StorePolicy, lang: Lang) -> str:
+    """How to reach the store's customer service, as a phrase to follow "contact".
+
+    'l'équipe du service client BTOMIC par e-mail à service@btomic.com ou par téléphone au
+    +1 (347) 459-1491, du lundi au vendredi, ...' / 'the BTOMIC customer service team at
+    service@btomic.com or +1 (347) 459-1491, Monday to Friday, ...'. Only what the FAQ gives:
+    no phone or hours when they are not documented.
+    """
+    contact = policy.contact
+    team = _lower_first(policy.support_team.in_language(lang))
+    if lang == "fr":
+        route = (
+            f"{team} par e-mail à {contact.email}"
+            if contact.phone
+            else (f"{team} à l'adresse {contact.email}")
+        )
+        if contact.phone:
+            route += f" ou par téléphone au {contact.phone}"
+    else:
+        route = f"{team} at {contact.email}"
+        if contact.phone:
+            route += f" or {contact.phone}"
+    if contact.phone and contact.hours is not None:
+        route += f", {contact.hours.in_language(lang)}"
+    return route
+
+
+def technical_problem(policy: StorePolicy | None, lang: Lang) -> str:
+    """The apology when the orders database or anything else fails during an action.
+
+    Args:
+        policy: the conversation's store, or None when even that could not be determined.
+        lang: the customer's language.
+    """
+    if lang == "fr":
+        start = (
+            "Désolé, un problème technique m'empêche de vous répondre pour le moment. "
+            "Réessayez un peu plus tard ou contactez "
+        )
+        route = contact_route(policy, lang) if policy else "le service client de la boutique"
+        return f"{start}{route}."
+    start = (
+        "Sorry, a technical problem is preventing me from answering right now. "
+        "Please try again a little later or contact "
+    )
+    route = contact_route(policy, lang) if policy else "the shop's customer service"
+    return f"{start}{route}."
+
+
+def lookup_locked_answer(policy: StorePolicy, lang: Lang) -> str:
+    """After too many failed identifications: stop trying, offer a person and the contact."""
+    if lang == "fr":
+        return (
+            "Je n'ai pas pu vérifier ces informations après plusieurs essais, je m'arrête donc "
+            "là pour protéger les données de nos clients. Une personne de l'équipe peut vous "
+            "aider : voulez-vous que je lui transmette votre demande ? Vous pouvez aussi "
+            f"contacter {contact_route(policy, lang)}."
+        )
+    return (
+        "I couldn't verify these details after several attempts, so I'll stop here to protect "
+        "our customers' data. A member of our team can help: would you like me to pass your "
+        f"request on? You can also contact {contact_route(policy, lang)}."
+    )
+
+
+def other_store_note(number: str, order_policy: StorePolicy, lang: Lang) -> str:
+    """Says which shop an order belongs to, when it is not the conversation's shop."""
+    if lang == "fr":
+        return (
+            f"Attention : la commande {number} a été passée sur la boutique "
+            f"« {order_policy.name} », pas sur celle-ci."
+        )
+    return f"Please note: order {number} was placed with {order_policy.name}, not on this shop."
+
+
+# --- order status -----------------------------------------------------------------------------
+
+
+def _order_label(report: OrderStatusReport) -> str:
+    items = report.items_summary
+    return f"{report.number} ({items})" if items else report.number
+
+
+def _status_sentence(report: OrderStatusReport, lang: Lang) -> str:
+    label = _order_label(report)
+    placed = _date(report.placed_on, lang)
+    status = report.status
+    fr = lang == "fr"
+    if status is OrderStatus.PLACED:
+        return (
+            f"Votre commande {label} du {placed} est enregistrée et n'a pas encore été expédiée."
+            if fr
+            else f"Your order {label} of {placed} has been placed and has not shipped yet."
+        )
+    if status is OrderStatus.PROCESSING:
+        return (
+            f"Votre commande {label} du {placed} est en cours de préparation et n'a pas encore "
+            "été expédiée."
+            if fr
+            else f"Your order {label} of {placed} is being processed and has not shipped yet."
+        )
+    if status is OrderStatus.SHIPPED:
+        shipped_on, carrier = report.shipped_on, report.carrier
+        if fr:
+            when = f" le {_date(shipped_on, lang)}" if shipped_on else ""
+            return f"Votre commande {label} a été expédiée{when}" + (
+                f" par {carrier}." if carrier else "."
+            )
+        when = f" on {_date(shipped_on, lang)}" if shipped_on else ""
+        return f"Your order {label} was shipped{when}" + (f" by {carrier}." if carrier else ".")
+    if status is OrderStatus.DELIVERED:
+        if report.delivered_on is None:
+            return (
+                f"Votre commande {label} a été livrée."
+                if fr
+                else (f"Your order {label} has been delivered.")
+            )
+        delivered = _date(report.delivered_on, lang)
+        return (
+            f"Votre commande {label} a été livrée le {delivered}."
+            if fr
+            else f"Your order {label} was delivered on {delivered}."
+        )
+    if status is OrderStatus.CANCELLED:
+        return (
+            f"Votre commande {label} du {placed} a été annulée."
+            if fr
+            else f"Your order {label} of {placed} was cancelled."
+        )
+    # RETURNED
+    return (
+        f"Votre commande {label} a été retournée. Pour savoir où en est le remboursement, "
+        "demandez-moi simplement le suivi de votre remboursement."
+        if fr
+        else f"Your order {label} has been returned. To see where the refund stands, just ask "
+        "me about your refund."
+    )
+
+
+def _tracking_sentence(report: OrderStatusReport, lang: Lang) -> str | None:
+    if not report.tracking_number:
+        return None
+    carrier = report.carrier or ""
+    if lang == "fr":
+        text = f"Numéro de suivi {carrier} : {report.tracking_number}".replace("  ", " ")
+        if report.tracking_url:
+            text += f". Suivez votre colis ici : {report.tracking_url}"
+        return text + ("" if report.tracking_url else ".")
+    text = f"{carrier} tracking number: {report.tracking_number}".strip()
+    if report.tracking_url:
+        text += f". Track your parcel here: {report.tracking_url}"
+    return text + ("" if report.tracking_url else ".")
+
+
+def _window_basis(report: OrderStatusReport, policy: StorePolicy, lang: Lang) -> str:
+    delivery = policy.delivery.delivery_business_days
+    processing = policy.delivery.processing_business_days
+    if delivery is None:  # no window is computed then; kept for the type checker
+        return ""
+    fr = lang == "fr"
+    if report.window_basis is WindowBasis.SHIPPING_DATE:
+        return (
+            f"{_days(delivery, lang)} de livraison standard à compter de l'expédition, selon "
+            "notre FAQ"
+            if fr
+            else f"{_days(delivery, lang)} of standard delivery from dispatch, as our FAQ states"
+        )
+    if processing is not None:
+        return (
+            f"{_days(processing, lang)} de préparation puis {_days(delivery, lang)} de "
+            "livraison standard, selon notre FAQ"
+            if fr
+            else f"{_days(processing, lang)} of processing, then {_days(delivery, lang)} of "
+            "standard delivery, as our FAQ states"
+        )
+    return (
+        f"{_days(delivery, lang)} à compter de la commande, selon notre FAQ"
+        if fr
+        else f"{_days(delivery, lang)} from the order, as our FAQ states"
+    )
+
+
+def _window_sentence(report: OrderStatusReport, policy: StorePolicy, lang: Lang) -> str | None:
+    if report.expected_from is None or report.expected_to is None:
+        return None
+    basis = _window_basis(report, policy, lang)
+    if report.is_late:
+        late = _count_days(report.business_days_late, lang)
+        route = contact_route(policy, lang)
+        if lang == "fr":
+            return (
+                f"La livraison était prévue au plus tard le {_date(report.expected_to, lang)} "
+                f"({basis}) : votre commande a donc {late} de retard, et j'en suis désolé. "
+                f"Contactez {route} pour qu'ils vérifient ce qui se passe."
+            )
+        return (
+            f"Delivery was expected by {_date(report.expected_to, lang)} ({basis}), so your "
+            f"order is {late} late, and I'm sorry about that. Please contact {route} so they "
+            "can check what is happening."
+        )
+    window = _between(report.expected_from, report.expected_to, lang)
+    if lang == "fr":
+        return f"Livraison prévue {window} ({basis})."
+    return f"Expected delivery {window} ({basis})."
+
+
+def order_status_answer(
+    report: OrderStatusReport, policy: StorePolicy, lang: Lang, *, conversation_store: str
+) -> str:
+    """The answer to "where is my order?" for a verified order.
+
+    Args:
+        report: :func:`bot.orders.order_status_report` of the order.
+        policy: the policy of the store the order belongs to (its delays and contact).
+        lang: the customer's language.
+        conversation_store: the store the customer is talking to; when it is not the order's,
+            the answer starts by saying which shop the order belongs to.
+    """
+    parts: list[str | None] = []
+    if policy.id != conversation_store:
+        parts.append(other_store_note(report.number, policy, lang))
+    parts.append(_status_sentence(report, lang))
+    parts.append(_window_sentence(report, policy, lang))
+    # Last: it may end with the tracking link, which a trailing full stop would break in the
+    # chat widget's and the e-mail client's link detection.
+    if report.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        parts.append(_tracking_sentence(report, lang))
+    return " ".join(part for part in parts if part)
+
+
+# --- refunds ------------------------------------------------------------------------------------
+
+
+def _return_route(summary: RefundPolicySummary, policy: StorePolicy, lang: Lang) -> str:
+    """How to send a return (both FAQs: through customer service), with the window if known."""
+    route = contact_route(policy, lang)
+    if lang == "fr":
+        text = f"Pour organiser un retour, contactez {route}."
+        if summary.return_window_days is not None:
+            text += (
+                f" Les retours sont acceptés dans les {summary.return_window_days} jours suivant "
+                "l'achat."
+            )
+        return text
+    text = f"To arrange a return, please contact {route}."
+    if summary.return_window_days is not None:
+        text += f" Returns are accepted within {summary.return_window_days} days of purchase."
+    return text
+
+
+def _bank_note(summary: RefundPolicySummary, lang: Lang) -> str:
+    # btomic's FAQ (Retours 3) says it; for a store whose FAQ is silent the sentence is still
+    # true (a bank's processing time is not a shop policy), so it is not attributed to a FAQ.
+    if lang == "fr":
+        return (
+            "Le délai d'apparition sur votre compte dépend ensuite de votre banque ou de la "
+            "plateforme de paiement, ce qui ne dépend pas de la boutique."
+        )
+    return (
+        "How long it then takes to show on your account depends on your bank or payment "
+        "platform, which is outside the shop's control."
+    )
+
+
+def _method_phrase(timeline: RefundTimeline, facts: OrderFacts, lang: Lang) -> str | None:
+    if timeline.method is None:
+        return None
+    name = payment_method_name(timeline.method.value, lang)
+    original = timeline.method == facts.payment_method
+    if lang == "fr":
+        return f"votre moyen de paiement d'origine ({name})" if original else name
+    return f"your original payment method ({name})" if original else name
+
+
+def _refund_no_return(
+    timeline: RefundTimeline, policy: StorePolicy, lang: Lang, number: str
+) -> str:
+    if timeline.return_on_its_way:
+        first = (
+            f"Nous n'avons pas encore reçu le retour de votre commande {number} : le "
+            "remboursement ne peut commencer qu'après sa réception."
+            if lang == "fr"
+            else f"We haven't received the return of your order {number} yet: the refund can "
+            "only start once it arrives."
+        )
+        route = contact_route(policy, lang)
+        second = (
+            f"Pour toute question sur ce retour, contactez {route}."
+            if lang == "fr"
+            else f"If you have any questions about this return, please contact {route}."
+        )
+        return f"{first} {second}"
+    first = (
+        f"Aucun retour n'est enregistré pour votre commande {number}, donc aucun remboursement "
+        "n'est en cours."
+        if lang == "fr"
+        else f"No return has been recorded for your order {number}, so no refund is under way."
+    )
+    return f"{first} {_return_route(timeline.policy, policy, lang)}"
+
+
+def _refund_pending(
+    timeline: RefundTimeline, facts: OrderFacts, policy: StorePolicy, lang: Lang
+) -> str:
+    number = timeline.order_number
+    fr = lang == "fr"
+    received = timeline.return_received_on
+    if received is not None:
+        first = (
+            f"Nous avons bien reçu le retour de votre commande {number} le {_date(received, lang)}"
+            f" et le remboursement est en attente."
+            if fr
+            else f"We received the return of your order {number} on {_date(received, lang)} "
+            "and the refund is pending."
+        )
+    else:
+        first = (
+            f"Le remboursement de votre commande {number} est en attente."
+            if fr
+            else f"The refund for your order {number} is pending."
+        )
+    route = contact_route(policy, lang)
+    delay = timeline.policy.refund_business_days
+    if delay is None:
+        second = (
+            f"Notre FAQ n'indique pas de délai de remboursement, {_NOT_DOCUMENTED['fr']} : "
+            f"contactez {route} pour connaître la date prévue."
+            if fr
+            else "Our FAQ doesn't give a refund delay, "
+            f"{_NOT_DOCUMENTED['en']}: please contact {route} for the expected date."
+        )
+        return f"{first} {second}"
+    parts = [first]
+    rule = (
+        f"Selon notre FAQ, le remboursement est effectué dans un délai de {_days(delay, lang)} "
+        "après la réception et l'acceptation de l'article retourné"
+        if fr
+        else f"As our FAQ states, the refund is made within {_days(delay, lang)} of the returned "
+        "item being received and accepted"
+    )
+    if timeline.expected_from is not None and timeline.expected_to is not None:
+        window = _between(timeline.expected_from, timeline.expected_to, lang)
+        rule += f", soit {window}." if fr else f", so {window}."
+    else:
+        rule += "."
+    parts.append(rule)
+    method = _method_phrase(timeline, facts, lang)
+    if method is not None and timeline.policy.refund_to_original_method:
+        parts.append(f"Il sera versé sur {method}." if fr else f"It will go back to {method}.")
+    if timeline.policy.timing_depends_on_bank:
+        parts.append(_bank_note(timeline.policy, lang))
+    if timeline.is_overdue:
+        parts.append(
+            f"Ce délai est dépassé, et j'en suis désolé : contactez {route}."
+            if fr
+            else f"This delay has passed, and I'm sorry about that: please contact {route}."
+        )
+    return " ".join(parts)
+
+
+def _refund_issued(
+    timeline: RefundTimeline, facts: OrderFacts, policy: StorePolicy, lang: Lang
+) -> str:
+    number = timeline.order_number
+    fr = lang == "fr"
+    issued = f" le {_date(timeline.issued_on, lang)}" if fr and timeline.issued_on else ""
+    if not fr and timeline.issued_on:
+        issued = f" on {_date(timeline.issued_on, lang)}"
+    amount = None
+    if timeline.amount is not None and timeline.currency:
+        amount = format_money(Decimal(timeline.amount), timeline.currency, lang)
+    method = _method_phrase(timeline, facts, lang)
+    if fr:
+        text = f"Le remboursement de votre commande {number} a été effectué{issued}"
+        if amount:
+            text += f" : {amount}"
+        if method:
+            text += f" remboursés sur {method}" if amount else f", sur {method}"
+    else:
+        text = f"The refund for your order {number} was issued{issued}"
+        if amount:
+            text += f": {amount}"
+        if method:
+            text += f" refunded to {method}" if amount else f", to {method}"
+    return f"{text}. {_bank_note(timeline.policy, lang)}"
+
+
+def refund_answer(
+    timeline: RefundTimeline,
+    facts: OrderFacts,
+    policy: StorePolicy,
+    lang: Lang,
+    *,
+    conversation_store: str,
+) -> str:
+    """The answer to "where is my refund?" for a verified order.
+
+    Args:
+        timeline: :func:`bot.refunds.refund_timeline` of the order.
+        facts: the order (for its original payment means).
+        policy: the policy of the store the order belongs to.
+        lang: the customer's language.
+        conversation_store: the store the customer is talking to.
+    """
+    parts: list[str] = []
+    if policy.id != conversation_store:
+        parts.append(other_store_note(timeline.order_number, policy, lang))
+    if timeline.state is RefundState.ISSUED:
+        parts.append(_refund_issued(timeline, facts, policy, lang))
+    elif timeline.state is RefundState.PENDING:
+        parts.append(_refund_pending(timeline, facts, policy, lang))
+    else:
+        parts.append(_refund_no_return(timeline, policy, lang, timeline.order_number))
+    return " ".join(parts)
+
+
+def refund_policy_answer(
+    summary: RefundPolicySummary, policy: StorePolicy, lang: Lang, *, offer_lookup: bool
+) -> str:
+    """The store's general refund policy, for a refund question without an order number.
+
+    Args:
+        summary: :func:`bot.refunds.refund_policy` of the store.
+        policy: the store's policy (contact route).
+        lang: the customer's language.
+        offer_lookup: end by offering to look the order up (not after too many failed
+            identifications).
+    """
+    fr = lang == "fr"
+    route = contact_route(policy, lang)
+    delay = summary.refund_business_days
+    parts: list[str] = []
+    if delay is None:
+        parts.append(
+            f"Notre FAQ n'indique pas de délai de remboursement, {_NOT_DOCUMENTED['fr']} : "
+            f"contactez {route}."
+            if fr
+            else f"Our FAQ doesn't give a refund delay, {_NOT_DOCUMENTED['en']}: please contact "
+            f"{route}."
+        )
+        if summary.return_window_days is not None:
+            parts.append(
+                f"Les retours sont acceptés dans les {summary.return_window_days} jours suivant "
+                "l'achat."
+                if fr
+                else f"Returns are accepted within {summary.return_window_days} days of purchase."
+            )
+    else:
+        sentence = (
+            f"Une fois l'article retourné reçu et accepté, le remboursement est effectué dans un "
+            f"délai de {_days(delay, lang)}"
+            if fr
+            else f"Once the returned item has been received and accepted, the refund is made "
+            f"within {_days(delay, lang)}"
+        )
+        if summary.refund_to_original_method:
+            sentence += (
+                ", sur le moyen de paiement d'origine" if fr else " to the original payment method"
+            )
+        parts.append(sentence + ".")
+        if summary.timing_depends_on_bank:
+            parts.append(_bank_note(summary, lang))
+        parts.append(_return_route(summary, policy, lang))
+    if offer_lookup:
+        parts.append(
+            "Si vous me donnez votre numéro de commande, je peux aussi vérifier où en est votre "
+            "remboursement."
+            if fr
+            else "If you give me your order number, I can also check where your refund stands."
+        )
+    return " ".join(parts)
+
+
+# --- delivery countries and Klarna ------------------------------------------------------------
+
+
+def _store_countries(policy: StorePolicy, lang: Lang) -> str:
+    """'Nous livrons dans ces pays : ... Au Royaume-Uni, nous ne livrons pas : ...'."""
+    countries = policy.delivery.countries or ()
+    excluded = policy.delivery.excluded_areas
+    if lang == "fr":
+        text = f"Nous livrons dans ces {len(countries)} pays : {_names(countries, lang)}."
+        if excluded:
+            text += f" Nous ne livrons pas dans ces zones : {_names(excluded, lang)}."
+        return text
+    text = f"We deliver to these {len(countries)} countries: {_names(countries, lang)}."
+    if excluded:
+        text += f" We don't deliver to these areas: {_names(excluded, lang)}."
+    return text
+
+
+def _worldwide(policy: StorePolicy, lang: Lang) -> str:
+    """btomic: worldwide, no list; the free-shipping threshold and the delays."""
+    delivery = policy.delivery
+    fr = lang == "fr"
+    parts = [
+        "Nous livrons nos clients du monde entier (notre FAQ ne donne pas de liste de pays)."
+        if fr
+        else "We ship to customers worldwide (our FAQ doesn't give a list of countries)."
+    ]
+    if delivery.free_shipping_threshold is not None:
+        amount = _amount(delivery.free_shipping_threshold, lang)
+        parts.append(
+            f"La livraison est gratuite pour les commandes supérieures à {amount}."
+            if fr
+            else f"Shipping is free on orders over {amount}."
+        )
+    processing, shipping = delivery.processing_business_days, delivery.delivery_business_days
+    if processing is not None and shipping is not None:
+        parts.append(
+            f"Comptez {_days(processing, lang)} de préparation, puis {_days(shipping, lang)} de "
+            "livraison standard."
+            if fr
+            else f"Allow {_days(processing, lang)} of processing, then {_days(shipping, lang)} of "
+            "standard delivery."
+        )
+    elif shipping is not None:
+        parts.append(
+            f"Comptez {_days(shipping, lang)} de livraison."
+            if fr
+            else f"Allow {_days(shipping, lang)} for delivery."
+        )
+    return " ".join(parts)
+
+
+def _klarna_not_documented(policy: StorePolicy, lang: Lang, where: str | None) -> str:
+    route = contact_route(policy, lang)
+    if lang == "fr":
+        target = f" {where}" if where else ""
+        return (
+            "Klarna ne fait pas partie des moyens de paiement indiqués dans notre FAQ, "
+            f"{_NOT_DOCUMENTED['fr']} pour Klarna{target} : contactez {route}."
+        )
+    target = f" {where}" if where else ""
+    return (
+        "Klarna isn't among the payment methods our FAQ lists, "
+        f"{_NOT_DOCUMENTED['en']} about Klarna{target}: please contact {route}."
+    )
+
+
+def _klarna_sentence(policy: StorePolicy, code: str, delivers: bool, lang: Lang) -> str:
+    if not policy.payment.klarna_countries:
+        return _klarna_not_documented(policy, lang, _in(code, lang))
+    offered = delivers and policy.klarna_offered_in(code)
+    if lang == "fr":
+        return (
+            "Klarna y est proposé comme moyen de paiement."
+            if offered
+            else f"Klarna n'y est pas proposé (Klarna est proposé {_klarna_list(policy, lang)})."
+        )
+    return (
+        "Klarna is offered there as a payment method."
+        if offered
+        else f"Klarna isn't offered there (Klarna is offered {_klarna_list(policy, lang)})."
+    )
+
+
+def _klarna_list(policy: StorePolicy, lang: Lang) -> str:
+    codes = policy.payment.klarna_countries
+    names = _names(codes, lang)
+    return f"dans ces pays : {names}" if lang == "fr" else f"in these countries: {names}"
+
+
+def delivery_answer(
+    eligibility: DeliveryEligibility,
+    policy: StorePolicy,
+    lang: Lang,
+    *,
+    asked: str | None = None,
+) -> str:
+    """The answer to "do you deliver to ...?" (or "where do you deliver?").
+
+    Args:
+        eligibility: :func:`bot.delivery.delivery_eligibility` for the store.
+        policy: the store's policy.
+        lang: the customer's language.
+        asked: the country as the customer wrote it (quoted when it is not recognised).
+    """
+    fr = lang == "fr"
+    reason = eligibility.reason
+    code = eligibility.country
+    if reason is EligibilityReason.NO_COUNTRY:
+        if policy.delivery.worldwide:
+            return _worldwide(policy, lang)
+        return _store_countries(policy, lang)
+    if reason is EligibilityReason.UNKNOWN_COUNTRY or code is None:
+        quoted = f" « {asked} »" if fr and asked else ""
+        quoted = f' "{asked}"' if not fr and asked else quoted
+        first = (
+            f"Je ne reconnais pas le pays{quoted}, pouvez-vous l'écrire autrement (en français "
+            "ou en anglais) ?"
+            if fr
+            else f"I don't recognise the country{quoted}: could you write it another way (in "
+            "English or French)?"
+        )
+        rest = (
+            _worldwide(policy, lang)
+            if policy.delivery.worldwide
+            else _store_countries(policy, lang)
+        )
+        return f"{first} {rest}"
+    if reason is EligibilityReason.EXCLUDED_AREA:
+        area = eligibility.excluded_area or code
+        if eligibility.excluded_by_postcode:
+            first = (
+                f"Votre code postal semble situé {_in(area, lang)}, une zone où nous ne livrons "
+                "pas."
+                if fr
+                else f"Your postcode appears to be {_in(area, lang)}, an area we don't deliver to."
+            )
+        else:
+            first = (
+                f"Désolé, nous ne livrons pas {_to(area, lang)}."
+                if fr
+                else f"Sorry, we don't deliver {_to(area, lang)}."
+            )
+        excluded = _names(eligibility.excluded_areas, lang)
+        second = (
+            f"Selon notre FAQ, ces zones ne sont pas desservies : {excluded}."
+            if fr
+            else f"As our FAQ states, these areas are not served: {excluded}."
+        )
+        return f"{first} {second}"
+    if reason is EligibilityReason.NOT_LISTED:
+        first = (
+            f"Désolé, nous ne livrons pas {_to(code, lang)}."
+            if fr
+            else f"Sorry, we don't deliver {_to(code, lang)}."
+        )
+        return f"{first} {_store_countries(policy, lang)}"
+    if reason is EligibilityReason.WORLDWIDE:
+        first = (
+            f"Oui, nous livrons {_to(code, lang)}."
+            if fr
+            else (f"Yes, we deliver {_to(code, lang)}.")
+        )
+        return f"{first} {_worldwide(policy, lang)}"
+    # LISTED
+    first = f"Oui, nous livrons {_to(code, lang)}." if fr else f"Yes, we deliver {_to(code, lang)}."
+    parts = [first]
+    if policy.delivery.delivery_business_days is not None:
+        days = _days(policy.delivery.delivery_business_days, lang)
+        parts.append(
+            f"Nous nous efforçons de livrer dans un délai de {days}."
+            if fr
+            else f"We aim to deliver within {days}."
+        )
+    parts.append(_klarna_sentence(policy, code, True, lang))
+    return " ".join(parts)
+
+
+def klarna_answer(
+    eligibility: DeliveryEligibility, policy: StorePolicy, lang: Lang, *, asked: str | None = None
+) -> str | None:
+    """Whether Klarna is offered in the country a payment question names.
+
+    Args:
+        eligibility: :func:`bot.delivery.delivery_eligibility` for the named country.
+        policy: the store's policy (``payment.klarna_countries``).
+        lang: the customer's language.
+        asked: the country as the customer wrote it.
+
+    Returns:
+        One or two sentences, or None when no country was named.
+    """
+    if eligibility.reason is EligibilityReason.NO_COUNTRY:
+        return None
+    code = eligibility.country
+    fr = lang == "fr"
+    if code is None:
+        quoted = f" « {asked} »" if fr and asked else ""
+        quoted = f' "{asked}"' if not fr and asked else quoted
+        return (
+            f"Je ne reconnais pas le pays{quoted}, je ne peux donc pas vous dire si Klarna y est "
+            "proposé."
+            if fr
+            else f"I don't recognise the country{quoted}, so I can't tell whether Klarna is "
+            "offered there."
+        )
+    where = _in(code, lang)
+    if not policy.payment.klarna_countries:
+        return _klarna_not_documented(policy, lang, where)
+    if eligibility.delivers is False:
+        return (
+            f"Nous ne livrons pas {_to(code, lang)}, Klarna n'y est donc pas proposé."
+            if fr
+            else f"We don't deliver {_to(code, lang)}, so Klarna isn't offered there."
+        )
+    if eligibility.klarna:
+        return f"Oui, Klarna est proposé {where}." if fr else f"Yes, Klarna is offered {where}."
+    return (
+        f"Non, Klarna n'est pas proposé {where} : il l'est {_klarna_list(policy, lang)}."
+        if fr
+        else f"No, Klarna isn't offered {where}: it is offered {_klarna_list(policy, lang)}."
+    )

@@ -1,0 +1,77 @@
+"""The action package as rasa-sdk loads it: registration, the version warning, failures."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import pytest
+from rasa_sdk import utils
+from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
+
+import actions  # noqa: F401  (installs the warning filter)
+from actions._base import ShopAction, response_text, run_guarded
+from tests.actions.conftest import make_tracker
+
+EXPECTED_ACTIONS = {
+    "validate_order_lookup_form",
+    "action_answer_order_lookup",
+    "action_refund_status",
+    "action_delivery_countries",
+    "action_payment_methods",
+    "action_human_handoff",
+    "action_clarify",
+    "action_handle_inform",
+}
+
+
+def test_rasa_sdk_registers_every_domain_action(domain) -> None:
+    executor = ActionExecutor()
+    executor.register_package("actions")
+    assert set(executor.actions) == EXPECTED_ACTIONS
+    assert set(domain["actions"]) >= EXPECTED_ACTIONS
+    assert inspect.isabstract(ShopAction)
+
+
+def test_only_the_rasa_3_6_version_warning_is_silenced() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        import importlib
+
+        importlib.reload(actions)
+        utils.check_version_compatibility("3.6.21")
+        assert caught == []
+        utils.check_version_compatibility("3.7.0")
+    assert len(caught) == 1 and "might not be compatible" in str(caught[0].message)
+
+
+def test_response_text_follows_the_language(domain) -> None:
+    assert response_text(domain, "utter_topic_warranty", "fr") == "Garantie"
+    assert response_text(domain, "utter_topic_warranty", "en") == "Warranty"
+    assert response_text(domain, "utter_nothing_like_this", "en") is None
+
+
+async def test_a_failing_body_is_answered_and_logged(caplog) -> None:
+    dispatcher = CollectingDispatcher()
+
+    async def body() -> list[dict[str, object]]:
+        dispatcher.utter_message(text="half an answer")  # withdrawn: one clear message
+        raise RuntimeError("boom")
+
+    tracker = make_tracker({"store": "btomic", "language": "fr"})
+    events = await run_guarded("action_x", dispatcher, tracker, body, failure_events=[{"x": 1}])
+    assert events == [{"x": 1}]
+    (message,) = dispatcher.messages
+    assert message["text"].startswith("Désolé") and "service@btomic.com" in message["text"]
+    assert "action_x failed" in caplog.text and "RuntimeError: boom" in caplog.text
+
+
+@pytest.mark.parametrize("store", [None, "no-such-shop"])
+async def test_unknown_store_falls_back_to_the_default(store) -> None:
+    dispatcher = CollectingDispatcher()
+
+    async def body() -> list[dict[str, object]]:
+        raise RuntimeError("boom")
+
+    await run_guarded("action_x", dispatcher, make_tracker({"store": store}), body)
+    assert "eshop.support@om-digitalsolutions.com" in dispatcher.messages[0]["text"]

@@ -1,0 +1,34 @@
+"""action_handle_inform: information given outside a form."""
+
+from __future__ import annotations
+
+from actions.dispatch import ActionHandleInform
+from tests.actions.conftest import entity, make_tracker, responses, slot_events, texts
+
+
+async def test_an_order_number_starts_the_lookup(dispatcher, domain) -> None:
+    tracker = make_tracker(
+        {"lookup_purpose": "refund"}, entities=[entity("order_number", "OM-104250")]
+    )
+    events = await ActionHandleInform().run(dispatcher, tracker, domain)
+    assert slot_events(events) == {"start_lookup": True}
+    assert dispatcher.messages == []
+
+
+async def test_the_default_purpose_is_the_status(dispatcher, domain) -> None:
+    tracker = make_tracker(entities=[entity("order_number", "104233")])
+    events = await ActionHandleInform().run(dispatcher, tracker, domain)
+    assert slot_events(events) == {"start_lookup": True, "lookup_purpose": "status"}
+
+
+async def test_a_country_gets_the_delivery_answer(dispatcher, domain) -> None:
+    tracker = make_tracker(entities=[entity("country", "IM")])
+    events = await ActionHandleInform().run(dispatcher, tracker, domain)
+    assert slot_events(events) == {"start_lookup": False}
+    assert "Isle of Man" in texts(dispatcher)
+
+
+async def test_nothing_usable(dispatcher, domain) -> None:
+    events = await ActionHandleInform().run(dispatcher, make_tracker(text="hmm"), domain)
+    assert slot_events(events) == {"start_lookup": False}
+    assert responses(dispatcher) == ["utter_default"]
