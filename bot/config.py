@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +25,17 @@ class Settings(BaseSettings):
     """The app environment's configuration; each field maps to an upper-case variable."""
 
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Deployment profile. `local` (the default, `make run`): SQLite orders database, one Rasa
+    # server with a SQLite tracker store and its in-memory lock store. `production` (the files
+    # under deploy/, `make scale-demo`): PostgreSQL orders database and tracker store, Redis lock
+    # store, the Rasa API behind RASA_TOKEN, several servers of each kind. Chosen by BOT_PROFILE
+    # alone: in `production` a missing setting stops the process at start-up (see below) rather
+    # than silently falling back to a local default.
+    bot_profile: Literal["local", "production"] = "local"
+    # Token of the Rasa server's HTTP API (`rasa run --auth-token`); the gateway and the e-mail
+    # worker send it as `?token=` on every call. Required in the production profile.
+    rasa_token: str | None = None
 
     # Orders database: any SQLAlchemy URL; the embedded default is a SQLite file under var/.
     database_url: str = Field(default=f"sqlite:///{VAR_DIR / 'orders.db'}")
@@ -90,6 +102,24 @@ class Settings(BaseSettings):
     email_max_bytes: int = Field(default=10_000_000, gt=0)
     # At most this many questions of one mail are put to the bot; a longer mail goes to a human.
     email_max_questions: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _production_needs_real_services(self) -> Self:
+        """In the production profile, refuses the local defaults that would lose data.
+
+        Several gateways and action servers share one orders database and the inbox in it, so
+        it cannot be a SQLite file of one machine; and the Rasa API must not be open.
+        """
+        if self.bot_profile != "production":
+            return self
+        problems = []
+        if self.database_url.startswith("sqlite"):
+            problems.append("DATABASE_URL must be a PostgreSQL URL, not SQLite")
+        if not self.rasa_token:
+            problems.append("RASA_TOKEN must be set (the token the Rasa servers were started with)")
+        if problems:
+            raise ValueError("BOT_PROFILE=production: " + "; ".join(problems))
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -46,7 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One client for the whole process: Rasa connections are pooled and kept alive.
         async with make_http_client(
-            rasa_url=settings.rasa_url, timeout_s=settings.rasa_timeout_s
+            rasa_url=settings.rasa_url,
+            timeout_s=settings.rasa_timeout_s,
+            token=settings.rasa_token,
         ) as http:
             app.state.rasa = RasaClient(http)
             yield

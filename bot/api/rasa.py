@@ -33,15 +33,20 @@ class RasaBadResponseError(RasaUnavailableError):
     """Rasa answered with an error status or with a body that is not the expected JSON."""
 
 
-def make_http_client(*, rasa_url: str, timeout_s: float) -> httpx.AsyncClient:
+def make_http_client(
+    *, rasa_url: str, timeout_s: float, token: str | None = None
+) -> httpx.AsyncClient:
     """The shared HTTP client to Rasa: one pool, keep-alive, the configured timeout.
 
     Connecting gets a shorter budget than answering: a Rasa that cannot be reached should
     fail fast (503), while a busy Rasa gets the whole `timeout_s` to reply (504 after it).
+    `token` (settings.rasa_token) is sent as `?token=` on every call: Rasa started with
+    `--auth-token` refuses its HTTP API (/status, /conversations, /model) without it.
     """
     timeout = httpx.Timeout(timeout_s, connect=min(5.0, timeout_s))
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-    return httpx.AsyncClient(base_url=rasa_url, timeout=timeout, limits=limits)
+    params = {"token": token} if token else None
+    return httpx.AsyncClient(base_url=rasa_url, timeout=timeout, limits=limits, params=params)
 
 
 class RasaClient:

@@ -1,0 +1,206 @@
+"""Writes the one reply to a mail, and the forward of a mail left to a human.
+
+The reply is a polite letter in the customer's language: a greeting, the bot's answers in the
+order of the questions, a closing, the store's support team signature (``support_team`` in
+``data/stores/<store>.yml``), a line saying an assistant wrote it, then the customer's text
+quoted. Its headers make it a proper, loop-safe automatic reply (RFC 3834 and RFC 5322):
+``In-Reply-To``/``References`` keep the thread, ``Auto-Submitted: auto-replied`` tells other
+robots not to answer it, and the ``Subject`` gets exactly one ``Re:``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Sequence
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, parsedate_to_datetime
+
+from bot.i18n import Lang, format_date
+from bot.mail.parsing import ParsedMail, display_address
+from bot.stores import StorePolicy
+
+# Any run of reply/forward prefixes a mailer may have put before the subject, in the
+# languages customers write in: "Re:", "RE :", "Réf. :", "AW:", "TR:", "Fwd:", "Re[2]:".
+_REPLY_PREFIXES = re.compile(
+    r"^\s*(?:(?:re|ré|ref|réf|aw|sv|vs|antw|tr|fw|fwd|wg)\s*(?:\[\d+\]|\(\d+\))?\s*\.?\s*:\s*)+",
+    re.IGNORECASE,
+)
+# A long thread's References header is cut to its first and latest ids (RFC 5322 3.6.4
+# allows it; some servers refuse headers longer than a few kilobytes).
+_MAX_REFERENCES = 20
+
+_TEXTS: dict[Lang, dict[str, str]] = {
+    "fr": {
+        "greeting": "Bonjour,",
+        "closing": "Nous restons à votre disposition pour toute autre question.",
+        "regards": "Cordialement,",
+        "automatic": (
+            "Cette réponse a été rédigée par l'assistant automatique du service client. "
+            "Pour être mis en relation avec un conseiller, répondez à ce message en le demandant."
+        ),
+        "wrote_on": "Le {date}, {sender} a écrit :",
+        "wrote": "{sender} a écrit :",
+        "no_subject": "Votre message",
+    },
+    "en": {
+        "greeting": "Hello,",
+        "closing": "Please let us know if there is anything else we can do for you.",
+        "regards": "Kind regards,",
+        "automatic": (
+            "This reply was written by our customer service's automatic assistant. To reach "
+            "a member of our team, reply to this message and ask for one."
+        ),
+        "wrote_on": "On {date}, {sender} wrote:",
+        "wrote": "{sender} wrote:",
+        "no_subject": "Your message",
+    },
+}
+
+
+def reply_subject(subject: str, lang: Lang) -> str:
+    """``"Re: <subject>"`` with any earlier reply/forward prefixes folded into that one."""
+    bare = _REPLY_PREFIXES.sub("", subject).strip()
+    return f"Re: {bare or _TEXTS[lang]['no_subject']}"
+
+
+def _quote_header(parsed: ParsedMail, lang: Lang) -> str:
+    sender = parsed.sender_name or parsed.sender
+    when: dt.datetime | None = None
+    if parsed.date:
+        try:
+            when = parsedate_to_datetime(parsed.date)
+        except (TypeError, ValueError, IndexError):
+            when = None
+    if when is None:
+        return _TEXTS[lang]["wrote"].format(sender=sender)
+    return _TEXTS[lang]["wrote_on"].format(date=format_date(when.date(), lang), sender=sender)
+
+
+def compose_body(
+    *,
+    lang: Lang,
+    store: StorePolicy,
+    answers: Sequence[str],
+    parsed: ParsedMail,
+    customer_text: str,
+) -> str:
+    """The text of the reply.
+
+    Args:
+        lang: the customer's language.
+        store: the store answering (its support team signs).
+        answers: the bot's answer to each question, in order; identical answers (two
+            questions with one answer) appear once.
+        parsed: the inbound mail (for the quotation header).
+        customer_text: what the customer wrote, quoted at the end.
+    """
+    texts = _TEXTS[lang]
+    unique: list[str] = []
+    for answer in answers:
+        if answer.strip() and answer.strip() not in unique:
+            unique.append(answer.strip())
+    quoted = "\n".join(f"> {line}".rstrip() for line in customer_text.strip().split("\n"))
+    paragraphs = [
+        texts["greeting"],
+        *unique,
+        texts["closing"],
+        f"{texts['regards']}\n{store.support_team.in_language(lang)}",
+        f"-- \n{texts['automatic']}",
+        f"{_quote_header(parsed, lang)}\n{quoted}",
+    ]
+    return "\n\n".join(paragraphs) + "\n"
+
+
+def new_message_id(address: str) -> str:
+    """A new, globally unique Message-ID in the domain of ``address``.
+
+    Shorter than :func:`email.utils.make_msgid`'s, so the header fits on one line: a folded
+    Message-ID is legal but some mail clients then fail to thread the reply.
+    """
+    return f"<{uuid.uuid4().hex}@{address.rsplit('@', 1)[1]}>"
+
+
+def _references(parsed: ParsedMail) -> list[str]:
+    chain = list(parsed.references)
+    if parsed.message_id and parsed.message_id not in chain:
+        chain.append(parsed.message_id)
+    if len(chain) > _MAX_REFERENCES:
+        chain = [chain[0], *chain[-(_MAX_REFERENCES - 1) :]]
+    return chain
+
+
+def build_reply(
+    *,
+    parsed: ParsedMail,
+    store: StorePolicy,
+    lang: Lang,
+    body: str,
+    now: dt.datetime,
+) -> EmailMessage:
+    """The reply message, ready for SMTP.
+
+    The reply goes to the From address only, never to a Reply-To: the From address is what
+    the order lookups took as proof, so an order's details can only reach that mailbox.
+    """
+    support = store.contact.email
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = display_address(store.name, support)
+    message["To"] = display_address(parsed.sender_name, parsed.sender)
+    message["Subject"] = reply_subject(parsed.subject, lang)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = new_message_id(support)
+    if parsed.message_id:
+        message["In-Reply-To"] = parsed.message_id
+    references = _references(parsed)
+    if references:
+        message["References"] = " ".join(references)
+    # RFC 3834: marks the message as an automatic reply, so that well-behaved robots
+    # (out-of-office, other assistants) do not answer it.
+    message["Auto-Submitted"] = "auto-replied"
+    # Exchange/Outlook: do not send out-of-office or read receipts back to this message.
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(body)
+    # After set_content(), which drops every Content-* header set before it.
+    message["Content-Language"] = lang
+    return message
+
+
+def build_forward(
+    *,
+    original: EmailMessage,
+    store: StorePolicy,
+    forward_to: str,
+    reason: str,
+    customer: str | None,
+    excerpt: str | None,
+    now: dt.datetime,
+) -> EmailMessage:
+    """The forward of a mail left to a human: a short note with the original attached.
+
+    ``Reply-To`` is the customer, so the agent's answer goes straight to them.
+    """
+    support = store.contact.email
+    subject = " ".join((original.get("Subject") or "").split())
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = display_address(f"{store.name} assistant", support)
+    message["To"] = forward_to
+    if customer:
+        message["Reply-To"] = customer
+    message["Subject"] = f"[{store.name}] handoff ({reason}): {subject}".strip()
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = new_message_id(support)
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content(
+        "The assistant did not answer this mail automatically.\n\n"
+        f"Store: {store.name} ({store.id})\n"
+        f"Reason: {reason}\n"
+        f"Customer: {customer or 'unknown'}\n\n"
+        f"{excerpt or ''}\n\n"
+        "The original message is attached.\n"
+    )
+    message.add_attachment(original)
+    return message

@@ -1,0 +1,262 @@
+"""Data functions of the inbound e-mail inbox (``inbox_messages``).
+
+Each takes the caller's session and never commits: the caller (the route, the processor)
+decides where a transaction ends. The state changes that several workers may attempt at the
+same time are conditional ``UPDATE`` statements whose row count says who won:
+
+* :func:`claim` moves a row from ``received`` to ``processing`` only if it is still
+  ``received``; the worker that gets row count 1 owns it, the other one moves on;
+* every later change of a claimed row is made ``WHERE state = 'processing' AND claimed_at =
+  <the claim's time>``, so a worker whose claim was taken over (see :func:`release_abandoned`)
+  cannot overwrite the new owner's work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.db.mailbox import InboxMessage, InboxState
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A worker's hold on one inbox row: the row and the time the claim was taken."""
+
+    inbox_id: int
+    claimed_at: dt.datetime
+
+
+def find_by_message_id(*, session: Session, message_id: str) -> InboxMessage | None:
+    """The stored message with this Message-ID, if any."""
+    return session.scalars(
+        select(InboxMessage).where(InboxMessage.message_id == message_id)
+    ).one_or_none()
+
+
+def add_message(
+    *,
+    session: Session,
+    message_id: str,
+    raw: bytes,
+    store_id: str,
+    sender: str | None,
+    now: dt.datetime,
+    state: InboxState = InboxState.RECEIVED,
+    reason: str | None = None,
+    error: str | None = None,
+) -> tuple[InboxMessage, bool]:
+    """Stores an inbound message unless one with the same Message-ID is already there.
+
+    The insert runs in a savepoint: when a concurrent request stored the same Message-ID
+    first, the unique constraint refuses ours and the caller's transaction goes on.
+
+    Returns:
+        The stored row (ours or the earlier one) and whether it was created now.
+    """
+    existing = find_by_message_id(session=session, message_id=message_id)
+    if existing is not None:
+        return existing, False
+    row = InboxMessage(
+        message_id=message_id,
+        raw=raw,
+        received_at=now,
+        store_id=store_id,
+        sender=sender,
+        state=state,
+        attempts=0,
+        reason=reason,
+        last_error=error,
+        processed_at=now if state is not InboxState.RECEIVED else None,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        earlier = find_by_message_id(session=session, message_id=message_id)
+        if earlier is None:
+            raise
+        return earlier, False
+    return row, True
+
+
+def due_ids(*, session: Session, now: dt.datetime, limit: int) -> list[int]:
+    """Ids of the ``received`` rows whose retry time has come, oldest first."""
+    query = (
+        select(InboxMessage.id)
+        .where(
+            InboxMessage.state == InboxState.RECEIVED,
+            (InboxMessage.next_attempt_at.is_(None)) | (InboxMessage.next_attempt_at <= now),
+        )
+        .order_by(InboxMessage.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def _rowcount(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def claim(*, session: Session, inbox_id: int, now: dt.datetime) -> Claim | None:
+    """Takes a ``received`` row for processing (one more attempt).
+
+    Returns:
+        The claim, or None when another worker took the row first (or it is not due).
+    """
+    result = session.execute(
+        update(InboxMessage)
+        .where(InboxMessage.id == inbox_id, InboxMessage.state == InboxState.RECEIVED)
+        .values(
+            state=InboxState.PROCESSING,
+            claimed_at=now,
+            attempts=InboxMessage.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return Claim(inbox_id=inbox_id, claimed_at=now) if _rowcount(result) == 1 else None
+
+
+def update_claimed(*, session: Session, claim: Claim, **values: Any) -> bool:
+    """Changes a row the caller still holds; False when the claim was lost.
+
+    Args:
+        session: the caller's session.
+        claim: the caller's claim.
+        **values: the columns to set.
+    """
+    result = session.execute(
+        update(InboxMessage)
+        .where(
+            InboxMessage.id == claim.inbox_id,
+            InboxMessage.state == InboxState.PROCESSING,
+            InboxMessage.claimed_at == claim.claimed_at,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
+def finish(
+    *,
+    session: Session,
+    claim: Claim,
+    state: InboxState,
+    now: dt.datetime,
+    reason: str | None = None,
+    error: str | None = None,
+) -> bool:
+    """Ends the processing of a claimed row in a final state.
+
+    Returns:
+        False when the claim was lost (nothing changed).
+    """
+    if state in (InboxState.RECEIVED, InboxState.PROCESSING):
+        raise ValueError(f"{state} is not a final state")
+    return update_claimed(
+        session=session,
+        claim=claim,
+        state=state,
+        reason=reason,
+        last_error=error,
+        processed_at=now,
+    )
+
+
+def retry_later(
+    *,
+    session: Session,
+    claim: Claim,
+    attempts: int,
+    error: str,
+    now: dt.datetime,
+    max_attempts: int,
+    first_delay_s: float,
+) -> InboxState:
+    """Puts a claimed row back for a later attempt, or fails it after ``max_attempts``.
+
+    The delay doubles at each attempt (``first_delay_s``, 2x, 4x...): a server that is down
+    for an hour is not hammered, one that blinked is retried within a minute.
+
+    Returns:
+        ``received`` (will be retried) or ``failed``.
+    """
+    if attempts >= max_attempts:
+        finish(session=session, claim=claim, state=InboxState.FAILED, now=now, error=error)
+        return InboxState.FAILED
+    delay = first_delay_s * 2 ** max(0, attempts - 1)
+    update_claimed(
+        session=session,
+        claim=claim,
+        state=InboxState.RECEIVED,
+        last_error=error,
+        next_attempt_at=now + dt.timedelta(seconds=delay),
+        claimed_at=None,
+        send_started_at=None,
+    )
+    return InboxState.RECEIVED
+
+
+def release_abandoned(
+    *, session: Session, now: dt.datetime, lease_s: float
+) -> tuple[int, list[Claim]]:
+    """Finds the rows a crashed worker left ``processing`` for longer than the lease.
+
+    A row whose reply was not being sent yet goes back to ``received`` (it is simply
+    processed again). A row whose SMTP conversation had started may have been answered: it is
+    returned as a claim taken over by the caller, who hands it to a human rather than risk a
+    second reply.
+
+    Returns:
+        How many rows were put back, and the claims of the possibly-sent ones.
+    """
+    cutoff = now - dt.timedelta(seconds=lease_s)
+    requeued = session.execute(
+        update(InboxMessage)
+        .where(
+            InboxMessage.state == InboxState.PROCESSING,
+            InboxMessage.claimed_at < cutoff,
+            InboxMessage.send_started_at.is_(None),
+        )
+        .values(state=InboxState.RECEIVED, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    stale = session.execute(
+        select(InboxMessage.id, InboxMessage.claimed_at).where(
+            InboxMessage.state == InboxState.PROCESSING,
+            InboxMessage.claimed_at < cutoff,
+            InboxMessage.send_started_at.is_not(None),
+        )
+    ).all()
+    taken: list[Claim] = []
+    for inbox_id, old_claimed_at in stale:
+        # Take the stale claim over with a fresh one; the loser of a race gets row count 0.
+        result = session.execute(
+            update(InboxMessage)
+            .where(
+                InboxMessage.id == inbox_id,
+                InboxMessage.state == InboxState.PROCESSING,
+                InboxMessage.claimed_at == old_claimed_at,
+            )
+            .values(claimed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(result) == 1:
+            taken.append(Claim(inbox_id=inbox_id, claimed_at=now))
+    return _rowcount(requeued), taken
+
+
+def replies_since(*, session: Session, sender: str, since: dt.datetime) -> int:
+    """How many automatic replies went to ``sender`` since ``since``."""
+    query = select(func.count(InboxMessage.id)).where(
+        InboxMessage.sender == sender,
+        InboxMessage.state == InboxState.REPLIED,
+        InboxMessage.processed_at >= since,
+    )
+    return int(session.scalar(query) or 0)

@@ -1,0 +1,276 @@
+"""The language of a mail and the questions in it.
+
+An e-mail often asks two things ("Où en est ma commande ? Et livrez-vous en Suisse ?"), while
+the bot answers one message at a time. The body is cut into sentences by spaCy's rule-based
+``sentencizer`` on a blank pipeline of the mail's language (no model download), and the
+questions are the sentences with a "?" or an interrogative opening. A sentence that is no
+question but names an order ("Ma commande est la OM-104233.") is kept as context of the next
+question, so "Où est-elle ?" still reaches the bot with the order number. When no sentence is
+a question, the whole text is one request ("Je souhaite suivre ma commande OM-104233.").
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, Literal
+
+import spacy
+
+from bot.mail.guards import fold
+
+logger = logging.getLogger(__name__)
+
+Lang = Literal["fr", "en"]
+DEFAULT_LANGUAGE: Lang = "fr"
+
+# Openings of a question or a request, accents folded, lower case.
+_FR_OPENINGS = (
+    "est-ce",
+    "est ce",
+    "comment",
+    "pourquoi",
+    "quand",
+    "ou ",
+    "ou-",
+    "quel",
+    "quelle",
+    "quels",
+    "quelles",
+    "combien",
+    "qui ",
+    "que ",
+    "qu'",
+    "quoi",
+    "pouvez",
+    "pourriez",
+    "puis-je",
+    "puis je",
+    "peut-on",
+    "peut on",
+    "peux-tu",
+    "pourrais",
+    "serait-il",
+    "est-il",
+    "y a-t-il",
+    "y-a-t-il",
+    "avez-vous",
+    "faites-vous",
+    "livrez-vous",
+    "acceptez-vous",
+    "proposez-vous",
+    "je voudrais",
+    "je souhaite",
+    "j'aimerais",
+    "je souhaiterais",
+    "je veux",
+    "merci de me",
+    "merci de bien vouloir",
+    "pourriez-vous",
+    "je cherche a savoir",
+    "je me demande",
+    "dois-je",
+    "faut-il",
+)
+_EN_OPENINGS = (
+    "how",
+    "what",
+    "when",
+    "where",
+    "why",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "can ",
+    "could ",
+    "would ",
+    "will ",
+    "do ",
+    "does ",
+    "did ",
+    "is ",
+    "are ",
+    "was ",
+    "were ",
+    "may ",
+    "should ",
+    "shall ",
+    "have you",
+    "has ",
+    "i would like",
+    "i'd like",
+    "i want",
+    "i wish",
+    "i wonder",
+    "please ",
+    "i need",
+    "i'm looking for",
+    "i am looking for",
+)
+# Greetings that open the first sentence ("Bonjour, où est ma commande ?"): not part of
+# the question the bot must classify.
+_LEADING_GREETING = re.compile(
+    r"^\s*(?:bonjour|bonsoir|salut|hello|hi|hey|dear\s+[^,]{0,40}|good\s+(?:morning|afternoon|evening)|"
+    r"madame,?\s+monsieur|madame|monsieur|mesdames,?\s+messieurs)\b[\s,!.:-]*",
+    re.IGNORECASE,
+)
+# Linking words before a second question ("Et livrez-vous en Suisse ?"), accents folded.
+_LEADING_LINK = re.compile(
+    r"^(?:et|and|also|aussi|enfin|de plus|par ailleurs|ensuite|sinon|otherwise|besides|"
+    r"autre question|another question|p\.?s\.?|egalement|finally|lastly)\b[\s,:.-]*"
+)
+_ORDER_REFERENCE = re.compile(r"\b(?:om|bt)[\s-]?\d{6}\b|#\s?\d{6}\b|\b\d{6}\b", re.IGNORECASE)
+_QUESTION_MARK = re.compile(r"[?？¿]")
+
+
+_FR_MARKERS = frozenset(
+    ("le", "la", "les", "des", "une", "est", "et", "je", "vous", "votre", "vos", "ma", "mon",
+     "mes", "pour", "avec", "pas", "que", "qui", "où", "quand", "comment", "bonjour",
+     "merci", "commande", "livraison", "colis", "remboursement", "est-ce")
+)  # fmt: skip
+_EN_MARKERS = frozenset(
+    ("the", "a", "an", "is", "are", "and", "i", "you", "your", "my", "for", "with", "not",
+     "that", "who", "where", "when", "how", "hello", "hi", "thanks", "thank", "order",
+     "delivery", "parcel", "refund", "please")
+)  # fmt: skip
+
+
+def _marker_language(text: str) -> tuple[str | None, float]:
+    """A small stand-in for bot.nlu.langid: counts frequent French and English words."""
+    words = re.findall(r"[a-zà-ÿ'-]+", text.lower())
+    french = sum(word in _FR_MARKERS for word in words)
+    english = sum(word in _EN_MARKERS for word in words)
+    if french == english:
+        return None, 0.0
+    return (
+        ("fr", french / (french + english))
+        if french > english
+        else ("en", english / (french + english))
+    )
+
+
+def _load_language_of() -> Callable[[str], tuple[str | None, float]]:
+    # Imported by name, not statically: bot/nlu is Python 3.10 code of the Rasa environment,
+    # type-checked there, and the e-mail channel must keep working without it.
+    try:
+        module = importlib.import_module("bot.nlu.langid")
+    except ImportError:
+        logger.warning("bot.nlu.langid is missing; using the e-mail channel's word counter")
+        return _marker_language
+    function: Callable[[str], tuple[str | None, float]] = module.language_of
+    return function
+
+
+language_of = _load_language_of()
+
+
+def detect_language(text: str, *, fallback: Lang = DEFAULT_LANGUAGE) -> Lang:
+    """The language a mail is written in.
+
+    Uses the bot's own identifier (:func:`bot.nlu.langid.language_of`, shared with the Rasa
+    pipeline so the channel and the bot agree; a small word counter if it is missing); when
+    it abstains (a mail that is only an order number), ``fallback``.
+    """
+    language, _confidence = language_of(text)
+    if language == "en":
+        return "en"
+    if language == "fr":
+        return "fr"
+    return fallback
+
+
+@lru_cache(maxsize=4)
+def _sentencizer(lang: Lang) -> Any:
+    # A blank pipeline with the rule-based sentencizer: no trained model to download, and
+    # each language's tokenizer exceptions keep "M." or "e.g." from ending a sentence.
+    nlp = spacy.blank(lang)
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+# A line shorter than this that ends without punctuation is a line of its own ("Bonjour",
+# an item of a list); a longer one was wrapped by the mailer and continues on the next line.
+_SHORT_LINE = 50
+
+
+def _paragraph_lines(paragraph: str) -> str:
+    lines = [line.strip() for line in paragraph.split("\n") if line.strip()]
+    pieces: list[str] = []
+    for index, line in enumerate(lines):
+        last = index == len(lines) - 1
+        if not last and len(line) < _SHORT_LINE and not re.search(r"[.?!:,;]$", line):
+            line += "."
+        pieces.append(line)
+    return " ".join(pieces)
+
+
+def split_sentences(text: str, lang: Lang) -> list[str]:
+    """The sentences of a text; a blank line or a short unpunctuated line ends a sentence.
+
+    Long lines of one paragraph are joined first: mailers wrap lines at 72 characters, which
+    must not cut a sentence in two.
+    """
+    sentences: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        joined = _paragraph_lines(paragraph)
+        if not joined:
+            continue
+        doc = _sentencizer(lang)(joined)
+        sentences += [sent.text.strip() for sent in doc.sents if sent.text.strip()]
+    return sentences
+
+
+def strip_greeting(sentence: str) -> str:
+    """The sentence without a leading greeting ("Bonjour, où ..." -> "où ..."); "" if only that."""
+    stripped = _LEADING_GREETING.sub("", sentence, count=1).strip()
+    return "" if not stripped.strip(" .!,;:") else stripped
+
+
+def is_question(sentence: str) -> bool:
+    """Whether a sentence asks something: a question mark or an interrogative opening.
+
+    Both languages' openings are accepted whatever the mail's language: customers mix them
+    ("Bonjour, where is my order").
+    """
+    if _QUESTION_MARK.search(sentence):
+        return True
+    folded = _LEADING_LINK.sub("", fold(strip_greeting(sentence)), count=1) + " "
+    return folded.startswith(_FR_OPENINGS) or folded.startswith(_EN_OPENINGS)
+
+
+def find_questions(text: str, lang: Lang) -> list[str]:
+    """The questions to put to the bot, in the order of the mail.
+
+    Args:
+        text: the customer's new text (quotes and signature already removed).
+        lang: the mail's language.
+
+    Returns:
+        Each question (greeting removed, order-reference context prepended when the question
+        does not name the order itself); ``[text]`` when no sentence is a question; ``[]``
+        for an empty text.
+    """
+    sentences = [stripped for s in split_sentences(text, lang) if (stripped := strip_greeting(s))]
+    if not sentences:
+        return []
+    questions: list[str] = []
+    context: list[str] = []
+    for sentence in sentences:
+        if is_question(sentence):
+            question = sentence
+            if context and not _ORDER_REFERENCE.search(question):
+                question = " ".join([*context, question])
+            context = []
+            questions.append(question)
+        elif _ORDER_REFERENCE.search(sentence):
+            context.append(sentence)
+    if not questions:
+        return [" ".join(sentences)]
+    if context and not _ORDER_REFERENCE.search(questions[-1]):
+        # An order number given after the last question ("... ? C'est la OM-104233.").
+        questions[-1] = " ".join([questions[-1], *context])
+    return questions

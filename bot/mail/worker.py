@@ -1,0 +1,209 @@
+"""Drains the inbox: the gateway's background task, and ``python -m bot.mail.worker``.
+
+In the gateway, :func:`running_worker` starts a :class:`MailWorker` for the app's lifespan: an
+asyncio task that looks at the inbox every ``EMAIL_WORKER_POLL_S`` seconds, or at once when
+the webhook stored a new mail (:meth:`MailWorker.wake`). The processing itself is synchronous
+and runs in a worker thread, so the gateway keeps serving requests meanwhile.
+
+Several gateways (or a gateway and the command) may drain the same inbox: each row is claimed
+by a conditional UPDATE, so every mail is processed, and answered, once.
+
+For operations::
+
+    python -m bot.mail.worker --once   # process what is due now, print a summary, exit
+    python -m bot.mail.worker          # run until Ctrl-C (a gateway with the worker disabled)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings, get_settings
+from bot.db.session import get_sessionmaker
+from bot.errors import ConfigurationError
+from bot.mail.processor import DrainReport, MailProcessor
+from bot.mail.rasa import RasaClient
+from bot.mail.smtp import SmtpConfig, SmtpSender
+
+logger = logging.getLogger(__name__)
+
+# Longest pause after repeated database errors (a database that is down or not migrated).
+_MAX_ERROR_BACKOFF_S = 60.0
+
+
+@contextlib.contextmanager
+def mail_processor(
+    settings: Settings, sessions: sessionmaker[Session] | None = None
+) -> Iterator[MailProcessor]:
+    """A processor wired to the configured database, Rasa server and SMTP server.
+
+    Args:
+        settings: the configuration.
+        sessions: the inbox database's session factory; the process-wide one by default.
+
+    Raises:
+        ConfigurationError: ``SMTP_URL`` is not set or not valid.
+    """
+    if not settings.smtp_url:
+        raise ConfigurationError("SMTP_URL is not set: the e-mail worker cannot send replies")
+    sender = SmtpSender(SmtpConfig.from_url(settings.smtp_url), timeout_s=settings.smtp_timeout_s)
+    with RasaClient(
+        settings.rasa_url, timeout_s=settings.rasa_timeout_s, token=settings.rasa_token
+    ) as bot:
+        yield MailProcessor(
+            sessions=sessions or get_sessionmaker(), settings=settings, bot=bot, sender=sender
+        )
+
+
+class MailWorker:
+    """Runs :meth:`MailProcessor.drain` in a loop until stopped."""
+
+    def __init__(
+        self, drain: Callable[[Callable[[], bool]], DrainReport], *, poll_s: float
+    ) -> None:
+        """Creates a worker.
+
+        Args:
+            drain: one pass over the inbox; receives a "should I stop?" callable.
+            poll_s: seconds between passes when nothing wakes the worker.
+        """
+        self._drain = drain
+        self._poll_s = poll_s
+        self._wake = asyncio.Event()
+        self._stopping = threading.Event()  # read from the drain thread
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Starts the loop as a task of the running event loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="mail-worker")
+
+    def wake(self) -> None:
+        """Asks for a pass now (a new mail was stored)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Stops after the row being processed, if any (a reply is never cut in half)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = self._poll_s
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                report = await asyncio.to_thread(self._drain, self._stopping.is_set)
+            except SQLAlchemyError as exc:
+                logger.error("E-mail worker cannot read the inbox: %s", exc)
+                backoff = min(backoff * 2, _MAX_ERROR_BACKOFF_S)
+            except Exception:
+                logger.exception("E-mail worker pass failed")
+                backoff = min(backoff * 2, _MAX_ERROR_BACKOFF_S)
+            else:
+                backoff = self._poll_s
+                if report.processed or report.requeued:
+                    logger.info("E-mail worker pass: %s", report.outcomes)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    settings: Settings, sessions: sessionmaker[Session] | None = None
+) -> AsyncIterator[MailWorker | None]:
+    """The gateway's worker for the duration of the block, None when it must not run.
+
+    It does not run when ``EMAIL_WORKER_ENABLED`` is false (a separate worker process drains
+    the inbox) or when ``SMTP_URL`` is unset (mail is stored and waits for a configured one).
+    """
+    if not settings.email_worker_enabled:
+        logger.info("E-mail worker disabled (EMAIL_WORKER_ENABLED=false)")
+        yield None
+        return
+    if not settings.smtp_url:
+        logger.warning("E-mail worker not started: SMTP_URL is not set; inbound mail waits")
+        yield None
+        return
+    with mail_processor(settings, sessions) as processor:
+        worker = MailWorker(
+            lambda should_stop: processor.drain(should_stop=should_stop),
+            poll_s=settings.email_worker_poll_s,
+        )
+        worker.start()
+        logger.info("E-mail worker started (poll every %.1f s)", settings.email_worker_poll_s)
+        try:
+            yield worker
+        finally:
+            await worker.stop()
+            logger.info("E-mail worker stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: drain the inbox once (``--once``) or until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.mail.worker",
+        description="Process the stored inbound support e-mails "
+        "(DATABASE_URL, RASA_URL, SMTP_URL).",
+    )
+    parser.add_argument("--once", action="store_true", help="one pass, print a summary, exit")
+    parser.add_argument("--limit", type=int, default=100, help="most rows per pass (default 100)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = get_settings()
+    try:
+        with mail_processor(settings) as processor:
+            if args.once:
+                report = processor.drain(limit=args.limit)
+                summary = ", ".join(f"{k}={v}" for k, v in sorted(report.outcomes.items()))
+                print(f"Processed {report.processed} message(s); {summary or 'nothing due'}.")
+                return 0
+            worker = MailWorker(
+                lambda should_stop: processor.drain(limit=args.limit, should_stop=should_stop),
+                poll_s=settings.email_worker_poll_s,
+            )
+
+            async def until_stopped() -> None:
+                stop = asyncio.Event()
+                loop = asyncio.get_running_loop()
+                # SIGTERM (a process manager) and SIGINT (Ctrl-C) end the loop after the row
+                # being processed, instead of killing the process in the middle of a reply.
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(signum, stop.set)
+                worker.start()
+                logger.info(
+                    "E-mail worker running (poll every %.1f s); stop with SIGTERM or Ctrl-C",
+                    settings.email_worker_poll_s,
+                )
+                try:
+                    await stop.wait()
+                finally:
+                    await worker.stop()
+
+            asyncio.run(until_stopped())
+            return 0
+    except ConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        print(f"error: cannot use the inbox database: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
