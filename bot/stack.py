@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlencode
 
 import httpx
 
@@ -99,29 +100,44 @@ def rasa_service(
     endpoints: Path,
     model: Path = DEFAULT_MODEL,
     env: Mapping[str, str] | None = None,
+    auth_token: str | None = None,
+    name: str = "Rasa server",
 ) -> Service:
-    """The Rasa server (NLU + dialogue) with its HTTP API enabled."""
+    """The Rasa server (NLU + dialogue) with its HTTP API enabled.
+
+    `auth_token` protects the HTTP API (`--auth-token`, the production profile); the health
+    check then sends it, since Rasa's /status is part of that API. `name` tells several Rasa
+    servers of one stack apart in messages (`make scale-demo`).
+    """
     argv = [
         str(RASA_BIN), "run", "--enable-api", "--model", str(model), "--port", str(port),
         "--endpoints", str(endpoints), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
         "--interface", "127.0.0.1",
     ]
-    return Service("Rasa server", argv, port, "/status", env=dict(env or {}), ready_timeout_s=240)
+    health_path = "/status"
+    if auth_token:
+        argv += ["--auth-token", auth_token]
+        health_path += "?" + urlencode({"token": auth_token})
+    return Service(name, argv, port, health_path, env=dict(env or {}), ready_timeout_s=240)
 
 
-def action_service(*, port: int, env: Mapping[str, str] | None = None) -> Service:
+def action_service(
+    *, port: int, env: Mapping[str, str] | None = None, name: str = "action server"
+) -> Service:
     """The rasa-sdk action server serving `actions/`."""
     argv = [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
-    return Service("action server", argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
+    return Service(name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
 
 
-def gateway_service(*, port: int, env: Mapping[str, str] | None = None) -> Service:
+def gateway_service(
+    *, port: int, env: Mapping[str, str] | None = None, name: str = "gateway"
+) -> Service:
     """The FastAPI gateway (widget, chat proxy, e-mail webhook)."""
     argv = [
         str(APP_PYTHON), "-m", "uvicorn", "bot.api.main:app", "--host", "127.0.0.1",
         "--port", str(port), "--no-access-log",
     ]
-    return Service("gateway", argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
+    return Service(name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
 
 
 class Stack:
@@ -168,7 +184,9 @@ class Stack:
             # service (and anything it forked) in order.
             start_new_session=True,
         )
-        logger.info("started %s (pid %s), log %s", service.name, service.process.pid, service.log_path)
+        logger.info(
+            "started %s (pid %s), log %s", service.name, service.process.pid, service.log_path
+        )
 
     def _wait_ready(self, service: Service, deadline: float) -> None:
         assert service.process is not None
@@ -193,7 +211,7 @@ class Stack:
 
     @staticmethod
     def _is_ready(service: Service, response: httpx.Response) -> bool:
-        if service.health_path == "/status":
+        if service.health_path.partition("?")[0] == "/status":
             # Rasa answers /status before the model is loaded; ready means a model is there.
             return bool(response.json().get("model_file"))
         return True
@@ -260,7 +278,10 @@ def default_stack(*, store: str | None = None) -> Stack:
 def run(store: str | None) -> int:
     """Runs the stack in the foreground until Ctrl-C; returns the exit code."""
     if not DEFAULT_MODEL.exists():
-        print("No trained model at models/bot.tar.gz: run `make run` (it trains one).", file=sys.stderr)
+        print(
+            "No trained model at models/bot.tar.gz: run `make run` (it trains one).",
+            file=sys.stderr,
+        )
         return 1
     stack = default_stack(store=store)
     settings = get_settings()

@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.db.models import Base, _enum_type, one_of
+from bot.db.models import Base, enum_type, one_of
 
 # RFC 5322 caps a header line at 998 characters; real Message-IDs are far shorter, and an
 # indexed VARCHAR of this size is fine on SQLite and PostgreSQL.
@@ -94,7 +94,7 @@ class InboxMessage(Base):
     # The From address, lower-cased; None when the message has none (then it is `failed`).
     sender: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
     state: Mapped[InboxState] = mapped_column(
-        _enum_type(InboxState, length=16), default=InboxState.RECEIVED
+        enum_type(InboxState, length=16), default=InboxState.RECEIVED
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -129,7 +129,7 @@ class Handoff(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    channel: Mapped[HandoffChannel] = mapped_column(_enum_type(HandoffChannel, length=8))
+    channel: Mapped[HandoffChannel] = mapped_column(enum_type(HandoffChannel, length=8))
     # The Rasa sender id (chat) or the e-mail conversation id.
     conversation_id: Mapped[str] = mapped_column(String(128))
     store_id: Mapped[str] = mapped_column(String(32))

@@ -93,8 +93,6 @@ def enum_type(enum_class: type[enum.StrEnum], *, length: int) -> Enum:
     )
 
 
-# The first name this helper had; bot.db.mailbox imports it.
-_enum_type = enum_type
 
 
 def one_of(column: str, enum_class: type[enum.StrEnum]) -> str:
