@@ -166,6 +166,18 @@ class Stack:
         for service in self.services:
             self._wait_ready(service, deadline_base + service.ready_timeout_s)
 
+    def start_service(self, service: Service) -> None:
+        """(Re)starts one service of this stack, stopped or dead, and waits until it is ready.
+
+        The scale-out tests use it to bring back a server they killed.
+        """
+        if service.process is not None and service.process.poll() is None:
+            return
+        if service._log_file is not None:
+            service._log_file.close()
+        self._spawn(service)
+        self._wait_ready(service, time.monotonic() + service.ready_timeout_s)
+
     def _spawn(self, service: Service) -> None:
         slug = service.name.replace(" ", "-")
         service.log_path = self.log_dir / f"{slug}-{service.port}.log"
@@ -270,7 +282,11 @@ def default_stack(*, store: str | None = None) -> Stack:
         [
             action_service(port=settings.action_server_port, env=extra),
             rasa_service(port=settings.rasa_port, endpoints=endpoints, env=extra),
-            gateway_service(port=settings.gateway_port, env=extra),
+            # The gateway talks to the Rasa server this stack starts, whatever RASA_URL says.
+            gateway_service(
+                port=settings.gateway_port,
+                env={**extra, "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}"},
+            ),
         ]
     )
 

@@ -82,7 +82,10 @@ def macro_f1(pairs: list[tuple[str, str]]) -> tuple[float, dict[str, dict[str, f
 async def predict(model: Path, examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Parses every example with the trained model."""
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
+    # Rasa logs every parse at debug level through structlog unless told otherwise.
+    configure_structlog(logging.WARNING)
     agent = Agent.load(str(model))
     results = []
     for example in examples:

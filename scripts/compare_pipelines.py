@@ -1,0 +1,140 @@
+"""Measures the production NLU pipeline against alternatives, accuracy and speed side by side.
+
+Runs in the Rasa environment:
+    .venv-rasa/bin/python scripts/compare_pipelines.py [--variants production,whitespace,diet]
+
+Variants are derived from config.yml so they differ in one choice only:
+
+* ``production``: config.yml as it is;
+* ``whitespace``: Rasa's WhitespaceTokenizer instead of bot.nlu.tokenizer.SpacyLookupTokenizer
+  (the spaCy ablation: does the spaCy tokenisation with lemmas help?);
+* ``diet``: DIETClassifier (TensorFlow, 100 epochs, intent only: the entities stay with the
+  deterministic extractor) instead of LogisticRegressionClassifier.
+
+Each variant's NLU model is trained into models/variants/<name>.tar.gz (training time
+measured), evaluated on the held-out set tests/nlu/test_nlu.yml (never trained on), loaded
+again to time the load, and timed on parsing every held-out message (p50/p95). Results go to
+reports/pipeline_comparison.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import logging
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from evaluate_nlu import evaluate, load_test_set  # noqa: E402
+
+VARIANT_DIR = ROOT / "models" / "variants"
+
+
+def variant_config(name: str) -> dict[str, Any]:
+    config = copy.deepcopy(yaml.safe_load((ROOT / "config.yml").read_text("utf-8")))
+    pipeline = config["pipeline"]
+    if name == "whitespace":
+        pipeline = [
+            {"name": "WhitespaceTokenizer"} if c["name"].endswith("SpacyLookupTokenizer") else c
+            for c in pipeline
+        ]
+    elif name == "diet":
+        pipeline = [
+            {"name": "DIETClassifier", "epochs": 100, "entity_recognition": False,
+             "random_seed": 42}
+            if c["name"] == "LogisticRegressionClassifier" else c
+            for c in pipeline
+        ]
+    elif name != "production":
+        raise SystemExit(f"unknown variant {name}")
+    config["pipeline"] = pipeline
+    return config
+
+
+def train(name: str) -> tuple[Path, float]:
+    VARIANT_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
+        yaml.safe_dump(variant_config(name), handle)
+        config_path = handle.name
+    started = time.monotonic()
+    subprocess.run(
+        [str(ROOT / ".venv-rasa" / "bin" / "rasa"), "train", "nlu", "--config", config_path,
+         "--nlu", str(ROOT / "data"), "--out", str(VARIANT_DIR), "--fixed-model-name", name,
+         "--quiet"],
+        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+    )
+    return VARIANT_DIR / f"{name}.tar.gz", time.monotonic() - started
+
+
+async def measure(model: Path, examples: list[dict[str, Any]]) -> dict[str, Any]:
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+    started = time.monotonic()
+    agent = Agent.load(str(model))
+    await agent.parse_message("bonjour")  # the first parse pays for lazy initialisation
+    load_s = time.monotonic() - started
+    parsed, latencies = [], []
+    for example in examples:
+        t = time.perf_counter()
+        parsed.append(await agent.parse_message(example["text"]))
+        latencies.append((time.perf_counter() - t) * 1000)
+    latencies.sort()
+    result = evaluate(examples, parsed)
+    return {
+        "load_and_first_parse_s": round(load_s, 1),
+        "parse_ms_p50": round(statistics.median(latencies), 2),
+        "parse_ms_p95": round(latencies[int(0.95 * (len(latencies) - 1))], 2),
+        "macro_f1_fr": result["by_language"]["fr"]["macro_f1"],
+        "macro_f1_en": result["by_language"]["en"]["macro_f1"],
+        "accuracy": result["by_language"]["all"]["accuracy"],
+        "out_of_scope_recall": result["out_of_scope"]["recall"],
+        "out_of_scope_precision": result["out_of_scope"]["precision"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--variants", default="production,whitespace,diet")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    examples = load_test_set(ROOT / "tests" / "nlu" / "test_nlu.yml")
+    results: dict[str, Any] = {}
+    for name in args.variants.split(","):
+        model, train_s = train(name)
+        results[name] = {"train_s": round(train_s, 1), **asyncio.run(measure(model, examples)),
+                         "model_mb": round(model.stat().st_size / 1e6, 1)}
+        print(name, results[name], flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "pipeline_comparison.json").write_text(json.dumps(results, indent=2), "utf-8")
+    lines = [
+        "| variant | macro-F1 fr | macro-F1 en | accuracy | out-of-scope recall | train (s) | load + first parse (s) | parse p50 (ms) | parse p95 (ms) | model (MB) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {r['macro_f1_fr']:.3f} | {r['macro_f1_en']:.3f} | {r['accuracy']:.3f} | "
+            f"{r['out_of_scope_recall']:.3f} | {r['train_s']} | {r['load_and_first_parse_s']} | "
+            f"{r['parse_ms_p50']} | {r['parse_ms_p95']} | {r['model_mb']} |"
+        )
+    (args.out / "pipeline_comparison.md").write_text("\n".join(lines) + "\n", "utf-8")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

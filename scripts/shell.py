@@ -1,0 +1,188 @@
+"""Opens Rasa's command-line chat on the real model, for support agents (`make shell`).
+
+Usage (the Makefile targets set up the environments, the model and the demo orders first)::
+
+    python scripts/shell.py shell [--store btomic]        # make shell [STORE=btomic]
+    python scripts/shell.py interactive [--store btomic]  # make interactive [STORE=btomic]
+
+What it starts, and why:
+
+* the action server (`bot.stack.action_service`) on `ACTION_SERVER_PORT` (5055), reading the
+  orders database of `DATABASE_URL` (the demo orders by default), so order lookups answer
+  exactly as they do for customers;
+* an endpoints file, `var/shell-endpoints.yml`, pointing Rasa at that action server and at
+  *no* tracker store: Rasa then keeps the conversations in memory, so an agent's tries never
+  mix with the conversations of `make run` (`var/rasa-tracker.db`) or of production;
+* `rasa shell` (or `rasa interactive`) in the foreground, on the real `models/bot.tar.gz`,
+  with `DEFAULT_STORE` set to the chosen shop: the command-line channel sends no metadata, so
+  `bot.nlu.language.LanguageDetector` reads the shop from that variable.
+
+`rasa interactive` is started through `scripts/rasa_interactive.py`, which only changes the
+file names Rasa offers when the agent saves (see that file for why). The action server is
+stopped when the shell ends, whatever happened.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import KNOWN_STORES, PROJECT_ROOT, VAR_DIR, get_settings
+from bot.stack import (
+    DEFAULT_MODEL,
+    LOG_DIR,
+    RASA_BIN,
+    PortInUseError,
+    Stack,
+    StackError,
+    action_service,
+    free_port,
+    write_endpoints,
+)
+
+RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
+INTERACTIVE_WRAPPER = PROJECT_ROOT / "scripts" / "rasa_interactive.py"
+SHELL_ENDPOINTS = VAR_DIR / "shell-endpoints.yml"
+
+
+def rasa_command(mode: str, *, model: Path, endpoints: Path, port: int) -> list[str]:
+    """The `rasa shell` / `rasa interactive` command line.
+
+    The shell runs its own small Rasa server (the command-line channel talks to it over HTTP):
+    it gets a free port on the loopback interface so it never collides with `make run`'s
+    Rasa server on 5005.
+    """
+    # --quiet: Rasa's and spaCy's INFO lines would bury the conversation; warnings and errors
+    # (an action server that does not answer) still show.
+    common = [
+        "--model",
+        str(model),
+        "--endpoints",
+        str(endpoints),
+        "--port",
+        str(port),
+        "--quiet",
+    ]
+    if mode == "shell":
+        return [str(RASA_BIN), "shell", *common, "--interface", "127.0.0.1"]
+    # The visualisation server would take one more port (5006) and a browser: not needed.
+    return [
+        str(RASA_PYTHON),
+        str(INTERACTIVE_WRAPPER),
+        *common,
+        "--skip-visualization",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--data",
+        "data",
+    ]
+
+
+def run_foreground(argv: Sequence[str], env: dict[str, str]) -> int:
+    """Runs the Rasa command attached to this terminal; returns its exit code.
+
+    Ctrl-C reaches the whole foreground process group, Rasa included: Rasa decides what it
+    means (leave the prompt, or stop loading), and this process only waits for it to end.
+    """
+    process = subprocess.Popen(list(argv), cwd=PROJECT_ROOT, env=env)  # noqa: S603 - fixed argv
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: starts the action server, then `rasa shell` or `rasa interactive`."""
+    parser = argparse.ArgumentParser(prog="python scripts/shell.py", description=__doc__)
+    parser.add_argument("mode", choices=["shell", "interactive"])
+    parser.add_argument(
+        "--store",
+        choices=KNOWN_STORES,
+        default=None,
+        help="the shop the answers are for (default: DEFAULT_STORE, om-system)",
+    )
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    args = parser.parse_args(argv)
+
+    if not args.model.exists():
+        print(
+            f"No trained model at {args.model}: run `make {args.mode}`, which trains one first.",
+            file=sys.stderr,
+        )
+        return 1
+    settings = get_settings()
+    store = args.store or settings.default_store
+    env = {"DEFAULT_STORE": store}
+    action_port = settings.action_server_port
+    stack = Stack([action_service(port=action_port, env=env)], log_dir=LOG_DIR)
+    endpoints = write_endpoints(SHELL_ENDPOINTS, action_port=action_port, tracker_db=None)
+
+    # SIGTERM (a closed terminal, a process manager) must still stop the action server.
+    def _terminate(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    print(
+        f"Starting the action server on port {action_port} (orders: {settings.database_url})...",
+        flush=True,
+    )
+    try:
+        stack.start()
+    except PortInUseError as exc:
+        print(
+            f"error: the action server cannot start: {exc}\n"
+            f"If `make run` is running, it already serves the bot: chat at "
+            f"http://localhost:{settings.gateway_port}/ or stop it first; or use another port: "
+            f"`ACTION_SERVER_PORT={action_port + 1} make {args.mode}`.",
+            file=sys.stderr,
+        )
+        return 1
+    except StackError as exc:
+        print(f"error: the action server could not start. {exc}", file=sys.stderr)
+        stack.stop()
+        return 1
+    try:
+        print(
+            f"Action server ready (log: {stack.services[0].log_path}).\n"
+            f"Opening `rasa {args.mode}` on {args.model.relative_to(PROJECT_ROOT)} for the shop "
+            f"'{store}' (loading the model takes a few seconds). Conversations are kept in memory "
+            "only. Type /stop or press Ctrl-C to leave.",
+            flush=True,
+        )
+        rasa_env = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "DEFAULT_STORE": store,
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            # Rasa 3.6 pins SQLAlchemy 1.4 and warns about 2.0 at every start: noise for agents.
+            # (Other libraries' deprecation warnings remain: sanic-cors turns them back on.)
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        }
+        command = rasa_command(args.mode, model=args.model, endpoints=endpoints, port=free_port())
+        code = run_foreground(command, rasa_env)
+        if code not in (0, -signal.SIGINT, 130):
+            print(f"`rasa {args.mode}` exited with code {code}.", file=sys.stderr)
+        dead = stack.dead_services()
+        if dead:
+            print(
+                f"The action server stopped during the session; see {dead[0].log_path}.",
+                file=sys.stderr,
+            )
+        return 0 if code in (0, -signal.SIGINT, 130) else 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
