@@ -52,9 +52,14 @@ def variant_config(name: str) -> dict[str, Any]:
         ]
     elif name == "diet":
         pipeline = [
-            {"name": "DIETClassifier", "epochs": 100, "entity_recognition": False,
-             "random_seed": 42}
-            if c["name"] == "LogisticRegressionClassifier" else c
+            {
+                "name": "DIETClassifier",
+                "epochs": 100,
+                "entity_recognition": False,
+                "random_seed": 42,
+            }
+            if c["name"] == "LogisticRegressionClassifier"
+            else c
             for c in pipeline
         ]
     elif name != "production":
@@ -70,10 +75,23 @@ def train(name: str) -> tuple[Path, float]:
         config_path = handle.name
     started = time.monotonic()
     subprocess.run(
-        [str(ROOT / ".venv-rasa" / "bin" / "rasa"), "train", "nlu", "--config", config_path,
-         "--nlu", str(ROOT / "data"), "--out", str(VARIANT_DIR), "--fixed-model-name", name,
-         "--quiet"],
-        cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+        [
+            str(ROOT / ".venv-rasa" / "bin" / "rasa"),
+            "train",
+            "nlu",
+            "--config",
+            config_path,
+            "--nlu",
+            str(ROOT / "data"),
+            "--out",
+            str(VARIANT_DIR),
+            "--fixed-model-name",
+            name,
+            "--quiet",
+        ],
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     return VARIANT_DIR / f"{name}.tar.gz", time.monotonic() - started
 
@@ -116,8 +134,11 @@ def main() -> int:
     results: dict[str, Any] = {}
     for name in args.variants.split(","):
         model, train_s = train(name)
-        results[name] = {"train_s": round(train_s, 1), **asyncio.run(measure(model, examples)),
-                         "model_mb": round(model.stat().st_size / 1e6, 1)}
+        results[name] = {
+            "train_s": round(train_s, 1),
+            **asyncio.run(measure(model, examples)),
+            "model_mb": round(model.stat().st_size / 1e6, 1),
+        }
         print(name, results[name], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pipeline_comparison.json").write_text(json.dumps(results, indent=2), "utf-8")

@@ -26,7 +26,9 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[\w-]+)(?::(?P<value>[^)]+))?\)|(?P<json>\{[^}]*\}))")
+ANNOTATION = re.compile(
+    r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[\w-]+)(?::(?P<value>[^)]+))?\)|(?P<json>\{[^}]*\}))"
+)
 
 
 def parse_example(line: str) -> tuple[str, list[tuple[str, str]]]:
@@ -59,7 +61,12 @@ def load_test_set(path: Path) -> list[dict[str, Any]]:
                 continue
             text, entities = parse_example(raw[2:].strip())
             examples.append(
-                {"text": text, "intent": block["intent"], "language": language, "entities": entities}
+                {
+                    "text": text,
+                    "intent": block["intent"],
+                    "language": language,
+                    "entities": entities,
+                }
             )
     return examples
 
@@ -98,7 +105,11 @@ def evaluate(examples: list[dict[str, Any]], parsed: list[dict[str, Any]]) -> di
     """All the numbers of the report."""
     out: dict[str, Any] = {"examples": len(examples), "by_language": {}}
     for language in ("fr", "en", None):
-        subset = [(e, p) for e, p in zip(examples, parsed) if language is None or e["language"] == language]
+        subset = [
+            (e, p)
+            for e, p in zip(examples, parsed, strict=False)
+            if language is None or e["language"] == language
+        ]
         if not subset:
             continue
         # A message the fallback sends to clarification counts as wrong for accuracy:
@@ -120,54 +131,73 @@ def evaluate(examples: list[dict[str, Any]], parsed: list[dict[str, Any]]) -> di
             "per_intent": {k: {m: round(v, 4) for m, v in r.items()} for k, r in report.items()},
         }
     confusions = Counter(
-        (e["intent"], p["intent"]["name"]) for e, p in zip(examples, parsed) if e["intent"] != p["intent"]["name"]
+        (e["intent"], p["intent"]["name"])
+        for e, p in zip(examples, parsed, strict=False)
+        if e["intent"] != p["intent"]["name"]
     )
     out["confusions"] = [
         {"gold": g, "predicted": p, "count": c} for (g, p), c in confusions.most_common(25)
     ]
     gold_oos = [e["intent"] == "out_of_scope" for e in examples]
     pred_oos = [p["intent"]["name"] == "out_of_scope" for p in parsed]
-    tp = sum(1 for g, p in zip(gold_oos, pred_oos) if g and p)
+    tp = sum(1 for g, p in zip(gold_oos, pred_oos, strict=False) if g and p)
     out["out_of_scope"] = {
         "precision": round(tp / sum(pred_oos), 4) if sum(pred_oos) else 0.0,
         "recall": round(tp / sum(gold_oos), 4) if sum(gold_oos) else 0.0,
         "support": sum(gold_oos),
     }
     entity_counts: dict[str, Counter[str]] = defaultdict(Counter)
-    for example, parse in zip(examples, parsed):
+    for example, parse in zip(examples, parsed, strict=False):
         gold = Counter(example["entities"])
         predicted = Counter(
             (ent["entity"], str(ent["value"]))
             for ent in parse.get("entities", [])
             if ent["entity"] not in ("language", "store")
         )
-        for (entity, value), n in (gold & predicted).items():
+        for (entity, _value), n in (gold & predicted).items():
             entity_counts[entity]["tp"] += n
-        for (entity, value), n in (predicted - gold).items():
+        for (entity, _value), n in (predicted - gold).items():
             entity_counts[entity]["fp"] += n
-        for (entity, value), n in (gold - predicted).items():
+        for (entity, _value), n in (gold - predicted).items():
             entity_counts[entity]["fn"] += n
     out["entities"] = {}
     for entity, c in sorted(entity_counts.items()):
         precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 0.0
         recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 0.0
         out["entities"][entity] = {
-            "precision": round(precision, 4), "recall": round(recall, 4),
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
             "support": c["tp"] + c["fn"],
         }
     detected = [
-        (e["language"], next((x["value"] for x in p.get("entities", []) if x["entity"] == "language"), None))
-        for e, p in zip(examples, parsed) if e["language"]
+        (
+            e["language"],
+            next((x["value"] for x in p.get("entities", []) if x["entity"] == "language"), None),
+        )
+        for e, p in zip(examples, parsed, strict=False)
+        if e["language"]
     ]
     out["language_detection"] = {
-        "correct": round(sum(1 for g, d in detected if g == d) / len(detected), 4) if detected else 0.0,
-        "wrong": round(sum(1 for g, d in detected if d is not None and g != d) / len(detected), 4) if detected else 0.0,
-        "undecided": round(sum(1 for _, d in detected if d is None) / len(detected), 4) if detected else 0.0,
+        "correct": round(sum(1 for g, d in detected if g == d) / len(detected), 4)
+        if detected
+        else 0.0,
+        "wrong": round(sum(1 for g, d in detected if d is not None and g != d) / len(detected), 4)
+        if detected
+        else 0.0,
+        "undecided": round(sum(1 for _, d in detected if d is None) / len(detected), 4)
+        if detected
+        else 0.0,
     }
     out["errors"] = [
-        {"text": e["text"], "gold": e["intent"], "predicted": p["intent"]["name"],
-         "confidence": round(p["intent"].get("confidence") or 0.0, 3), "language": e["language"]}
-        for e, p in zip(examples, parsed) if e["intent"] != p["intent"]["name"]
+        {
+            "text": e["text"],
+            "gold": e["intent"],
+            "predicted": p["intent"]["name"],
+            "confidence": round(p["intent"].get("confidence") or 0.0, 3),
+            "language": e["language"],
+        }
+        for e, p in zip(examples, parsed, strict=False)
+        if e["intent"] != p["intent"]["name"]
     ]
     return out
 
@@ -208,7 +238,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"{ld['undecided']:.1%} left undecided (the conversation keeps its language).",
         "",
         "Most frequent confusions (gold → predicted): "
-        + ", ".join(f"{c['gold']} → {c['predicted']} ({c['count']})" for c in result["confusions"][:8]),
+        + ", ".join(
+            f"{c['gold']} → {c['predicted']} ({c['count']})" for c in result["confusions"][:8]
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -226,10 +258,14 @@ def main() -> int:
     parsed = asyncio.run(predict(args.model, examples))
     result = evaluate(examples, parsed)
     result["model"] = str(args.model)
-    result["test_set"] = str(args.test.relative_to(ROOT)) if args.test.is_relative_to(ROOT) else str(args.test)
+    result["test_set"] = (
+        str(args.test.relative_to(ROOT)) if args.test.is_relative_to(ROOT) else str(args.test)
+    )
     result["seconds"] = round(time.monotonic() - started, 1)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")
+    (args.out / f"{args.name}.json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
     summary = markdown(result)
     (args.out / f"{args.name}.md").write_text(summary, encoding="utf-8")
     print(summary)

@@ -56,9 +56,7 @@ def is_context_entity(entity: Any) -> bool:
 def without_context_entities(parse_data: dict[str, Any]) -> dict[str, Any]:
     """A copy of a parse result without the context entities."""
     cleaned = dict(parse_data)
-    cleaned["entities"] = [
-        e for e in parse_data.get("entities") or [] if not is_context_entity(e)
-    ]
+    cleaned["entities"] = [e for e in parse_data.get("entities") or [] if not is_context_entity(e)]
     return cleaned
 
 

@@ -22,7 +22,9 @@ def main() -> int:
             (
                 {"intent": name, "f1": round(r["f1-score"], 4), "support": r["support"]}
                 for name, r in report.items()
-                if isinstance(r, dict) and "f1-score" in r and name not in ("macro avg", "weighted avg", "micro avg")
+                if isinstance(r, dict)
+                and "f1-score" in r
+                and name not in ("macro avg", "weighted avg", "micro avg")
             ),
             key=lambda r: r["f1"],
         )[:8],
@@ -32,7 +34,8 @@ def main() -> int:
     lines = [
         f"Cross-validation on the training data (3 folds): accuracy {summary['accuracy']:.3f}, "
         f"macro-F1 {summary['macro_f1']:.3f}.",
-        "Weakest intents: " + ", ".join(f"{w['intent']} ({w['f1']:.3f})" for w in summary["worst_intents"]),
+        "Weakest intents: "
+        + ", ".join(f"{w['intent']} ({w['f1']:.3f})" for w in summary["worst_intents"]),
     ]
     (target / "cross_validation.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

@@ -55,13 +55,14 @@ def nlu_config_without_fallback() -> dict[str, Any]:
     return config
 
 
-async def fold_predictions(train: list[tuple[str, str]], test: list[tuple[str, str]],
-                           config: dict[str, Any], work: Path) -> list[dict[str, Any]]:
+async def fold_predictions(
+    train: list[tuple[str, str]], test: list[tuple[str, str]], config: dict[str, Any], work: Path
+) -> list[dict[str, Any]]:
     from rasa.core.agent import Agent
     from rasa.model_training import train_nlu
 
     nlu_file = work / "nlu.yml"
-    lines = ["version: \"3.1\"", "nlu:"]
+    lines = ['version: "3.1"', "nlu:"]
     by_intent: dict[str, list[str]] = {}
     for text, intent in train:
         by_intent.setdefault(intent, []).append(text)
@@ -71,7 +72,9 @@ async def fold_predictions(train: list[tuple[str, str]], test: list[tuple[str, s
     nlu_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     config_file = work / "config.yml"
     config_file.write_text(yaml.safe_dump(config), encoding="utf-8")
-    model = train_nlu(str(config_file), str(nlu_file), str(work / "models"), fixed_model_name="fold")
+    model = train_nlu(
+        str(config_file), str(nlu_file), str(work / "models"), fixed_model_name="fold"
+    )
     agent = Agent.load(model)
     rows = []
     for text, gold in test:
@@ -79,8 +82,15 @@ async def fold_predictions(train: list[tuple[str, str]], test: list[tuple[str, s
         ranking = [r for r in parsed.get("intent_ranking", []) if r["name"] != "nlu_fallback"]
         first = ranking[0] if ranking else {"name": None, "confidence": 0.0}
         second = ranking[1] if len(ranking) > 1 else {"name": None, "confidence": 0.0}
-        rows.append({"gold": gold, "first": first["name"], "c1": float(first["confidence"]),
-                     "second": second["name"], "c2": float(second["confidence"])})
+        rows.append(
+            {
+                "gold": gold,
+                "first": first["name"],
+                "c1": float(first["confidence"]),
+                "second": second["name"],
+                "c2": float(second["confidence"]),
+            }
+        )
     return rows
 
 
@@ -101,8 +111,11 @@ def cost(rows: list[dict[str, Any]], threshold: float, ambiguity: float) -> dict
             else:
                 total += CLARIFY_LOST
     n = len(rows)
-    return {"cost_per_turn": round(total / n, 4), "confident_wrong": round(wrong / n, 4),
-            "clarified": round(clarified / n, 4)}
+    return {
+        "cost_per_turn": round(total / n, 4),
+        "confident_wrong": round(wrong / n, 4),
+        "clarified": round(clarified / n, 4),
+    }
 
 
 def main() -> int:
@@ -116,7 +129,7 @@ def main() -> int:
     config = nlu_config_without_fallback()
     rows: list[dict[str, Any]] = []
     for k in range(args.folds):
-        test = examples[k::args.folds]
+        test = examples[k :: args.folds]
         train = [e for i, e in enumerate(examples) if i % args.folds != k]
         with tempfile.TemporaryDirectory() as tmp:
             rows += asyncio.run(fold_predictions(train, test, config, Path(tmp)))
@@ -127,12 +140,23 @@ def main() -> int:
             grid.append({"threshold": t, "ambiguity_threshold": a, **cost(rows, t, a)})
     best = min(grid, key=lambda g: (g["cost_per_turn"], -g["threshold"]))
     baseline = next(g for g in grid if g["threshold"] == 0 and g["ambiguity_threshold"] == 0)
-    result = {"folds": args.folds, "examples": len(rows),
-              "costs": {"confident_wrong": WRONG, "clarify_right": CLARIFY_RIGHT,
-                        "clarify_rescued": CLARIFY_RESCUED, "clarify_lost": CLARIFY_LOST},
-              "accuracy_first_guess": round(sum(r["first"] == r["gold"] for r in rows) / len(rows), 4),
-              "right_in_top_two": round(sum(r["gold"] in (r["first"], r["second"]) for r in rows) / len(rows), 4),
-              "best": best, "no_fallback": baseline, "grid": grid}
+    result = {
+        "folds": args.folds,
+        "examples": len(rows),
+        "costs": {
+            "confident_wrong": WRONG,
+            "clarify_right": CLARIFY_RIGHT,
+            "clarify_rescued": CLARIFY_RESCUED,
+            "clarify_lost": CLARIFY_LOST,
+        },
+        "accuracy_first_guess": round(sum(r["first"] == r["gold"] for r in rows) / len(rows), 4),
+        "right_in_top_two": round(
+            sum(r["gold"] in (r["first"], r["second"]) for r in rows) / len(rows), 4
+        ),
+        "best": best,
+        "no_fallback": baseline,
+        "grid": grid,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "fallback_tuning.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     md = (

@@ -103,7 +103,6 @@ def _load_pipeline_cached(lang: str) -> _Pipeline:
     import spacy
     import spacy.util
     import spacy_lookups_data
-
     from spacy.pipeline import Lemmatizer
     from spacy.tokenizer import Tokenizer as SpacyTokenizer
 

@@ -74,7 +74,9 @@ def test_the_same_question_differs_between_the_two_shops(live_stack: LiveStack) 
 
 
 def test_an_unknown_store_falls_back_to_the_default(live_stack: LiveStack) -> None:
-    answer = said(live_stack.say("Comment je peux joindre votre service client ?", metadata={"store": "nope"}))
+    answer = said(
+        live_stack.say("Comment je peux joindre votre service client ?", metadata={"store": "nope"})
+    )
     assert answer == expected_text("utter_contact_support", "om-system", "fr")
 
 
