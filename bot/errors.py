@@ -1,13 +1,13 @@
 """The project's exception hierarchy, documented in one place.
 
-    BotError
-    ├── ConfigurationError      a setting or data file is missing or invalid
-    ├── UnknownStoreError       a store id that is not configured
-    ├── OrdersUnavailableError  the orders database cannot be reached or timed out
-    ├── RasaUnavailableError    the Rasa server cannot be reached or timed out (gateway)
-    └── MailError               an inbound mail cannot be parsed or a reply cannot be sent
-        ├── MalformedMailError  the inbound message is not a usable RFC 5322 message
-        └── MailDeliveryError   the SMTP server refused or could not be reached
+BotError
+├── ConfigurationError      a setting or data file is missing or invalid
+├── UnknownStoreError       a store id that is not configured
+├── OrdersUnavailableError  the orders database cannot be reached or timed out
+├── RasaUnavailableError    the Rasa server cannot be reached or timed out (gateway)
+└── MailError               an inbound mail cannot be parsed or a reply cannot be sent
+    ├── MalformedMailError  the inbound message is not a usable RFC 5322 message
+    └── MailDeliveryError   the SMTP server refused or could not be reached
 """
 
 from __future__ import annotations

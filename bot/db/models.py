@@ -93,8 +93,6 @@ def enum_type(enum_class: type[enum.StrEnum], *, length: int) -> Enum:
     )
 
 
-
-
 def one_of(column: str, enum_class: type[enum.StrEnum]) -> str:
     """SQL text of a CHECK condition limiting ``column`` to the values of ``enum_class``."""
     values = ", ".join(f"'{member.value}'" for member in enum_class)
