@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 STORE ?=
 
-.PHONY: help setup venvs model demo-data run test browser evaluate clean
+.PHONY: help setup venvs model demo-data run test browser evaluate clean nginx scale-demo bench-scale
 
 help:
 	@echo "make run        set up what is missing, start Rasa, actions and the gateway, print the chat URL"
@@ -28,6 +28,8 @@ help:
 	@echo "make demo-data  (re)load the demo orders into the orders database"
 	@echo "make model      train the Rasa model if its inputs changed"
 	@echo "make evaluate   NLU accuracy on the held-out set + cross-validation (reports/)"
+	@echo "make scale-demo 2 Rasa servers + 2 action servers behind nginx, PostgreSQL + Redis"
+	@echo "make bench-scale throughput with 1 Rasa server vs 2 (bench/scale_results.md)"
 
 # --- environments --------------------------------------------------------------------------
 $(APP_VENV)/.installed: requirements/app.lock
@@ -75,12 +77,62 @@ $(CHROMIUM):
 	    --no-install-recommends chromium chromium-driver >/dev/null
 browser: $(CHROMIUM)
 
+# Debian's nginx, the load balancer of `make scale-demo` and of the scale-out tests.
+NGINX := /usr/sbin/nginx
+$(NGINX):
+	@echo "Installing Debian's nginx for the scale-out demo and tests..."
+	@if [ "$$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends nginx >/dev/null
+nginx: $(NGINX)
+
 # pytest's exit code 5 ("no tests collected") counts as a failure, like any non-zero code.
-test: venvs model browser
+test: venvs model browser nginx
 	@echo "== NLU components (Rasa environment)"
 	$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider -c tests/rasa_env/pytest.ini tests/rasa_env
 	@echo "== everything else (app environment)"
 	$(APP_PY) -m pytest
+
+# --- scale-out --------------------------------------------------------------------------------
+# The production profile on this machine: 2 Rasa servers and 2 action servers behind nginx,
+# sharing the tracker store (PostgreSQL) and the lock store (Redis), plus the gateway. Ctrl-C
+# stops everything. SCALE_POSTGRES_URL / SCALE_REDIS_URL point elsewhere than 127.0.0.1.
+scale-demo: venvs model nginx
+	@$(APP_PY) -m bot.scale demo
+
+# Throughput with one Rasa server versus two on this machine (scripts/bench_scale.py, a few
+# minutes): writes bench/scale_results.json and bench/scale_results.md.
+bench-scale: venvs model nginx
+	$(APP_PY) scripts/bench_scale.py
+
+# --- agents' shell, benchmarks --------------------------------------------------------------
+.PHONY: shell interactive bench model-notice
+
+# Says so before the `model` prerequisite retrains (a few minutes): `make -q` only asks whether
+# the model is up to date, it builds nothing.
+model-notice:
+	@$(MAKE) --no-print-directory -q $(MODEL) 2>/dev/null || \
+	    echo "The Rasa model is missing or older than its training data: training it first..."
+
+# `make shell [STORE=btomic]`: Rasa's command-line chat on the real model, with the action
+# server on ACTION_SERVER_PORT and the demo orders; conversations stay in memory
+# (scripts/shell.py, var/shell-endpoints.yml).
+shell: venvs model-notice model
+	@$(APP_PY) -m bot.db.demo --if-empty
+	@$(APP_PY) scripts/shell.py shell $(if $(STORE),--store $(STORE))
+
+# `make interactive [STORE=btomic]`: Rasa's interactive learning on the same set-up; what the
+# agent saves goes to data/nlu/interactive.yml and data/interactive_stories.yml.
+interactive: venvs model-notice model
+	@$(APP_PY) -m bot.db.demo --if-empty
+	@$(APP_PY) scripts/shell.py interactive $(if $(STORE),--store $(STORE))
+
+# `make bench`: latency, throughput, e-mail rate, start-up, memory and training time measured
+# on this machine against processes it starts (bench/run.py); writes bench/results.json and
+# bench/results.md. BENCH_ARGS passes options, e.g. BENCH_ARGS=--no-train.
+BENCH_ARGS ?=
+bench: venvs model-notice model
+	$(APP_PY) bench/run.py --train $(BENCH_ARGS)
 
 # --- evaluation ----------------------------------------------------------------------------
 # Held-out test set (tests/nlu, never trained on) plus Rasa's cross-validation on the training

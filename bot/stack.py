@@ -110,9 +110,19 @@ def rasa_service(
     servers of one stack apart in messages (`make scale-demo`).
     """
     argv = [
-        str(RASA_BIN), "run", "--enable-api", "--model", str(model), "--port", str(port),
-        "--endpoints", str(endpoints), "--credentials", str(PROJECT_ROOT / "credentials.yml"),
-        "--interface", "127.0.0.1",
+        str(RASA_BIN),
+        "run",
+        "--enable-api",
+        "--model",
+        str(model),
+        "--port",
+        str(port),
+        "--endpoints",
+        str(endpoints),
+        "--credentials",
+        str(PROJECT_ROOT / "credentials.yml"),
+        "--interface",
+        "127.0.0.1",
     ]
     health_path = "/status"
     if auth_token:
@@ -134,8 +144,15 @@ def gateway_service(
 ) -> Service:
     """The FastAPI gateway (widget, chat proxy, e-mail webhook)."""
     argv = [
-        str(APP_PYTHON), "-m", "uvicorn", "bot.api.main:app", "--host", "127.0.0.1",
-        "--port", str(port), "--no-access-log",
+        str(APP_PYTHON),
+        "-m",
+        "uvicorn",
+        "bot.api.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
     ]
     return Service(name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
 

@@ -44,7 +44,10 @@ def load_demo_database(url: str) -> None:
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(PROJECT_ROOT)}
     subprocess.run(
         [sys.executable, "-m", "bot.db.demo", "--if-empty"],
-        cwd=PROJECT_ROOT, env=env, check=True, capture_output=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
     )
 
 

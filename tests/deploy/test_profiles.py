@@ -1,0 +1,99 @@
+"""Configuration profiles chosen by BOT_PROFILE, and the Rasa API token on every call.
+
+`local` is today's behaviour, unchanged. `production` refuses at start-up what would lose
+data or leave the Rasa API open. The gateway's and the e-mail worker's Rasa clients send
+RASA_TOKEN as `?token=` (Rasa's `--auth-token`), keeping any query of their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from bot.api.rasa import RasaClient as GatewayRasaClient
+from bot.api.rasa import make_http_client
+from bot.config import Settings
+from bot.mail.rasa import RasaClient as MailRasaClient
+
+POSTGRES = "postgresql+psycopg2://shop:pw@db.example:5432/orders"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's shell may export these; the tests set what they need."""
+    for name in ("BOT_PROFILE", "DATABASE_URL", "RASA_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def settings(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_local_is_the_default_profile_and_needs_nothing() -> None:
+    local = settings()
+    assert local.bot_profile == "local"
+    assert local.rasa_token is None
+    assert local.database_url.startswith("sqlite:///")
+
+
+def test_the_profile_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOT_PROFILE", "production")
+    monkeypatch.setenv("DATABASE_URL", POSTGRES)
+    monkeypatch.setenv("RASA_TOKEN", "t0ken")
+    production = settings()
+    assert (production.bot_profile, production.rasa_token) == ("production", "t0ken")
+
+
+def test_production_refuses_a_sqlite_orders_database() -> None:
+    with pytest.raises(ValidationError, match="DATABASE_URL must be a PostgreSQL URL"):
+        settings(bot_profile="production", rasa_token="t")
+
+
+def test_production_refuses_an_open_rasa_api() -> None:
+    with pytest.raises(ValidationError, match="RASA_TOKEN must be set"):
+        settings(bot_profile="production", database_url=POSTGRES)
+
+
+def test_an_unknown_profile_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        settings(bot_profile="staging")
+
+
+def recording_transport(seen: list[httpx.URL], body: Any) -> httpx.MockTransport:
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(200, json=body)
+
+    return httpx.MockTransport(handle)
+
+
+async def test_the_gateway_sends_the_token_on_every_call() -> None:
+    seen: list[httpx.URL] = []
+    http = make_http_client(rasa_url="http://rasa.test", timeout_s=5, token="s3cret")
+    http._transport = recording_transport(seen, {"model_file": "bot.tar.gz"})
+    async with http:
+        await GatewayRasaClient(http).status()
+    assert seen[0].params["token"] == "s3cret"
+
+
+async def test_without_a_token_the_gateway_sends_none() -> None:
+    seen: list[httpx.URL] = []
+    http = make_http_client(rasa_url="http://rasa.test", timeout_s=5)
+    http._transport = recording_transport(seen, [])
+    async with http:
+        await GatewayRasaClient(http).send_message(sender="s", message="hi", metadata={})
+    assert "token" not in seen[0].params
+
+
+def test_the_mail_worker_sends_the_token_and_keeps_its_own_query() -> None:
+    seen: list[httpx.URL] = []
+    client = httpx.Client(transport=recording_transport(seen, []))
+    bot = MailRasaClient("http://rasa.test", timeout_s=5, client=client, token="s3cret")
+    bot.set_slots("mail-1", {"language": "fr"})
+    bot.ask("mail-1", "Bonjour", {})
+    assert seen[0].params["token"] == "s3cret"
+    assert seen[0].params["include_events"] == "NONE"
+    assert seen[1].path == "/webhooks/rest/webhook" and seen[1].params["token"] == "s3cret"

@@ -1,0 +1,409 @@
+"""Scale-out, proven on real servers: 2 Rasa servers and 2 action servers behind nginx.
+
+The tests run in file order on one stack (see conftest.py); the last two kill servers.
+
+* continuity: a conversation's turns land on alternate Rasa servers and it keeps its slots,
+  its language and its form: the order-status form started on one server ends on the other;
+* the lock store: two messages of one conversation sent at the same instant to the two
+  servers are processed one after the other (PostgreSQL shows whole turns, each once);
+* concurrency: 50 conversations at once through nginx, each a full order-status lookup;
+* e-mail: two gateways drain one inbox and each mail is answered exactly once;
+* failure: an action server, then a Rasa server, killed in the middle of the load; every
+  conversation finishes and nothing a customer said is lost or stored twice.
+
+Every loop is bounded (a fixed number of conversations and turns, a timeout on each call and
+on each wait) and all traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from bot.db.mailbox import InboxMessage, InboxState
+from bot.db.models import Order, OrderStatus, Shipment
+from bot.stack import Service
+from tests.mail.helpers import OM_SUPPORT, make_mail
+from tests.scale.conftest import (
+    WEBHOOK_SECRET,
+    Scaled,
+    Turn,
+    check_turns_stored_once_in_order,
+    new_sender,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+
+OM = {"store": "om-system"}
+TRACKING = "JD014600003828461025"
+# How long a whole load (all conversations) may take before the test gives up.
+LOAD_TIMEOUT_S = 420.0
+
+
+@dataclass
+class Conversation:
+    """A scripted customer: what they say, in order, and what the last answer must contain."""
+
+    sender: str
+    metadata: dict[str, Any]
+    messages: list[str]
+    expected_last: list[str]
+    turns: list[Turn] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        """What went wrong for this customer, as readable lines (empty: all fine)."""
+        found = []
+        for turn in self.turns:
+            if turn.error or turn.status != 200 or not turn.answer:
+                found.append(f"{self.sender} {turn.text!r}: {turn.status} {turn.error!r}")
+        if len(self.turns) != len(self.messages):
+            found.append(f"{self.sender}: only {len(self.turns)} of {len(self.messages)} turns")
+        elif not all(part in self.turns[-1].answer for part in self.expected_last):
+            found.append(
+                f"{self.sender}: last answer {self.turns[-1].answer!r} lacks {self.expected_last}"
+            )
+        return found
+
+
+def order_lookups(scaled: Scaled, count: int, *, greet: bool = False) -> list[Conversation]:
+    """`count` order-status lookups of different orders of both shops (in French and in
+    English), each shipped or delivered: every answer must hold that order's tracking number.
+
+    `greet` adds a greeting first: three turns, so that a server killed in mid-load
+    interrupts conversations at every stage.
+    """
+    engine = create_engine(scaled.orders_url)
+    try:
+        with Session(engine) as session:
+            rows = session.execute(
+                select(Order.number, Order.store_id, Order.customer_email, Shipment.tracking_number)
+                .join(Shipment, Shipment.order_id == Order.id)
+                .where(Order.status.in_([OrderStatus.SHIPPED, OrderStatus.DELIVERED]))
+                .order_by(Order.number)
+            ).all()
+    finally:
+        engine.dispose()
+    assert len(rows) >= count, f"only {len(rows)} shipped or delivered orders in the demo data"
+    conversations = []
+    for index, (number, store, email, tracking) in enumerate(rows[:count]):
+        french = index % 2 == 0
+        question = (
+            f"Bonjour, où en est ma commande {number} ?"
+            if french
+            else f"Hello, where is my order {number}?"
+        )
+        greeting = ["Bonjour" if french else "Hello"] if greet else []
+        conversations.append(
+            Conversation(
+                sender=new_sender("load"),
+                metadata={"store": store},
+                messages=[*greeting, question, email],
+                expected_last=[number, tracking],
+            )
+        )
+    return conversations
+
+
+async def run_load(
+    scaled: Scaled,
+    conversations: Sequence[Conversation],
+    *,
+    after_turns: int | None = None,
+    action: Callable[[], None] | None = None,
+) -> float:
+    """Runs every conversation at once (each one turn after the other); returns the seconds.
+
+    When `after_turns` turns in total have been answered, `action` runs (in a thread, so the
+    other conversations go on meanwhile): that is how a server is killed in mid-load.
+    """
+    answered = 0
+    triggered: asyncio.Task[None] | None = None
+
+    async def one(conversation: Conversation, client: httpx.AsyncClient) -> None:
+        nonlocal answered, triggered
+        for message in conversation.messages:
+            turn = await scaled.say_async(
+                client, conversation.sender, message, conversation.metadata
+            )
+            conversation.turns.append(turn)
+            answered += 1
+            due = after_turns is not None and answered >= after_turns
+            if action is not None and triggered is None and due:
+                triggered = asyncio.create_task(asyncio.to_thread(action))
+            if turn.status != 200:
+                return
+
+    limits = httpx.Limits(max_connections=len(conversations) + 10)
+    started = time.monotonic()
+    async with httpx.AsyncClient(limits=limits) as client:
+        await asyncio.wait_for(
+            asyncio.gather(*(one(c, client) for c in conversations)), timeout=LOAD_TIMEOUT_S
+        )
+    if triggered is not None:
+        await triggered
+    return time.monotonic() - started
+
+
+def assert_all_answered_and_stored_once(
+    scaled: Scaled, conversations: Sequence[Conversation]
+) -> None:
+    """Every customer got every answer right, and PostgreSQL holds every turn exactly once."""
+    problems = [line for c in conversations for line in c.problems()]
+    assert not problems, "\n".join(problems)
+    stored = scaled.stored_events([c.sender for c in conversations])
+    stored_problems = [
+        f"{c.sender}: {line}"
+        for c in conversations
+        for line in check_turns_stored_once_in_order(stored[c.sender], c.messages)
+    ]
+    assert not stored_problems, "\n".join(stored_problems)
+
+
+def upstream_counts(conversations: Sequence[Conversation]) -> Counter[str]:
+    return Counter(turn.upstream for c in conversations for turn in c.turns)
+
+
+# --- the deployment ------------------------------------------------------------------------------
+
+
+def test_the_rasa_api_needs_the_token_and_nginx_alternates(scaled: Scaled) -> None:
+    url = f"{scaled.rasa_url}/status"
+    assert httpx.get(url, timeout=10).status_code == 401
+    upstreams = []
+    for _ in range(4):
+        response = httpx.get(url, params={"token": scaled.token}, timeout=10)
+        assert response.status_code == 200 and response.json()["model_file"]
+        upstreams.append(response.headers["X-Upstream"])
+    rasa = {f"127.0.0.1:{port}" for port in scaled.stack.config.rasa_ports}
+    assert set(upstreams) == rasa
+    assert all(a != b for a, b in zip(upstreams, upstreams[1:], strict=False)), upstreams
+
+
+def test_the_gateway_reaches_rasa_with_its_token(scaled: Scaled) -> None:
+    for gateway in scaled.stack.gateway_urls:
+        ready = httpx.get(f"{gateway}/health/ready", timeout=10)
+        assert ready.status_code == 200, ready.text
+
+
+# --- continuity ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "question", "answer_words"),
+    [
+        ("en", "Where is my order OM-104233?", ["Your order OM-104233", "tracking number"]),
+        ("fr", "Bonjour, où en est ma commande OM-104233 ?", ["Votre commande OM-104233"]),
+    ],
+)
+def test_a_conversation_moves_between_servers_and_keeps_its_form_and_language(
+    scaled: Scaled, language: str, question: str, answer_words: list[str]
+) -> None:
+    sender = new_sender("continuity")
+    asked = scaled.say(sender, question, OM)
+    assert asked.status == 200 and ("e-mail" in asked.answer), asked
+    form = scaled.tracker(sender)
+    assert form["active_loop"].get("name") == "order_lookup_form"
+    assert form["slots"]["language"] == language
+
+    answered = scaled.say(sender, "marie.dupont@example.fr", OM)
+    # nginx sent the second turn to the other Rasa server: the form and the language came
+    # from the shared tracker store, not from the memory of the server that started them.
+    assert asked.upstream and answered.upstream and asked.upstream != answered.upstream
+    assert TRACKING in answered.answer
+    for words in answer_words:
+        assert words in answered.answer, answered.answer
+    tracker = scaled.tracker(sender)
+    assert tracker["slots"]["language"] == language
+    assert tracker["slots"]["store"] == "om-system"
+    # The form checked the proof given on the second server against the order asked on the
+    # first one.
+    assert tracker["slots"]["verified_order"] == "OM-104233"
+    assert tracker["slots"]["verified_proof"] == "marie.dupont@example.fr"
+    assert not tracker["active_loop"].get("name"), tracker["active_loop"]
+
+    # A third turn, on the first server again, still knows the verified order.
+    refund_question = "where is my refund?" if language == "en" else "Où en est mon remboursement ?"
+    refund = scaled.say(sender, refund_question, OM)
+    assert refund.upstream == asked.upstream
+    assert "OM-104233" in refund.answer, refund.answer
+
+
+# --- the lock store ------------------------------------------------------------------------------
+
+
+def test_two_messages_of_one_conversation_at_once_on_two_servers_are_serialised(
+    scaled: Scaled,
+) -> None:
+    rasa_1, rasa_2 = (service.base_url for service in scaled.stack.rasa_services)
+    senders = [new_sender("lock") for _ in range(8)]
+    first, second = (
+        "Quels moyens de paiement acceptez-vous ?",
+        "Combien coûtent les frais de port ?",
+    )
+    for sender in senders:
+        assert scaled.say(sender, "Bonjour", OM).status == 200
+
+    async def both_at_once() -> list[tuple[Turn, Turn]]:
+        async with httpx.AsyncClient() as client:
+            pairs = [
+                asyncio.gather(
+                    scaled.say_async(client, sender, first, OM, base_url=rasa_1),
+                    scaled.say_async(client, sender, second, OM, base_url=rasa_2),
+                )
+                for sender in senders
+            ]
+            return [tuple(pair) for pair in await asyncio.gather(*pairs)]  # type: ignore[misc]
+
+    results = asyncio.run(both_at_once())
+    for one, two in results:
+        assert one.status == 200 and "Klarna" in one.answer, one
+        assert two.status == 200 and two.answer, two
+    stored = scaled.stored_events(senders)
+    for sender in senders:
+        user_texts = [e["text"] for e in stored[sender] if e["event"] == "user"]
+        # Either order is right (they were sent at the same instant); each exactly once.
+        order = user_texts[1:]
+        assert sorted(order) == sorted([first, second]), user_texts
+        assert check_turns_stored_once_in_order(stored[sender], ["Bonjour", *order]) == []
+
+
+# --- concurrency ---------------------------------------------------------------------------------
+
+
+def test_fifty_conversations_at_once_all_get_their_own_order(scaled: Scaled) -> None:
+    conversations = order_lookups(scaled, 50)
+    elapsed = asyncio.run(run_load(scaled, conversations))
+    assert_all_answered_and_stored_once(scaled, conversations)
+    served = upstream_counts(conversations)
+    assert len(served) == 2 and min(served.values()) >= 30, served
+    print(f"\n50 conversations, 100 turns in {elapsed:.1f} s; served by {dict(served)}")
+
+
+# --- e-mail with two gateways --------------------------------------------------------------------
+
+
+def test_two_gateways_drain_one_inbox_and_answer_each_mail_once(scaled: Scaled) -> None:
+    gateways = scaled.stack.gateway_urls
+    assert len(gateways) == 2
+    ids = [f"<scale-{index}-{new_sender('m')}@example.fr>" for index in range(12)]
+    already = len(scaled.smtp.received)
+
+    def deliver(index: int, message_id: str) -> int:
+        raw = make_mail(
+            # A different customer each time: the per-sender reply limit stays out of the way.
+            sender=f"Client {index} <client-{uuid.uuid4().hex[:10]}@example.fr>",
+            to=OM_SUPPORT,
+            subject="Paiement",
+            body="Bonjour,\n\nQuels moyens de paiement acceptez-vous ?\n\nMerci",
+            message_id=message_id,
+        )
+        response = httpx.post(
+            f"{gateways[index % 2]}/email/inbound",
+            content=raw,
+            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": WEBHOOK_SECRET},
+            timeout=30,
+        )
+        return response.status_code
+
+    async def deliver_all() -> list[int]:
+        return list(
+            await asyncio.gather(*(asyncio.to_thread(deliver, i, mid) for i, mid in enumerate(ids)))
+        )
+
+    assert asyncio.run(deliver_all()) == [202] * len(ids)
+
+    engine = create_engine(scaled.orders_url)
+    final = {InboxState.REPLIED, InboxState.SKIPPED, InboxState.HANDOFF, InboxState.FAILED}
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            with Session(engine) as session:
+                rows = session.scalars(
+                    select(InboxMessage).where(InboxMessage.message_id.in_(ids))
+                ).all()
+                states = {row.message_id: row.state for row in rows}
+            if len(states) == len(ids) and set(states.values()) <= final:
+                break
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+    assert set(states.values()) == {InboxState.REPLIED}, states
+    # Give a reply sent twice the time to arrive before counting.
+    time.sleep(2)
+    replies = Counter(mail.message["In-Reply-To"] for mail in scaled.smtp.received[already:])
+    assert replies == Counter({message_id: 1 for message_id in ids}), replies
+
+
+# --- failures ------------------------------------------------------------------------------------
+
+
+def _nginx_error_log(scaled: Scaled) -> str:
+    path = scaled.stack.config.work_dir / "nginx" / "nginx-error.log"
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
+def _kill_in_mid_load(
+    scaled: Scaled, victim: Service, conversations: list[Conversation]
+) -> tuple[float, float]:
+    """Runs the load and kills `victim` a third of the way; returns (seconds, kill time)."""
+    killed_at = 0.0
+
+    def kill() -> None:
+        nonlocal killed_at
+        scaled.stack.kill(victim)
+        killed_at = time.monotonic()
+
+    total_turns = sum(len(c.messages) for c in conversations)
+    elapsed = asyncio.run(
+        run_load(scaled, conversations, after_turns=total_turns // 3, action=kill)
+    )
+    assert killed_at, "the load ended before the kill"
+    assert victim.process is None or victim.process.poll() is not None
+    return elapsed, killed_at
+
+
+def test_an_action_server_killed_in_mid_load_loses_nothing(scaled: Scaled) -> None:
+    victim = scaled.stack.action_services[1]
+    conversations = order_lookups(scaled, 20, greet=True)
+    elapsed, _ = _kill_in_mid_load(scaled, victim, conversations)
+    assert_all_answered_and_stored_once(scaled, conversations)
+    assert f"127.0.0.1:{victim.port}" in _nginx_error_log(scaled)
+    print(f"\naction server killed in mid-load: 20 lookups (60 turns) in {elapsed:.1f} s")
+    # Back to two action servers for the next test.
+    scaled.stack.stack.start_service(victim)
+
+
+def test_a_rasa_server_killed_in_mid_load_loses_nothing(scaled: Scaled) -> None:
+    victim = scaled.stack.rasa_services[1]
+    survivor = f"127.0.0.1:{scaled.stack.rasa_services[0].port}"
+    dead = f"127.0.0.1:{victim.port}"
+    conversations = order_lookups(scaled, 20, greet=True)
+    elapsed, killed_at = _kill_in_mid_load(scaled, victim, conversations)
+    assert_all_answered_and_stored_once(scaled, conversations)
+    # The balancer noticed: it logged the dead server, and every turn answered after the
+    # kill came from the survivor (`a, b` in X-Upstream: tried a, answered by b).
+    assert dead in _nginx_error_log(scaled)
+    after = [t.upstream for c in conversations for t in c.turns if t.finished_at > killed_at]
+    assert after and all(u.split(", ")[-1] == survivor for u in after), after
+    # Conversations that began on the dead server went on, on the survivor, from the shared
+    # tracker store: their form, started there, ended here with the right tracking number.
+    moved = [
+        c
+        for c in conversations
+        if dead in c.turns[0].upstream and c.turns[-1].upstream.split(", ")[-1] == survivor
+    ]
+    assert moved, [[t.upstream for t in c.turns] for c in conversations]
+    print(
+        f"\nRasa server killed in mid-load: 20 lookups (60 turns) in {elapsed:.1f} s; "
+        f"{len(moved)} conversations moved to the survivor"
+    )
