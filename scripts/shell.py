@@ -32,6 +32,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from bot.config import KNOWN_STORES, PROJECT_ROOT, VAR_DIR, get_settings
 from bot.stack import (
     DEFAULT_MODEL,
@@ -130,10 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
-    print(
-        f"Starting the action server on port {action_port} (orders: {settings.database_url})...",
-        flush=True,
-    )
+    # The URL may hold a password (PostgreSQL): never print it.
+    orders = make_url(settings.database_url).render_as_string(hide_password=True)
+    print(f"Starting the action server on port {action_port} (orders: {orders})...", flush=True)
     try:
         stack.start()
     except PortInUseError as exc:
@@ -152,9 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         print(
             f"Action server ready (log: {stack.services[0].log_path}).\n"
-            f"Opening `rasa {args.mode}` on {args.model.relative_to(PROJECT_ROOT)} for the shop "
-            f"'{store}' (loading the model takes a few seconds). Conversations are kept in memory "
-            "only. Type /stop or press Ctrl-C to leave.",
+            f"Opening `rasa {args.mode}` on {args.model} for the shop '{store}' (loading the "
+            "model takes about 20 seconds). Conversations are kept in memory only. Type /stop "
+            "or press Ctrl-C to leave.",
             flush=True,
         )
         rasa_env = {
