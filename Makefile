@@ -30,6 +30,9 @@ help:
 	@echo "make evaluate   NLU accuracy on the held-out set + cross-validation (reports/)"
 	@echo "make scale-demo 2 Rasa servers + 2 action servers behind nginx, PostgreSQL + Redis"
 	@echo "make bench-scale throughput with 1 Rasa server vs 2 (bench/scale_results.md)"
+	@echo "make shell      rasa shell on the real model with the action server (STORE=btomic)"
+	@echo "make interactive  correct predictions and save them as training data"
+	@echo "make bench      latency, throughput, e-mail, start-up, memory (bench/results.md)"
 
 # --- environments --------------------------------------------------------------------------
 $(APP_VENV)/.installed: requirements/app.lock
