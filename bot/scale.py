@@ -53,7 +53,6 @@ from bot.stack import (
     gateway_service,
     port_is_free,
     rasa_service,
-    tail,
 )
 
 logger = logging.getLogger(__name__)
@@ -628,17 +627,7 @@ def run_demo(args: argparse.Namespace) -> int:
             "Press Ctrl-C to stop everything.",
             flush=True,
         )
-        while True:
-            dead = scaled.stack.dead_services()
-            if dead:
-                for service in dead:
-                    print(
-                        f"The {service.name} stopped unexpectedly; see {service.log_path}:\n"
-                        f"{tail(service.log_path)}",
-                        file=sys.stderr,
-                    )
-                return 1
-            time.sleep(1)
+        return scaled.stack.watch()
     except KeyboardInterrupt:
         print("\nStopping...", flush=True)
         return 0

@@ -268,6 +268,23 @@ class Stack:
         """The services whose process has exited."""
         return [s for s in self.services if s.process is not None and s.process.poll() is not None]
 
+    def watch(self, poll_s: float = 1.0) -> int:
+        """Blocks until a service exits on its own; prints why and returns 1.
+
+        Ctrl-C (KeyboardInterrupt) goes through to the caller, which stops the stack.
+        """
+        while True:
+            dead = self.dead_services()
+            if dead:
+                for service in dead:
+                    print(
+                        f"The {service.name} stopped unexpectedly; see {service.log_path}:\n"
+                        f"{tail(service.log_path)}",
+                        file=sys.stderr,
+                    )
+                return 1
+            time.sleep(poll_s)
+
     @contextlib.contextmanager
     def running(self) -> Iterator[Stack]:
         """Context manager: started on entry, stopped on exit."""
@@ -336,17 +353,7 @@ def run(store: str | None) -> int:
             "Press Ctrl-C to stop.",
             flush=True,
         )
-        while True:
-            dead = stack.dead_services()
-            if dead:
-                for service in dead:
-                    print(
-                        f"The {service.name} stopped unexpectedly; see {service.log_path}:\n"
-                        f"{tail(service.log_path)}",
-                        file=sys.stderr,
-                    )
-                return 1
-            time.sleep(1)
+        return stack.watch()
     except KeyboardInterrupt:
         print("\nStopping...", flush=True)
         return 0
