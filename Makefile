@@ -48,7 +48,8 @@ $(RASA_VENV)/.installed: requirements/rasa.lock
 	rm -rf $(RASA_VENV) && "$$py" -m venv $(RASA_VENV) && \
 	$(RASA_VENV)/bin/pip install --quiet --quiet --no-deps -r requirements/rasa.lock && touch $@
 
-venvs: $(APP_VENV)/.installed $(RASA_VENV)/.installed
+# The Rasa environment first: a missing Python 3.10 stops `make run` before anything is installed.
+venvs: $(RASA_VENV)/.installed $(APP_VENV)/.installed
 setup: venvs model
 
 # --- model ---------------------------------------------------------------------------------
