@@ -30,8 +30,9 @@ It measures, after a warm-up, and writes `bench/results.json` and `bench/results
   training time from scratch into a temporary directory (its own empty Rasa cache);
 * the CPU time each process spends per turn (/proc/<pid>/stat), which says where the time
   goes without a profiler;
-* A/B: the same measurements on a second Rasa server started through `bot.rasa_ext.cli` (the
-  project's fixes to Rasa 3.6), unless the first one already was (`--rasa-fixes`);
+* A/B: the Rasa server is started as `make run` starts it, through `bot.rasa_ext.cli` (the
+  project's fixes to Rasa 3.6); the same measurements are then repeated on a second Rasa
+  server started the other way (stock `rasa run`, or with the fixes under `--no-rasa-fixes`);
 * start-up and parse latency of the current model and of `models/variants/diet.tar.gz`, each on
   a Rasa server of its own, when that model exists (a DIET-based pipeline, for the
   accuracy/speed trade-off whose accuracy side is reports/evaluation.md).
@@ -46,7 +47,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -79,6 +79,7 @@ if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the root
 from bot.stack import (  # noqa: E402 - needs the path above
     DEFAULT_MODEL,
     RASA_BIN,
+    RASA_FIXES_MODULE,
     Service,
     Stack,
     StackError,
@@ -90,8 +91,6 @@ from bot.stack import (  # noqa: E402 - needs the path above
 )
 
 BENCH_DIR = ROOT / "bench"
-RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
-RASA_FIXES_MODULE = "bot.rasa_ext.cli"
 DIET_MODEL = ROOT / "models" / "variants" / "diet.tar.gz"
 NLU_SOURCES = [ROOT / "tests" / "nlu" / "test_nlu.yml", ROOT / "data" / "nlu.yml"] + sorted(
     (ROOT / "data" / "nlu").glob("*.yml")
@@ -419,16 +418,6 @@ def uses_rasa_fixes(service: Service) -> bool:
     return RASA_FIXES_MODULE in service.argv
 
 
-def with_rasa_fixes(service: Service) -> Service:
-    """The same Rasa service started through `python -m bot.rasa_ext.cli` (same arguments)."""
-    if uses_rasa_fixes(service):
-        return service
-    argv = list(service.argv)
-    if argv[0] != str(RASA_BIN):
-        raise ValueError(f"not a `rasa` command line: {argv[:2]}")
-    return dataclasses.replace(service, argv=[str(RASA_PYTHON), "-m", RASA_FIXES_MODULE, *argv[1:]])
-
-
 def start_rasa_timed(
     *,
     model: Path,
@@ -436,19 +425,19 @@ def start_rasa_timed(
     env: dict[str, str],
     log_dir: Path,
     name: str,
-    fixes: bool = False,
+    fixes: bool = True,
     probe: str = "rest",
 ) -> tuple[Stack, Service, dict[str, Any]]:
     """Starts a Rasa server and times it from the spawn to its first answer.
 
     Returns the running stack (the caller stops it), its service and the timings: ready
     (`/status` names a model) and first answer (a greeting answered through the REST channel,
-    which also pays for anything loaded lazily on the first message). `fixes` starts it
-    through bot.rasa_ext.cli.
+    which also pays for anything loaded lazily on the first message). `fixes` (as `make run`)
+    starts it through bot.rasa_ext.cli, False with the stock `rasa run`.
     """
-    service = rasa_service(port=free_port(), endpoints=endpoints, model=model, env=env, name=name)
-    if fixes:
-        service = with_rasa_fixes(service)
+    service = rasa_service(
+        port=free_port(), endpoints=endpoints, model=model, env=env, name=name, rasa_fixes=fixes
+    )
     stack = Stack([service], log_dir=log_dir)
     started = time.perf_counter()
     started_wall = time.time()
@@ -1006,17 +995,18 @@ def bench_variants(
 
 
 def bench_rasa_fixes(
-    target: Target, args: argparse.Namespace, messages: Sequence[str]
+    target: Target, args: argparse.Namespace, messages: Sequence[str], *, fixes: bool
 ) -> dict[str, Any]:
-    """The same measurements on a second Rasa server started through bot.rasa_ext.cli.
+    """The same measurements on a second Rasa server, started the other way.
 
-    A/B comparison for a change outside this script: the Rasa server with the project's
-    fixes to Rasa 3.6 (bot/rasa_ext), on the same model, action server and orders, with a
-    tracker store and a gateway of its own. Measured one after the other, never at once.
+    A/B comparison for a change outside this script: the Rasa server with or without the
+    project's fixes to Rasa 3.6 (bot/rasa_ext, `fixes`), on the same model, action server and
+    orders, with a tracker store and a gateway of its own. Measured one after the other,
+    never at once.
     """
     if target.action_url is None:
         return {"note": "skipped: no action server known (pass --action-url)"}
-    work = target.work / "fixes"
+    work = target.work / ("fixes" if fixes else "stock")
     endpoints = write_endpoints(
         work / "endpoints.yml",
         action_port=port_of(target.action_url),
@@ -1028,14 +1018,14 @@ def bench_rasa_fixes(
         endpoints=endpoints,
         env=env,
         log_dir=target.work / "log",
-        name="fixed Rasa server",
-        fixes=True,
+        name="fixed Rasa server" if fixes else "stock Rasa server",
+        fixes=fixes,
     )
     stacks = [rasa_stack]
     try:
         gateway = gateway_service(
             port=free_port(),
-            name="fixed gateway",
+            name="fixed gateway" if fixes else "stock gateway",
             env={
                 **env,
                 "RASA_URL": rasa.base_url,
@@ -1319,40 +1309,58 @@ def render_markdown(results: dict[str, Any]) -> str:
     else:
         note = (variant or {}).get("note", "not measured")
         lines.append(f"DIET-based variant: {note}")
+    main_fixes = bool((results.get("startup") or {}).get("rasa_fixes"))
+    main_label = "Rasa with fixes, as `make run`" if main_fixes else "stock `rasa run`"
+    other_label = "stock `rasa run`" if main_fixes else "Rasa with fixes"
     lines += [
         "",
         "## Targets",
         "",
-        "| target | limit | measured | met | with bot/rasa_ext fixes | met |",
+        f"| target | limit | measured ({main_label}) | met | {other_label} | met |",
         "|---|---|---:|---|---:|---|",
     ]
     for row in results.get("targets") or []:
-        fixed_met = row.get("met_with_fixes")
+        other_met = row.get("met_other")
         lines.append(
             f"| {row['target']} | {row['limit']} | {_fmt(row['measured'])} | "
-            f"{'yes' if row['met'] else '**no**'} | {_fmt(row.get('measured_with_fixes'))} | "
-            f"{'n/a' if fixed_met is None else 'yes' if fixed_met else '**no**'} |"
+            f"{'yes' if row['met'] else '**no**'} | {_fmt(row.get('measured_other'))} | "
+            f"{'n/a' if other_met is None else 'yes' if other_met else '**no**'} |"
         )
     lines.append("")
     return "\n".join(lines)
 
 
+def ab_pair(results: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(stock, with fixes) results of the A/B comparison, whichever server was measured first."""
+    other = _measured(results.get("rasa_fixes"))
+    if not other or "startup" not in other:
+        return None
+    if other["startup"].get("rasa_fixes"):
+        return results, other
+    return other, results
+
+
 def render_fixes_comparison(results: dict[str, Any]) -> list[str]:
     """The A/B table: the stock Rasa server against the one with bot/rasa_ext's fixes."""
-    fixed = _measured(results.get("rasa_fixes"))
     lines = ["", "## Rasa 3.6 with the project's fixes (bot/rasa_ext/cli.py), A/B", ""]
-    if not fixed or "startup" not in fixed:
+    pair = ab_pair(results)
+    if pair is None:
         note = (results.get("rasa_fixes") or {}).get("note") or (
             (results.get("rasa_fixes") or {}).get("error") or "not measured"
         )
         return [*lines, f"Not compared: {note}."]
-    stock_label = "with fixes" if (results.get("startup") or {}).get("rasa_fixes") else "stock"
+    stock_results, fixed = pair
 
     def row(label: str, stock: Any, with_fixes: Any, unit: str) -> str:
         return f"| {label} | {_fmt(stock, unit)} | {_fmt(with_fixes, unit)} |"
 
-    lines += [f"| measurement | {stock_label} (`rasa run`) | with fixes |", "|---|---:|---:|"]
-    startup = _measured(results.get("startup")) or {}
+    lines += [
+        "`make run` starts Rasa with the fixes; the stock server is measured for comparison.",
+        "",
+        "| measurement | stock (`rasa run`) | with fixes (as `make run`) |",
+        "|---|---:|---:|",
+    ]
+    startup = _measured(stock_results.get("startup")) or {}
     lines.append(
         row(
             "start to first answer",
@@ -1361,7 +1369,7 @@ def render_fixes_comparison(results: dict[str, Any]) -> list[str]:
             " s",
         )
     )
-    chat = _measured(results.get("chat_turn")) or {}
+    chat = _measured(stock_results.get("chat_turn")) or {}
     for kind, label in (("faq", "FAQ turn"), ("order_status", "order-status turn")):
         for q in ("p50_ms", "p95_ms"):
             lines.append(
@@ -1372,7 +1380,7 @@ def render_fixes_comparison(results: dict[str, Any]) -> list[str]:
                     " ms",
                 )
             )
-    stock_levels = results.get("concurrency")
+    stock_levels = stock_results.get("concurrency")
     stock_by_level = (
         {lv["conversations"]: lv for lv in stock_levels} if isinstance(stock_levels, list) else {}
     )
@@ -1401,11 +1409,13 @@ def write_results(results: dict[str, Any], out_dir: Path) -> None:
     results["finished_at"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     results["load_average"]["end"] = load_average()
     targets = evaluate_targets(results)
-    fixed = _measured(results.get("rasa_fixes"))
-    if fixed and "startup" in fixed:
-        for row, fixed_row in zip(targets, evaluate_targets(fixed), strict=True):
-            row["measured_with_fixes"] = fixed_row["measured"]
-            row["met_with_fixes"] = fixed_row["met"]
+    other = _measured(results.get("rasa_fixes"))
+    if other and "startup" in other:
+        # The main columns are the server as `make run` starts it; this is the other one.
+        for row, other_row in zip(targets, evaluate_targets(other), strict=True):
+            row["measured_other"] = other_row["measured"]
+            row["met_other"] = other_row["met"]
+            row["other"] = "with fixes" if other["startup"].get("rasa_fixes") else "stock"
     results["targets"] = targets
     (out_dir / "results.json").write_text(
         json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
@@ -1473,14 +1483,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rasa-fixes",
         action=argparse.BooleanOptionalAction,
-        default=False,
-        help="start the Rasa server through bot.rasa_ext.cli (the project's Rasa 3.6 fixes)",
+        default=True,
+        help="start the Rasa server through bot.rasa_ext.cli (the project's Rasa 3.6 fixes), "
+        "as make run does; --no-rasa-fixes starts the stock `rasa run`",
     )
     parser.add_argument(
         "--compare-fixes",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="also measure a second Rasa server with the fixes, for an A/B table",
+        help="also measure a second Rasa server started the other way, for an A/B table",
     )
     parser.add_argument("--out-dir", type=Path, default=BENCH_DIR)
     parser.add_argument(
@@ -1610,16 +1621,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     lambda: bench_mail(target, args.mails, args.mail_timeout),
                 )
             main_has_fixes = bool((results.get("startup") or {}).get("rasa_fixes"))
-            if args.compare_fixes and not main_has_fixes:
-                log("A/B: the same measurements on a Rasa server with bot/rasa_ext's fixes...")
+            if args.compare_fixes:
+                other = "without" if main_has_fixes else "with"
+                log(f"A/B: the same measurements on a Rasa server {other} bot/rasa_ext's fixes...")
                 section(
                     results,
                     args.out_dir,
                     "rasa_fixes",
-                    lambda: bench_rasa_fixes(target, args, messages),
+                    lambda: bench_rasa_fixes(target, args, messages, fixes=not main_has_fixes),
                 )
-            elif args.compare_fixes:
-                results["rasa_fixes"] = {"note": "the Rasa server measured above has them"}
             else:
                 results["rasa_fixes"] = {"note": "skipped (--no-compare-fixes)"}
             model_file = args.model

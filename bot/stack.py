@@ -30,6 +30,9 @@ from bot.config import PROJECT_ROOT, VAR_DIR, get_settings
 logger = logging.getLogger(__name__)
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
+#: `python -m` this module is `rasa` with the project's fixes to Rasa 3.6 (bot/rasa_ext/cli.py).
+RASA_FIXES_MODULE = "bot.rasa_ext.cli"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "bot.tar.gz"
 LOG_DIR = VAR_DIR / "log"
@@ -102,15 +105,21 @@ def rasa_service(
     env: Mapping[str, str] | None = None,
     auth_token: str | None = None,
     name: str = "Rasa server",
+    rasa_fixes: bool = True,
 ) -> Service:
     """The Rasa server (NLU + dialogue) with its HTTP API enabled.
 
     `auth_token` protects the HTTP API (`--auth-token`, the production profile); the health
     check then sends it, since Rasa's /status is part of that API. `name` tells several Rasa
-    servers of one stack apart in messages (`make scale-demo`).
+    servers of one stack apart in messages (`make scale-demo`). `rasa_fixes` (the default)
+    starts it as `python -m bot.rasa_ext.cli run ...`: Rasa's own command line with the
+    project's fixes to Rasa 3.6 installed first (bot/rasa_ext: the action answers' schema
+    compiled once, a write-ahead log for the SQLite tracker store); `make bench` measures
+    both ways. False starts the stock `rasa run`.
     """
+    command = [str(RASA_PYTHON), "-m", RASA_FIXES_MODULE] if rasa_fixes else [str(RASA_BIN)]
     argv = [
-        str(RASA_BIN),
+        *command,
         "run",
         "--enable-api",
         "--model",

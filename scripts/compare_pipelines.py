@@ -8,10 +8,20 @@ Variants are derived from config.yml so they differ in one choice only:
 * ``production``: config.yml as it is;
 * ``whitespace``: Rasa's WhitespaceTokenizer instead of bot.nlu.tokenizer.SpacyLookupTokenizer
   (the spaCy ablation: does the spaCy tokenisation with lemmas help?);
+* ``english-words``: the spaCy tokenizer gives lookup lemmas to French tokens only (English
+  tokens keep their lower-cased word; config.yml's choice since the cross-validation below);
+* ``english-lemmas``: lookup lemmas in both languages (the tokenizer's default);
+* ``surface-chars``: the character n-grams read the words as typed instead of their lemmas;
+* ``english-words+surface-chars``: both;
 * ``diet``: DIETClassifier (TensorFlow, 100 epochs, intent only: the entities stay with the
   deterministic extractor) instead of LogisticRegressionClassifier.
 
-Each variant's NLU model is trained into models/variants/<name>.tar.gz (training time
+With ``--cross-validation K`` the variants are compared on the *training data* only (K folds,
+per-language macro-F1 of the first guess, language from bot.nlu.langid): that is how a
+variant is chosen, so the held-out set stays a measure and never a tuning set. Results go to
+reports/pipeline_cross_validation.{json,md}.
+
+Otherwise each variant's NLU model is trained into models/variants/<name>.tar.gz (training time
 measured), evaluated on the held-out set tests/nlu/test_nlu.yml (never trained on), loaded
 again to time the load, and timed on parsing every held-out message (p50/p95). Results go to
 reports/pipeline_comparison.{json,md}.
@@ -24,6 +34,7 @@ import asyncio
 import copy
 import json
 import logging
+import random
 import statistics
 import subprocess
 import sys
@@ -37,7 +48,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from evaluate_nlu import evaluate, load_test_set  # noqa: E402
+sys.path.insert(0, str(ROOT))
+
+from evaluate_nlu import evaluate, load_test_set, macro_f1  # noqa: E402
 
 VARIANT_DIR = ROOT / "models" / "variants"
 
@@ -62,6 +75,20 @@ def variant_config(name: str) -> dict[str, Any]:
             else c
             for c in pipeline
         ]
+    elif name in (
+        "english-words",
+        "english-lemmas",
+        "surface-chars",
+        "english-words+surface-chars",
+    ):
+        pipeline = [copy.deepcopy(c) for c in pipeline]
+        for c in pipeline:
+            if c["name"].endswith("SpacyLookupTokenizer") and "english-words" in name:
+                c["lemma_languages"] = ["fr"]
+            if c["name"].endswith("SpacyLookupTokenizer") and name == "english-lemmas":
+                c["lemma_languages"] = ["fr", "en"]
+            if c.get("analyzer") == "char_wb" and "surface-chars" in name:
+                c["use_lemma"] = False
     elif name != "production":
         raise SystemExit(f"unknown variant {name}")
     config["pipeline"] = pipeline
@@ -124,12 +151,73 @@ async def measure(model: Path, examples: list[dict[str, Any]]) -> dict[str, Any]
     }
 
 
+def cross_validate(name: str, folds: int) -> dict[str, Any]:
+    """K-fold macro-F1 per language of a variant on the training data (no fallback)."""
+    from tune_fallback import fold_predictions, training_examples
+
+    from bot.nlu import langid
+
+    config = variant_config(name)
+    config["pipeline"] = [c for c in config["pipeline"] if c["name"] != "FallbackClassifier"]
+    examples = training_examples()
+    random.Random(13).shuffle(examples)
+    rows: list[dict[str, Any]] = []
+    for k in range(folds):
+        test = examples[k::folds]
+        train_part = [e for i, e in enumerate(examples) if i % folds != k]
+        with tempfile.TemporaryDirectory() as tmp:
+            fold_rows = asyncio.run(fold_predictions(train_part, test, config, Path(tmp)))
+        for row, (text, _) in zip(fold_rows, test, strict=True):
+            row["language"] = langid.language_of(text)[0]
+        rows += fold_rows
+    out: dict[str, Any] = {"folds": folds, "examples": len(rows)}
+    for language in ("fr", "en", None):
+        part = [r for r in rows if language is None or r["language"] == language]
+        pairs = [(r["gold"], r["first"] or "none") for r in part]
+        f1, report = macro_f1(pairs)
+        key = language or "all"
+        out[f"macro_f1_{key}"] = round(f1, 4)
+        out[f"f1_by_intent_{key}"] = {k: round(v["f1"], 3) for k, v in report.items()}
+        out[f"accuracy_{key}"] = round(sum(g == p for g, p in pairs) / max(1, len(pairs)), 4)
+        out[f"examples_{key}"] = len(part)
+    return out
+
+
+def main_cross_validation(variants: list[str], folds: int, out_dir: Path) -> int:
+    results = {}
+    for name in variants:
+        started = time.monotonic()
+        results[name] = cross_validate(name, folds)
+        results[name]["seconds"] = round(time.monotonic() - started)
+        print(name, results[name], flush=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "pipeline_cross_validation.json").write_text(json.dumps(results, indent=2), "utf-8")
+    lines = [
+        f"{folds}-fold cross-validation on the training data (data/), first guess without the "
+        "fallback; language of each example from bot.nlu.langid.",
+        "",
+        "| variant | macro-F1 fr | macro-F1 en | accuracy fr | accuracy en | accuracy |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        lines.append(
+            f"| {name} | {r['macro_f1_fr']:.3f} | {r['macro_f1_en']:.3f} | {r['accuracy_fr']:.3f} "
+            f"| {r['accuracy_en']:.3f} | {r['accuracy_all']:.3f} |"
+        )
+    (out_dir / "pipeline_cross_validation.md").write_text("\n".join(lines) + "\n", "utf-8")
+    print("\n".join(lines))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--variants", default="production,whitespace,diet")
     parser.add_argument("--out", type=Path, default=ROOT / "reports")
+    parser.add_argument("--cross-validation", type=int, default=0, metavar="K")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.cross_validation:
+        return main_cross_validation(args.variants.split(","), args.cross_validation, args.out)
     examples = load_test_set(ROOT / "tests" / "nlu" / "test_nlu.yml")
     results: dict[str, Any] = {}
     for name in args.variants.split(","):

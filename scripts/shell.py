@@ -38,7 +38,8 @@ from bot.config import KNOWN_STORES, PROJECT_ROOT, VAR_DIR, get_settings
 from bot.stack import (
     DEFAULT_MODEL,
     LOG_DIR,
-    RASA_BIN,
+    RASA_FIXES_MODULE,
+    RASA_PYTHON,
     PortInUseError,
     Stack,
     StackError,
@@ -47,7 +48,6 @@ from bot.stack import (
     write_endpoints,
 )
 
-RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 INTERACTIVE_WRAPPER = PROJECT_ROOT / "scripts" / "rasa_interactive.py"
 SHELL_ENDPOINTS = VAR_DIR / "shell-endpoints.yml"
 
@@ -71,7 +71,16 @@ def rasa_command(mode: str, *, model: Path, endpoints: Path, port: int) -> list[
         "--quiet",
     ]
     if mode == "shell":
-        return [str(RASA_BIN), "shell", *common, "--interface", "127.0.0.1"]
+        # `rasa shell` with the project's Rasa 3.6 fixes, as the Rasa server of `make run`.
+        return [
+            str(RASA_PYTHON),
+            "-m",
+            RASA_FIXES_MODULE,
+            "shell",
+            *common,
+            "--interface",
+            "127.0.0.1",
+        ]
     # The visualisation server would take one more port (5006) and a browser: not needed.
     return [
         str(RASA_PYTHON),

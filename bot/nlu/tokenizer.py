@@ -185,6 +185,9 @@ class SpacyLookupTokenizer(Tokenizer):
             "prefix_separator_symbol": None,
             # Pipeline used when the language is unknown and both read alike.
             "fallback_language": langid.FRENCH,
+            # Languages whose tokens get their lookup lemma; the others keep their
+            # lower-cased, accent-folded word (see `lemma_languages` in the module doc).
+            "lemma_languages": list(SUPPORTED_LANGUAGES),
         }
 
     @staticmethod
@@ -213,6 +216,12 @@ class SpacyLookupTokenizer(Tokenizer):
             raise ValueError(
                 f"fallback_language must be one of {SUPPORTED_LANGUAGES}, not {self._fallback!r}."
             )
+        unknown = set(merged["lemma_languages"]) - set(SUPPORTED_LANGUAGES)
+        if unknown:
+            raise ValueError(
+                f"lemma_languages must be among {SUPPORTED_LANGUAGES}, not {sorted(unknown)}."
+            )
+        self._lemma_languages = frozenset(merged["lemma_languages"])
         self._pipelines: Dict[str, _Pipeline] = {
             lang: load_pipeline(lang) for lang in SUPPORTED_LANGUAGES
         }
@@ -263,10 +272,10 @@ class SpacyLookupTokenizer(Tokenizer):
             The tokens.
         """
         if lang in self._pipelines:
-            return self._tokens(self._pipelines[lang], text)
+            return self._tokens(self._pipelines[lang], text, lang in self._lemma_languages)
         candidates = []
         for preference, code in enumerate(self._languages_by_preference()):
-            tokens = self._tokens(self._pipelines[code], text)
+            tokens = self._tokens(self._pipelines[code], text, code in self._lemma_languages)
             known = sum(1 for t in tokens if t.get("known_lemma"))
             candidates.append((-known, preference, tokens))
         return min(candidates, key=lambda c: (c[0], c[1]))[2]
@@ -275,7 +284,7 @@ class SpacyLookupTokenizer(Tokenizer):
         return [self._fallback] + [code for code in SUPPORTED_LANGUAGES if code != self._fallback]
 
     @staticmethod
-    def _tokens(pipeline: _Pipeline, text: str) -> List[Token]:
+    def _tokens(pipeline: _Pipeline, text: str, use_lemmas: bool = True) -> List[Token]:
         # Only the tokenizer runs: lemmas come from our own lower-cased lookup.
         doc = pipeline.nlp.make_doc(text)
         spans: List[List[Any]] = []  # [text, start]
@@ -302,7 +311,7 @@ class SpacyLookupTokenizer(Tokenizer):
         for word, start in spans:
             lowered = langid.normalise_apostrophes(word).lower()
             found = pipeline.lookup(lowered)
-            lemma = langid.fold_accents(found if found is not None else lowered)
+            lemma = langid.fold_accents(found if found is not None and use_lemmas else lowered)
             tokens.append(
                 Token(
                     word,

@@ -15,6 +15,12 @@ store uses SQLite). The mode is stored in the database file, so a tool opening
 `var/rasa-tracker.db` later sees a WAL database (`-wal` and `-shm` files next to it while in
 use). PostgreSQL, the production tracker store, is not concerned.
 
+:func:`install` also gives the SQLite tracker store a connection pool. SQLAlchemy 1.4 uses no
+pool for a SQLite file (`NullPool`), so each of the three database sessions of a turn opened a
+new connection (and set the journal mode again) and closed it: about 10% of the Rasa server's
+CPU per turn under load (py-spy, `make bench`). `SingletonThreadPool` keeps one connection
+per thread, as SQLite's own thread check requires.
+
 Installed by the Rasa command line of :mod:`bot.rasa_ext.cli`. Runs in the Rasa environment
 (SQLAlchemy 1.4).
 """
@@ -23,10 +29,13 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
+import rasa.core.tracker_store
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import SingletonThreadPool
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +54,23 @@ def use_wal(dbapi_connection: Any, _connection_record: Any) -> None:
         logger.debug("SQLite journal mode stays %s", mode[0] if mode else None)
 
 
+_rasa_engine_kwargs: Callable[[str | URL], dict[str, Any]] = (
+    rasa.core.tracker_store.create_engine_kwargs
+)
+
+
+def engine_kwargs(url: str | URL) -> dict[str, Any]:
+    """Rasa's `create_engine` arguments of the SQL tracker store, plus a pool for SQLite files."""
+    kwargs = dict(_rasa_engine_kwargs(url))
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        kwargs.setdefault("poolclass", SingletonThreadPool)
+    return kwargs
+
+
 def install() -> bool:
-    """Registers the listener on every SQLAlchemy engine of the process (once)."""
+    """Registers the listener on every SQLAlchemy engine of the process (once), and the pool."""
     if not event.contains(Engine, "connect", use_wal):
         event.listen(Engine, "connect", use_wal)
+    rasa.core.tracker_store.create_engine_kwargs = engine_kwargs
     return True

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 import pytest
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -15,7 +13,7 @@ from bot.nlu.entities import (
 )
 
 
-def found(text: str) -> List[Tuple[str, str, str]]:
+def found(text: str) -> list[tuple[str, str, str]]:
     """(entity, matched text, value) triples, in text order."""
     return [
         (e["entity"], text[e["start"] : e["end"]], e["value"]) for e in extract_shop_entities(text)
@@ -42,7 +40,7 @@ def found(text: str) -> List[Tuple[str, str, str]]:
         ("https://shop.example.com/order/104233", []),
     ],
 )
-def test_order_numbers(text: str, expected: List[Tuple[str, str, str]]) -> None:
+def test_order_numbers(text: str, expected: list[tuple[str, str, str]]) -> None:
     assert found(text) == expected
 
 
@@ -64,7 +62,7 @@ def test_order_numbers(text: str, expected: List[Tuple[str, str, str]]) -> None:
         ),
     ],
 )
-def test_emails(text: str, expected: List[Tuple[str, str, str]]) -> None:
+def test_emails(text: str, expected: list[tuple[str, str, str]]) -> None:
     assert found(text) == expected
 
 
@@ -94,7 +92,7 @@ def test_emails(text: str, expected: List[Tuple[str, str, str]]) -> None:
         ("de la part de 2 personnes", []),
     ],
 )
-def test_postcodes(text: str, expected: List[Tuple[str, str, str]]) -> None:
+def test_postcodes(text: str, expected: list[tuple[str, str, str]]) -> None:
     assert found(text) == expected
 
 
@@ -121,7 +119,7 @@ def test_postcodes(text: str, expected: List[Tuple[str, str, str]]) -> None:
         ),
     ],
 )
-def test_countries_and_mixed(text: str, expected: List[Tuple[str, str, str]]) -> None:
+def test_countries_and_mixed(text: str, expected: list[tuple[str, str, str]]) -> None:
     assert found(text) == expected
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pytest
 
 from bot.nlu import langid
@@ -219,7 +217,7 @@ def test_module_is_pure_standard_library() -> None:
     from pathlib import Path
 
     tree = ast.parse(Path(langid.__file__).read_text(encoding="utf-8"))
-    imported: set[Optional[str]] = set()
+    imported: set[str | None] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             imported.update(alias.name.split(".")[0] for alias in node.names)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 from rasa.shared.exceptions import InvalidConfigException
@@ -19,12 +19,12 @@ def detector() -> LanguageDetector:
     return LanguageDetector(LanguageDetector.get_default_config())
 
 
-def live_message(text: str, metadata: Optional[Dict[str, Any]] = None) -> Message:
+def live_message(text: str, metadata: dict[str, Any] | None = None) -> Message:
     """A message shaped like Rasa's NLUMessageConverter output (metadata key present)."""
     return Message(data={TEXT: text, "message_id": "m1", METADATA: metadata})
 
 
-def entities_of(message: Message, entity: str) -> List[Dict[str, Any]]:
+def entities_of(message: Message, entity: str) -> list[dict[str, Any]]:
     return [e for e in message.get(ENTITIES, []) if e["entity"] == entity]
 
 

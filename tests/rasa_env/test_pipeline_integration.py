@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import os
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any
 
 import pytest
 
@@ -93,13 +94,13 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             os.environ["RASA_CACHE_DIRECTORY"] = saved_cache
 
 
-def parse(agent: Any, text: str, metadata: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def parse(agent: Any, text: str, metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     from rasa.core.channels.channel import UserMessage
 
     return asyncio.run(agent.processor.parse_message(UserMessage(text, metadata=metadata)))
 
 
-def values(result: Dict[str, Any], entity: str) -> List[Any]:
+def values(result: dict[str, Any], entity: str) -> list[Any]:
     return [e["value"] for e in result["entities"] if e["entity"] == entity]
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any
 
 import pytest
 from jsonschema import ValidationError
@@ -23,11 +24,11 @@ from sqlalchemy.engine import Engine
 
 from bot.rasa_ext import action_validation, sqlite_wal
 
-GOOD: Dict[str, Any] = {
+GOOD: dict[str, Any] = {
     "events": [{"event": "slot", "name": "language", "value": "fr", "timestamp": None}],
     "responses": [{"text": "Bonjour", "buttons": []}],
 }
-BAD: Dict[str, Any] = {"events": [{"event": "slot", "name": "language"}], "responses": "Bonjour"}
+BAD: dict[str, Any] = {"events": [{"event": "slot", "name": "language"}], "responses": "Bonjour"}
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def rasa_validation(monkeypatch: pytest.MonkeyPatch) -> Any:
     return original
 
 
-def _error_of(validate: Any, result: Dict[str, Any]) -> str:
+def _error_of(validate: Any, result: dict[str, Any]) -> str:
     with pytest.raises(ValidationError) as caught:
         validate(RemoteAction("action_x", None), result)
     return str(caught.value.message)
@@ -93,3 +94,60 @@ def test_the_sqlite_tracker_store_commits_in_wal_mode_and_keeps_the_events(
     restored = asyncio.run(store.retrieve("conversation"))
     assert restored is not None
     assert [e.as_dict()["event"] for e in restored.events] == ["user", "slot"]
+
+
+def test_the_sqlite_tracker_store_keeps_its_connection(
+    wal_listener: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rasa.core.tracker_store
+
+    rasa_kwargs = rasa.core.tracker_store.create_engine_kwargs
+    monkeypatch.setattr(rasa.core.tracker_store, "create_engine_kwargs", rasa_kwargs)
+    sqlite_wal.install()
+    store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(tmp_path / "pooled.db"))
+    connects: list[Any] = []
+    event.listen(store.engine, "connect", lambda *args: connects.append(args))
+    for text in ("Bonjour", "Merci", "Au revoir"):
+        tracker = asyncio.run(store.get_or_create_tracker("c"))
+        tracker.update(UserUttered(text))
+        asyncio.run(store.save(tracker))
+    restored = asyncio.run(store.retrieve("c"))
+    assert restored is not None
+    assert [e.text for e in restored.events if isinstance(e, UserUttered)] == [
+        "Bonjour",
+        "Merci",
+        "Au revoir",
+    ]
+    # Stock Rasa on SQLAlchemy 1.4 opens a connection for each of these sessions.
+    assert len(connects) <= 1
+
+
+def test_postgresql_engine_arguments_are_rasas_own() -> None:
+    import rasa.core.tracker_store
+
+    url = "postgresql://u@127.0.0.1/db"
+    assert sqlite_wal.engine_kwargs(url) == sqlite_wal._rasa_engine_kwargs(url)
+    assert "poolclass" not in sqlite_wal.engine_kwargs("sqlite://")
+    assert rasa.core.tracker_store.create_engine_kwargs is not None
+
+
+def test_event_types_are_resolved_as_rasa_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rasa.shared.core.events import ActionExecuted, Event, SessionStarted
+
+    from bot.rasa_ext import event_types
+
+    original = Event.resolve_by_type
+    names = ["user", "slot", "action", "session_started", "bot", "active_loop", "followup"]
+    expected = {name: original(name) for name in names}
+    monkeypatch.setattr(Event, "resolve_by_type", Event.resolve_by_type)
+    event_types.install()
+    assert {name: Event.resolve_by_type(name) for name in names} == expected
+    assert Event.resolve_by_type("action") is ActionExecuted
+    assert Event.resolve_by_type("session_started") is SessionStarted
+    assert Event.resolve_by_type("topic") is None
+    assert Event.resolve_by_type("nope", default=SlotSet) is SlotSet
+    with pytest.raises(ValueError, match="Unknown event name 'nope'"):
+        Event.resolve_by_type("nope")
+    # Whole events still deserialise through the new lookup.
+    restored = Event.from_parameters({"event": "slot", "name": "language", "value": "en"})
+    assert restored == SlotSet("language", "en")

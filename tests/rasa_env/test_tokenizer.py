@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
-
 import pytest
 from rasa.nlu.constants import TOKENS_NAMES
 from rasa.shared.nlu.constants import INTENT, TEXT
@@ -15,8 +13,8 @@ from bot.nlu.tokenizer import SpacyLookupTokenizer
 
 
 def tokens_of(
-    tokenizer: SpacyLookupTokenizer, text: str, lang: Optional[str]
-) -> List[Tuple[str, str]]:
+    tokenizer: SpacyLookupTokenizer, text: str, lang: str | None
+) -> list[tuple[str, str]]:
     message = Message(data={TEXT: text, LANGUAGE_ATTRIBUTE: lang})
     tokens = tokenizer.tokenize(message, TEXT)
     for token in tokens:
@@ -45,7 +43,7 @@ def tokens_of(
     ],
 )
 def test_french_elisions_and_inversions(
-    tokenizer: SpacyLookupTokenizer, text: str, expected: List[Tuple[str, str]]
+    tokenizer: SpacyLookupTokenizer, text: str, expected: list[tuple[str, str]]
 ) -> None:
     assert tokens_of(tokenizer, text, "fr") == expected
 
@@ -106,7 +104,7 @@ def test_english_contractions_and_lemmas(tokenizer: SpacyLookupTokenizer) -> Non
     ],
 )
 def test_identifiers_stay_one_token(
-    tokenizer: SpacyLookupTokenizer, text: str, whole: str, lang: Optional[str]
+    tokenizer: SpacyLookupTokenizer, text: str, whole: str, lang: str | None
 ) -> None:
     assert whole in [t for t, _ in tokens_of(tokenizer, text, lang)]
 
@@ -189,4 +187,28 @@ def test_invalid_fallback_language_is_rejected() -> None:
     with pytest.raises(ValueError, match="fallback_language"):
         SpacyLookupTokenizer(
             {**SpacyLookupTokenizer.get_default_config(), "fallback_language": "de"}
+        )
+
+
+def test_lemma_languages_keeps_english_words_as_typed() -> None:
+    # config.yml gives lemmas to French only (reports/pipeline_cross_validation.md).
+    french_only = SpacyLookupTokenizer(
+        {**SpacyLookupTokenizer.get_default_config(), "lemma_languages": ["fr"]}
+    )
+    assert tokens_of(french_only, "I've ordered lenses", "en") == [
+        ("I", "i"),
+        ("'ve", "'ve"),
+        ("ordered", "ordered"),
+        ("lenses", "lenses"),
+    ]
+    # Still lower-cased and accent-folded, so "Café" and "cafe" are one feature.
+    assert tokens_of(french_only, "Café", "en") == [("Café", "cafe")]
+    # French keeps its lemmas.
+    assert tokens_of(french_only, "Livrez-vous", "fr") == [("Livrez", "livrer"), ("vous", "vous")]
+
+
+def test_unknown_lemma_language_is_rejected() -> None:
+    with pytest.raises(ValueError, match="lemma_languages"):
+        SpacyLookupTokenizer(
+            {**SpacyLookupTokenizer.get_default_config(), "lemma_languages": ["fr", "de"]}
         )

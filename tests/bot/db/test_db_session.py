@@ -49,6 +49,56 @@ def test_sqlite_savepoints_work(tmp_path: Path) -> None:
         engine.dispose()
 
 
+def test_sqlite_file_database_uses_a_write_ahead_log(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}", statement_timeout_s=1)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            # Durability is not traded for it: FULL (2) is SQLite's default.
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 2
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_read_then_write_transactions_queue_instead_of_failing(tmp_path: Path) -> None:
+    # The mail intake pattern: read (is this Message-ID known?), then insert. With a deferred
+    # BEGIN, SQLite refuses the second writer at once ("database is locked") instead of
+    # letting it wait; seen as HTTP 500s under a burst of inbound mail.
+    import threading
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'burst.db'}", statement_timeout_s=10)
+    errors: list[BaseException] = []
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (k TEXT PRIMARY KEY)"))
+        start = threading.Barrier(8)
+
+        def writer(worker: int) -> None:
+            start.wait()
+            try:
+                for i in range(15):
+                    with engine.begin() as connection:
+                        key = f"{worker}-{i}"
+                        known = connection.execute(
+                            text("SELECT count(*) FROM t WHERE k = :k"), {"k": key}
+                        ).scalar()
+                        if not known:
+                            connection.execute(text("INSERT INTO t VALUES (:k)"), {"k": key})
+            except BaseException as error:  # noqa: BLE001 - collected for the assertion
+                errors.append(error)
+
+        threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 8 * 15
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
