@@ -13,6 +13,7 @@ Variants are derived from config.yml so they differ in one choice only:
 * ``english-lemmas``: lookup lemmas in both languages (the tokenizer's default);
 * ``surface-chars``: the character n-grams read the words as typed instead of their lemmas;
 * ``english-words+surface-chars``: both;
+* ``word-bigrams``: the word featurizer also counts pairs of consecutive words;
 * ``diet``: DIETClassifier (TensorFlow, 100 epochs, intent only: the entities stay with the
   deterministic extractor) instead of LogisticRegressionClassifier.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import copy
 import json
 import logging
@@ -89,6 +91,11 @@ def variant_config(name: str) -> dict[str, Any]:
                 c["lemma_languages"] = ["fr", "en"]
             if c.get("analyzer") == "char_wb" and "surface-chars" in name:
                 c["use_lemma"] = False
+    elif name == "word-bigrams":
+        pipeline = [copy.deepcopy(c) for c in pipeline]
+        for c in pipeline:
+            if c["name"] == "CountVectorsFeaturizer" and "analyzer" not in c:
+                c["max_ngram"] = 2
     elif name != "production":
         raise SystemExit(f"unknown variant {name}")
     config["pipeline"] = pipeline
@@ -178,6 +185,8 @@ def cross_validate(name: str, folds: int) -> dict[str, Any]:
         key = language or "all"
         out[f"macro_f1_{key}"] = round(f1, 4)
         out[f"f1_by_intent_{key}"] = {k: round(v["f1"], 3) for k, v in report.items()}
+        confusions = collections.Counter((g, p) for g, p in pairs if g != p)
+        out[f"confusions_{key}"] = [f"{g} -> {p} ({n})" for (g, p), n in confusions.most_common(25)]
         out[f"accuracy_{key}"] = round(sum(g == p for g, p in pairs) / max(1, len(pairs)), 4)
         out[f"examples_{key}"] = len(part)
     return out

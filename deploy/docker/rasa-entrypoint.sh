@@ -4,7 +4,9 @@
 #              from the environment (see that file), the HTTP API behind RASA_TOKEN;
 #   local:     the repository's endpoints.yml (SQLite tracker store under var/, in-memory
 #              lock store: one server only), RASA_TOKEN optional.
-# Extra arguments are passed to `rasa run` (e.g. --debug).
+# Extra arguments are passed to `rasa run` (e.g. --debug). Rasa starts through
+# `python -m bot.rasa_ext.cli`, Rasa's own command line with the project's fixes to Rasa 3.6
+# installed first, as `make run` starts it (README "Performance").
 set -eu
 
 profile="${BOT_PROFILE:-production}"
@@ -30,4 +32,4 @@ set -- run --enable-api --model models/bot.tar.gz --endpoints "$endpoints" \
 if [ -n "${RASA_TOKEN:-}" ]; then
   set -- "$@" --auth-token "$RASA_TOKEN"
 fi
-exec rasa "$@"
+exec python -m bot.rasa_ext.cli "$@"

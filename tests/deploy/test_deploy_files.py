@@ -228,10 +228,10 @@ def test_make_scale_demo_sets_every_endpoints_variable() -> None:
 
 
 def entrypoint(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Runs deploy/docker/rasa-entrypoint.sh with a stand-in `rasa` that prints its arguments."""
-    fake = tmp_path / "bin" / "rasa"
+    """Runs deploy/docker/rasa-entrypoint.sh with a stand-in `python` that prints its arguments."""
+    fake = tmp_path / "bin" / "python"
     fake.parent.mkdir(exist_ok=True)
-    fake.write_text('#!/bin/sh\necho "rasa $*"\n', encoding="utf-8")
+    fake.write_text('#!/bin/sh\necho "python $*"\n', encoding="utf-8")
     fake.chmod(0o755)
     path = f"{fake.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
     return run("sh", DEPLOY / "docker" / "rasa-entrypoint.sh", env={"PATH": path, **env})
@@ -240,6 +240,8 @@ def entrypoint(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def test_the_rasa_image_runs_the_production_profile_with_its_token(tmp_path: Path) -> None:
     result = entrypoint(tmp_path, RASA_TOKEN="s3cret")
     assert result.returncode == 0, result.stderr
+    # Rasa's command line with the project's fixes, as `make run` starts it.
+    assert result.stdout.startswith("python -m bot.rasa_ext.cli run "), result.stdout
     assert "--endpoints deploy/rasa/endpoints.yml" in result.stdout
     assert "--auth-token s3cret" in result.stdout and "--enable-api" in result.stdout
 
