@@ -12,6 +12,7 @@ Transport failures become the project's errors (see `bot/errors.py`):
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,7 +66,14 @@ class RasaClient:
             RasaBadResponseError: Rasa answered with an error status or unexpected JSON.
             RasaUnavailableError: Rasa cannot be reached.
         """
-        payload = {"sender": sender, "message": message, "metadata": dict(metadata)}
+        # A unique id per customer message: a retry of this request (nginx sending it to the
+        # next Rasa server after a failure) is then answered again but not processed twice
+        # (bot/rasa_ext/idempotency.py).
+        payload = {
+            "sender": sender,
+            "message": message,
+            "metadata": {"message_id": uuid.uuid4().hex, **dict(metadata)},
+        }
         response = await self._request("POST", REST_WEBHOOK_PATH, json=payload)
         body = _json_body(response)
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):

@@ -296,10 +296,18 @@ class MailProcessor:
             # The responses then follow the bot's own per-message language detection.
             logger.warning("Could not set the slots of %s: %s", conversation_id, exc)
         answers: list[str] = []
-        for question, interpretation in zip(questions, interpretations, strict=True):
+        for index, (question, interpretation) in enumerate(
+            zip(questions, interpretations, strict=True)
+        ):
             if interpretation.intent in SMALL_TALK_INTENTS and len(questions) > 1:
                 continue
-            messages = self._bot.ask(conversation_id, question, metadata)
+            # The same id when this mail is processed again (a worker that died mid-mail):
+            # Rasa then answers the question again without running its turn twice
+            # (bot/rasa_ext/idempotency.py).
+            message_id = f"email:{row.message_id}:{index}"
+            messages = self._bot.ask(
+                conversation_id, question, {**metadata, "message_id": message_id}
+            )
             if not messages:
                 return hand_over("no_answer")
             answers.append("\n\n".join(messages))

@@ -9,6 +9,8 @@ Runs in the Rasa environment.
 * :mod:`bot.rasa_ext.sqlite_wal`: a SQLite tracker store commits in WAL mode (0.5 ms instead
   of 12 ms of blocked event loop per commit), with the same durability, and keeps its
   connection instead of opening one per database session;
+* :mod:`bot.rasa_ext.idempotency`: a message delivered twice (a balancer's or a client's
+  retry) is answered again but processed and stored once;
 * :mod:`bot.rasa_ext.event_types`: an event's class is found in a table instead of a walk of
   every Event subclass, for each event of each conversation loaded.
 
@@ -21,7 +23,7 @@ import sys
 
 from rasa.__main__ import main as rasa_main
 
-from bot.rasa_ext import action_validation, event_types, sqlite_wal
+from bot.rasa_ext import action_validation, event_types, idempotency, sqlite_wal
 
 
 def main() -> None:
@@ -29,6 +31,7 @@ def main() -> None:
     action_validation.install()
     sqlite_wal.install()
     event_types.install()
+    idempotency.install()
     sys.argv = ["rasa", *sys.argv[1:]]
     rasa_main()
 

@@ -30,13 +30,20 @@ def test_forwards_the_message_to_rasa_with_store_language_and_channel(
     assert response.json() == {
         "messages": [{"text": "echo: Bonjour", "buttons": [], "image": None}]
     }
-    assert fake_rasa.messages() == [
+    sent = fake_rasa.messages()
+    # Each message carries a unique id: a retry of the same request is not processed twice
+    # by Rasa (bot/rasa_ext/idempotency.py).
+    message_id = sent[0]["metadata"].pop("message_id")
+    assert isinstance(message_id, str) and len(message_id) == 32
+    assert sent == [
         {
             "sender": f"web-btomic-{SENDER}",
             "message": "Bonjour",
             "metadata": {"store": "btomic", "ui_language": "fr", "channel": "web"},
         }
     ]
+    client.post("/api/chat", json=chat_body("Merci", store="btomic"))
+    assert fake_rasa.messages()[1]["metadata"]["message_id"] != message_id
 
 
 def test_button_payloads_are_sent_as_they_are(make_client: MakeClient, fake_rasa: FakeRasa) -> None:
@@ -55,7 +62,11 @@ def test_unknown_store_falls_back_to_the_default_and_is_logged(
     assert response.status_code == 200
     sent = fake_rasa.messages()[0]
     assert sent["sender"] == f"web-om-system-{SENDER}"
-    assert sent["metadata"] == {"store": "om-system", "ui_language": None, "channel": "web"}
+    assert {k: v for k, v in sent["metadata"].items() if k != "message_id"} == {
+        "store": "om-system",
+        "ui_language": None,
+        "channel": "web",
+    }
     assert "shop-of-nowhere" in caplog.text
 
 

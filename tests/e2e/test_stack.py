@@ -43,3 +43,33 @@ def test_current_rasa_sdk_serves_custom_actions_to_rasa_3_6(live_stack: LiveStac
     events = live_stack.tracker(sender)["events"]
     actions = [e["name"] for e in events if e["event"] == "action"]
     assert "action_delivery_countries" in actions
+
+
+def test_a_message_delivered_twice_is_answered_twice_and_processed_once(
+    live_stack: LiveStack,
+) -> None:
+    # nginx sends a request again to the next Rasa server when the first one fails, and a
+    # server may fail after saving the turn: the same message id must not run the turn twice.
+    sender = new_sender()
+    metadata = {"store": "om-system", "message_id": "m-1"}
+    first = live_stack.say("Où en est ma commande OM-104233 ?", sender=sender, metadata=metadata)
+    again = live_stack.say("Où en est ma commande OM-104233 ?", sender=sender, metadata=metadata)
+    assert texts(first).strip() and again == first
+    events = live_stack.tracker(sender)["events"]
+    users = [e["text"] for e in events if e["event"] == "user"]
+    assert users == ["Où en est ma commande OM-104233 ?"]
+    # The form asked for the e-mail once; a new message (new id) goes on with it.
+    assert sum(1 for e in events if e["event"] == "bot") == len(first)
+    answer = texts(
+        live_stack.say(
+            "marie.dupont@example.fr",
+            sender=sender,
+            metadata={"store": "om-system", "message_id": "m-2"},
+        )
+    )
+    assert "JD014600003828461025" in answer
+    # Messages without an id are processed as Rasa always did: each one is a turn.
+    live_stack.say("merci", sender=sender)
+    live_stack.say("merci", sender=sender)
+    users = [e["text"] for e in live_stack.tracker(sender)["events"] if e["event"] == "user"]
+    assert users[-2:] == ["merci", "merci"]

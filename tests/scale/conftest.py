@@ -96,7 +96,13 @@ class Scaled:
     def _request(
         self, sender: str, message: str, metadata: Mapping[str, Any] | None, base_url: str | None
     ) -> tuple[str, dict[str, Any]]:
-        payload = {"sender": sender, "message": message, "metadata": dict(metadata or {})}
+        # A unique id per message, as the gateway sends: nginx's retry of a request whose Rasa
+        # server died after saving the turn is answered, not processed, a second time.
+        payload = {
+            "sender": sender,
+            "message": message,
+            "metadata": {"message_id": uuid.uuid4().hex, **dict(metadata or {})},
+        }
         return f"{base_url or self.rasa_url}/webhooks/rest/webhook", payload
 
     def say(
