@@ -1305,7 +1305,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"{_fmt((row.get('memory') or {}).get('rss_mb'), ' MB')} | "
                 f"{_fmt(row['model_size_mb'], ' MB')} |"
             )
-        lines += ["", "Accuracy of both: reports/evaluation.md."]
+        lines += ["", "Accuracy of both on the held-out set: reports/pipeline_comparison.md."]
     else:
         note = (variant or {}).get("note", "not measured")
         lines.append(f"DIET-based variant: {note}")
