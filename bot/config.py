@@ -73,7 +73,8 @@ class Settings(BaseSettings):
 
     # --- support e-mail auto-reply (bot/mail, POST /email/inbound) ---------------------------
     # Shared secret the inbound-parse webhook sends in `X-Webhook-Secret`. Unset = the route
-    # accepts any caller (only for a gateway that is not reachable from outside).
+    # accepts any caller (only for a gateway that is not reachable from outside: the local
+    # profile); the production profile refuses to start without it.
     email_webhook_secret: str | None = None
     # Extra recipient address -> store id entries (aliases such as a second mailbox), as JSON in
     # EMAIL_STORE_ADDRESSES. Each store's own `contact.email` from data/stores/*.yml is always
@@ -108,7 +109,8 @@ class Settings(BaseSettings):
         """In the production profile, refuses the local defaults that would lose data.
 
         Several gateways and action servers share one orders database and the inbox in it, so
-        it cannot be a SQLite file of one machine; and the Rasa API must not be open.
+        it cannot be a SQLite file of one machine; the Rasa API and the inbound-mail webhook
+        must not be open.
         """
         if self.bot_profile != "production":
             return self
@@ -117,6 +119,11 @@ class Settings(BaseSettings):
             problems.append("DATABASE_URL must be a PostgreSQL URL, not SQLite")
         if not self.rasa_token:
             problems.append("RASA_TOKEN must be set (the token the Rasa servers were started with)")
+        if not self.email_webhook_secret:
+            problems.append(
+                "EMAIL_WEBHOOK_SECRET must be set (the inbound-mail webhook would accept any "
+                "caller's mail and answer it from the shop's address)"
+            )
         if problems:
             raise ValueError("BOT_PROFILE=production: " + "; ".join(problems))
         return self

@@ -373,6 +373,8 @@ class ScaleConfig:
     rasa_balancer_port: int = 5005
     actions_balancer_port: int = 5055
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # The inbound-mail webhook's secret (the production profile requires one).
+    webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     # Alphanumeric (Rasa ignores any other prefix): tests use their own, so that several
     # stacks can share one Redis.
     redis_key_prefix: str = "shopsupport"
@@ -432,6 +434,7 @@ class ScaleStack:
             "BOT_PROFILE": "production",
             "DATABASE_URL": config.orders_url,
             "RASA_TOKEN": config.token,
+            "EMAIL_WEBHOOK_SECRET": config.webhook_secret,
             "DEFAULT_STORE": config.default_store,
         }
         rasa_env = {
@@ -534,6 +537,7 @@ class ScaleStack:
             f"(keys {config.redis_key_prefix}:lock:*)",
             f"  orders database:            {orders}",
             f"  Rasa API token:             {config.token}",
+            f"  e-mail webhook secret:      {config.webhook_secret} (X-Webhook-Secret)",
             f"  nginx configuration:        {config.work_dir / 'nginx.conf'}",
             f"  logs:                       {config.work_dir / 'log'}/ and {self.nginx_access_log}",
         ]
@@ -596,6 +600,7 @@ def run_demo(args: argparse.Namespace) -> int:
         rasa_balancer_port=base,
         actions_balancer_port=base + 50,
         token=os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24),
+        webhook_secret=os.environ.get("EMAIL_WEBHOOK_SECRET") or secrets.token_urlsafe(24),
         model=Path(args.model),
     )
     try:

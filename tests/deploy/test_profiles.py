@@ -24,7 +24,7 @@ POSTGRES = "postgresql+psycopg2://shop:pw@db.example:5432/orders"
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The developer's shell may export these; the tests set what they need."""
-    for name in ("BOT_PROFILE", "DATABASE_URL", "RASA_TOKEN"):
+    for name in ("BOT_PROFILE", "DATABASE_URL", "RASA_TOKEN", "EMAIL_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -43,18 +43,26 @@ def test_the_profile_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("BOT_PROFILE", "production")
     monkeypatch.setenv("DATABASE_URL", POSTGRES)
     monkeypatch.setenv("RASA_TOKEN", "t0ken")
+    monkeypatch.setenv("EMAIL_WEBHOOK_SECRET", "w3bhook")
     production = settings()
     assert (production.bot_profile, production.rasa_token) == ("production", "t0ken")
 
 
 def test_production_refuses_a_sqlite_orders_database() -> None:
     with pytest.raises(ValidationError, match="DATABASE_URL must be a PostgreSQL URL"):
-        settings(bot_profile="production", rasa_token="t")
+        settings(bot_profile="production", rasa_token="t", email_webhook_secret="w")
 
 
 def test_production_refuses_an_open_rasa_api() -> None:
     with pytest.raises(ValidationError, match="RASA_TOKEN must be set"):
-        settings(bot_profile="production", database_url=POSTGRES)
+        settings(bot_profile="production", database_url=POSTGRES, email_webhook_secret="w")
+
+
+def test_production_refuses_an_open_mail_webhook() -> None:
+    with pytest.raises(ValidationError, match="EMAIL_WEBHOOK_SECRET must be set"):
+        settings(bot_profile="production", database_url=POSTGRES, rasa_token="t")
+    # The local profile keeps it optional (a gateway not reachable from outside).
+    assert settings().email_webhook_secret is None
 
 
 def test_an_unknown_profile_is_refused() -> None:
