@@ -252,11 +252,21 @@ def release_abandoned(
     return _rowcount(requeued), taken
 
 
-def replies_since(*, session: Session, sender: str, since: dt.datetime) -> int:
-    """How many automatic replies went to ``sender`` since ``since``."""
-    query = select(func.count(InboxMessage.id)).where(
-        InboxMessage.sender == sender,
-        InboxMessage.state == InboxState.REPLIED,
-        InboxMessage.processed_at >= since,
-    )
+def replies_since(
+    *, session: Session, sender: str, since: dt.datetime, before_id: int | None = None
+) -> int:
+    """How many automatic replies went to ``sender`` since ``since``.
+
+    With ``before_id`` (the row being decided), the sender's older rows that another worker is
+    processing right now count too: each may be about to reply. Two workers deciding two mails
+    of one sender at once then cannot both take the last reply of the day: the older row gets
+    it, the newer one sees it taken (a loop guard errs on the side of not replying).
+    """
+    replied = (InboxMessage.state == InboxState.REPLIED) & (InboxMessage.processed_at >= since)
+    condition = replied
+    if before_id is not None:
+        condition = replied | (
+            (InboxMessage.state == InboxState.PROCESSING) & (InboxMessage.id < before_id)
+        )
+    query = select(func.count(InboxMessage.id)).where(InboxMessage.sender == sender, condition)
     return int(session.scalar(query) or 0)

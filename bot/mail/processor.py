@@ -249,7 +249,7 @@ class MailProcessor:
             return Decision(InboxState.SKIPPED, reason)
         with self._sessions() as session:
             recent = inbox.replies_since(
-                session=session, sender=parsed.sender, since=self._clock() - DAY
+                session=session, sender=parsed.sender, since=self._clock() - DAY, before_id=row.id
             )
         if recent >= settings.email_max_replies_per_sender_per_day:
             return Decision(InboxState.SKIPPED, "sender_daily_limit")

@@ -241,3 +241,37 @@ def test_replies_since_counts_replied_rows_only(sessions: sessionmaker[Session])
             inbox.replies_since(session=session, sender="a@x.fr", since=NOW + dt.timedelta(hours=1))
             == 0
         )
+
+
+def test_older_rows_in_processing_count_against_the_daily_limit(
+    sessions: sessionmaker[Session],
+) -> None:
+    # Two workers decide two mails of one sender at once: the older row may be about to reply,
+    # so the newer one counts it; the older one does not count the newer one.
+    with sessions() as session:
+        rows = [
+            inbox.add_message(
+                session=session,
+                message_id=f"<p{number}@x>",
+                raw=b"x",
+                store_id="om-system",
+                sender="a@x.fr",
+                now=NOW,
+                state=InboxState.PROCESSING,
+            )[0]
+            for number in range(2)
+        ]
+        session.commit()
+        older, newer = sorted(row.id for row in rows)
+        since = NOW - dt.timedelta(hours=1)
+        assert inbox.replies_since(session=session, sender="a@x.fr", since=since) == 0
+        assert (
+            inbox.replies_since(session=session, sender="a@x.fr", since=since, before_id=older) == 0
+        )
+        assert (
+            inbox.replies_since(session=session, sender="a@x.fr", since=since, before_id=newer) == 1
+        )
+        # Another sender's rows never count.
+        assert (
+            inbox.replies_since(session=session, sender="b@x.fr", since=since, before_id=newer) == 0
+        )
