@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,25 @@ sys.path.insert(0, str(ROOT))
 from evaluate_nlu import evaluate, load_test_set, macro_f1  # noqa: E402
 
 VARIANT_DIR = ROOT / "models" / "variants"
+
+
+def _is_tokenizer(component: dict[str, Any]) -> bool:
+    return str(component["name"]).endswith("SpacyLookupTokenizer")
+
+
+def _is_char_featurizer(component: dict[str, Any]) -> bool:
+    return component.get("analyzer") == "char_wb"
+
+
+def _is_word_featurizer(component: dict[str, Any]) -> bool:
+    return component["name"] == "CountVectorsFeaturizer" and "analyzer" not in component
+
+
+def _with(
+    pipeline: list[dict[str, Any]], match: Callable[[dict[str, Any]], bool], **options: Any
+) -> list[dict[str, Any]]:
+    """The pipeline with `options` set on the components `match` picks."""
+    return [{**c, **options} if match(c) else c for c in pipeline]
 
 
 def variant_config(name: str) -> dict[str, Any]:
@@ -77,25 +97,17 @@ def variant_config(name: str) -> dict[str, Any]:
             else c
             for c in pipeline
         ]
-    elif name in (
-        "english-words",
-        "english-lemmas",
-        "surface-chars",
-        "english-words+surface-chars",
-    ):
-        pipeline = [copy.deepcopy(c) for c in pipeline]
-        for c in pipeline:
-            if c["name"].endswith("SpacyLookupTokenizer") and "english-words" in name:
-                c["lemma_languages"] = ["fr"]
-            if c["name"].endswith("SpacyLookupTokenizer") and name == "english-lemmas":
-                c["lemma_languages"] = ["fr", "en"]
-            if c.get("analyzer") == "char_wb" and "surface-chars" in name:
-                c["use_lemma"] = False
+    elif name == "english-words":
+        pipeline = _with(pipeline, _is_tokenizer, lemma_languages=["fr"])
+    elif name == "english-lemmas":
+        pipeline = _with(pipeline, _is_tokenizer, lemma_languages=["fr", "en"])
+    elif name == "surface-chars":
+        pipeline = _with(pipeline, _is_char_featurizer, use_lemma=False)
+    elif name == "english-words+surface-chars":
+        pipeline = _with(pipeline, _is_tokenizer, lemma_languages=["fr"])
+        pipeline = _with(pipeline, _is_char_featurizer, use_lemma=False)
     elif name == "word-bigrams":
-        pipeline = [copy.deepcopy(c) for c in pipeline]
-        for c in pipeline:
-            if c["name"] == "CountVectorsFeaturizer" and "analyzer" not in c:
-                c["max_ngram"] = 2
+        pipeline = _with(pipeline, _is_word_featurizer, max_ngram=2)
     elif name != "production":
         raise SystemExit(f"unknown variant {name}")
     config["pipeline"] = pipeline

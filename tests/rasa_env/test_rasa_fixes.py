@@ -123,12 +123,9 @@ def test_the_sqlite_tracker_store_keeps_its_connection(
 
 
 def test_postgresql_engine_arguments_are_rasas_own() -> None:
-    import rasa.core.tracker_store
-
     url = "postgresql://u@127.0.0.1/db"
     assert sqlite_wal.engine_kwargs(url) == sqlite_wal._rasa_engine_kwargs(url)
     assert "poolclass" not in sqlite_wal.engine_kwargs("sqlite://")
-    assert rasa.core.tracker_store.create_engine_kwargs is not None
 
 
 def test_event_types_are_resolved_as_rasa_does(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -64,8 +65,6 @@ def test_sqlite_read_then_write_transactions_queue_instead_of_failing(tmp_path: 
     # The mail intake pattern: read (is this Message-ID known?), then insert. With a deferred
     # BEGIN, SQLite refuses the second writer at once ("database is locked") instead of
     # letting it wait; seen as HTTP 500s under a burst of inbound mail.
-    import threading
-
     engine = make_engine(f"sqlite:///{tmp_path / 'burst.db'}", statement_timeout_s=10)
     errors: list[BaseException] = []
     try:
