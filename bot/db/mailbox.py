@@ -125,7 +125,10 @@ class Handoff(Base):
     __tablename__ = "handoffs"
     __table_args__ = (
         CheckConstraint(one_of("channel", HandoffChannel), name="channel"),
+        CheckConstraint("status IN ('open', 'assigned', 'resolved')", name="status"),
         Index("ix_handoffs_created_at", "created_at"),
+        Index("ix_handoffs_store_id_status", "store_id", "status"),
+        Index("ix_handoffs_conversation_id", "conversation_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -145,6 +148,25 @@ class Handoff(Base):
     inbox_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbox_messages.id", ondelete="SET NULL"), index=True
     )
+    # --- the support console (revision 0003) ---
+    # open -> assigned (an agent took it) -> resolved; see bot.db.console.HandoffStatus.
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    assigned_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("console_users.id", ondelete="SET NULL")
+    )
+    assigned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set while an agent has taken the web conversation over live (the bot is paused).
+    live_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The widget's last poll: tells the agent whether the customer is still on the page.
+    customer_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The customer's language (fr/en) when known, for the reply template.
+    language: Mapped[str | None] = mapped_column(String(2))
 
     def __repr__(self) -> str:
         return f"Handoff(id={self.id!r}, channel={self.channel.value!r}, reason={self.reason!r})"
+
+
+# The console's tables reference the handoffs (and the handoffs its accounts): declaring them
+# whenever this module is imported keeps Base.metadata whole for Alembic and its tests.
+import bot.db.console  # noqa: E402, F401

@@ -20,7 +20,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import bot.db.mailbox  # noqa: F401  (declares its tables on Base.metadata)
+import bot.db.mailbox  # noqa: F401  (declares its tables, and the console's, on Base.metadata)
 from bot.config import get_settings
 from bot.db.models import Base
 from bot.db.session import make_engine
