@@ -104,6 +104,33 @@ class Settings(BaseSettings):
     # At most this many questions of one mail are put to the bot; a longer mail goes to a human.
     email_max_questions: int = Field(default=5, ge=1)
 
+    # --- support console (bot/console, /console) -------------------------------------------
+    # Key of the console's session and CSRF tokens. Required in production (start-up refused
+    # without it, or with one shorter than 32 characters); in the local profile an unset
+    # secret is drawn at random when the gateway starts (logins then end with the process).
+    console_session_secret: str | None = None
+    # Hours a console login lasts.
+    console_session_hours: float = Field(default=12.0, gt=0.0)
+    # Failed logins allowed per account (and 4x that per client address) in the window.
+    console_login_max_failures: int = Field(default=5, ge=1)
+    console_login_window_s: float = Field(default=900.0, gt=0.0)
+    # Rasa's tracker store, read (never written, except by a privacy erasure) to import the
+    # conversations into the reporting tables. Production: the PostgreSQL URL of DB_*.
+    tracker_store_url: str = Field(default=f"sqlite:///{VAR_DIR / 'rasa-tracker.db'}")
+    # Seconds between two imports of new tracker events by the gateway.
+    console_import_interval_s: float = Field(default=5.0, gt=0.0)
+    # Where reviewed training examples are written (a training-data file under data/).
+    console_training_file: Path = PROJECT_ROOT / "data" / "nlu" / "reviewed.yml"
+    # A customer whose widget has not polled for this long has left the page: the agent's
+    # reply then goes by e-mail.
+    console_customer_gone_s: float = Field(default=20.0, gt=0.0)
+    # Days transcripts, inbox mails and handoffs are kept (`python -m bot.console.privacy
+    # purge`); unset = kept until erased.
+    retention_days: int | None = Field(default=None, ge=1)
+    # Local profile: port of the SMTP catcher the gateway runs for the demo mailbox
+    # (`make run` sets it when SMTP_URL is unset); mail then goes there.
+    local_smtp_port: int | None = None
+
     @model_validator(mode="after")
     def _production_needs_real_services(self) -> Self:
         """In the production profile, refuses the local defaults that would lose data.
@@ -123,6 +150,11 @@ class Settings(BaseSettings):
             problems.append(
                 "EMAIL_WEBHOOK_SECRET must be set (the inbound-mail webhook would accept any "
                 "caller's mail and answer it from the shop's address)"
+            )
+        if not self.console_session_secret or len(self.console_session_secret) < 32:
+            problems.append(
+                "CONSOLE_SESSION_SECRET must be set to a random string of 32 characters or more "
+                "(it signs the support console's sessions)"
             )
         if problems:
             raise ValueError("BOT_PROFILE=production: " + "; ".join(problems))

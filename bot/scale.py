@@ -436,6 +436,10 @@ class ScaleStack:
             "RASA_TOKEN": config.token,
             "EMAIL_WEBHOOK_SECRET": config.webhook_secret,
             "DEFAULT_STORE": config.default_store,
+            # The support console: its session key, and the shared tracker store it reads.
+            "CONSOLE_SESSION_SECRET": os.environ.get("CONSOLE_SESSION_SECRET")
+            or secrets.token_urlsafe(32),
+            "TRACKER_STORE_URL": config.tracker_url,
         }
         rasa_env = {
             **rasa_production_env(

@@ -25,6 +25,7 @@ from bot.api.rasa import RasaClient, make_http_client
 from bot.api.ratelimit import TokenBucketLimiter
 from bot.api.routes import chat, email, health, pages, widget
 from bot.config import Settings, get_settings
+from bot.console import web as console
 
 # A chat body is the message plus a few short fields; JSON may escape each character as
 # \uXXXX (6 bytes), hence the factor, plus room for the other fields.
@@ -93,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(email.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The support console (/console), the widget's live endpoint, the demo mailbox.
+    console.install(app)
     return app
 
 

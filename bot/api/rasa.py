@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -79,6 +80,24 @@ class RasaClient:
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
             raise RasaBadResponseError("Rasa's REST channel did not answer with a list of messages")
         return body
+
+    async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
+        """Appends events to a conversation (the console's pause, resume, agent messages).
+
+        Raises:
+            RasaUnavailableError: Rasa cannot be reached or refused the events.
+        """
+        path = f"/conversations/{quote(sender, safe='')}/tracker/events"
+        # httpx merges these params with the client's (the token).
+        await self._request("POST", path, json=events, params={"include_events": "NONE"})
+
+    async def slots(self, sender: str) -> dict[str, Any]:
+        """The conversation's slots (``{}`` when Rasa answers something unexpected)."""
+        path = f"/conversations/{quote(sender, safe='')}/tracker"
+        response = await self._request("GET", path, params={"include_events": "NONE"})
+        body = _json_body(response)
+        slots = body.get("slots") if isinstance(body, dict) else None
+        return slots if isinstance(slots, dict) else {}
 
     async def status(self, *, timeout_s: float | None = None) -> dict[str, Any]:
         """Rasa's `/status` document (`model_file` is set once a model is loaded).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 SENDER_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
@@ -48,6 +50,11 @@ class ChatResponse(BaseModel):
     """The bot's answer to one customer message (possibly several bubbles)."""
 
     messages: list[ChatMessage]
+    handoff: Literal["waiting", "live"] | None = Field(
+        default=None,
+        description="Set while a person is expected (waiting) or answering (live): the widget "
+        "then polls GET /api/chat/live for their messages.",
+    )
 
 
 class ErrorResponse(BaseModel):

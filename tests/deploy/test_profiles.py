@@ -24,7 +24,13 @@ POSTGRES = "postgresql+psycopg2://shop:pw@db.example:5432/orders"
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """The developer's shell may export these; the tests set what they need."""
-    for name in ("BOT_PROFILE", "DATABASE_URL", "RASA_TOKEN", "EMAIL_WEBHOOK_SECRET"):
+    for name in (
+        "BOT_PROFILE",
+        "DATABASE_URL",
+        "RASA_TOKEN",
+        "EMAIL_WEBHOOK_SECRET",
+        "CONSOLE_SESSION_SECRET",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -44,6 +50,7 @@ def test_the_profile_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("DATABASE_URL", POSTGRES)
     monkeypatch.setenv("RASA_TOKEN", "t0ken")
     monkeypatch.setenv("EMAIL_WEBHOOK_SECRET", "w3bhook")
+    monkeypatch.setenv("CONSOLE_SESSION_SECRET", "s" * 32)
     production = settings()
     assert (production.bot_profile, production.rasa_token) == ("production", "t0ken")
 
@@ -63,6 +70,17 @@ def test_production_refuses_an_open_mail_webhook() -> None:
         settings(bot_profile="production", database_url=POSTGRES, rasa_token="t")
     # The local profile keeps it optional (a gateway not reachable from outside).
     assert settings().email_webhook_secret is None
+
+
+def test_production_refuses_a_console_without_a_session_secret() -> None:
+    ready = {"database_url": POSTGRES, "rasa_token": "t", "email_webhook_secret": "w"}
+    with pytest.raises(ValidationError, match="CONSOLE_SESSION_SECRET must be set"):
+        settings(bot_profile="production", **ready)
+    with pytest.raises(ValidationError, match="CONSOLE_SESSION_SECRET must be set"):
+        settings(bot_profile="production", console_session_secret="short", **ready)
+    assert settings(bot_profile="production", console_session_secret="k" * 32, **ready)
+    # Local: optional (a random key per gateway process).
+    assert settings().console_session_secret is None
 
 
 def test_an_unknown_profile_is_refused() -> None:

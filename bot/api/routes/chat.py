@@ -6,12 +6,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 
 from bot.api.deps import ChatRateLimit, RasaClientDep, SettingsDep
 from bot.api.errors import ApiError
 from bot.api.schemas import ChatButton, ChatMessage, ChatRequest, ChatResponse, ErrorResponse
 from bot.config import KNOWN_STORES, Settings
+from bot.console.web import customer_message_mode
 from bot.i18n import Lang
 
 logger = logging.getLogger(__name__)
@@ -85,7 +87,9 @@ def to_chat_message(rasa_message: Mapping[str, Any]) -> ChatMessage | None:
         504: {"model": ErrorResponse, "description": "assistant_timeout"},
     },
 )
-async def chat(body: ChatRequest, settings: SettingsDep, rasa: RasaClientDep) -> ChatResponse:
+async def chat(
+    request: Request, body: ChatRequest, settings: SettingsDep, rasa: RasaClientDep
+) -> ChatResponse:
     """Sends one customer message (or a button's '/intent' payload) to the assistant."""
     message = body.message.strip()
     if not message:
@@ -93,10 +97,13 @@ async def chat(body: ChatRequest, settings: SettingsDep, rasa: RasaClientDep) ->
     if len(message) > settings.max_message_chars:
         raise ApiError(413, "message_too_long", max_chars=settings.max_message_chars)
     store = resolve_store(body.store, settings)
+    sender = web_sender(store, body.sender_id)
     replies = await rasa.send_message(
-        sender=web_sender(store, body.sender_id),
+        sender=sender,
         message=message,
         metadata={"store": store, "ui_language": ui_language(body.language), "channel": CHANNEL},
     )
     messages = [m for m in (to_chat_message(reply) for reply in replies) if m is not None]
-    return ChatResponse(messages=messages)
+    # A person expected or answering (support console): the widget then polls for them.
+    handoff = await run_in_threadpool(customer_message_mode, request, sender, message)
+    return ChatResponse(messages=messages, handoff=handoff)

@@ -24,6 +24,9 @@
 
   const GATEWAY = new URL(script.src, document.baseURI).origin;
   const API_URL = GATEWAY + "/api/chat";
+  const LIVE_URL = GATEWAY + "/api/chat/live";
+  // While a person is expected or answering, the widget asks for their messages this often.
+  const LIVE_POLL_MS = 1000;
   const STORE = (script.getAttribute("data-store") || "").trim() || "om-system";
   const SHOPS = { "om-system": "OM SYSTEM", btomic: "BTOMIC" };
   const SHOP_NAME = SHOPS[STORE] || "";
@@ -54,6 +57,8 @@
       quickReplies: "Réponses suggérées",
       newTab: " (nouvel onglet)",
       image: "Image envoyée par l'assistant",
+      agent: "Conseiller : ",
+      agentNamed: "{name} (service client) : ",
       welcome:
         "Bonjour ! Je suis l'assistant virtuel du service client{shop}. Posez-moi vos " +
         "questions sur les commandes, le paiement, la livraison ou les retours ; je peux " +
@@ -91,6 +96,8 @@
       quickReplies: "Suggested replies",
       newTab: " (new tab)",
       image: "Image sent by the assistant",
+      agent: "Agent: ",
+      agentNamed: "{name} (customer service): ",
       welcome:
         "Hello! I am the{shop} customer service's virtual assistant. Ask me about orders, " +
         "payment, delivery or returns; I can also tell you where your order is.",
@@ -169,6 +176,9 @@
     .msg.bot { align-self: flex-start; background: var(--bot-bg); color: var(--bot-text); border-bottom-left-radius: 4px; }
     .msg.user { align-self: flex-end; background: var(--accent); color: var(--accent-text); border-bottom-right-radius: 4px; }
     .msg.pending { opacity: 0.65; }
+    .msg.agent { background: #fff4d6; border-left: 3px solid var(--accent); }
+    .msg .agent-name { display: block; font-size: 12px; font-weight: 700; margin-bottom: 2px; }
+    .msg.notice { align-self: center; max-width: 95%; background: transparent; color: #555; font-size: 13px; font-style: italic; text-align: center; }
     .msg.bot a { color: var(--link); text-decoration: underline; }
     .msg img { display: block; max-width: 100%; margin-top: 6px; border-radius: 8px; }
     .quick-replies { align-self: flex-start; display: flex; flex-wrap: wrap; gap: 6px; max-width: 95%; }
@@ -257,7 +267,7 @@
   }
 
   function freshState(open) {
-    return { senderId: newSenderId(), messages: [], open: Boolean(open) };
+    return { senderId: newSenderId(), messages: [], open: Boolean(open), live: false, liveAfter: 0 };
   }
 
   function cleanButtons(buttons) {
@@ -270,7 +280,8 @@
   }
 
   function cleanMessage(m) {
-    if (!m || (m.role !== "user" && m.role !== "bot")) {
+    // "agent": a person of the support team (live takeover); "notice": the console's notes.
+    if (!m || !["user", "bot", "agent", "notice"].includes(m.role)) {
       return null;
     }
     return {
@@ -278,6 +289,7 @@
       text: typeof m.text === "string" ? m.text : null,
       buttons: cleanButtons(m.buttons),
       image: typeof m.image === "string" ? m.image : null,
+      name: typeof m.name === "string" ? m.name : null,
     };
   }
 
@@ -295,6 +307,8 @@
           senderId: data.senderId,
           messages: data.messages.map(cleanMessage).filter(Boolean).slice(-MAX_STORED_MESSAGES),
           open: data.open === true,
+          live: data.live === true,
+          liveAfter: Number.isInteger(data.liveAfter) ? data.liveAfter : 0,
         };
       }
     } catch (e) {
@@ -514,6 +528,17 @@
   // --- rendering -----------------------------------------------------------------------------
 
   function messageNode(message) {
+    if (message.role === "notice") {
+      return el("div", { class: "msg notice", role: "note", text: message.text || "" });
+    }
+    if (message.role === "agent") {
+      const label = message.name ? format(t.agentNamed, { name: message.name }) : t.agent;
+      const node = el("div", { class: "msg bot agent" }, [
+        el("span", { class: "agent-name", text: label }),
+      ]);
+      appendRichText(node, message.text || "");
+      return node;
+    }
     const node = el("div", { class: "msg " + message.role }, [
       el("span", { class: "sr-only", text: message.role === "user" ? t.you : t.bot }),
     ]);
@@ -567,7 +592,7 @@
       }
     });
     state.messages.forEach((m, i) => {
-      if (m.role === "user") {
+      if (m.role !== "bot") {
         log.append(messageNode(m));
       } else {
         appendBotMessage(m, i > lastUser);
@@ -653,6 +678,7 @@
     if (busy) {
       return;
     }
+    stopLive();
     state = freshState(true);
     saveState();
     hideError();
@@ -715,7 +741,7 @@
         body = null;
       }
       if (response.ok && body && Array.isArray(body.messages)) {
-        return body.messages;
+        return body;
       }
       throw failureFor(response, body);
     } finally {
@@ -745,7 +771,8 @@
     log.append(pending);
     scrollToEnd();
     try {
-      const replies = await postChat(payload);
+      const answer = await postChat(payload);
+      const replies = answer.messages;
       pending.classList.remove("pending");
       for (const node of log.querySelectorAll(".quick-replies")) {
         node.remove();
@@ -770,6 +797,9 @@
       if (fromInput) {
         input.value = "";
         autosize();
+      }
+      if (answer.handoff === "waiting" || answer.handoff === "live") {
+        startLive();
       }
     } catch (failure) {
       // Not sent: the bubble goes, the text stays in the input (or the retry button resends
@@ -824,6 +854,60 @@
     }
   }
 
+  // --- a person of the support team: waiting for them, talking to them ----------------------
+
+  let liveTimer = null;
+
+  function startLive() {
+    if (!state.live) {
+      state.live = true;
+      saveState();
+    }
+    if (liveTimer === null) {
+      liveTimer = setTimeout(pollLive, 0);
+    }
+  }
+
+  function stopLive() {
+    if (liveTimer !== null) {
+      clearTimeout(liveTimer);
+      liveTimer = null;
+    }
+  }
+
+  async function pollLive() {
+    const senderId = state.senderId;
+    let keepPolling = true;
+    try {
+      const query = new URLSearchParams({ sender_id: senderId, store: STORE, after: String(state.liveAfter || 0) });
+      const response = await fetch(LIVE_URL + "?" + query, { mode: "cors", credentials: "omit" });
+      const body = response.ok ? await response.json() : null;
+      if (body && state.senderId === senderId) {
+        const fresh = (Array.isArray(body.messages) ? body.messages : [])
+          .filter((m) => Number.isInteger(m.id) && m.id > (state.liveAfter || 0));
+        for (const m of fresh) {
+          const message = cleanMessage({ role: m.author === "agent" ? "agent" : "notice", text: m.text, name: m.name });
+          if (message) {
+            state.messages.push(message);
+            log.append(messageNode(message));
+          }
+          state.liveAfter = Math.max(state.liveAfter || 0, m.id);
+        }
+        if (body.mode === "bot") {
+          state.live = false;
+          keepPolling = false;
+        }
+        saveState();
+        if (fresh.length) {
+          scrollToEnd();
+        }
+      }
+    } catch (e) {
+      // The gateway is unreachable for a moment: the next poll tries again.
+    }
+    liveTimer = keepPolling && state.senderId === senderId ? setTimeout(pollLive, LIVE_POLL_MS) : null;
+  }
+
   // --- start ---------------------------------------------------------------------------------
 
   // Another tab of the same shop changed the conversation: show the same one here.
@@ -841,6 +925,9 @@
   function mount() {
     document.body.append(host);
     renderLog();
+    if (state.live) {
+      startLive(); // a person was expected or answering before this page loaded
+    }
     if (state.open) {
       openPanel(false); // reopened after a page change: do not steal the page's focus
     }

@@ -1,0 +1,291 @@
+"""The analytics figures: conversations, containment, clarification, lookups, topics, e-mail.
+
+Definitions (also in the README, "For support teams"):
+
+- a *conversation* is one Rasa conversation (a widget conversation, an e-mail thread, a shell
+  session) with at least one customer message, dated by its first message;
+- *contained*: ended without a person (no handoff requested, never taken over);
+- *clarification rate* / *out-of-scope rate*: share of customer messages that got a
+  clarification question / the "our FAQ does not cover this" answer;
+- *order lookups*: conversations with an order proved (verified), failed proofs (each
+  failure counts), conversations where the lookups were locked after repeated failures;
+- e-mail: mails received (by the inbox), answered automatically, handed over, failed, and the
+  median time from receipt to the automatic reply.
+
+Each figure is computed from the reporting tables with SQL filters, then aggregated in Python
+(a few thousand rows per month of a shop: cheaper than a portable SQL date arithmetic).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.console.masking import mask_personal_data
+from bot.console.reporting import as_utc
+from bot.db.console import MessageAuthor, Outcome, ReportConversation, ReportMessage
+from bot.db.mailbox import InboxMessage, InboxState
+
+UNANSWERED = (Outcome.CLARIFIED.value, Outcome.OUT_OF_SCOPE.value)
+# Conversation intents say nothing of what customers need: left out of the top topics.
+NOT_TOPICS = frozenset(
+    {"greet", "goodbye", "thank", "affirm", "deny", "inform", "stop", "nlu_fallback", "out_of_scope"}
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the analytics (and the review) are restricted to."""
+
+    stores: tuple[str, ...]
+    language: str | None = None
+    channel: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None  # inclusive
+
+    def conversation_clauses(self) -> list[object]:
+        """The SQL conditions on :class:`ReportConversation`."""
+        clauses: list[object] = [ReportConversation.store_id.in_(self.stores)]
+        if self.language:
+            clauses.append(ReportConversation.language == self.language)
+        if self.channel:
+            clauses.append(ReportConversation.channel == self.channel)
+        if self.start:
+            clauses.append(ReportConversation.started_at >= _midnight(self.start))
+        if self.end:
+            clauses.append(
+                ReportConversation.started_at < _midnight(self.end + dt.timedelta(days=1))
+            )
+        return clauses
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+@dataclass
+class Totals:
+    """Conversation figures of one group (all, a day, a shop...)."""
+
+    conversations: int = 0
+    contained: int = 0
+    customer_messages: int = 0
+    clarified: int = 0
+    out_of_scope: int = 0
+    lookups_verified: int = 0
+    lookups_failed: int = 0
+    lookups_locked: int = 0
+    handed_off: int = 0
+
+    def add(self, row: ReportConversation) -> None:
+        """Counts one conversation."""
+        self.conversations += 1
+        self.contained += 0 if row.handed_off else 1
+        self.customer_messages += row.customer_messages
+        self.clarified += row.clarified
+        self.out_of_scope += row.out_of_scope
+        self.lookups_verified += row.lookups_verified
+        self.lookups_failed += row.lookups_failed
+        self.lookups_locked += 1 if row.lookup_locked else 0
+        self.handed_off += 1 if row.handed_off else 0
+
+    @property
+    def containment(self) -> float | None:
+        """Share of conversations that ended without a person."""
+        return self.contained / self.conversations if self.conversations else None
+
+    @property
+    def clarification_rate(self) -> float | None:
+        """Share of customer messages answered with a clarification question."""
+        return self.clarified / self.customer_messages if self.customer_messages else None
+
+    @property
+    def out_of_scope_rate(self) -> float | None:
+        """Share of customer messages outside what the shops' FAQs cover."""
+        return self.out_of_scope / self.customer_messages if self.customer_messages else None
+
+
+@dataclass
+class EmailFigures:
+    """The e-mail channel's figures."""
+
+    received: int = 0
+    auto_answered: int = 0
+    handed_over: int = 0
+    failed: int = 0
+    skipped: int = 0
+    waiting: int = 0
+    median_reply_s: float | None = None
+
+
+@dataclass
+class Analytics:
+    """Everything the analytics page shows."""
+
+    totals: Totals
+    by_day: dict[dt.date, Totals]
+    by_store: dict[str, Totals]
+    by_language: dict[str, Totals]
+    by_channel: dict[str, Totals]
+    top_topics: list[tuple[str, int]]
+    top_unanswered: list[tuple[str, int]]
+    email: EmailFigures
+    email_by_day: dict[dt.date, EmailFigures] = field(default_factory=dict)
+
+
+def _conversations(session: Session, filters: Filters) -> Sequence[ReportConversation]:
+    return session.scalars(select(ReportConversation).where(*filters.conversation_clauses())).all()
+
+
+def _email(session: Session, filters: Filters) -> tuple[EmailFigures, dict[dt.date, EmailFigures]]:
+    query = select(
+        InboxMessage.state, InboxMessage.received_at, InboxMessage.processed_at
+    ).where(InboxMessage.store_id.in_(filters.stores))
+    if filters.start:
+        query = query.where(InboxMessage.received_at >= _midnight(filters.start))
+    if filters.end:
+        query = query.where(InboxMessage.received_at < _midnight(filters.end + dt.timedelta(days=1)))
+    figures = EmailFigures()
+    by_day: dict[dt.date, EmailFigures] = defaultdict(EmailFigures)
+    delays: list[float] = []
+    for state, received_at, processed_at in session.execute(query):
+        day = as_utc(received_at).date()
+        for target in (figures, by_day[day]):
+            target.received += 1
+            if state == InboxState.REPLIED:
+                target.auto_answered += 1
+            elif state == InboxState.HANDOFF:
+                target.handed_over += 1
+            elif state == InboxState.FAILED:
+                target.failed += 1
+            elif state == InboxState.SKIPPED:
+                target.skipped += 1
+            else:
+                target.waiting += 1
+        if state == InboxState.REPLIED and processed_at is not None:
+            delays.append((as_utc(processed_at) - as_utc(received_at)).total_seconds())
+    figures.median_reply_s = statistics.median(delays) if delays else None
+    return figures, dict(sorted(by_day.items()))
+
+
+def compute(session: Session, filters: Filters, *, top: int = 10) -> Analytics:
+    """The figures for ``filters``."""
+    totals = Totals()
+    by_day: dict[dt.date, Totals] = defaultdict(Totals)
+    by_store: dict[str, Totals] = defaultdict(Totals)
+    by_language: dict[str, Totals] = defaultdict(Totals)
+    by_channel: dict[str, Totals] = defaultdict(Totals)
+    for row in _conversations(session, filters):
+        totals.add(row)
+        by_day[as_utc(row.started_at).date()].add(row)
+        by_store[row.store_id].add(row)
+        by_language[row.language or "?"].add(row)
+        by_channel[row.channel].add(row)
+
+    customer = (
+        select(ReportMessage.intent, ReportMessage.text, ReportMessage.outcome)
+        .join(ReportConversation, ReportConversation.id == ReportMessage.conversation_id)
+        .where(*filters.conversation_clauses(), ReportMessage.author == MessageAuthor.CUSTOMER)
+    )
+    topics = session.execute(
+        select(ReportMessage.intent, func.count())
+        .join(ReportConversation, ReportConversation.id == ReportMessage.conversation_id)
+        .where(
+            *filters.conversation_clauses(),
+            ReportMessage.author == MessageAuthor.CUSTOMER,
+            ReportMessage.intent.is_not(None),
+            ReportMessage.intent.not_in(sorted(NOT_TOPICS)),
+            ReportMessage.outcome == Outcome.ANSWERED.value,
+        )
+        .group_by(ReportMessage.intent)
+        .order_by(func.count().desc(), ReportMessage.intent)
+        .limit(top)
+    ).all()
+    unanswered: Counter[str] = Counter()
+    for _intent, text, _outcome in session.execute(
+        customer.where(ReportMessage.outcome.in_(UNANSWERED))
+    ):
+        unanswered[" ".join(mask_personal_data(text).lower().split())] += 1
+    email, email_by_day = _email(session, filters)
+    return Analytics(
+        totals=totals,
+        by_day=dict(sorted(by_day.items())),
+        by_store=dict(sorted(by_store.items())),
+        by_language=dict(sorted(by_language.items())),
+        by_channel=dict(sorted(by_channel.items())),
+        top_topics=[(str(intent), int(count)) for intent, count in topics],
+        top_unanswered=sorted(unanswered.items(), key=lambda item: (-item[1], item[0]))[:top],
+        email=email,
+        email_by_day=email_by_day,
+    )
+
+
+CSV_COLUMNS = (
+    "day",
+    "store",
+    "language",
+    "channel",
+    "conversations",
+    "contained",
+    "customer_messages",
+    "clarified",
+    "out_of_scope",
+    "lookups_verified",
+    "lookups_failed",
+    "lookups_locked",
+    "handed_off",
+)
+
+
+def conversations_csv(session: Session, filters: Filters) -> str:
+    """One CSV row per day, shop, language and channel, with the conversation figures."""
+    groups: dict[tuple[str, str, str, str], Totals] = defaultdict(Totals)
+    for row in _conversations(session, filters):
+        key = (
+            as_utc(row.started_at).date().isoformat(),
+            row.store_id,
+            row.language or "",
+            row.channel,
+        )
+        groups[key].add(row)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for key in sorted(groups):
+        t = groups[key]
+        writer.writerow(
+            [
+                *key,
+                t.conversations,
+                t.contained,
+                t.customer_messages,
+                t.clarified,
+                t.out_of_scope,
+                t.lookups_verified,
+                t.lookups_failed,
+                t.lookups_locked,
+                t.handed_off,
+            ]
+        )
+    return out.getvalue()
+
+
+def email_csv(session: Session, filters: Filters) -> str:
+    """One CSV row per day with the e-mail figures."""
+    _, by_day = _email(session, filters)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("day", "received", "auto_answered", "handed_over", "failed", "skipped"))
+    for day, f in by_day.items():
+        writer.writerow(
+            (day.isoformat(), f.received, f.auto_answered, f.handed_over, f.failed, f.skipped)
+        )
+    return out.getvalue()
