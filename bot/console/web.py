@@ -222,7 +222,9 @@ def store_names() -> dict[str, str]:
     return {store.id: store.name for store in all_stores()}
 
 
-def render(request: Request, name: str, agent: Agent | None, status: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    request: Request, name: str, agent: Agent | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     """A console page."""
     base = {
         "agent": agent,
@@ -234,7 +236,7 @@ def render(request: Request, name: str, agent: Agent | None, status: int = 200, 
         "is_editor": bool(agent and agent.has_role(Role.EDITOR)),
         "is_admin": bool(agent and agent.has_role(Role.ADMIN)),
     }
-    response = templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
+    response = templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -315,7 +317,7 @@ def login(request: Request, state: StateDep, form: FormDep) -> Response:
     def again(message: str, status: int) -> HTMLResponse:
         fresh = secrets.token_urlsafe(16)
         response = render(
-            request, "login.html", None, status=status, next=next_url,
+            request, "login.html", None, status_code=status, next=next_url,
             csrf=state.keys.login_csrf(fresh), error=message, email=email,
         )
         _set_cookie(response, state.settings, LOGIN_CSRF_COOKIE, fresh, max_age=3600)
@@ -1178,7 +1180,7 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, ConsoleDenied)
         if request.headers.get("x-requested-with") == "fetch":
             return JSONResponse({"error": exc.message}, status_code=exc.status)
-        return render(request, "error.html", None, status=exc.status, message=exc.message)
+        return render(request, "error.html", None, status_code=exc.status, message=exc.message)
 
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(ConsoleDenied, denied)
