@@ -50,6 +50,8 @@ class FakeRasa:
     status_code: int = 200
     raw_body: bytes | None = None  # when set, answered instead of the JSON reply
     model_file: str | None = "models/test-model.tar.gz"
+    # What GET /conversations/<id>/tracker answers (the support console reads the language).
+    slots: dict[str, Any] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -73,6 +75,11 @@ class FakeRasa:
         self._server.shutdown()
         self._server.server_close()
 
+    def events_for(self, sender: str) -> list[dict[str, Any]]:
+        """The tracker events appended to a conversation, in order."""
+        prefix = f"/conversations/{sender}/tracker/events"
+        return [e for r in self.received if r.path.startswith(prefix) for e in r.body]
+
     def messages(self) -> list[dict[str, Any]]:
         """The REST channel payloads received, in order."""
         return [r.body for r in self.received if r.path == "/webhooks/rest/webhook"]
@@ -90,6 +97,8 @@ class FakeRasa:
                 fake.received.append(Received("GET", self.path, None, self.client_address[1]))
                 if self.path == "/status":
                     self._answer(fake.status_code, {"model_file": fake.model_file})
+                elif self.path.startswith("/conversations/"):
+                    self._answer(fake.status_code, {"slots": fake.slots, "events": []})
                 else:
                     self._answer(404, {"error": "not found"})
 
@@ -99,6 +108,10 @@ class FakeRasa:
                 fake.received.append(Received("POST", self.path, body, self.client_address[1]))
                 if fake.delay_s:
                     fake._release.wait(fake.delay_s)
+                if self.path.startswith("/conversations/"):
+                    # Events appended by the support console (pause, resume, agent messages).
+                    self._answer(fake.status_code, {})
+                    return
                 if self.path != "/webhooks/rest/webhook":
                     self._answer(404, {"error": "not found"})
                     return

@@ -4,6 +4,7 @@ the gateway app on them (next to the scripted Rasa of the gateway tests), and ac
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,18 +57,34 @@ class ConsoleEnv:
             session.commit()
 
 
+@pytest.fixture(scope="session")
+def console_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database migrated, with the demo orders and three accounts, made once per session."""
+    path = tmp_path_factory.mktemp("console-template") / "orders.db"
+    load_demo_database(f"sqlite:///{path}")  # migrations + demo orders, through the real CLI
+    engine = make_engine(f"sqlite:///{path}")
+    sessions = session_factory(engine)
+    for email, role, shops, name in (
+        ("admin@shops.example", Role.ADMIN, ["om-system", "btomic"], "Ada Admin"),
+        ("bt.agent@btomic.example", Role.AGENT, ["btomic"], "Bea Agent"),
+        ("om.editor@om.example", Role.EDITOR, ["om-system"], "Olivier Editor"),
+    ):
+        with sessions() as session:
+            create_user(session, email=email, name=name, role=role, shops=shops, password=PASSWORD)
+            session.commit()
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def console_env(tmp_path: Path) -> Iterator[ConsoleEnv]:
+def console_env(console_template: Path, tmp_path: Path) -> Iterator[ConsoleEnv]:
+    shutil.copy(console_template, tmp_path / "orders.db")
     url = f"sqlite:///{tmp_path / 'orders.db'}"
-    load_demo_database(url)  # migrations + demo orders
     tracker_url = f"sqlite:///{tmp_path / 'tracker.db'}"
     tracker = create_engine(tracker_url)
     create_tracker_table(tracker)
     engine = make_engine(url)
     env = ConsoleEnv(url, tracker_url, tracker, session_factory(engine), tmp_path / "data" / "reviewed.yml")
-    env.add_user("admin@shops.example", Role.ADMIN, ["om-system", "btomic"], name="Ada Admin")
-    env.add_user("bt.agent@btomic.example", Role.AGENT, ["btomic"], name="Bea Agent")
-    env.add_user("om.editor@om.example", Role.EDITOR, ["om-system"], name="Olivier Editor")
     try:
         yield env
     finally:
