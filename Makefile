@@ -33,6 +33,8 @@ help:
 	@echo "make shell      rasa shell on the real model with the action server (STORE=btomic)"
 	@echo "make interactive  correct predictions and save them as training data"
 	@echo "make bench      latency, throughput, e-mail, start-up, memory (bench/results.md)"
+	@echo "make user       create a support console account (the first admin)"
+	@echo "make bench-console  console pages p95 with 10,000 stored conversations"
 
 # --- environments --------------------------------------------------------------------------
 $(APP_VENV)/.installed: requirements/app.lock
@@ -70,6 +72,19 @@ demo-data: $(APP_VENV)/.installed
 run: venvs model
 	@$(APP_PY) -m bot.db.demo --if-empty
 	@$(APP_PY) -m bot.stack run $(if $(STORE),--store $(STORE))
+
+# --- support console ---------------------------------------------------------------------------
+.PHONY: user bench-console
+# `make user`: asks for an e-mail address, name, role, shops and password, and creates the
+# account in the orders database (migrated first); `make run` prints where to sign in.
+user: $(APP_VENV)/.installed
+	@$(APP_PY) -m bot.db.demo --if-empty
+	@$(APP_PY) -m bot.console.users create
+
+# Console pages' latency with 10,000 stored conversations (bench/console.py): writes
+# bench/console_results.json and bench/console_results.md.
+bench-console: $(APP_VENV)/.installed
+	$(APP_PY) bench/console.py
 
 # --- tests ---------------------------------------------------------------------------------
 # Debian's Chromium for the widget's browser tests (Playwright drives it; no browser download).

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot.config import PROJECT_ROOT, VAR_DIR, get_settings
+from bot.config import PROJECT_ROOT, VAR_DIR, Settings, get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ RASA_FIXES_MODULE = "bot.rasa_ext.cli"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "bot.tar.gz"
 LOG_DIR = VAR_DIR / "log"
+# The local SMTP catcher's port when LOCAL_SMTP_PORT is not set (see local_mail).
+LOCAL_SMTP_PORT = 2525
 
 
 class StackError(RuntimeError):
@@ -312,10 +314,23 @@ def tail(path: Path | None, lines: int = 25) -> str:
     return "\n".join("    " + line for line in text[-lines:])
 
 
+def local_mail(settings: Settings) -> dict[str, str]:
+    """Without SMTP_URL (local profile), the gateway runs an SMTP catcher and sends through it.
+
+    The mail then stays on this machine, in the demo mailbox (/mailbox): see
+    bot/console/mailcatcher.py.
+    """
+    if settings.smtp_url or settings.bot_profile != "local":
+        return {}
+    port = settings.local_smtp_port or LOCAL_SMTP_PORT
+    return {"SMTP_URL": f"smtp://127.0.0.1:{port}", "LOCAL_SMTP_PORT": str(port)}
+
+
 def default_stack(*, store: str | None = None) -> Stack:
     """The stack `make run` starts, on the configured ports."""
     settings = get_settings()
     extra = {"DEFAULT_STORE": store} if store else {}
+    mail = local_mail(settings)
     endpoints = write_endpoints(
         VAR_DIR / "endpoints.yml",
         action_port=settings.action_server_port,
@@ -328,7 +343,7 @@ def default_stack(*, store: str | None = None) -> Stack:
             # The gateway talks to the Rasa server this stack starts, whatever RASA_URL says.
             gateway_service(
                 port=settings.gateway_port,
-                env={**extra, "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}"},
+                env={**extra, **mail, "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}"},
             ),
         ]
     )
@@ -344,6 +359,21 @@ def run(store: str | None) -> int:
         return 1
     stack = default_stack(store=store)
     settings = get_settings()
+    mail = local_mail(settings)
+    if mail and not port_is_free(int(mail["LOCAL_SMTP_PORT"])):
+        print(
+            f"error: port {mail['LOCAL_SMTP_PORT']} for the local SMTP catcher is already in use: "
+            "stop the program using it or set LOCAL_SMTP_PORT (or SMTP_URL) to another.",
+            file=sys.stderr,
+        )
+        return 1
+    gateway = f"http://localhost:{settings.gateway_port}"
+    mail_line = (
+        f"  Demo mailbox:         {gateway}/mailbox  (mail stays here: local SMTP catcher on "
+        f"127.0.0.1:{mail['LOCAL_SMTP_PORT']})\n"
+        if mail
+        else "  E-mail replies:       through SMTP_URL\n"
+    )
 
     def _terminate(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -355,7 +385,10 @@ def run(store: str | None) -> int:
         stack.start()
         print(
             f"\nReady in {time.monotonic() - started:.0f} s.\n"
-            f"  Chat in the browser:  http://localhost:{settings.gateway_port}/\n"
+            f"  Chat in the browser:  {gateway}/\n"
+            f"  Support console:      {gateway}/console  (first account: `make user` in another "
+            "terminal)\n"
+            f"{mail_line}"
             f"  Rasa REST channel:    http://localhost:{settings.rasa_port}/webhooks/rest/webhook\n"
             f"  Action server:        http://localhost:{settings.action_server_port}/health\n"
             f"  Logs:                 {LOG_DIR}/\n"

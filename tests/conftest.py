@@ -68,6 +68,8 @@ class LiveStack:
     gateway_url: str
     database_url: str
     stack: Stack
+    # Rasa's tracker store (the support console reads it).
+    tracker_url: str = ""
 
     def say(
         self, text: str, *, sender: str | None = None, metadata: Mapping[str, Any] | None = None
@@ -129,4 +131,5 @@ def live_stack(
             gateway_url=f"http://127.0.0.1:{gateway_port}",
             database_url=demo_database_url,
             stack=stack,
+            tracker_url=f"sqlite:///{work / 'tracker.db'}",
         )

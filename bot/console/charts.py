@@ -20,14 +20,18 @@ def _fmt_count(value: float) -> str:
     return f"{value:,.0f}".replace(",", " ")
 
 
-def _nice_max(value: float) -> float:
+def _nice_max(value: float, ticks: int = 4) -> float:
+    """The top of the axis: ``ticks`` steps of 1, 2 or 5 x 10^k (whole numbers from 1 up)."""
     if value <= 0:
-        return 1.0
-    magnitude = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * magnitude:
-            return float(step * magnitude)
-    return float(10 * magnitude)
+        return float(ticks)
+    rough = value / ticks
+    magnitude = 1.0
+    while magnitude * 10 <= rough:
+        magnitude *= 10
+    for step in (1, 2, 5, 10):
+        if step * magnitude >= rough:
+            return float(step * magnitude * ticks)
+    return float(10 * magnitude * ticks)
 
 
 def _frame(width: int, height: int, title: str, body: list[str]) -> Markup:
@@ -60,7 +64,7 @@ def column_chart(
         body.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" {_FONT}>{label}</text>')
     if points:
         slot = plot_w / len(points)
-        bar = max(2.0, slot * 0.7)
+        bar = min(48.0, max(2.0, slot * 0.7))
         every = max(1, len(points) // 10)
         for index, (label, value) in enumerate(points):
             h = plot_h * value / top_value

@@ -51,15 +51,19 @@ class LiveMessage:
     name: str | None
 
 
-def customer_wrote(session: Session, sender: str, text: str) -> Mode:
+def customer_wrote(session: Session, sender: str, text: str, *, sent_at: dt.datetime) -> Mode:
     """Keeps a customer message with the conversation's open handoff; returns the mode.
 
-    Called by the chat route after Rasa answered (or, while paused, only logged) the message.
-    The caller commits.
+    Called by the chat route after Rasa answered (or, while paused, only logged) the message
+    sent at ``sent_at``; the message that asked for the person (the handoff is newer than it)
+    is already in the bot's transcript. The caller commits.
     """
     handoff = latest_web_handoff(session, sender)
     mode = mode_of(handoff)
-    if handoff is not None and mode != "bot":
+    created = handoff.created_at if handoff is not None else None
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    if handoff is not None and mode != "bot" and created is not None and created < sent_at:
         session.add(
             HandoffMessage(
                 handoff_id=handoff.id, author=MessageAuthor.CUSTOMER, text=text, via="web"

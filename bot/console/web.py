@@ -1055,7 +1055,9 @@ def widget_live(
     )
 
 
-def customer_message_mode(request: Request, sender: str, text: str) -> str | None:
+def customer_message_mode(
+    request: Request, sender: str, text: str, sent_at: dt.datetime
+) -> str | None:
     """For the chat route: keeps a customer message with an open handoff; the widget's mode.
 
     None when the console's tables are not there (a gateway test without migrations).
@@ -1065,7 +1067,7 @@ def customer_message_mode(request: Request, sender: str, text: str) -> str | Non
         return None
     try:
         with state.sessions() as session:
-            mode = live.customer_wrote(session, sender, text)
+            mode = live.customer_wrote(session, sender, text, sent_at=sent_at)
             session.commit()
     except Exception as exc:  # noqa: BLE001 - the chat answer must not fail for the console
         logger.debug("No live handoff check: %s", exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -98,6 +99,7 @@ async def chat(
         raise ApiError(413, "message_too_long", max_chars=settings.max_message_chars)
     store = resolve_store(body.store, settings)
     sender = web_sender(store, body.sender_id)
+    sent_at = dt.datetime.now(dt.UTC)
     replies = await rasa.send_message(
         sender=sender,
         message=message,
@@ -105,5 +107,5 @@ async def chat(
     )
     messages = [m for m in (to_chat_message(reply) for reply in replies) if m is not None]
     # A person expected or answering (support console): the widget then polls for them.
-    handoff = await run_in_threadpool(customer_message_mode, request, sender, message)
+    handoff = await run_in_threadpool(customer_message_mode, request, sender, message, sent_at)
     return ChatResponse(messages=messages, handoff=handoff)

@@ -1,0 +1,289 @@
+"""The support console end to end, in Debian's Chromium (Playwright): real Rasa and action
+servers (`live_stack`), a real gateway process with its local SMTP catcher (aiosmtpd), the
+demo orders database the actions write handoffs to, and Rasa's SQLite tracker store.
+
+- a customer on the widget asks for a person; an agent, in another browser context, takes the
+  conversation over live: messages both ways, hand back, and the bot answers again;
+- a visitor of the demo mailbox writes a complaint; it becomes an e-mail handoff; the agent's
+  reply goes through SMTP and arrives in the visitor's mailbox;
+- an editor teaches a misunderstood message and finds it in the training data;
+- a BTOMIC agent is refused OM SYSTEM pages (403), a POST without CSRF token is refused;
+- the analytics charts render (screenshot kept in tests/artifacts/).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from bot.config import PROJECT_ROOT
+from bot.stack import Stack, free_port, gateway_service
+from tests.api.test_widget_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Widget
+from tests.conftest import LiveStack
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+PASSWORD = "console e2e password"
+ADMIN = "ada@shops.example"
+BT_AGENT = "bea@btomic.example"
+# The 2-second promise of a live takeover, with the poll interval (1 s) inside it.
+LIVE_DELIVERY_MS = 2_000
+RASA_ANSWER_MS = 60_000
+
+
+@dataclass
+class ConsoleGateway:
+    """A gateway process with the console, on the live stack's Rasa and databases."""
+
+    url: str
+    training_file: Path
+    env: dict[str, str]
+
+
+def create_account(env: dict[str, str], email: str, role: str, shops: str, name: str) -> None:
+    """Creates an account through the real command (`make user` runs it interactively)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.console.users", "create", "--email", email, "--name", name,
+         "--role", role, "--shops", shops, "--password-stdin"],
+        input=PASSWORD + "\n", cwd=PROJECT_ROOT, env={**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"Created {role} {email}" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def console_gateway(live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleGateway]:
+    work = tmp_path_factory.mktemp("console-gateway")
+    port, smtp_port = free_port(), free_port()
+    env = {
+        "DATABASE_URL": live_stack.database_url,
+        "RASA_URL": live_stack.rasa_url,
+        "TRACKER_STORE_URL": live_stack.tracker_url,
+        "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+        "LOCAL_SMTP_PORT": str(smtp_port),
+        "CONSOLE_TRAINING_FILE": str(work / "reviewed.yml"),
+        "CONSOLE_IMPORT_INTERVAL_S": "1",
+        "EMAIL_WORKER_POLL_S": "1",
+        "DEFAULT_STORE": "om-system",
+        "CORS_ORIGINS": f"http://127.0.0.1:{port}",
+    }
+    if os.environ.get("RASA_TOKEN"):
+        env["RASA_TOKEN"] = os.environ["RASA_TOKEN"]
+    create_account(env, ADMIN, "admin", "all", "Ada Martin")
+    create_account(env, BT_AGENT, "agent", "btomic", "Bea Lopez")
+    stack = Stack([gateway_service(port=port, env=env)], log_dir=work / "log")
+    with stack.running():
+        yield ConsoleGateway(f"http://127.0.0.1:{port}", work / "reviewed.yml", env)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
+    opened: list[BrowserContext] = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
+def new_page(browser: Browser, contexts: list[BrowserContext], locale: str = "fr-FR") -> Page:
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
+    contexts.append(context)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    page.set_default_timeout(30_000)
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def sign_in(page: Page, gateway: ConsoleGateway, email: str) -> None:
+    page.goto(f"{gateway.url}/console")
+    expect(page).to_have_url(f"{gateway.url}/console/login?next=/console")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Handoff inbox")).to_be_visible()
+
+
+def open_handoff(page: Page, gateway: ConsoleGateway, text: str, *, timeout_s: float = 60) -> None:
+    """Opens the newest inbox row whose excerpt shows ``text`` (reloading until it is there)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.goto(f"{gateway.url}/console/handoffs?status=all")
+        link = page.locator("table.list tbody tr", has_text=text).first.locator("a").first
+        if link.count():
+            link.click()
+            return
+        assert time.monotonic() < deadline, f"no handoff showing {text!r}"
+        time.sleep(1)
+
+
+def test_live_takeover_between_the_widget_and_the_console(
+    console_gateway: ConsoleGateway, browser: Browser, contexts: list[BrowserContext]
+) -> None:
+    customer = new_page(browser, contexts)
+    customer.goto(f"{console_gateway.url}/shops/btomic")
+    widget = Widget(customer)
+    widget.open()
+    widget.send("Je veux parler à un conseiller", timeout_ms=RASA_ANSWER_MS)
+
+    agent = new_page(browser, contexts, locale="en-GB")
+    sign_in(agent, console_gateway, BT_AGENT)
+    open_handoff(agent, console_gateway, "parler à un conseiller")
+    expect(agent.locator("#presence")).to_have_text("customer on the page", timeout=10_000)
+    agent.get_by_role("button", name="Take over live").click()
+    expect(agent.locator(".notice")).to_contain_text("the bot is paused")
+
+    expect(widget.host.locator(".msg.notice").last).to_contain_text("a rejoint la conversation", timeout=5_000)
+    agent.locator("#live-text").fill("Bonjour, ici Bea. Que se passe-t-il avec votre commande ?")
+    agent.locator("#live-text").press("Enter")
+    expect(widget.host.locator(".msg.agent").last).to_contain_text("ici Bea", timeout=LIVE_DELIVERY_MS)
+    expect(widget.host.locator(".msg.agent .agent-name").last).to_have_text("Bea (service client) : ")
+
+    widget.send("Ma montre s'est arrêtée au bout de deux jours")
+    expect(agent.locator("#thread .msg.customer").last).to_contain_text(
+        "Ma montre s'est arrêtée", timeout=LIVE_DELIVERY_MS + 1_000
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    agent.screenshot(path=str(ARTIFACTS / "console-live-takeover.png"), full_page=True)
+
+    agent.get_by_role("button", name="Hand back to the bot").click()
+    expect(widget.host.locator(".msg.notice").last).to_contain_text("reprend la conversation", timeout=5_000)
+    answer = widget.send("Quels moyens de paiement acceptez-vous ?", timeout_ms=RASA_ANSWER_MS)
+    assert "PayPal" in "\n".join(bubble.inner_text() for bubble in answer)
+    assert customer.errors == [] and agent.errors == []  # type: ignore[attr-defined]
+
+
+def test_an_email_handoff_is_answered_and_the_reply_reaches_the_mailbox(
+    console_gateway: ConsoleGateway, browser: Browser, contexts: list[BrowserContext]
+) -> None:
+    visitor = new_page(browser, contexts)
+    visitor.goto(f"{console_gateway.url}/mailbox")
+    visitor.get_by_label("To").select_option("om-system")
+    visitor.get_by_label("Subject").fill("Colis abîmé")
+    visitor.get_by_label("Message").fill(
+        "Bonjour, c'est inadmissible : mon boîtier est arrivé cassé. Je veux une solution."
+    )
+    visitor.get_by_role("button", name="Send").click()
+    expect(visitor.locator(".notice")).to_contain_text("Sent")
+
+    agent = new_page(browser, contexts, locale="en-GB")
+    sign_in(agent, console_gateway, ADMIN)
+    open_handoff(agent, console_gateway, "boîtier est arrivé cassé")
+    expect(agent.locator("pre.mail")).to_contain_text("mon boîtier est arrivé cassé")
+    agent.locator("#email-text").fill("Nous vous envoyons un boîtier neuf aujourd'hui, avec nos excuses.")
+    agent.get_by_role("button", name="Send the e-mail").click()
+    expect(agent.locator(".notice")).to_have_text("E-mail sent.")
+
+    # The reply went through SMTP (the local aiosmtpd catcher) to the visitor's address.
+    deadline = time.monotonic() + 30
+    while True:
+        visitor.goto(f"{console_gateway.url}/mailbox")
+        reply = visitor.locator("#received .mail-item", has_text="boîtier neuf")
+        if reply.count():
+            break
+        assert time.monotonic() < deadline, "the agent's reply never reached the mailbox"
+        time.sleep(1)
+    expect(reply.first.locator(".mailhead")).to_contain_text("Re: Colis abîmé")
+    expect(reply.first.locator(".mailhead")).to_contain_text("from a person")
+    expect(reply.first.locator("pre.mail")).to_contain_text("Bonjour,")
+
+
+def test_the_demo_mailbox_gets_the_automatic_reply(
+    console_gateway: ConsoleGateway, browser: Browser, contexts: list[BrowserContext]
+) -> None:
+    visitor = new_page(browser, contexts, locale="en-GB")
+    visitor.goto(f"{console_gateway.url}/mailbox")
+    visitor.get_by_label("To").select_option("btomic")
+    visitor.get_by_label("Subject").fill("Payment")
+    visitor.get_by_label("Message").fill("Hello, which payment methods do you accept?")
+    visitor.get_by_role("button", name="Send").click()
+    deadline = time.monotonic() + 90
+    while True:
+        visitor.goto(f"{console_gateway.url}/mailbox")
+        reply = visitor.locator("#received .mail-item", has_text="Re: Payment")
+        if reply.count():
+            break
+        assert time.monotonic() < deadline, "no automatic reply in the demo mailbox"
+        time.sleep(1)
+    expect(reply.first.locator("pre.mail")).to_contain_text("PayPal")
+
+
+def test_an_editor_teaches_a_misunderstood_message(
+    console_gateway: ConsoleGateway, live_stack: LiveStack, browser: Browser, contexts: list[BrowserContext]
+) -> None:
+    text = "est-ce que je peux régler avec des coquillages"
+    live_stack.say(text, sender="web-om-system-teachme0001", metadata={"store": "om-system", "channel": "web"})
+    page = new_page(browser, contexts, locale="en-GB")
+    sign_in(page, console_gateway, ADMIN)
+    deadline = time.monotonic() + 30
+    while True:
+        page.goto(f"{console_gateway.url}/console/conversations?q=coquillages")
+        if page.locator("table.list tbody a").count():
+            break
+        assert time.monotonic() < deadline, "the conversation was never imported"
+        time.sleep(1)
+    # The list masks nothing here (no personal data) and links to the transcript.
+    page.locator("table.list tbody a").first.click()
+    customer = page.locator("li.msg.customer", has_text="coquillages")
+    expect(customer.locator(".nlu")).to_contain_text("intent")
+    customer.get_by_label("Right intent").select_option("payment_methods")
+    customer.get_by_role("button", name="Teach").click()
+    expect(page.locator(".notice")).to_have_text("Saved as a training example of payment_methods.")
+    document = yaml.safe_load(console_gateway.training_file.read_text(encoding="utf-8"))
+    assert {"intent": "payment_methods", "examples": f"- {text}\n"} in document["nlu"]
+
+
+def test_a_btomic_agent_is_refused_om_system_pages_and_csrf_less_posts(
+    console_gateway: ConsoleGateway, browser: Browser, contexts: list[BrowserContext]
+) -> None:
+    page = new_page(browser, contexts, locale="en-GB")
+    sign_in(page, console_gateway, BT_AGENT)
+    for path in ("/console/handoffs?store=om-system", "/console/analytics?store=om-system", "/console/users"):
+        response = page.goto(f"{console_gateway.url}{path}")
+        assert response is not None and response.status == 403, path
+        expect(page.get_by_role("alert")).to_be_visible()
+    refused = page.request.post(f"{console_gateway.url}/console/logout", form={"nothing": "here"})
+    assert refused.status == 403
+    # Still signed in: the forged logout did nothing.
+    assert page.goto(f"{console_gateway.url}/console/handoffs").status == 200  # type: ignore[union-attr]
+
+
+def test_the_analytics_charts_render(
+    console_gateway: ConsoleGateway, browser: Browser, contexts: list[BrowserContext]
+) -> None:
+    page = new_page(browser, contexts, locale="en-GB")
+    sign_in(page, console_gateway, ADMIN)
+    page.goto(f"{console_gateway.url}/console/analytics")
+    charts = page.locator("svg.chart")
+    expect(charts).to_have_count(5)
+    assert int(page.locator("#kpi-conversations").inner_text()) > 0
+    assert page.locator("svg.chart rect").count() > 3
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "console-analytics.png"), full_page=True)
+    csv = httpx.get(
+        f"{console_gateway.url}/console/analytics.csv",
+        cookies={c["name"]: c["value"] for c in page.context.cookies() if c["name"] == "console_session"},
+        timeout=10,
+    )
+    assert csv.status_code == 200 and csv.text.startswith("day,store,language,channel,conversations")
+    assert page.errors == []  # type: ignore[attr-defined]
