@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from bot.console.masking import mask_personal_data
@@ -37,7 +37,17 @@ from bot.db.mailbox import InboxMessage, InboxState
 UNANSWERED = (Outcome.CLARIFIED.value, Outcome.OUT_OF_SCOPE.value)
 # Conversation intents say nothing of what customers need: left out of the top topics.
 NOT_TOPICS = frozenset(
-    {"greet", "goodbye", "thank", "affirm", "deny", "inform", "stop", "nlu_fallback", "out_of_scope"}
+    {
+        "greet",
+        "goodbye",
+        "thank",
+        "affirm",
+        "deny",
+        "inform",
+        "stop",
+        "nlu_fallback",
+        "out_of_scope",
+    }
 )
 
 
@@ -51,9 +61,9 @@ class Filters:
     start: dt.date | None = None
     end: dt.date | None = None  # inclusive
 
-    def conversation_clauses(self) -> list[object]:
+    def conversation_clauses(self) -> list[ColumnElement[bool]]:
         """The SQL conditions on :class:`ReportConversation`."""
-        clauses: list[object] = [ReportConversation.store_id.in_(self.stores)]
+        clauses: list[ColumnElement[bool]] = [ReportConversation.store_id.in_(self.stores)]
         if self.language:
             clauses.append(ReportConversation.language == self.language)
         if self.channel:
@@ -146,13 +156,15 @@ def _conversations(session: Session, filters: Filters) -> Sequence[ReportConvers
 
 
 def _email(session: Session, filters: Filters) -> tuple[EmailFigures, dict[dt.date, EmailFigures]]:
-    query = select(
-        InboxMessage.state, InboxMessage.received_at, InboxMessage.processed_at
-    ).where(InboxMessage.store_id.in_(filters.stores))
+    query = select(InboxMessage.state, InboxMessage.received_at, InboxMessage.processed_at).where(
+        InboxMessage.store_id.in_(filters.stores)
+    )
     if filters.start:
         query = query.where(InboxMessage.received_at >= _midnight(filters.start))
     if filters.end:
-        query = query.where(InboxMessage.received_at < _midnight(filters.end + dt.timedelta(days=1)))
+        query = query.where(
+            InboxMessage.received_at < _midnight(filters.end + dt.timedelta(days=1))
+        )
     figures = EmailFigures()
     by_day: dict[dt.date, EmailFigures] = defaultdict(EmailFigures)
     delays: list[float] = []

@@ -110,9 +110,7 @@ def tokens_equal(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def create_session(
-    session: Session, keys: SessionKeys, user: ConsoleUser, *, hours: float
-) -> str:
+def create_session(session: Session, keys: SessionKeys, user: ConsoleUser, *, hours: float) -> str:
     """Opens a session for ``user``; returns the cookie's token (the caller commits)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -162,7 +160,9 @@ def load_agent(session: Session, keys: SessionKeys, token: str | None) -> Agent 
 
 def end_session(session: Session, keys: SessionKeys, token: str) -> None:
     """Deletes the session of ``token`` (logout); the caller commits."""
-    session.execute(delete(ConsoleSession).where(ConsoleSession.token_hash == keys.token_hash(token)))
+    session.execute(
+        delete(ConsoleSession).where(ConsoleSession.token_hash == keys.token_hash(token))
+    )
 
 
 def throttled(session: Session, settings: Settings, *, email: str, ip: str) -> bool:

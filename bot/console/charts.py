@@ -60,8 +60,12 @@ def column_chart(
     for i in range(5):
         y = top + plot_h * i / 4
         label = value_format(top_value * (4 - i) / 4)
-        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e3e3"/>')
-        body.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" {_FONT}>{label}</text>')
+        body.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e3e3"/>'
+        )
+        body.append(
+            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" {_FONT}>{label}</text>'
+        )
     if points:
         slot = plot_w / len(points)
         bar = min(48.0, max(2.0, slot * 0.7))
@@ -97,7 +101,9 @@ def line_chart(
     body: list[str] = []
     for i in range(5):
         y = top + plot_h * i / 4
-        body.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e3e3"/>')
+        body.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e3e3"/>'
+        )
         body.append(
             f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" {_FONT}>{100 - 25 * i}%</text>'
         )
@@ -119,7 +125,9 @@ def line_chart(
         ]
         if len(points) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-            body.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
+            body.append(
+                f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>'
+            )
         for x, y in points:
             body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{color}"/>')
         lx = left + number * 170
@@ -152,7 +160,9 @@ def bar_list(
             f'<rect x="{label_w}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" fill="{color}">'
             f"<title>{escape(label)}: {value_format(value)}</title></rect>"
         )
-        body.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 15}" {_FONT}>{value_format(value)}</text>')
+        body.append(
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 15}" {_FONT}>{value_format(value)}</text>'
+        )
     if not items:
         body.append(f'<text x="{width / 2}" y="{top + 15}" text-anchor="middle" {_FONT}>—</text>')
     return _frame(width, height, title, body)

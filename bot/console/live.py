@@ -95,13 +95,17 @@ def poll(session: Session, sender: str, after: int) -> tuple[Mode, list[LiveMess
         .order_by(HandoffMessage.id)
     ).all()
     messages = [
-        LiveMessage(id=m.id, author=m.author.value, text=m.text, name=(name or "").split(" ")[0] or None)
+        LiveMessage(
+            id=m.id, author=m.author.value, text=m.text, name=(name or "").split(" ")[0] or None
+        )
         for m, name in rows
     ]
     return mode_of(handoff), messages
 
 
-def customer_present(handoff: Handoff, *, gone_after_s: float, now: dt.datetime | None = None) -> bool:
+def customer_present(
+    handoff: Handoff, *, gone_after_s: float, now: dt.datetime | None = None
+) -> bool:
     """Whether the customer's widget polled recently (they are still on the page)."""
     seen = handoff.customer_seen_at
     if seen is None:

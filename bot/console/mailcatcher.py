@@ -15,7 +15,8 @@ from email.parser import BytesParser
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session as SmtpSession
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.console import DemoMail
@@ -37,7 +38,9 @@ class CatchingHandler:
         if isinstance(raw, str):
             raw = raw.encode()
         try:
-            subject = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)["Subject"]
+            subject = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)[
+                "Subject"
+            ]
         except Exception:  # noqa: BLE001 - a subject is a nicety; the message is kept anyway
             subject = None
         recipients = ",".join(str(r).lower() for r in envelope.rcpt_tos)
@@ -58,7 +61,9 @@ class CatchingHandler:
         return "250 Message accepted for delivery"
 
 
-def start_catcher(sessions: sessionmaker[Session], port: int, host: str = "127.0.0.1") -> Controller:
+def start_catcher(
+    sessions: sessionmaker[Session], port: int, host: str = "127.0.0.1"
+) -> Controller:
     """Starts the catcher on ``host:port`` (its own thread); the caller stops it."""
     kwargs: dict[str, Any] = {"data_size_limit": MAX_MESSAGE_BYTES}
     controller = Controller(CatchingHandler(sessions), hostname=host, port=port, **kwargs)

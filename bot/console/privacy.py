@@ -116,7 +116,10 @@ def _handoffs(session: Session, subject: Subject, senders: Sequence[str]) -> lis
     return list(
         session.scalars(
             select(Handoff).where(
-                or_(Handoff.customer_address.in_(subject.emails), Handoff.conversation_id.in_(senders))
+                or_(
+                    Handoff.customer_address.in_(subject.emails),
+                    Handoff.conversation_id.in_(senders),
+                )
             )
         )
     )
@@ -136,10 +139,14 @@ def export(session: Session, subject: Subject) -> dict[str, Any]:
     handoffs = _handoffs(session, subject, senders)
     orders = session.scalars(
         select(Order)
-        .where(or_(Order.number.in_(subject.order_numbers), Order.customer_email.in_(subject.emails)))
+        .where(
+            or_(Order.number.in_(subject.order_numbers), Order.customer_email.in_(subject.emails))
+        )
         .options(selectinload(Order.lines))
     ).all()
-    mails = session.scalars(select(InboxMessage).where(InboxMessage.sender.in_(subject.emails))).all()
+    mails = session.scalars(
+        select(InboxMessage).where(InboxMessage.sender.in_(subject.emails))
+    ).all()
 
     def when(value: dt.datetime | None) -> str | None:
         return as_utc(value).isoformat() if value else None
@@ -239,7 +246,9 @@ def _delete_tracker(tracker: Engine | None, senders: Sequence[str]) -> int:
     with tracker.begin() as connection:
         for start in range(0, len(senders), 500):
             chunk = senders[start : start + 500]
-            result = connection.execute(delete(TRACKER_EVENTS).where(TRACKER_EVENTS.c.sender_id.in_(chunk)))
+            result = connection.execute(
+                delete(TRACKER_EVENTS).where(TRACKER_EVENTS.c.sender_id.in_(chunk))
+            )
             deleted += result.rowcount or 0
     return deleted
 
@@ -268,9 +277,13 @@ def erase(session: Session, subject: Subject, tracker: Engine | None) -> Erasure
         session.execute(delete(InboxMessage).where(InboxMessage.sender.in_(subject.emails)))
     )
     result.teaching_examples = _rowcount(
-        session.execute(delete(TeachingExample).where(TeachingExample.source_sender_id.in_(senders)))
+        session.execute(
+            delete(TeachingExample).where(TeachingExample.source_sender_id.in_(senders))
+        )
     )
-    result.demo_mail = _rowcount(session.execute(delete(DemoMail).where(_demo_mail_clause(subject))))
+    result.demo_mail = _rowcount(
+        session.execute(delete(DemoMail).where(_demo_mail_clause(subject)))
+    )
     if subject.order_numbers:
         result.kept.append(
             f"orders {', '.join(subject.order_numbers)} (the shop's records: erase them in the "
@@ -283,7 +296,9 @@ def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def purge(session: Session, tracker: Engine | None, *, days: int, now: dt.datetime | None = None) -> Erasure:
+def purge(
+    session: Session, tracker: Engine | None, *, days: int, now: dt.datetime | None = None
+) -> Erasure:
     """Deletes transcripts, mails, handoffs and demo mail older than ``days`` (caller commits)."""
     cutoff = (now or utcnow()) - dt.timedelta(days=days)
     result = Erasure()
@@ -310,7 +325,9 @@ def purge(session: Session, tracker: Engine | None, *, days: int, now: dt.dateti
     result.mails = _rowcount(
         session.execute(delete(InboxMessage).where(InboxMessage.received_at < cutoff))
     )
-    result.demo_mail = _rowcount(session.execute(delete(DemoMail).where(DemoMail.received_at < cutoff)))
+    result.demo_mail = _rowcount(
+        session.execute(delete(DemoMail).where(DemoMail.received_at < cutoff))
+    )
     session.execute(delete(LoginFailure).where(LoginFailure.at < cutoff))
     return result
 

@@ -144,6 +144,10 @@ class ConversationSummary:
     messages: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _when(event: Mapping[str, Any]) -> dt.datetime:
     stamp = event.get("timestamp")
     return dt.datetime.fromtimestamp(float(stamp) if stamp else 0.0, dt.UTC)
@@ -210,11 +214,11 @@ def summarise(
         when = _when(event)
         current = turns[-1] if turns else None
         if kind == "user":
-            metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
+            metadata = _mapping(event.get("metadata"))
             store = store or _store_of(sender_id, metadata, stores)
             channel = channel or _channel_of(sender_id, metadata, event.get("input_channel"))
-            parse = event.get("parse_data") if isinstance(event.get("parse_data"), dict) else {}
-            intent = parse.get("intent") if isinstance(parse.get("intent"), dict) else {}
+            parse = _mapping(event.get("parse_data"))
+            intent = _mapping(parse.get("intent"))
             name = intent.get("name") if isinstance(intent.get("name"), str) else None
             confidence = intent.get("confidence")
             turn = _Turn(
@@ -224,7 +228,9 @@ def summarise(
                     "author": MessageAuthor.CUSTOMER,
                     "text": str(event.get("text") or ""),
                     "intent": name,
-                    "confidence": float(confidence) if isinstance(confidence, int | float) else None,
+                    "confidence": float(confidence)
+                    if isinstance(confidence, int | float)
+                    else None,
                 }
             )
             if paused:
@@ -239,12 +245,10 @@ def summarise(
             last_at = when
         elif kind == "bot":
             text = event.get("text")
-            meta = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
+            meta = _mapping(event.get("metadata"))
             if isinstance(text, str) and text.strip():
                 author = MessageAuthor.AGENT if meta.get("agent") else MessageAuthor.BOT
-                messages.append(
-                    {"event_id": event_id, "at": when, "author": author, "text": text}
-                )
+                messages.append({"event_id": event_id, "at": when, "author": author, "text": text})
                 last_at = when
         elif kind == "action":
             name = event.get("name")

@@ -1,4 +1,4 @@
-"""Synthetic conversations in Rasa's tracker-store format, for the analytics tests and the benchmark.
+"""Synthetic conversations in Rasa's tracker-store format (analytics tests, benchmark).
 
 Each :class:`Turn` becomes the events Rasa 3.6 writes for one customer message (``user`` with
 its ``parse_data``, the ``action`` events, ``bot`` utterances, ``slot`` events), so the import
@@ -79,14 +79,21 @@ def events_of(conversation: Conversation) -> list[dict[str, Any]]:
         )
         if number == 0:
             events.append(
-                {"event": "slot", "timestamp": clock, "name": "language", "value": conversation.language}
+                {
+                    "event": "slot",
+                    "timestamp": clock,
+                    "name": "language",
+                    "value": conversation.language,
+                }
             )
         for name, value in turn.slots:
             events.append({"event": "slot", "timestamp": clock, "name": name, "value": value})
         for action in turn.actions:
             events.append({"event": "action", "timestamp": clock, "name": action})
             if action.startswith("utter_") or action.startswith("action_"):
-                events.append({"event": "bot", "timestamp": clock, "text": turn.answer, "metadata": {}})
+                events.append(
+                    {"event": "bot", "timestamp": clock, "text": turn.answer, "metadata": {}}
+                )
         events.append({"event": "action", "timestamp": clock, "name": "action_listen"})
     return events
 
@@ -130,7 +137,9 @@ _FAQ = (
 )
 
 
-def random_conversation(rng: random.Random, *, start: dt.datetime, days: int, stores: Sequence[str]) -> Conversation:
+def random_conversation(
+    rng: random.Random, *, start: dt.datetime, days: int, stores: Sequence[str]
+) -> Conversation:
     """A conversation drawn from a mix of answered, clarified, out-of-scope, lookup and handoff."""
     store = rng.choice(stores)
     text, intent, language = rng.choice(_FAQ)
@@ -141,7 +150,9 @@ def random_conversation(rng: random.Random, *, start: dt.datetime, days: int, st
     elif roll < 0.7:
         turns.append(Turn("truc bizarre ?", "nlu_fallback", 0.3, actions=("action_clarify",)))
     elif roll < 0.8:
-        turns.append(Turn("Vendez-vous des vélos ?", "out_of_scope", actions=("utter_out_of_scope",)))
+        turns.append(
+            Turn("Vendez-vous des vélos ?", "out_of_scope", actions=("utter_out_of_scope",))
+        )
     elif roll < 0.92:
         turns.append(
             Turn(
@@ -152,7 +163,9 @@ def random_conversation(rng: random.Random, *, start: dt.datetime, days: int, st
             )
         )
     else:
-        turns.append(Turn("je veux parler à quelqu'un", "human_handoff", actions=("action_human_handoff",)))
+        turns.append(
+            Turn("je veux parler à quelqu'un", "human_handoff", actions=("action_human_handoff",))
+        )
     when = start + dt.timedelta(days=rng.randrange(days), seconds=rng.randrange(86_000))
     channel = "web" if rng.random() < 0.8 else "email"
     return Conversation(store, channel, language, when, turns)

@@ -86,7 +86,9 @@ def keys_in(paths: Iterable[Path]) -> frozenset[str]:
 
 def test_set_files(tests_dir: Path = TESTS_DIR) -> list[Path]:
     """The held-out NLU test sets: every YAML file under ``tests/nlu*/``."""
-    return sorted(p for folder in tests_dir.glob("nlu*") if folder.is_dir() for p in folder.rglob("*.yml"))
+    return sorted(
+        p for folder in tests_dir.glob("nlu*") if folder.is_dir() for p in folder.rglob("*.yml")
+    )
 
 
 def training_files(data_dir: Path, skip: Path | None) -> list[Path]:
@@ -175,7 +177,8 @@ class Teacher:
         for intent, text in rows:
             by_intent.setdefault(str(intent), []).append(str(text))
         lines = [
-            "# Reviewed training examples, saved from the support console (bot/console/teaching.py).",
+            "# Reviewed training examples, saved from the support console",
+            "# (bot/console/teaching.py).",
             "# Rewritten from the console's database at each save: teach through the console.",
             'version: "3.1"',
             "nlu:" if by_intent else "nlu: []",

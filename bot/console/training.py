@@ -105,16 +105,32 @@ def train_and_evaluate(sessions: sessionmaker[Session], run_id: int) -> None:
         out.mkdir(parents=True, exist_ok=True)
         _run(
             [
-                str(RASA_PYTHON), "-m", "rasa", "train", "--quiet", "--config", "config.yml",
-                "--domain", "domain.yml", "--data", "data", "--out", str(out),
-                "--fixed-model-name", "candidate",
+                str(RASA_PYTHON),
+                "-m",
+                "rasa",
+                "train",
+                "--quiet",
+                "--config",
+                "config.yml",
+                "--domain",
+                "domain.yml",
+                "--data",
+                "data",
+                "--out",
+                str(out),
+                "--fixed-model-name",
+                "candidate",
             ],
             log,
         )
         _run(
             [
-                str(RASA_PYTHON), "scripts/evaluate_nlu.py", "--model", str(model),
-                "--out", str(out),
+                str(RASA_PYTHON),
+                "scripts/evaluate_nlu.py",
+                "--model",
+                str(model),
+                "--out",
+                str(out),
             ],
             log,
         )

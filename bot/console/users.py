@@ -120,21 +120,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{user.email}\t{user.role}\t{','.join(shops)}\t{state}")
                 return 0
             if args.command == "disable":
-                user = session.scalar(
+                target = session.scalar(
                     select(ConsoleUser).where(ConsoleUser.email == args.email.strip().lower())
                 )
-                if user is None:
+                if target is None:
                     print(f"error: no account for {args.email}", file=sys.stderr)
                     return 1
-                user.active = False
-                audit(session, "cli", "user.disable", target=user.email)
+                target.active = False
+                audit(session, "cli", "user.disable", target=target.email)
                 session.commit()
-                print(f"Disabled {user.email}.")
+                print(f"Disabled {target.email}.")
                 return 0
             email = args.email or _ask("E-mail address")
             name = args.name or _ask("Name", email.split("@")[0])
             role = Role(args.role or _ask("Role (agent, editor, admin)", "admin"))
-            shops = parse_shops(args.shops or _ask(f"Shops ({', '.join(known_shops())} or all)", "all"))
+            shops = parse_shops(
+                args.shops or _ask(f"Shops ({', '.join(known_shops())} or all)", "all")
+            )
             if args.password_stdin:
                 password = sys.stdin.readline().rstrip("\n")
             else:
@@ -142,9 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if getpass.getpass("Password again: ") != password:
                     print("error: the two passwords differ", file=sys.stderr)
                     return 1
-            create_user(
-                session, email=email, name=name, role=role, shops=shops, password=password
-            )
+            create_user(session, email=email, name=name, role=role, shops=shops, password=password)
             session.commit()
             print(f"Created {role.value} {email.strip().lower()} for {', '.join(shops)}.")
             return 0

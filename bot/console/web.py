@@ -44,7 +44,7 @@ from bot.console.auth import (
     tokens_equal,
 )
 from bot.console.masking import mask_address, mask_personal_data
-from bot.console.reporting import as_utc
+from bot.console.reporting import as_utc, tracker_engine
 from bot.console.state import ConsoleState, console_resources
 from bot.console.teaching import TeachingRefused, known_intents
 from bot.console.users import create_user, parse_shops
@@ -65,6 +65,7 @@ from bot.db.console import (
 )
 from bot.db.mailbox import Handoff, HandoffChannel, InboxMessage, utcnow
 from bot.errors import ConfigurationError, MailDeliveryError, RasaUnavailableError
+from bot.i18n import normalise_language
 from bot.mail.intake import accept_raw
 from bot.mail.smtp import SmtpConfig, SmtpSender
 from bot.stores import all_stores, load_store, store_ids
@@ -166,7 +167,9 @@ def checked(request: Request, agent: AgentDep, form: FormDep) -> Agent:
     token = form.get("csrf_token") or request.headers.get("x-csrf-token")
     if not tokens_equal(token, agent.csrf_token) or not _same_origin(request):
         logger.warning("CSRF check failed for %s on %s", agent.email, request.url.path)
-        raise ConsoleDenied("This form has expired or did not come from the console. Reload the page and try again.")
+        raise ConsoleDenied(
+            "This form has expired or did not come from the console. Reload the page and try again."
+        )
     return agent
 
 
@@ -236,7 +239,9 @@ def render(
         "is_editor": bool(agent and agent.has_role(Role.EDITOR)),
         "is_admin": bool(agent and agent.has_role(Role.ADMIN)),
     }
-    response = templates.TemplateResponse(request, name, {**base, **context}, status_code=status_code)
+    response = templates.TemplateResponse(
+        request, name, {**base, **context}, status_code=status_code
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -261,7 +266,11 @@ def filters_of(agent: Agent, params: Mapping[str, str]) -> stats.Filters:
     if store:
         need_shop(agent, store)
     language = params.get("language") if params.get("language") in ("fr", "en") else None
-    channel = params.get("channel") if params.get("channel") in ("web", "email", "shell", "rest") else None
+    channel = (
+        params.get("channel")
+        if params.get("channel") in ("web", "email", "shell", "rest")
+        else None
+    )
     return stats.Filters(
         stores=(store,) if store else tuple(sorted(agent.shops)),
         language=language,
@@ -282,7 +291,12 @@ def login_page(request: Request, state: StateDep, next: str = "/console") -> HTM
     """The login form (with a CSRF token bound to a cookie: no session yet)."""
     nonce = secrets.token_urlsafe(16)
     response = render(
-        request, "login.html", None, next=_safe_next(next), csrf=state.keys.login_csrf(nonce), error=None
+        request,
+        "login.html",
+        None,
+        next=_safe_next(next),
+        csrf=state.keys.login_csrf(nonce),
+        error=None,
     )
     _set_cookie(response, state.settings, LOGIN_CSRF_COOKIE, nonce, max_age=3600)
     return response
@@ -293,7 +307,9 @@ def _safe_next(target: str) -> str:
     return target if target.startswith("/console") and not target.startswith("//") else "/console"
 
 
-def _set_cookie(response: Response, settings: Settings, name: str, value: str, *, max_age: int) -> None:
+def _set_cookie(
+    response: Response, settings: Settings, name: str, value: str, *, max_age: int
+) -> None:
     response.set_cookie(
         name,
         value,
@@ -317,13 +333,23 @@ def login(request: Request, state: StateDep, form: FormDep) -> Response:
     def again(message: str, status: int) -> HTMLResponse:
         fresh = secrets.token_urlsafe(16)
         response = render(
-            request, "login.html", None, status_code=status, next=next_url,
-            csrf=state.keys.login_csrf(fresh), error=message, email=email,
+            request,
+            "login.html",
+            None,
+            status_code=status,
+            next=next_url,
+            csrf=state.keys.login_csrf(fresh),
+            error=message,
+            email=email,
         )
         _set_cookie(response, state.settings, LOGIN_CSRF_COOKIE, fresh, max_age=3600)
         return response
 
-    if not nonce or not tokens_equal(form.get("csrf_token"), state.keys.login_csrf(nonce)) or not _same_origin(request):
+    if (
+        not nonce
+        or not tokens_equal(form.get("csrf_token"), state.keys.login_csrf(nonce))
+        or not _same_origin(request)
+    ):
         return again("The form expired. Please sign in again.", 403)
     with state.sessions() as session:
         if throttled(session, state.settings, email=email, ip=ip):
@@ -337,12 +363,17 @@ def login(request: Request, state: StateDep, form: FormDep) -> Response:
             audit(session, email or "?", "login.failed", detail=ip)
             session.commit()
             return again("Wrong e-mail address or password.", 401)
-        token = create_session(session, state.keys, user, hours=state.settings.console_session_hours)
+        token = create_session(
+            session, state.keys, user, hours=state.settings.console_session_hours
+        )
         audit(session, user.email, "login", detail=ip)
         session.commit()
     response = RedirectResponse(next_url, status_code=303)
     _set_cookie(
-        response, state.settings, SESSION_COOKIE, token,
+        response,
+        state.settings,
+        SESSION_COOKIE,
+        token,
         max_age=int(state.settings.console_session_hours * 3600),
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
@@ -388,19 +419,28 @@ def handoffs_page(
     if wanted not in (None, *(s.value for s in HandoffStatus)):
         wanted = HandoffStatus.OPEN.value
     with state.sessions() as session:
-        rows = inbox.visible_handoffs(session, agent, status=wanted, store_id=store or None, mine=mine)
+        rows = inbox.visible_handoffs(
+            session, agent, status=wanted, store_id=store or None, mine=mine
+        )
         counts = inbox.counts_by_status(session, agent)
         assignees = _names(session, {h.assigned_to_id for h in rows if h.assigned_to_id})
     return render(
-        request, "handoffs.html", agent, handoffs=rows, counts=counts, status=status,
-        store=store, assignees=assignees,
+        request,
+        "handoffs.html",
+        agent,
+        handoffs=rows,
+        counts=counts,
+        status=status,
+        store=store,
+        assignees=assignees,
     )
 
 
 def _names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(session.execute(select(ConsoleUser.id, ConsoleUser.name).where(ConsoleUser.id.in_(ids))).all())
+    rows = session.execute(select(ConsoleUser.id, ConsoleUser.name).where(ConsoleUser.id.in_(ids)))
+    return {int(user_id): str(name) for user_id, name in rows}
 
 
 def _handoff(session: Session, agent: Agent, handoff_id: int) -> Handoff:
@@ -412,7 +452,9 @@ def _handoff(session: Session, agent: Agent, handoff_id: int) -> Handoff:
 
 
 def _transcript(session: Session, sender: str) -> list[ReportMessage]:
-    conversation = session.scalar(select(ReportConversation).where(ReportConversation.sender_id == sender))
+    conversation = session.scalar(
+        select(ReportConversation).where(ReportConversation.sender_id == sender)
+    )
     if conversation is None:
         return []
     return list(
@@ -425,7 +467,9 @@ def _transcript(session: Session, sender: str) -> list[ReportMessage]:
 
 
 @router.get("/handoffs/{handoff_id}", response_class=HTMLResponse)
-async def handoff_page(request: Request, state: StateDep, agent: AgentDep, handoff_id: int) -> HTMLResponse:
+async def handoff_page(
+    request: Request, state: StateDep, agent: AgentDep, handoff_id: int
+) -> HTMLResponse:
     """One handoff: the transcript, the customer's mail, the live panel or the reply form."""
     await asyncio.to_thread(_import_quietly, state)
 
@@ -433,7 +477,9 @@ async def handoff_page(request: Request, state: StateDep, agent: AgentDep, hando
         with state.sessions() as session:
             handoff = _handoff(session, agent, handoff_id)
             parsed = inbox.inbound_mail(session, handoff)
-            present = live.customer_present(handoff, gone_after_s=state.settings.console_customer_gone_s)
+            present = live.customer_present(
+                handoff, gone_after_s=state.settings.console_customer_gone_s
+            )
             session.expunge(handoff)
             return {
                 "handoff": handoff,
@@ -444,7 +490,9 @@ async def handoff_page(request: Request, state: StateDep, agent: AgentDep, hando
                 "reply_language": inbox.reply_language(handoff, parsed),
                 "present": present,
                 "can_email": inbox.can_email(handoff),
-                "assignee": _names(session, {handoff.assigned_to_id} if handoff.assigned_to_id else set()),
+                "assignee": _names(
+                    session, {handoff.assigned_to_id} if handoff.assigned_to_id else set()
+                ),
                 "last_id": max((m.id for m in inbox.thread(session, handoff)), default=0),
             }
 
@@ -471,16 +519,27 @@ def take_handoff(state: StateDep, agent: PostAgent, handoff_id: int) -> Response
 
 
 @router.post("/handoffs/{handoff_id}/resolve")
-async def resolve_handoff(request: Request, state: StateDep, agent: PostAgent, handoff_id: int) -> Response:
+async def resolve_handoff(
+    request: Request, state: StateDep, agent: PostAgent, handoff_id: int
+) -> Response:
     """Marks the handoff resolved (handing a live conversation back to the bot first)."""
+
     def close() -> Handoff:
         with state.sessions() as session:
             handoff = _handoff(session, agent, handoff_id)
             was_live = handoff.live_since is not None
             if was_live:
-                inbox.add_message(session, handoff, author=MessageAuthor.SYSTEM, text=inbox.notice(handoff, "handed_back", agent), via="web")
+                inbox.add_message(
+                    session,
+                    handoff,
+                    author=MessageAuthor.SYSTEM,
+                    text=inbox.notice(handoff, "handed_back", agent),
+                    via="web",
+                )
             inbox.resolve(handoff)
-            audit(session, agent, "handoff.resolve", store_id=handoff.store_id, target=str(handoff.id))
+            audit(
+                session, agent, "handoff.resolve", store_id=handoff.store_id, target=str(handoff.id)
+            )
             session.commit()
             session.expunge(handoff)
             handoff.live_since = dt.datetime.now(dt.UTC) if was_live else None
@@ -496,12 +555,18 @@ async def _rasa_events(request: Request, sender: str, events: list[dict[str, Any
     try:
         await rasa_of(request).append_events(sender, events)
     except RasaUnavailableError as exc:
-        raise ConsoleDenied(f"The assistant could not be reached ({exc}); nothing was changed there. Try again.", 503) from exc
+        raise ConsoleDenied(
+            f"The assistant could not be reached ({exc}); nothing was changed there. Try again.",
+            503,
+        ) from exc
 
 
 @router.post("/handoffs/{handoff_id}/live")
-async def start_live(request: Request, state: StateDep, agent: PostAgent, handoff_id: int) -> Response:
+async def start_live(
+    request: Request, state: StateDep, agent: PostAgent, handoff_id: int
+) -> Response:
     """Takes a web conversation over: the bot is paused, the agent answers in the widget."""
+
     def check() -> Handoff:
         with state.sessions() as session:
             handoff = _handoff(session, agent, handoff_id)
@@ -525,17 +590,28 @@ async def start_live(request: Request, state: StateDep, agent: PostAgent, handof
                 row.language = slots["language"]
             inbox.take(row, agent)
             row.live_since = utcnow()
-            inbox.add_message(session, row, author=MessageAuthor.SYSTEM, text=inbox.notice(row, "joined", agent), via="web")
+            inbox.add_message(
+                session,
+                row,
+                author=MessageAuthor.SYSTEM,
+                text=inbox.notice(row, "joined", agent),
+                via="web",
+            )
             audit(session, agent, "handoff.live", store_id=row.store_id, target=str(row.id))
             session.commit()
 
     await run_in_threadpool(mark)
-    return back(f"/console/handoffs/{handoff_id}", "You are talking to the customer; the bot is paused.")
+    return back(
+        f"/console/handoffs/{handoff_id}", "You are talking to the customer; the bot is paused."
+    )
 
 
 @router.post("/handoffs/{handoff_id}/hand-back")
-async def hand_back(request: Request, state: StateDep, agent: PostAgent, handoff_id: int) -> Response:
+async def hand_back(
+    request: Request, state: StateDep, agent: PostAgent, handoff_id: int
+) -> Response:
     """Resumes the bot for the conversation and resolves the handoff."""
+
     def check() -> str:
         with state.sessions() as session:
             handoff = _handoff(session, agent, handoff_id)
@@ -549,7 +625,13 @@ async def hand_back(request: Request, state: StateDep, agent: PostAgent, handoff
     def mark() -> None:
         with state.sessions() as session:
             row = _handoff(session, agent, handoff_id)
-            inbox.add_message(session, row, author=MessageAuthor.SYSTEM, text=inbox.notice(row, "handed_back", agent), via="web")
+            inbox.add_message(
+                session,
+                row,
+                author=MessageAuthor.SYSTEM,
+                text=inbox.notice(row, "handed_back", agent),
+                via="web",
+            )
             inbox.resolve(row)
             audit(session, agent, "handoff.hand_back", store_id=row.store_id, target=str(row.id))
             session.commit()
@@ -559,7 +641,9 @@ async def hand_back(request: Request, state: StateDep, agent: PostAgent, handoff
 
 
 @router.post("/handoffs/{handoff_id}/messages")
-async def live_message(request: Request, state: StateDep, agent: PostAgent, form: FormDep, handoff_id: int) -> Response:
+async def live_message(
+    request: Request, state: StateDep, agent: PostAgent, form: FormDep, handoff_id: int
+) -> Response:
     """The agent's message in the widget (live takeover)."""
     text = form.get("text", "").strip()
     if not text or len(text) > 4000:
@@ -581,7 +665,9 @@ async def live_message(request: Request, state: StateDep, agent: PostAgent, form
     def save() -> int:
         with state.sessions() as session:
             row = _handoff(session, agent, handoff_id)
-            message = inbox.add_message(session, row, author=MessageAuthor.AGENT, text=text, via="web", agent=agent)
+            message = inbox.add_message(
+                session, row, author=MessageAuthor.AGENT, text=text, via="web", agent=agent
+            )
             audit(session, agent, "handoff.message", store_id=row.store_id, target=str(row.id))
             session.commit()
             return message.id
@@ -602,7 +688,9 @@ def handoff_feed(state: StateDep, agent: AgentDep, handoff_id: int, after: int =
         payload = {
             "status": handoff.status,
             "live": handoff.live_since is not None,
-            "present": live.customer_present(handoff, gone_after_s=state.settings.console_customer_gone_s),
+            "present": live.customer_present(
+                handoff, gone_after_s=state.settings.console_customer_gone_s
+            ),
             "messages": [
                 {
                     "id": m.id,
@@ -619,7 +707,9 @@ def handoff_feed(state: StateDep, agent: AgentDep, handoff_id: int, after: int =
 
 
 @router.post("/handoffs/{handoff_id}/email")
-async def email_reply(state: StateDep, agent: PostAgent, form: FormDep, handoff_id: int) -> Response:
+async def email_reply(
+    state: StateDep, agent: PostAgent, form: FormDep, handoff_id: int
+) -> Response:
     """The agent's reply by e-mail (an e-mail handoff, or a web customer who left)."""
     text = form.get("text", "").strip()
     lang_field = form.get("language")
@@ -633,11 +723,20 @@ async def email_reply(state: StateDep, agent: PostAgent, form: FormDep, handoff_
         with state.sessions() as session:
             handoff = _handoff(session, agent, handoff_id)
             parsed = inbox.inbound_mail(session, handoff)
-            lang = lang_field if lang_field in ("fr", "en") else inbox.reply_language(handoff, parsed)
+            lang = (
+                normalise_language(lang_field)
+                if lang_field in ("fr", "en")
+                else inbox.reply_language(handoff, parsed)
+            )
             try:
                 message = inbox.build_agent_reply(
-                    handoff=handoff, parsed=parsed, store=load_store(handoff.store_id), agent=agent,
-                    text=text, lang=lang, now=utcnow(),  # type: ignore[arg-type]
+                    handoff=handoff,
+                    parsed=parsed,
+                    store=load_store(handoff.store_id),
+                    agent=agent,
+                    text=text,
+                    lang=lang,
+                    now=utcnow(),
                 )
             except ValueError as exc:
                 raise ConsoleDenied("No e-mail address is known for this customer.", 409) from exc
@@ -648,18 +747,32 @@ async def email_reply(state: StateDep, agent: PostAgent, form: FormDep, handoff_
     try:
         await run_in_threadpool(sender.send, message)
     except MailDeliveryError as exc:
-        raise ConsoleDenied(f"The mail server did not take the reply: {exc}. Nothing was sent; try again.", 502) from exc
+        raise ConsoleDenied(
+            f"The mail server did not take the reply: {exc}. Nothing was sent; try again.", 502
+        ) from exc
 
     def save() -> None:
         with state.sessions() as session:
             row = _handoff(session, agent, handoff_id)
             inbox.add_message(
-                session, row, author=MessageAuthor.AGENT, text=text, via="email", agent=agent,
+                session,
+                row,
+                author=MessageAuthor.AGENT,
+                text=text,
+                via="email",
+                agent=agent,
                 email_message_id=str(message["Message-ID"]),
             )
             if row.status == HandoffStatus.OPEN.value:
                 inbox.take(row, agent)
-            audit(session, agent, "handoff.email", store_id=store_id, target=str(row.id), detail=mask_address(recipient))
+            audit(
+                session,
+                agent,
+                "handoff.email",
+                store_id=store_id,
+                target=str(row.id),
+                detail=mask_address(recipient),
+            )
             session.commit()
 
     await run_in_threadpool(save)
@@ -670,7 +783,9 @@ async def email_reply(state: StateDep, agent: PostAgent, form: FormDep, handoff_
 
 
 @router.get("/conversations", response_class=HTMLResponse)
-def conversations_page(request: Request, state: StateDep, agent: AgentDep, page: int = 1) -> HTMLResponse:
+def conversations_page(
+    request: Request, state: StateDep, agent: AgentDep, page: int = 1
+) -> HTMLResponse:
     """Search and filter the conversations of the account's shops (personal data masked)."""
     params = dict(request.query_params)
     filters = filters_of(agent, params)
@@ -686,7 +801,10 @@ def conversations_page(request: Request, state: StateDep, agent: AgentDep, page:
         clauses.append(ReportConversation.id.in_(matching))
     page = max(1, page)
     with state.sessions() as session:
-        total = session.scalar(select(func.count()).select_from(ReportConversation).where(*clauses)) or 0
+        total = (
+            session.scalar(select(func.count()).select_from(ReportConversation).where(*clauses))
+            or 0
+        )
         rows = session.scalars(
             select(ReportConversation)
             .where(*clauses)
@@ -695,30 +813,54 @@ def conversations_page(request: Request, state: StateDep, agent: AgentDep, page:
             .limit(PAGE_SIZE)
         ).all()
     return render(
-        request, "conversations.html", agent, rows=rows, total=total, page=page,
-        pages=max(1, -(-total // PAGE_SIZE)), params=params, outcome=outcome, q=text,
+        request,
+        "conversations.html",
+        agent,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        params=params,
+        outcome=outcome,
+        q=text,
     )
 
 
 @router.get("/conversations/{sender_id}", response_class=HTMLResponse)
-def conversation_page(request: Request, state: StateDep, agent: AgentDep, sender_id: str) -> HTMLResponse:
+def conversation_page(
+    request: Request, state: StateDep, agent: AgentDep, sender_id: str
+) -> HTMLResponse:
     """One transcript: each customer message with the intent understood and its confidence."""
     with state.sessions() as session:
-        conversation = session.scalar(select(ReportConversation).where(ReportConversation.sender_id == sender_id))
+        conversation = session.scalar(
+            select(ReportConversation).where(ReportConversation.sender_id == sender_id)
+        )
         if conversation is None:
-            raise ConsoleDenied("No such conversation (yet: new messages are imported every few seconds).", 404)
+            raise ConsoleDenied(
+                "No such conversation (yet: new messages are imported every few seconds).", 404
+            )
         need_shop(agent, conversation.store_id)
         messages = _transcript(session, sender_id)
         taught = {
             key: intent
             for key, intent in session.execute(
-                select(TeachingExample.text, TeachingExample.intent).where(TeachingExample.source_sender_id == sender_id)
+                select(TeachingExample.text, TeachingExample.intent).where(
+                    TeachingExample.source_sender_id == sender_id
+                )
             ).all()
         }
-        handoffs = session.scalars(select(Handoff).where(Handoff.conversation_id == sender_id)).all()
+        handoffs = session.scalars(
+            select(Handoff).where(Handoff.conversation_id == sender_id)
+        ).all()
     return render(
-        request, "conversation.html", agent, conversation=conversation, messages=messages,
-        intents=known_intents(), taught=taught, handoffs=handoffs,
+        request,
+        "conversation.html",
+        agent,
+        conversation=conversation,
+        messages=messages,
+        intents=known_intents(),
+        taught=taught,
+        handoffs=handoffs,
     )
 
 
@@ -741,19 +883,32 @@ def teach(state: StateDep, agent: PostAgent, form: FormDep) -> Response:
         target = f"/console/conversations/{quote(conversation.sender_id, safe='')}"
         try:
             example = state.teacher.save(
-                session, agent, text=message.text, intent=None if choice == "__new__" else choice,
-                store_id=conversation.store_id, language=conversation.language,
-                source_sender_id=conversation.sender_id, note=form.get("note") or None,
+                session,
+                agent,
+                text=message.text,
+                intent=None if choice == "__new__" else choice,
+                store_id=conversation.store_id,
+                language=conversation.language,
+                source_sender_id=conversation.sender_id,
+                note=form.get("note") or None,
             )
         except TeachingRefused as exc:
             session.rollback()
             return back(target, f"Not saved: {exc}")
         audit(
-            session, agent, "teach", store_id=conversation.store_id,
-            target=conversation.sender_id, detail=example.intent or "new topic",
+            session,
+            agent,
+            "teach",
+            store_id=conversation.store_id,
+            target=conversation.sender_id,
+            detail=example.intent or "new topic",
         )
         session.commit()
-    saved = f"Saved as a training example of {choice}." if choice != "__new__" else "Saved as a new topic for the team."
+    saved = (
+        f"Saved as a training example of {choice}."
+        if choice != "__new__"
+        else "Saved as a new topic for the team."
+    )
     return back(target, saved)
 
 
@@ -770,11 +925,18 @@ def teaching_page(request: Request, state: StateDep, agent: AgentDep) -> HTMLRes
         ).all()
         runs = session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(10)).all()
     candidates = {
-        run.id: training.figures_of(json.loads(run.evaluation)) if run.evaluation else None for run in runs
+        run.id: training.figures_of(json.loads(run.evaluation)) if run.evaluation else None
+        for run in runs
     }
     return render(
-        request, "teaching.html", agent, examples=examples, runs=runs, candidates=candidates,
-        current=training.current_figures(), training_file=state.settings.console_training_file,
+        request,
+        "teaching.html",
+        agent,
+        examples=examples,
+        runs=runs,
+        candidates=candidates,
+        current=training.current_figures(),
+        training_file=state.settings.console_training_file,
     )
 
 
@@ -785,7 +947,9 @@ async def start_training(state: StateDep, agent: PostAgent) -> Response:
 
     def create() -> int:
         with state.sessions() as session:
-            running = session.scalar(select(TrainingRun.id).where(TrainingRun.state == TrainingState.RUNNING))
+            running = session.scalar(
+                select(TrainingRun.id).where(TrainingRun.state == TrainingState.RUNNING)
+            )
             if running:
                 raise ConsoleDenied("A training is already running.", 409)
             with state.sessions() as inner:
@@ -802,19 +966,26 @@ async def start_training(state: StateDep, agent: PostAgent) -> Response:
     )
     state.training_tasks.add(task)
     task.add_done_callback(state.training_tasks.discard)
-    return back("/console/teaching", "Training started: it takes a few minutes. Reload this page to see the figures.")
+    return back(
+        "/console/teaching",
+        "Training started: it takes a few minutes. Reload this page to see the figures.",
+    )
 
 
 @router.post("/training/{run_id}/switch")
-async def switch_model(request: Request, state: StateDep, agent: PostAgent, run_id: int) -> Response:
-    """Puts a trained candidate in service (admins): copied over models/bot.tar.gz, loaded by Rasa."""
+async def switch_model(
+    request: Request, state: StateDep, agent: PostAgent, run_id: int
+) -> Response:
+    """Puts a trained candidate in service (admins): models/bot.tar.gz, loaded by Rasa."""
     need(agent, Role.ADMIN)
 
     def install() -> str:
         with state.sessions() as session:
             run = session.get(TrainingRun, run_id)
             if run is None or run.state != TrainingState.SUCCEEDED:
-                raise ConsoleDenied("Only a trained and evaluated candidate can be switched in.", 409)
+                raise ConsoleDenied(
+                    "Only a trained and evaluated candidate can be switched in.", 409
+                )
             return str(training.install_candidate(run))
 
     path = await run_in_threadpool(install)
@@ -829,11 +1000,21 @@ async def switch_model(request: Request, state: StateDep, agent: PostAgent, run_
             run = session.get(TrainingRun, run_id)
             if run is not None:
                 run.state = TrainingState.SWITCHED
-            audit(session, agent, "training.switch", target=str(run_id), detail="loaded" if loaded else "copied")
+            audit(
+                session,
+                agent,
+                "training.switch",
+                target=str(run_id),
+                detail="loaded" if loaded else "copied",
+            )
             session.commit()
 
     await run_in_threadpool(mark)
-    notice = "The new model is in service." if loaded else "Copied to models/bot.tar.gz; restart Rasa to load it."
+    notice = (
+        "The new model is in service."
+        if loaded
+        else "Copied to models/bot.tar.gz; restart Rasa to load it."
+    )
     return back("/console/teaching", notice)
 
 
@@ -863,7 +1044,9 @@ def analytics_page(request: Request, state: StateDep, agent: AgentDep) -> HTMLRe
             ],
             title="Rates per day",
         ),
-        "topics": charts.bar_list([(n, float(c)) for n, c in figures.top_topics], title="Top topics"),
+        "topics": charts.bar_list(
+            [(n, float(c)) for n, c in figures.top_topics], title="Top topics"
+        ),
         "lookups": charts.bar_list(
             [
                 ("verified", float(figures.totals.lookups_verified)),
@@ -885,20 +1068,31 @@ def analytics_page(request: Request, state: StateDep, agent: AgentDep) -> HTMLRe
         ),
     }
     query = "&".join(f"{k}={quote(v)}" for k, v in params.items() if v)
-    return render(request, "analytics.html", agent, figures=figures, chart=chart, params=params, query=query)
+    return render(
+        request, "analytics.html", agent, figures=figures, chart=chart, params=params, query=query
+    )
 
 
 @router.get("/analytics.csv")
-def analytics_csv(request: Request, state: StateDep, agent: AgentDep, kind: str = "conversations") -> Response:
+def analytics_csv(
+    request: Request, state: StateDep, agent: AgentDep, kind: str = "conversations"
+) -> Response:
     """The figures as CSV: per day, shop, language and channel (or e-mail per day)."""
     filters = filters_of(agent, dict(request.query_params))
     with state.sessions() as session:
-        body = stats.email_csv(session, filters) if kind == "email" else stats.conversations_csv(session, filters)
+        body = (
+            stats.email_csv(session, filters)
+            if kind == "email"
+            else stats.conversations_csv(session, filters)
+        )
     name = "email" if kind == "email" else "conversations"
     return Response(
         body,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"', "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}.csv"',
+            "Cache-Control": "no-store",
+        },
     )
 
 
@@ -914,7 +1108,9 @@ def privacy_page(request: Request, agent: AgentDep, state: StateDep) -> HTMLResp
 
 def _privacy_subject(session: Session, agent: Agent, form: Mapping[str, str]) -> privacy.Subject:
     try:
-        subject = privacy.subject_of(session, email=form.get("email") or None, order=form.get("order") or None)
+        subject = privacy.subject_of(
+            session, email=form.get("email") or None, order=form.get("order") or None
+        )
     except ValueError as exc:
         raise ConsoleDenied(str(exc), 422) from exc
     return subject
@@ -930,7 +1126,12 @@ async def privacy_export(state: StateDep, agent: PostAgent, form: FormDep) -> Re
         with state.sessions() as session:
             subject = _privacy_subject(session, agent, form)
             document = privacy.export(session, subject)
-            audit(session, agent, "privacy.export", target=",".join(mask_address(e) for e in subject.emails) or None)
+            audit(
+                session,
+                agent,
+                "privacy.export",
+                target=",".join(mask_address(e) for e in subject.emails) or None,
+            )
             session.commit()
             return document
 
@@ -938,7 +1139,10 @@ async def privacy_export(state: StateDep, agent: PostAgent, form: FormDep) -> Re
     return Response(
         json.dumps(document, ensure_ascii=False, indent=2),
         media_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="customer-export.json"', "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": 'attachment; filename="customer-export.json"',
+            "Cache-Control": "no-store",
+        },
     )
 
 
@@ -949,7 +1153,7 @@ async def privacy_erase(state: StateDep, agent: PostAgent, form: FormDep) -> Res
     if form.get("confirm") != "erase":
         return back("/console/privacy", "Type erase in the confirmation box to erase.")
     await asyncio.to_thread(_import_quietly, state)
-    writer = privacy.tracker_engine(state.settings.tracker_store_url, read_only=False)
+    writer = tracker_engine(state.settings.tracker_store_url, read_only=False)
 
     def run() -> privacy.Erasure:
         with state.sessions() as session:
@@ -977,9 +1181,19 @@ def users_page(request: Request, state: StateDep, agent: AgentDep) -> HTMLRespon
     with state.sessions() as session:
         users = session.scalars(select(ConsoleUser).order_by(ConsoleUser.email)).all()
         shops: dict[int, list[str]] = {}
-        for user_id, store in session.execute(select(ConsoleUserShop.user_id, ConsoleUserShop.store_id)):
+        for user_id, store in session.execute(
+            select(ConsoleUserShop.user_id, ConsoleUserShop.store_id)
+        ):
             shops.setdefault(user_id, []).append(store)
-    return render(request, "users.html", agent, users=users, shops=shops, roles=[r.value for r in Role], all_shops=list(store_ids()))
+    return render(
+        request,
+        "users.html",
+        agent,
+        users=users,
+        shops=shops,
+        roles=[r.value for r in Role],
+        all_shops=list(store_ids()),
+    )
 
 
 @router.post("/users")
@@ -993,8 +1207,12 @@ def add_user(state: StateDep, agent: PostAgent, form: FormDep) -> Response:
         parse_shops(",".join(shops))
         with state.sessions() as session:
             create_user(
-                session, email=form.get("email", ""), name=form.get("name", ""),
-                role=Role(form.get("role", "agent")), shops=shops, password=form.get("password", ""),
+                session,
+                email=form.get("email", ""),
+                name=form.get("name", ""),
+                role=Role(form.get("role", "agent")),
+                shops=shops,
+                password=form.get("password", ""),
                 actor=agent.email,
             )
             session.commit()
@@ -1022,7 +1240,9 @@ def audit_page(request: Request, state: StateDep, agent: AgentDep) -> HTMLRespon
     """The latest audit entries (admins)."""
     need(agent, Role.ADMIN)
     with state.sessions() as session:
-        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(300)).all()
+        entries = session.scalars(
+            select(AuditEntry).order_by(AuditEntry.id.desc()).limit(300)
+        ).all()
     return render(request, "audit.html", agent, entries=entries)
 
 
@@ -1049,7 +1269,9 @@ def widget_live(
     return JSONResponse(
         {
             "mode": mode,
-            "messages": [{"id": m.id, "author": m.author, "text": m.text, "name": m.name} for m in messages],
+            "messages": [
+                {"id": m.id, "author": m.author, "text": m.text, "name": m.name} for m in messages
+            ],
         },
         headers={"Cache-Control": "no-store"},
     )
@@ -1088,7 +1310,9 @@ def _visitor(request: Request) -> str:
 
 def _mailbox_enabled(state: ConsoleState) -> None:
     if not state.settings.local_smtp_port:
-        raise ConsoleDenied("The demo mailbox exists only in the local profile (make run without SMTP_URL).", 404)
+        raise ConsoleDenied(
+            "The demo mailbox exists only in the local profile (make run without SMTP_URL).", 404
+        )
 
 
 @mailbox_router.get("/mailbox", response_class=HTMLResponse)
@@ -1099,18 +1323,39 @@ def mailbox_page(request: Request, state: StateDep) -> HTMLResponse:
     address = f"visitor-{visitor}@example.com"
     with state.sessions() as session:
         sent = session.scalars(
-            select(InboxMessage).where(InboxMessage.sender == address).order_by(InboxMessage.id.desc()).limit(50)
+            select(InboxMessage)
+            .where(InboxMessage.sender == address)
+            .order_by(InboxMessage.id.desc())
+            .limit(50)
         ).all()
         received = session.scalars(
-            select(DemoMail).where(DemoMail.rcpt_to.contains(f",{address},", autoescape=True)).order_by(DemoMail.id.desc()).limit(50)
+            select(DemoMail)
+            .where(DemoMail.rcpt_to.contains(f",{address},", autoescape=True))
+            .order_by(DemoMail.id.desc())
+            .limit(50)
         ).all()
     nonce = secrets.token_urlsafe(16)
     response = render(
-        request, "mailbox.html", None, address=address, shops=all_stores(), sent=sent,
-        received=[_demo_view(m) for m in received], csrf=state.keys.login_csrf(nonce),
+        request,
+        "mailbox.html",
+        None,
+        address=address,
+        shops=all_stores(),
+        sent=sent,
+        received=[_demo_view(m) for m in received],
+        csrf=state.keys.login_csrf(nonce),
     )
-    response.set_cookie(VISITOR_COOKIE, visitor, max_age=30 * 86400, httponly=True, samesite="strict", path="/mailbox")
-    response.set_cookie("demo_mailbox_csrf", nonce, max_age=3600, httponly=True, samesite="strict", path="/mailbox")
+    response.set_cookie(
+        VISITOR_COOKIE,
+        visitor,
+        max_age=30 * 86400,
+        httponly=True,
+        samesite="strict",
+        path="/mailbox",
+    )
+    response.set_cookie(
+        "demo_mailbox_csrf", nonce, max_age=3600, httponly=True, samesite="strict", path="/mailbox"
+    )
     return response
 
 
@@ -1136,7 +1381,11 @@ async def mailbox_send(request: Request, state: StateDep, form: FormDep) -> Resp
     _mailbox_enabled(state)
     visitor = _visitor(request)
     nonce = request.cookies.get("demo_mailbox_csrf", "")
-    if not visitor or not nonce or not tokens_equal(form.get("csrf_token"), state.keys.login_csrf(nonce)):
+    if (
+        not visitor
+        or not nonce
+        or not tokens_equal(form.get("csrf_token"), state.keys.login_csrf(nonce))
+    ):
         return back("/mailbox", "The form expired; write your message again.")
     store = form.get("store", "")
     subject = " ".join(form.get("subject", "").split())[:200]
@@ -1189,4 +1438,6 @@ def install(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(live_router)
     app.include_router(mailbox_router)
-    app.mount("/console/static", StaticFiles(directory=CONSOLE_DIR / "static"), name="console-static")
+    app.mount(
+        "/console/static", StaticFiles(directory=CONSOLE_DIR / "static"), name="console-static"
+    )

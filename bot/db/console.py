@@ -150,9 +150,7 @@ class AuditEntry(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("console_users.id", ondelete="SET NULL")
-    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("console_users.id", ondelete="SET NULL"))
     # The account's address at the time: the entry stays readable if the account goes.
     actor: Mapped[str] = mapped_column(String(ADDRESS_LENGTH))
     action: Mapped[str] = mapped_column(String(64))
@@ -174,9 +172,7 @@ class HandoffMessage(Base):
     handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     author: Mapped[MessageAuthor] = mapped_column(enum_type(MessageAuthor, length=8))
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("console_users.id", ondelete="SET NULL")
-    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("console_users.id", ondelete="SET NULL"))
     text: Mapped[str] = mapped_column(Text)
     # `web` (shown in the widget) or `email` (sent through SMTP).
     via: Mapped[str] = mapped_column(String(8))
@@ -255,9 +251,7 @@ class TeachingExample(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("console_users.id", ondelete="SET NULL")
-    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("console_users.id", ondelete="SET NULL"))
     store_id: Mapped[str] = mapped_column(String(32))
     language: Mapped[str | None] = mapped_column(String(2))
     text: Mapped[str] = mapped_column(Text)
@@ -278,9 +272,7 @@ class TrainingRun(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("console_users.id", ondelete="SET NULL")
-    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("console_users.id", ondelete="SET NULL"))
     state: Mapped[TrainingState] = mapped_column(enum_type(TrainingState, length=16))
     model_path: Mapped[str | None] = mapped_column(String(500))
     # The candidate's `make evaluate` summary (JSON), shown beside the current model's.

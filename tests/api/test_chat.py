@@ -28,7 +28,8 @@ def test_forwards_the_message_to_rasa_with_store_language_and_channel(
     )
     assert response.status_code == 200, response.text
     assert response.json() == {
-        "messages": [{"text": "echo: Bonjour", "buttons": [], "image": None}]
+        "messages": [{"text": "echo: Bonjour", "buttons": [], "image": None}],
+        "handoff": None,  # no person expected (the support console's live handoff)
     }
     sent = fake_rasa.messages()
     # Each message carries a unique id: a retry of the same request is not processed twice
@@ -106,7 +107,8 @@ def test_rasa_messages_become_text_buttons_and_images(
                 "image": None,
             },
             {"text": None, "buttons": [], "image": "https://example.com/colis.png"},
-        ]
+        ],
+        "handoff": None,
     }
 
 

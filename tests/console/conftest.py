@@ -22,7 +22,7 @@ from bot.console.users import create_user
 from bot.db.console import Role
 from bot.db.session import make_engine, session_factory
 from bot.stores import store_ids
-from tests.api.conftest import fake_rasa, gateway_settings  # noqa: F401 (fixture)
+from tests.api.conftest import fake_rasa, gateway_settings  # noqa: F401 (a fixture)
 from tests.api.servers import FakeRasa
 from tests.conftest import load_demo_database
 
@@ -84,7 +84,9 @@ def console_env(console_template: Path, tmp_path: Path) -> Iterator[ConsoleEnv]:
     tracker = create_engine(tracker_url)
     create_tracker_table(tracker)
     engine = make_engine(url)
-    env = ConsoleEnv(url, tracker_url, tracker, session_factory(engine), tmp_path / "data" / "reviewed.yml")
+    env = ConsoleEnv(
+        url, tracker_url, tracker, session_factory(engine), tmp_path / "data" / "reviewed.yml"
+    )
     try:
         yield env
     finally:
@@ -96,12 +98,16 @@ MakeConsole = Callable[..., TestClient]
 
 
 @pytest.fixture
-def make_console(console_env: ConsoleEnv, fake_rasa: FakeRasa) -> Iterator[MakeConsole]:
+def make_console(console_env: ConsoleEnv, fake_rasa: FakeRasa) -> Iterator[MakeConsole]:  # noqa: F811
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> TestClient:
-        settings = gateway_settings(fake_rasa.url, **console_env.settings(fake_rasa.url, **overrides))
-        client = TestClient(create_app(settings), base_url="http://testserver", follow_redirects=False)
+        settings = gateway_settings(
+            fake_rasa.url, **console_env.settings(fake_rasa.url, **overrides)
+        )
+        client = TestClient(
+            create_app(settings), base_url="http://testserver", follow_redirects=False
+        )
         client.__enter__()
         clients.append(client)
         return client
@@ -124,7 +130,12 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> Any:
     page = client.get("/console/login")
     return client.post(
         "/console/login",
-        data={"email": email, "password": password, "csrf_token": csrf_of(page.text), "next": "/console"},
+        data={
+            "email": email,
+            "password": password,
+            "csrf_token": csrf_of(page.text),
+            "next": "/console",
+        },
     )
 
 

@@ -20,7 +20,9 @@ def test_pages_need_a_login(make_console: MakeConsole) -> None:
         assert response.headers["location"].startswith("/console/login")
 
 
-def test_login_sets_a_protected_session_cookie_and_logout_ends_it(make_console: MakeConsole) -> None:
+def test_login_sets_a_protected_session_cookie_and_logout_ends_it(
+    make_console: MakeConsole,
+) -> None:
     client = make_console()
     response = login(client, "admin@shops.example")
     assert response.status_code == 303, response.text
@@ -57,18 +59,28 @@ def test_login_is_throttled_after_repeated_failures(make_console: MakeConsole) -
     assert "Too many failed attempts" in refused.text
 
 
-def test_a_post_without_the_csrf_token_is_refused(make_console: MakeConsole, console_env: ConsoleEnv) -> None:
+def test_a_post_without_the_csrf_token_is_refused(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
     with console_env.sessions() as session:
         handoff = record_handoff(
-            session=session, channel=HandoffChannel.WEB, conversation_id="web-om-system-abcdefgh1",
-            store_id="om-system", reason="human_handoff",
+            session=session,
+            channel=HandoffChannel.WEB,
+            conversation_id="web-om-system-abcdefgh1",
+            store_id="om-system",
+            reason="human_handoff",
         )
         session.commit()
         handoff_id = handoff.id
     client = make_console()
     login(client, "admin@shops.example")
     assert client.post(f"/console/handoffs/{handoff_id}/take", data={}).status_code == 403
-    assert client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf_token": "forged"}).status_code == 403
+    assert (
+        client.post(
+            f"/console/handoffs/{handoff_id}/take", data={"csrf_token": "forged"}
+        ).status_code
+        == 403
+    )
     page = client.get(f"/console/handoffs/{handoff_id}")
     # Right token, but posted from another site's page.
     foreign = client.post(
@@ -79,21 +91,33 @@ def test_a_post_without_the_csrf_token_is_refused(make_console: MakeConsole, con
     assert foreign.status_code == 403
     with console_env.sessions() as session:
         assert session.get(Handoff, handoff_id).status == "open"  # type: ignore[union-attr]
-    ok = client.post(f"/console/handoffs/{handoff_id}/take", data={"csrf_token": csrf_of(page.text)})
+    ok = client.post(
+        f"/console/handoffs/{handoff_id}/take", data={"csrf_token": csrf_of(page.text)}
+    )
     assert ok.status_code == 303
     with console_env.sessions() as session:
         assert session.get(Handoff, handoff_id).status == "assigned"  # type: ignore[union-attr]
 
 
-def test_a_btomic_agent_never_sees_om_system_data(make_console: MakeConsole, console_env: ConsoleEnv) -> None:
+def test_a_btomic_agent_never_sees_om_system_data(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
     with console_env.sessions() as session:
         om = record_handoff(
-            session=session, channel=HandoffChannel.EMAIL, conversation_id="email-om",
-            store_id="om-system", reason="complaint", excerpt="Mon appareil OM est cassé",
+            session=session,
+            channel=HandoffChannel.EMAIL,
+            conversation_id="email-om",
+            store_id="om-system",
+            reason="complaint",
+            excerpt="Mon appareil OM est cassé",
         )
         bt = record_handoff(
-            session=session, channel=HandoffChannel.EMAIL, conversation_id="email-bt",
-            store_id="btomic", reason="complaint", excerpt="Ma montre BTOMIC est rayée",
+            session=session,
+            channel=HandoffChannel.EMAIL,
+            conversation_id="email-bt",
+            store_id="btomic",
+            reason="complaint",
+            excerpt="Ma montre BTOMIC est rayée",
         )
         session.commit()
         om_id, bt_id = om.id, bt.id
@@ -112,7 +136,9 @@ def test_a_btomic_agent_never_sees_om_system_data(make_console: MakeConsole, con
     assert client.get("/console/teaching").status_code == 403
 
 
-def test_the_audit_log_records_logins_and_actions(make_console: MakeConsole, console_env: ConsoleEnv) -> None:
+def test_the_audit_log_records_logins_and_actions(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
     client = make_console()
     login(client, "admin@shops.example", "bad password")
     login(client, "admin@shops.example")
@@ -131,8 +157,12 @@ def test_an_admin_creates_an_agent_who_can_then_log_in(make_console: MakeConsole
     created = client.post(
         "/console/users",
         data={
-            "csrf_token": csrf_of(page.text), "email": "new@btomic.example", "name": "New Agent",
-            "role": "agent", "shop_btomic": "1", "password": "a long enough password",
+            "csrf_token": csrf_of(page.text),
+            "email": "new@btomic.example",
+            "name": "New Agent",
+            "role": "agent",
+            "shop_btomic": "1",
+            "password": "a long enough password",
         },
     )
     assert created.status_code == 303 and "created" in created.headers["location"]

@@ -17,26 +17,95 @@ GREET_FR = Turn("Bonjour", "greet", actions=("utter_greet",))
 
 SEEDED = [
     # 1. answered (2 customer messages)
-    Conversation("om-system", "web", "fr", D1, [GREET_FR, Turn("Quels moyens de paiement ?", "payment_methods", actions=("action_payment_methods",))]),
+    Conversation(
+        "om-system",
+        "web",
+        "fr",
+        D1,
+        [
+            GREET_FR,
+            Turn(
+                "Quels moyens de paiement ?", "payment_methods", actions=("action_payment_methods",)
+            ),
+        ],
+    ),
     # 2. clarified once, then answered: outcome clarified (2 messages, 1 clarified)
-    Conversation("om-system", "web", "fr", D1, [Turn("euh le truc là", "nlu_fallback", 0.31, actions=("action_clarify",)), Turn("/delivery_time", "delivery_time", 1.0, actions=("utter_delivery_time",))]),
+    Conversation(
+        "om-system",
+        "web",
+        "fr",
+        D1,
+        [
+            Turn("euh le truc là", "nlu_fallback", 0.31, actions=("action_clarify",)),
+            Turn("/delivery_time", "delivery_time", 1.0, actions=("utter_delivery_time",)),
+        ],
+    ),
     # 3. out of scope (1 message)
-    Conversation("btomic", "web", "en", D1, [Turn("Do you sell bicycles?", "out_of_scope", actions=("utter_out_of_scope",))]),
+    Conversation(
+        "btomic",
+        "web",
+        "en",
+        D1,
+        [Turn("Do you sell bicycles?", "out_of_scope", actions=("utter_out_of_scope",))],
+    ),
     # 4. e-mail, order verified (1 message)
-    Conversation("om-system", "email", "fr", D2, [Turn("Où en est ma commande OM-104233 ?", "order_status", actions=("action_answer_order_lookup",), slots=(("verified_order", "OM-104233"),))]),
+    Conversation(
+        "om-system",
+        "email",
+        "fr",
+        D2,
+        [
+            Turn(
+                "Où en est ma commande OM-104233 ?",
+                "order_status",
+                actions=("action_answer_order_lookup",),
+                slots=(("verified_order", "OM-104233"),),
+            )
+        ],
+    ),
     # 5. two failed proofs, locked, then a person (3 messages): handed off
-    Conversation("btomic", "web", "en", D2, [
-        Turn("Where is BT-200517?", "order_status", actions=("order_lookup_form",)),
-        Turn("12345", "inform", actions=("order_lookup_form",), slots=(("lookup_failures", 1.0),)),
-        Turn("99999", "inform", actions=("order_lookup_form",), slots=(("lookup_failures", 2.0), ("lookup_locked", True))),
-    ]),
+    Conversation(
+        "btomic",
+        "web",
+        "en",
+        D2,
+        [
+            Turn("Where is BT-200517?", "order_status", actions=("order_lookup_form",)),
+            Turn(
+                "12345", "inform", actions=("order_lookup_form",), slots=(("lookup_failures", 1.0),)
+            ),
+            Turn(
+                "99999",
+                "inform",
+                actions=("order_lookup_form",),
+                slots=(("lookup_failures", 2.0), ("lookup_locked", True)),
+            ),
+        ],
+    ),
     # 6. asks for a person straight away (1 message)
-    Conversation("om-system", "web", "en", D2, [Turn("I want a human", "human_handoff", actions=("action_human_handoff",))]),
+    Conversation(
+        "om-system",
+        "web",
+        "en",
+        D2,
+        [Turn("I want a human", "human_handoff", actions=("action_human_handoff",))],
+    ),
 ]
 # conversation 5's last message is followed by the person: add the handoff action to it.
 SEEDED[4] = Conversation(
-    "btomic", "web", "en", D2,
-    [*SEEDED[4].turns[:2], Turn("99999", "inform", actions=("order_lookup_form", "action_human_handoff"), slots=(("lookup_failures", 2.0), ("lookup_locked", True)))],
+    "btomic",
+    "web",
+    "en",
+    D2,
+    [
+        *SEEDED[4].turns[:2],
+        Turn(
+            "99999",
+            "inform",
+            actions=("order_lookup_form", "action_human_handoff"),
+            slots=(("lookup_failures", 2.0), ("lookup_locked", True)),
+        ),
+    ],
 )
 
 
@@ -45,20 +114,31 @@ def seed(env: ConsoleEnv) -> None:
     assert import_now(env) == len(SEEDED)
     with env.sessions() as session:
         for index, (state, delay_s) in enumerate(
-            [(InboxState.REPLIED, 10), (InboxState.REPLIED, 30), (InboxState.REPLIED, 20),
-             (InboxState.HANDOFF, None), (InboxState.FAILED, None)]
+            [
+                (InboxState.REPLIED, 10),
+                (InboxState.REPLIED, 30),
+                (InboxState.REPLIED, 20),
+                (InboxState.HANDOFF, None),
+                (InboxState.FAILED, None),
+            ]
         ):
             session.add(
                 InboxMessage(
-                    message_id=f"<seed-{index}@example.fr>", raw=b"From: a@b\r\n\r\nx", store_id="om-system",
-                    sender=f"customer{index}@example.fr", state=state, received_at=D2,
+                    message_id=f"<seed-{index}@example.fr>",
+                    raw=b"From: a@b\r\n\r\nx",
+                    store_id="om-system",
+                    sender=f"customer{index}@example.fr",
+                    state=state,
+                    received_at=D2,
                     processed_at=D2 + dt.timedelta(seconds=delay_s) if delay_s else None,
                 )
             )
         session.commit()
 
 
-def test_figures_match_the_seeded_conversations(make_console: MakeConsole, console_env: ConsoleEnv) -> None:
+def test_figures_match_the_seeded_conversations(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
     seed(console_env)
     client = make_console()
     login(client, "admin@shops.example")
@@ -77,7 +157,9 @@ def test_figures_match_the_seeded_conversations(make_console: MakeConsole, conso
     # Top unanswered: the clarified and the out-of-scope messages, masked and counted.
     assert "euh le truc là" in html and "do you sell bicycles?" in html
 
-    table = list(csv.DictReader(io.StringIO(client.get("/console/analytics.csv?from=2026-11-01").text)))
+    table = list(
+        csv.DictReader(io.StringIO(client.get("/console/analytics.csv?from=2026-11-01").text))
+    )
     by_key = {(r["day"], r["store"], r["language"], r["channel"]): r for r in table}
     assert by_key[("2026-11-02", "om-system", "fr", "web")]["conversations"] == "2"
     assert by_key[("2026-11-02", "om-system", "fr", "web")]["clarified"] == "1"
@@ -86,7 +168,16 @@ def test_figures_match_the_seeded_conversations(make_console: MakeConsole, conso
     assert sum(int(r["conversations"]) for r in table) == 6
     assert sum(int(r["customer_messages"]) for r in table) == 10
     email = list(csv.DictReader(io.StringIO(client.get("/console/analytics.csv?kind=email").text)))
-    assert email == [{"day": "2026-11-03", "received": "5", "auto_answered": "3", "handed_over": "1", "failed": "1", "skipped": "0"}]
+    assert email == [
+        {
+            "day": "2026-11-03",
+            "received": "5",
+            "auto_answered": "3",
+            "handed_over": "1",
+            "failed": "1",
+            "skipped": "0",
+        }
+    ]
 
 
 def test_filters_narrow_the_figures(make_console: MakeConsole, console_env: ConsoleEnv) -> None:
@@ -101,7 +192,9 @@ def test_filters_narrow_the_figures(make_console: MakeConsole, console_env: Cons
     assert '<span class="kpi" id="kpi-conversations">3</span>' in day_one
 
 
-def test_review_lists_mask_personal_data_and_the_transcript_shows_intents(make_console: MakeConsole, console_env: ConsoleEnv) -> None:
+def test_review_lists_mask_personal_data_and_the_transcript_shows_intents(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
     seed(console_env)
     client = make_console()
     login(client, "admin@shops.example")
@@ -117,7 +210,9 @@ def test_review_lists_mask_personal_data_and_the_transcript_shows_intents(make_c
     assert "clarified" in detail
 
 
-def test_an_agent_sees_only_the_figures_of_their_shops(make_console: MakeConsole, console_env: ConsoleEnv) -> None:
+def test_an_agent_sees_only_the_figures_of_their_shops(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
     seed(console_env)
     client = make_console()
     login(client, "bt.agent@btomic.example")

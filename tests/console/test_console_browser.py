@@ -53,17 +53,36 @@ class ConsoleGateway:
 def create_account(env: dict[str, str], email: str, role: str, shops: str, name: str) -> None:
     """Creates an account through the real command (`make user` runs it interactively)."""
     result = subprocess.run(
-        [sys.executable, "-m", "bot.console.users", "create", "--email", email, "--name", name,
-         "--role", role, "--shops", shops, "--password-stdin"],
-        input=PASSWORD + "\n", cwd=PROJECT_ROOT, env={**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)},
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bot.console.users",
+            "create",
+            "--email",
+            email,
+            "--name",
+            name,
+            "--role",
+            role,
+            "--shops",
+            shops,
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert f"Created {role} {email}" in result.stdout
 
 
 @pytest.fixture(scope="module")
-def console_gateway(live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleGateway]:
+def console_gateway(
+    live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ConsoleGateway]:
     work = tmp_path_factory.mktemp("console-gateway")
     port, smtp_port = free_port(), free_port()
     env = {
@@ -109,7 +128,9 @@ def new_page(browser: Browser, contexts: list[BrowserContext], locale: str = "fr
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on(
+        "console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None
+    )
     page.set_default_timeout(30_000)
     page.errors = errors  # type: ignore[attr-defined]
     return page
@@ -153,11 +174,17 @@ def test_live_takeover_between_the_widget_and_the_console(
     agent.get_by_role("button", name="Take over live").click()
     expect(agent.locator(".notice")).to_contain_text("the bot is paused")
 
-    expect(widget.host.locator(".msg.notice").last).to_contain_text("a rejoint la conversation", timeout=5_000)
+    expect(widget.host.locator(".msg.notice").last).to_contain_text(
+        "a rejoint la conversation", timeout=5_000
+    )
     agent.locator("#live-text").fill("Bonjour, ici Bea. Que se passe-t-il avec votre commande ?")
     agent.locator("#live-text").press("Enter")
-    expect(widget.host.locator(".msg.agent").last).to_contain_text("ici Bea", timeout=LIVE_DELIVERY_MS)
-    expect(widget.host.locator(".msg.agent .agent-name").last).to_have_text("Bea (service client) : ")
+    expect(widget.host.locator(".msg.agent").last).to_contain_text(
+        "ici Bea", timeout=LIVE_DELIVERY_MS
+    )
+    expect(widget.host.locator(".msg.agent .agent-name").last).to_have_text(
+        "Bea (service client) : "
+    )
 
     widget.send("Ma montre s'est arrêtée au bout de deux jours")
     expect(agent.locator("#thread .msg.customer").last).to_contain_text(
@@ -167,7 +194,9 @@ def test_live_takeover_between_the_widget_and_the_console(
     agent.screenshot(path=str(ARTIFACTS / "console-live-takeover.png"), full_page=True)
 
     agent.get_by_role("button", name="Hand back to the bot").click()
-    expect(widget.host.locator(".msg.notice").last).to_contain_text("reprend la conversation", timeout=5_000)
+    expect(widget.host.locator(".msg.notice").last).to_contain_text(
+        "reprend la conversation", timeout=5_000
+    )
     answer = widget.send("Quels moyens de paiement acceptez-vous ?", timeout_ms=RASA_ANSWER_MS)
     assert "PayPal" in "\n".join(bubble.inner_text() for bubble in answer)
     assert customer.errors == [] and agent.errors == []  # type: ignore[attr-defined]
@@ -190,7 +219,9 @@ def test_an_email_handoff_is_answered_and_the_reply_reaches_the_mailbox(
     sign_in(agent, console_gateway, ADMIN)
     open_handoff(agent, console_gateway, "boîtier est arrivé cassé")
     expect(agent.locator("pre.mail")).to_contain_text("mon boîtier est arrivé cassé")
-    agent.locator("#email-text").fill("Nous vous envoyons un boîtier neuf aujourd'hui, avec nos excuses.")
+    agent.locator("#email-text").fill(
+        "Nous vous envoyons un boîtier neuf aujourd'hui, avec nos excuses."
+    )
     agent.get_by_role("button", name="Send the e-mail").click()
     expect(agent.locator(".notice")).to_have_text("E-mail sent.")
 
@@ -229,10 +260,15 @@ def test_the_demo_mailbox_gets_the_automatic_reply(
 
 
 def test_an_editor_teaches_a_misunderstood_message(
-    console_gateway: ConsoleGateway, live_stack: LiveStack, browser: Browser, contexts: list[BrowserContext]
+    console_gateway: ConsoleGateway,
+    live_stack: LiveStack,
+    browser: Browser,
+    contexts: list[BrowserContext],
 ) -> None:
     text = "est-ce que je peux régler avec des coquillages"
-    live_stack.say(text, sender="web-om-system-teachme0001", metadata={"store": "om-system", "channel": "web"})
+    live_stack.say(
+        text, sender="web-om-system-teachme0001", metadata={"store": "om-system", "channel": "web"}
+    )
     page = new_page(browser, contexts, locale="en-GB")
     sign_in(page, console_gateway, ADMIN)
     deadline = time.monotonic() + 30
@@ -258,7 +294,11 @@ def test_a_btomic_agent_is_refused_om_system_pages_and_csrf_less_posts(
 ) -> None:
     page = new_page(browser, contexts, locale="en-GB")
     sign_in(page, console_gateway, BT_AGENT)
-    for path in ("/console/handoffs?store=om-system", "/console/analytics?store=om-system", "/console/users"):
+    for path in (
+        "/console/handoffs?store=om-system",
+        "/console/analytics?store=om-system",
+        "/console/users",
+    ):
         response = page.goto(f"{console_gateway.url}{path}")
         assert response is not None and response.status == 403, path
         expect(page.get_by_role("alert")).to_be_visible()
@@ -282,8 +322,12 @@ def test_the_analytics_charts_render(
     page.screenshot(path=str(ARTIFACTS / "console-analytics.png"), full_page=True)
     csv = httpx.get(
         f"{console_gateway.url}/console/analytics.csv",
-        cookies={c["name"]: c["value"] for c in page.context.cookies() if c["name"] == "console_session"},
+        cookies={
+            c["name"]: c["value"] for c in page.context.cookies() if c["name"] == "console_session"
+        },
         timeout=10,
     )
-    assert csv.status_code == 200 and csv.text.startswith("day,store,language,channel,conversations")
+    assert csv.status_code == 200 and csv.text.startswith(
+        "day,store,language,channel,conversations"
+    )
     assert page.errors == []  # type: ignore[attr-defined]

@@ -32,22 +32,33 @@ CUSTOMER_MAIL = (
 def email_handoff(env: ConsoleEnv) -> int:
     with env.sessions() as session:
         row = InboxMessage(
-            message_id="<question-1@example.fr>", raw=CUSTOMER_MAIL, store_id="om-system",
-            sender="marie.dupont@example.fr", state=InboxState.HANDOFF, reason="complaint",
+            message_id="<question-1@example.fr>",
+            raw=CUSTOMER_MAIL,
+            store_id="om-system",
+            sender="marie.dupont@example.fr",
+            state=InboxState.HANDOFF,
+            reason="complaint",
         )
         session.add(row)
         session.flush()
         handoff = record_handoff(
-            session=session, channel=HandoffChannel.EMAIL, conversation_id="email-abc",
-            store_id="om-system", reason="complaint", customer_address="marie.dupont@example.fr",
-            excerpt="mon objectif est arrive raye", inbox_message_id=row.id,
+            session=session,
+            channel=HandoffChannel.EMAIL,
+            conversation_id="email-abc",
+            store_id="om-system",
+            reason="complaint",
+            customer_address="marie.dupont@example.fr",
+            excerpt="mon objectif est arrive raye",
+            inbox_message_id=row.id,
         )
         session.commit()
         return handoff.id
 
 
 def test_an_email_handoff_is_answered_from_the_console_threaded_in_french(
-    make_console: MakeConsole, console_env: ConsoleEnv, smtp_server: SmtpServer  # noqa: F811
+    make_console: MakeConsole,
+    console_env: ConsoleEnv,
+    smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
     handoff_id = email_handoff(console_env)
     client = make_console(smtp_url=smtp_server.url)
@@ -58,7 +69,10 @@ def test_an_email_handoff_is_answered_from_the_console_threaded_in_french(
     assert "mon objectif est arrive raye" in page.text
     sent = client.post(
         f"/console/handoffs/{handoff_id}/email",
-        data={"csrf_token": csrf_of(page.text), "text": "Nous vous envoyons un objectif neuf dès demain."},
+        data={
+            "csrf_token": csrf_of(page.text),
+            "text": "Nous vous envoyons un objectif neuf dès demain.",
+        },
     )
     assert sent.status_code == 303, sent.text
     (mail,) = smtp_server.wait_for(1)
@@ -75,12 +89,16 @@ def test_an_email_handoff_is_answered_from_the_console_threaded_in_french(
     with console_env.sessions() as session:
         handoff = session.get(Handoff, handoff_id)
         assert handoff is not None and handoff.status == "assigned"
-        (reply,) = session.scalars(select(HandoffMessage).where(HandoffMessage.handoff_id == handoff_id))
+        (reply,) = session.scalars(
+            select(HandoffMessage).where(HandoffMessage.handoff_id == handoff_id)
+        )
         assert reply.via == "email" and reply.email_message_id == message["Message-ID"]
 
 
 def test_the_reply_language_follows_the_customer(
-    make_console: MakeConsole, console_env: ConsoleEnv, smtp_server: SmtpServer  # noqa: F811
+    make_console: MakeConsole,
+    console_env: ConsoleEnv,
+    smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
     handoff_id = email_handoff(console_env)
     client = make_console(smtp_url=smtp_server.url)
@@ -88,10 +106,19 @@ def test_the_reply_language_follows_the_customer(
     page = client.get(f"/console/handoffs/{handoff_id}")
     client.post(
         f"/console/handoffs/{handoff_id}/email",
-        data={"csrf_token": csrf_of(page.text), "text": "A new lens is on its way.", "language": "en"},
+        data={
+            "csrf_token": csrf_of(page.text),
+            "text": "A new lens is on its way.",
+            "language": "en",
+        },
     )
     (mail,) = smtp_server.wait_for(1)
-    body = BytesParser(policy=policy.default).parsebytes(mail.content).get_content().replace("\r\n", "\n")
+    body = (
+        BytesParser(policy=policy.default)
+        .parsebytes(mail.content)
+        .get_content()
+        .replace("\r\n", "\n")
+    )
     assert body.startswith("Hello,\n\nA new lens is on its way.") and "Kind regards," in body
 
 
@@ -100,8 +127,13 @@ def web_handoff(env: ConsoleEnv, *, address: str | None = None) -> tuple[int, st
     sender = f"web-btomic-{widget_id}"
     with env.sessions() as session:
         handoff = record_handoff(
-            session=session, channel=HandoffChannel.WEB, conversation_id=sender, store_id="btomic",
-            reason="human_handoff", excerpt="je veux parler à quelqu'un", customer_address=address,
+            session=session,
+            channel=HandoffChannel.WEB,
+            conversation_id=sender,
+            store_id="btomic",
+            reason="human_handoff",
+            excerpt="je veux parler à quelqu'un",
+            customer_address=address,
         )
         session.commit()
         return handoff.id, sender, widget_id
@@ -117,14 +149,19 @@ def test_live_takeover_pauses_the_bot_relays_both_ways_and_hands_back(
     assert client.get(live).json() == {"mode": "waiting", "messages": []}
 
     # The customer writes while waiting: the agent sees it with the handoff.
-    chat = client.post("/api/chat", json={"sender_id": widget_id, "message": "vous êtes là ?", "store": "btomic"})
+    chat = client.post(
+        "/api/chat", json={"sender_id": widget_id, "message": "vous êtes là ?", "store": "btomic"}
+    )
     assert chat.status_code == 200 and chat.json()["handoff"] == "waiting"
 
     login(client, "bt.agent@btomic.example")
     page = client.get(f"/console/handoffs/{handoff_id}")
     assert "vous êtes là ?" in page.text
     token = csrf_of(page.text)
-    assert client.post(f"/console/handoffs/{handoff_id}/live", data={"csrf_token": token}).status_code == 303
+    assert (
+        client.post(f"/console/handoffs/{handoff_id}/live", data={"csrf_token": token}).status_code
+        == 303
+    )
     assert fake_rasa.events_for(sender) == [{"event": "pause"}]
 
     polled = client.get(live).json()
@@ -138,7 +175,9 @@ def test_live_takeover_pauses_the_bot_relays_both_ways_and_hands_back(
     )
     assert said.status_code == 200
     assert fake_rasa.events_for(sender)[-1] == {
-        "event": "bot", "text": "Bonjour, je regarde votre commande.", "metadata": {"agent": "Bea Agent"}
+        "event": "bot",
+        "text": "Bonjour, je regarde votre commande.",
+        "metadata": {"agent": "Bea Agent"},
     }
     after = polled["messages"][-1]["id"]
     agent_message = client.get(f"{live}&after={after}").json()["messages"]
@@ -146,18 +185,30 @@ def test_live_takeover_pauses_the_bot_relays_both_ways_and_hands_back(
         ("agent", "Bonjour, je regarde votre commande.", "Bea")
     ]
 
-    answer = client.post("/api/chat", json={"sender_id": widget_id, "message": "merci !", "store": "btomic"})
+    answer = client.post(
+        "/api/chat", json={"sender_id": widget_id, "message": "merci !", "store": "btomic"}
+    )
     assert answer.json()["handoff"] == "live"
     feed = client.get(f"/console/handoffs/{handoff_id}/feed").json()
-    assert [m["text"] for m in feed["messages"] if m["author"] == "customer"] == ["vous êtes là ?", "merci !"]
+    assert [m["text"] for m in feed["messages"] if m["author"] == "customer"] == [
+        "vous êtes là ?",
+        "merci !",
+    ]
     assert feed["present"] is True
 
-    assert client.post(f"/console/handoffs/{handoff_id}/hand-back", data={"csrf_token": token}).status_code == 303
+    assert (
+        client.post(
+            f"/console/handoffs/{handoff_id}/hand-back", data={"csrf_token": token}
+        ).status_code
+        == 303
+    )
     assert fake_rasa.events_for(sender)[-1] == {"event": "resume"}
     final = client.get(live).json()
     assert final["mode"] == "bot"
     assert final["messages"][-1]["text"].startswith("Bea a terminé. L'assistant virtuel reprend")
-    after_back = client.post("/api/chat", json={"sender_id": widget_id, "message": "autre chose", "store": "btomic"})
+    after_back = client.post(
+        "/api/chat", json={"sender_id": widget_id, "message": "autre chose", "store": "btomic"}
+    )
     assert after_back.json()["handoff"] is None
     with console_env.sessions() as session:
         handoff = session.get(Handoff, handoff_id)
@@ -165,7 +216,9 @@ def test_live_takeover_pauses_the_bot_relays_both_ways_and_hands_back(
 
 
 def test_a_customer_who_left_gets_the_reply_by_email(
-    make_console: MakeConsole, console_env: ConsoleEnv, smtp_server: SmtpServer  # noqa: F811
+    make_console: MakeConsole,
+    console_env: ConsoleEnv,
+    smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
     handoff_id, _sender, _ = web_handoff(console_env, address="alex.martin@example.com")
     with console_env.sessions() as session:

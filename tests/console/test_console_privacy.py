@@ -21,11 +21,29 @@ from tests.console.conftest import ConsoleEnv, MakeConsole, csrf_of, import_now,
 
 NOW = dt.datetime.now(dt.UTC)
 MARIE = Conversation(
-    "om-system", "web", "fr", NOW - dt.timedelta(days=1),
-    [Turn("Où en est ma commande OM-104233 ?", "order_status"), Turn("marie.dupont@example.fr", "inform")],
+    "om-system",
+    "web",
+    "fr",
+    NOW - dt.timedelta(days=1),
+    [
+        Turn("Où en est ma commande OM-104233 ?", "order_status"),
+        Turn("marie.dupont@example.fr", "inform"),
+    ],
 )
-OTHER = Conversation("om-system", "web", "fr", NOW - dt.timedelta(days=1), [Turn("Livrez-vous en Suisse ?", "delivery_countries")])
-OLD = Conversation("btomic", "web", "en", NOW - dt.timedelta(days=400), [Turn("Do you ship to Japan?", "delivery_countries")])
+OTHER = Conversation(
+    "om-system",
+    "web",
+    "fr",
+    NOW - dt.timedelta(days=1),
+    [Turn("Livrez-vous en Suisse ?", "delivery_countries")],
+)
+OLD = Conversation(
+    "btomic",
+    "web",
+    "en",
+    NOW - dt.timedelta(days=400),
+    [Turn("Do you ship to Japan?", "delivery_countries")],
+)
 
 
 def seed(env: ConsoleEnv) -> None:
@@ -33,18 +51,30 @@ def seed(env: ConsoleEnv) -> None:
     import_now(env)
     with env.sessions() as session:
         mail = InboxMessage(
-            message_id="<m1@example.fr>", raw=b"From: marie.dupont@example.fr\r\n\r\nBonjour", store_id="om-system",
-            sender="marie.dupont@example.fr", state=InboxState.REPLIED, conversation_id="email-marie",
+            message_id="<m1@example.fr>",
+            raw=b"From: marie.dupont@example.fr\r\n\r\nBonjour",
+            store_id="om-system",
+            sender="marie.dupont@example.fr",
+            state=InboxState.REPLIED,
+            conversation_id="email-marie",
         )
         session.add(mail)
         old_mail = InboxMessage(
-            message_id="<old@example.com>", raw=b"From: x@example.com\r\n\r\nHi", store_id="btomic",
-            sender="x@example.com", state=InboxState.REPLIED, received_at=NOW - dt.timedelta(days=400),
+            message_id="<old@example.com>",
+            raw=b"From: x@example.com\r\n\r\nHi",
+            store_id="btomic",
+            sender="x@example.com",
+            state=InboxState.REPLIED,
+            received_at=NOW - dt.timedelta(days=400),
         )
         session.add(old_mail)
         record_handoff(
-            session=session, channel=HandoffChannel.WEB, conversation_id=MARIE.rasa_sender,
-            store_id="om-system", reason="human_handoff", excerpt="OM-104233",
+            session=session,
+            channel=HandoffChannel.WEB,
+            conversation_id=MARIE.rasa_sender,
+            store_id="om-system",
+            reason="human_handoff",
+            excerpt="OM-104233",
         )
         session.commit()
 
@@ -54,26 +84,40 @@ def tracker_senders(env: ConsoleEnv) -> set[str]:
         return {row[0] for row in connection.execute(select(TRACKER_EVENTS.c.sender_id).distinct())}
 
 
-def test_export_then_erase_a_customer_from_the_console(make_console: MakeConsole, console_env: ConsoleEnv) -> None:
+def test_export_then_erase_a_customer_from_the_console(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
     seed(console_env)
     client = make_console()
     login(client, "admin@shops.example")
     page = client.get("/console/privacy")
-    exported = client.post("/console/privacy/export", data={"csrf_token": csrf_of(page.text), "order": "om-104233"})
+    exported = client.post(
+        "/console/privacy/export", data={"csrf_token": csrf_of(page.text), "order": "om-104233"}
+    )
     assert exported.status_code == 200
     document = json.loads(exported.text)
-    assert document["subject"] == {"emails": ["marie.dupont@example.fr"], "order_numbers": ["OM-104233"]}
+    assert document["subject"] == {
+        "emails": ["marie.dupont@example.fr"],
+        "order_numbers": ["OM-104233"],
+    }
     assert [o["number"] for o in document["orders"]] == ["OM-104233"]
     assert [c["id"] for c in document["conversations"]] == [MARIE.rasa_sender]
     assert document["conversations"][0]["messages"][1]["text"] == "marie.dupont@example.fr"
     assert len(document["mails"]) == 1 and len(document["handoffs"]) == 1
 
-    refused = client.post("/console/privacy/erase", data={"csrf_token": csrf_of(page.text), "email": "marie.dupont@example.fr"})
+    refused = client.post(
+        "/console/privacy/erase",
+        data={"csrf_token": csrf_of(page.text), "email": "marie.dupont@example.fr"},
+    )
     assert "confirmation" in refused.headers["location"]
     assert MARIE.rasa_sender in tracker_senders(console_env)
     erased = client.post(
         "/console/privacy/erase",
-        data={"csrf_token": csrf_of(page.text), "email": "marie.dupont@example.fr", "confirm": "erase"},
+        data={
+            "csrf_token": csrf_of(page.text),
+            "email": "marie.dupont@example.fr",
+            "confirm": "erase",
+        },
     )
     assert erased.status_code == 303
     assert MARIE.rasa_sender not in tracker_senders(console_env)
@@ -81,7 +125,14 @@ def test_export_then_erase_a_customer_from_the_console(make_console: MakeConsole
     with console_env.sessions() as session:
         senders = set(session.scalars(select(ReportConversation.sender_id)))
         assert MARIE.rasa_sender not in senders and OTHER.rasa_sender in senders
-        assert session.scalar(select(func.count()).select_from(InboxMessage).where(InboxMessage.sender == "marie.dupont@example.fr")) == 0
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(InboxMessage)
+                .where(InboxMessage.sender == "marie.dupont@example.fr")
+            )
+            == 0
+        )
         assert session.scalar(select(func.count()).select_from(Handoff)) == 0
         # The order is the shop's record: kept, and the admin is told so.
         assert session.scalar(select(Order).where(Order.number == "OM-104233")) is not None
@@ -94,7 +145,12 @@ def test_agents_cannot_use_privacy_requests(make_console: MakeConsole) -> None:
     client = make_console()
     login(client, "bt.agent@btomic.example")
     page = client.get("/console/handoffs")
-    assert client.post("/console/privacy/export", data={"csrf_token": csrf_of(page.text), "email": "a@b.c"}).status_code == 403
+    assert (
+        client.post(
+            "/console/privacy/export", data={"csrf_token": csrf_of(page.text), "email": "a@b.c"}
+        ).status_code
+        == 403
+    )
 
 
 def test_the_retention_purge_command_deletes_what_is_older(console_env: ConsoleEnv) -> None:
@@ -107,7 +163,11 @@ def test_the_retention_purge_command_deletes_what_is_older(console_env: ConsoleE
     }
     run = subprocess.run(
         [sys.executable, "-m", "bot.console.privacy", "purge", "--days", "365"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     assert "1 conversation(s)" in run.stdout and "1 mail(s)" in run.stdout
@@ -116,6 +176,10 @@ def test_the_retention_purge_command_deletes_what_is_older(console_env: ConsoleE
         assert session.scalar(select(func.count()).select_from(InboxMessage)) == 1
     missing = subprocess.run(
         [sys.executable, "-m", "bot.console.privacy", "purge"],
-        cwd=PROJECT_ROOT, env={k: v for k, v in env.items() if k != "RETENTION_DAYS"}, capture_output=True, text=True, check=False,
+        cwd=PROJECT_ROOT,
+        env={k: v for k, v in env.items() if k != "RETENTION_DAYS"},
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert missing.returncode == 2 and "RETENTION_DAYS" in missing.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import yaml
 from sqlalchemy import select
 
@@ -10,13 +12,13 @@ from bot.console.teaching import example_key, keys_in, test_set_files
 from bot.db.console import ReportMessage
 from tests.console.conftest import ConsoleEnv, MakeConsole, csrf_of, import_now, login
 
-import datetime as dt
-
 WHEN = dt.datetime(2026, 11, 5, 10, 0, tzinfo=dt.UTC)
 
 
 def seeded_message(env: ConsoleEnv, text: str, store: str = "om-system") -> tuple[str, int]:
-    conversation = Conversation(store, "web", "fr", WHEN, [Turn(text, "nlu_fallback", 0.2, actions=("action_clarify",))])
+    conversation = Conversation(
+        store, "web", "fr", WHEN, [Turn(text, "nlu_fallback", 0.2, actions=("action_clarify",))]
+    )
     write_conversations(env.tracker, [conversation])
     import_now(env)
     with env.sessions() as session:
@@ -28,19 +30,27 @@ def seeded_message(env: ConsoleEnv, text: str, store: str = "om-system") -> tupl
 def teach(client, sender: str, message_id: int, intent: str):  # type: ignore[no-untyped-def]
     page = client.get(f"/console/conversations/{sender}")
     return client.post(
-        "/console/teach", data={"csrf_token": csrf_of(page.text), "message_id": str(message_id), "intent": intent}
+        "/console/teach",
+        data={"csrf_token": csrf_of(page.text), "message_id": str(message_id), "intent": intent},
     )
 
 
-def test_a_taught_example_is_written_to_the_training_file(make_console: MakeConsole, console_env: ConsoleEnv) -> None:
-    sender, message_id = seeded_message(console_env, "vous acceptez les chèques cadeaux en magasin ou pas")
+def test_a_taught_example_is_written_to_the_training_file(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
+    sender, message_id = seeded_message(
+        console_env, "vous acceptez les chèques cadeaux en magasin ou pas"
+    )
     client = make_console()
     login(client, "om.editor@om.example")
     saved = teach(client, sender, message_id, "payment_methods")
     assert saved.status_code == 303 and "Saved" in saved.headers["location"]
     document = yaml.safe_load(console_env.training_file.read_text(encoding="utf-8"))
     assert document["nlu"] == [
-        {"intent": "payment_methods", "examples": "- vous acceptez les chèques cadeaux en magasin ou pas\n"}
+        {
+            "intent": "payment_methods",
+            "examples": "- vous acceptez les chèques cadeaux en magasin ou pas\n",
+        }
     ]
     # The same wording again is refused, whatever its case and spacing.
     again = teach(client, sender, message_id, "delivery_time")
@@ -49,7 +59,9 @@ def test_a_taught_example_is_written_to_the_training_file(make_console: MakeCons
     assert "vous acceptez les chèques" in client.get("/console/teaching").text
 
 
-def test_test_set_and_training_data_wordings_are_refused(make_console: MakeConsole, console_env: ConsoleEnv) -> None:
+def test_test_set_and_training_data_wordings_are_refused(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
     test_example = sorted(keys_in(test_set_files()))[0]
     sender, message_id = seeded_message(console_env, test_example.upper())
     client = make_console()
@@ -64,7 +76,9 @@ def test_test_set_and_training_data_wordings_are_refused(make_console: MakeConso
     assert "already in the training data" in location or "test set" in location
 
 
-def test_new_topic_is_kept_for_the_team_but_not_trained_on(make_console: MakeConsole, console_env: ConsoleEnv) -> None:
+def test_new_topic_is_kept_for_the_team_but_not_trained_on(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
     sender, message_id = seeded_message(console_env, "faites-vous la gravure sur les boîtiers")
     client = make_console()
     login(client, "om.editor@om.example")
@@ -73,13 +87,18 @@ def test_new_topic_is_kept_for_the_team_but_not_trained_on(make_console: MakeCon
     assert "new topic" in client.get("/console/teaching").text
 
 
-def test_agents_cannot_teach_and_unknown_intents_are_refused(make_console: MakeConsole, console_env: ConsoleEnv) -> None:
+def test_agents_cannot_teach_and_unknown_intents_are_refused(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
     sender, message_id = seeded_message(console_env, "un message pour apprendre", store="btomic")
     agent = make_console()
     login(agent, "bt.agent@btomic.example")
     page = agent.get(f"/console/conversations/{sender}")
     assert 'action="/console/teach"' not in page.text
-    forged = agent.post("/console/teach", data={"csrf_token": csrf_of(page.text), "message_id": str(message_id), "intent": "greet"})
+    forged = agent.post(
+        "/console/teach",
+        data={"csrf_token": csrf_of(page.text), "message_id": str(message_id), "intent": "greet"},
+    )
     assert forged.status_code == 403
     admin = make_console()
     login(admin, "admin@shops.example")
