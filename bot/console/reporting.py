@@ -44,7 +44,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.console import MessageAuthor, Outcome, ReportConversation, ReportCursor, ReportMessage
@@ -318,6 +318,7 @@ def _save(session: Session, summary: ConversationSummary) -> None:
         "channel": summary.channel[:16],
         "language": summary.language,
         "started_at": summary.started_at,
+        "day": summary.started_at.astimezone(dt.UTC).date(),
         "last_at": summary.last_at,
         "customer_messages": summary.customer_messages,
         "outcome": summary.outcome,
@@ -351,9 +352,13 @@ def _save(session: Session, summary: ConversationSummary) -> None:
                     "at": message["at"],
                     "author": message["author"],
                     "text": message["text"],
-                    "intent": (message.get("intent") or None) and message["intent"][:64],
+                    "intent": (message.get("intent") or "")[:64] or None,
                     "confidence": message.get("confidence"),
                     "outcome": message.get("outcome"),
+                    "store_id": summary.store_id,
+                    "language": summary.language,
+                    "channel": summary.channel[:16],
+                    "day": values["day"],
                 }
                 for position, message in enumerate(summary.messages)
             ],
@@ -363,8 +368,12 @@ def _save(session: Session, summary: ConversationSummary) -> None:
 def _take_lock(session: Session, now: dt.datetime) -> int | None:
     """Takes the import for ``LOCK_S`` seconds; returns the bookmark, None if another has it."""
     if session.get(ReportCursor, CURSOR_NAME) is None:
+        # Migration 0003 creates the row; this only covers a table emptied by hand.
         session.add(ReportCursor(name=CURSOR_NAME, last_event_id=0, locked_until=None))
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()  # another gateway created it at the same moment
     taken = session.execute(
         update(ReportCursor)
         .where(
@@ -405,6 +414,20 @@ def import_events(
 ) -> ImportReport:
     """One import pass: rebuilds every conversation with events after the bookmark."""
     report = ImportReport()
+    # Nothing new (the usual case when a page asks): no lock, no write.
+    with sessions() as session:
+        known = session.scalar(
+            select(ReportCursor.last_event_id).where(ReportCursor.name == CURSOR_NAME)
+        )
+    try:
+        with tracker.connect() as connection:
+            newest_event = connection.execute(select(func.max(TRACKER_EVENTS.c.id))).scalar()
+    except (OperationalError, ProgrammingError) as exc:
+        logger.info("Tracker store not readable yet: %s", exc.orig)
+        return report
+    if newest_event is None or (known is not None and newest_event <= known):
+        report.last_event_id = known or 0
+        return report
     with sessions() as session:
         bookmark = _take_lock(session, utcnow())
     if bookmark is None:

@@ -25,6 +25,7 @@ import enum
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -195,6 +196,8 @@ class ReportConversation(Base):
     channel: Mapped[str] = mapped_column(String(16))
     language: Mapped[str | None] = mapped_column(String(2))
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # The UTC day of started_at: the analytics group by it without date arithmetic.
+    day: Mapped[dt.date] = mapped_column(Date)
     last_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     customer_messages: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[Outcome] = mapped_column(enum_type(Outcome, length=16))
@@ -217,7 +220,15 @@ class ReportMessage(Base):
     __table_args__ = (
         CheckConstraint(one_of("author", MessageAuthor), name="author"),
         Index("ix_report_messages_conversation_id_position", "conversation_id", "position"),
-        Index("ix_report_messages_intent", "intent"),
+        # The analytics' top topics and unanswered messages read this index alone.
+        Index(
+            "ix_report_messages_author_outcome_store_id_day",
+            "author",
+            "outcome",
+            "store_id",
+            "day",
+            "intent",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -232,6 +243,12 @@ class ReportMessage(Base):
     intent: Mapped[str | None] = mapped_column(String(64))
     confidence: Mapped[float | None] = mapped_column(Float)
     outcome: Mapped[str | None] = mapped_column(String(16))
+    # Copies of the conversation's shop, language, channel and day, so the analytics filter
+    # the messages without a join.
+    store_id: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(2))
+    channel: Mapped[str] = mapped_column(String(16))
+    day: Mapped[dt.date] = mapped_column(Date)
 
 
 class ReportCursor(Base):

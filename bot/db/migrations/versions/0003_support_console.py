@@ -79,6 +79,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("language", sa.String(length=2), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("customer_messages", sa.Integer(), nullable=False),
         sa.Column(
@@ -116,13 +117,15 @@ def upgrade() -> None:
             "ix_report_conversations_store_id_started_at", ["store_id", "started_at"], unique=False
         )
 
-    op.create_table(
+    cursor = op.create_table(
         "report_cursor",
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("last_event_id", sa.Integer(), nullable=False),
         sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_report_cursor")),
     )
+    # The tracker import's bookmark exists from the start: gateways only ever update it.
+    op.bulk_insert(cursor, [{"name": "tracker", "last_event_id": 0, "locked_until": None}])
     op.create_table(
         "console_audit",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -189,6 +192,10 @@ def upgrade() -> None:
         sa.Column("intent", sa.String(length=64), nullable=True),
         sa.Column("confidence", sa.Float(), nullable=True),
         sa.Column("outcome", sa.String(length=16), nullable=True),
+        sa.Column("store_id", sa.String(length=32), nullable=False),
+        sa.Column("language", sa.String(length=2), nullable=True),
+        sa.Column("channel", sa.String(length=16), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
         sa.CheckConstraint(
             "author IN ('customer', 'bot', 'agent', 'system')",
             name=op.f("ck_report_messages_author"),
@@ -207,7 +214,11 @@ def upgrade() -> None:
             ["conversation_id", "position"],
             unique=False,
         )
-        batch_op.create_index("ix_report_messages_intent", ["intent"], unique=False)
+        batch_op.create_index(
+            "ix_report_messages_author_outcome_store_id_day",
+            ["author", "outcome", "store_id", "day", "intent"],
+            unique=False,
+        )
 
     op.create_table(
         "teaching_examples",
@@ -353,7 +364,7 @@ def downgrade() -> None:
     op.drop_table("training_runs")
     op.drop_table("teaching_examples")
     with op.batch_alter_table("report_messages", schema=None) as batch_op:
-        batch_op.drop_index("ix_report_messages_intent")
+        batch_op.drop_index("ix_report_messages_author_outcome_store_id_day")
         batch_op.drop_index("ix_report_messages_conversation_id_position")
 
     op.drop_table("report_messages")

@@ -1,0 +1,89 @@
+"""The console on the production profile's databases: the orders/console database and Rasa's
+tracker store both on PostgreSQL (each in a schema of its own), with the same import, figures,
+several importing gateways and erasure as on SQLite."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from bot.console import analytics, privacy
+from bot.console.reporting import TRACKER_EVENTS, import_events, tracker_engine
+from bot.console.seeding import create_tracker_table, write_conversations
+from bot.db.console import ReportConversation
+from bot.db.migrate import upgrade
+from bot.db.session import make_engine, session_factory
+from bot.stores import store_ids
+from tests.bot.db.conftest import new_database
+from tests.console.test_console_analytics import SEEDED
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def databases(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    with (
+        new_database("postgresql", tmp_path) as app_url,
+        new_database("postgresql", tmp_path) as tracker_url,
+    ):
+        yield app_url, tracker_url
+
+
+def test_import_figures_and_erasure_on_postgresql(databases: tuple[str, str]) -> None:
+    app_url, tracker_url = databases
+    upgrade(app_url)
+    writer = create_engine(tracker_url)
+    create_tracker_table(writer)
+    write_conversations(writer, SEEDED)
+    engine = make_engine(app_url)
+    sessions = session_factory(engine)
+    reader = tracker_engine(tracker_url)
+    try:
+        # Two gateways importing at once: one takes the import, the other skips; nothing twice.
+        reports = []
+        failures: list[BaseException] = []
+
+        def gateway() -> None:
+            try:
+                reports.append(
+                    import_events(sessions, reader, stores=store_ids(), default_store="om-system")
+                )
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=gateway) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert sum(r.conversations for r in reports) == len(SEEDED)
+        import_events(sessions, reader, stores=store_ids(), default_store="om-system")
+        with sessions() as session:
+            assert session.scalar(select(func.count()).select_from(ReportConversation)) == len(
+                SEEDED
+            )
+            figures = analytics.compute(session, analytics.Filters(stores=tuple(store_ids())))
+        assert figures.totals.conversations == 6
+        assert figures.totals.contained == 4
+        assert (figures.totals.customer_messages, figures.totals.clarified) == (10, 1)
+        assert (figures.totals.lookups_verified, figures.totals.lookups_failed) == (1, 2)
+
+        with sessions() as session:
+            subject = privacy.subject_of(session, email=None, order="OM-104233")
+            erased = privacy.erase(session, subject, writer)
+            session.commit()
+        assert erased.conversations == 1 and erased.tracker_events > 0
+        with writer.connect() as connection:
+            senders = {
+                row[0] for row in connection.execute(select(TRACKER_EVENTS.c.sender_id).distinct())
+            }
+        assert SEEDED[3].rasa_sender not in senders and len(senders) == 5
+    finally:
+        reader.dispose()
+        writer.dispose()
+        engine.dispose()
