@@ -91,6 +91,19 @@ class RasaClient:
         # httpx merges these params with the client's (the token).
         await self._request("POST", path, json=events, params={"include_events": "NONE"})
 
+    async def load_model(self, model_file: str) -> None:
+        """Asks Rasa to load another model from its own disk (``PUT /model``).
+
+        Raises:
+            RasaUnavailableError: Rasa cannot be reached or did not load it.
+        """
+        try:
+            response = await self._http.put("/model", json={"model_file": model_file})
+        except httpx.HTTPError as exc:
+            raise RasaUnavailableError(f"Rasa could not be reached: {exc!r}") from exc
+        if response.status_code != 204:
+            raise RasaBadResponseError(f"Rasa answered PUT /model with HTTP {response.status_code}")
+
     async def slots(self, sender: str) -> dict[str, Any]:
         """The conversation's slots (``{}`` when Rasa answers something unexpected)."""
         path = f"/conversations/{quote(sender, safe='')}/tracker"

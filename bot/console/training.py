@@ -78,6 +78,11 @@ def current_figures(path: Path = CURRENT_REPORT) -> Figures | None:
         return None
 
 
+def candidates_dir() -> Path:
+    """Where candidates are trained (a module-level setting tests point elsewhere)."""
+    return CANDIDATES_DIR
+
+
 def _run(argv: list[str], log: list[str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "RASA_TELEMETRY_ENABLED": "false"}
     result = subprocess.run(  # noqa: S603 - fixed argv
@@ -97,7 +102,7 @@ def _run(argv: list[str], log: list[str]) -> None:
 def train_and_evaluate(sessions: sessionmaker[Session], run_id: int) -> None:
     """Runs in a worker thread: trains the candidate of ``run_id`` and evaluates it."""
     log: list[str] = []
-    out = CANDIDATES_DIR / f"run-{run_id}"
+    out = candidates_dir() / f"run-{run_id}"
     model = out / "candidate.tar.gz"
     state = TrainingState.FAILED
     evaluation: str | None = None
@@ -150,8 +155,9 @@ def train_and_evaluate(sessions: sessionmaker[Session], run_id: int) -> None:
             session.commit()
 
 
-def install_candidate(run: TrainingRun, target: Path = CURRENT_MODEL) -> Path:
+def install_candidate(run: TrainingRun, target: Path | None = None) -> Path:
     """Copies the run's model over the served one (the previous one is kept beside it)."""
+    target = target or CURRENT_MODEL
     if run.model_path is None or not Path(run.model_path).exists():
         raise FileNotFoundError("the candidate model is gone")
     if target.exists():

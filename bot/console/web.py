@@ -963,8 +963,8 @@ async def start_training(state: StateDep, agent: PostAgent) -> Response:
             )
             if running:
                 raise ConsoleDenied("A training is already running.", 409)
-            with state.sessions() as inner:
-                state.teacher.write_file(inner)
+            # The training file up to date with every reviewed example (same transaction).
+            state.teacher.write_file(session)
             run = TrainingRun(user_id=agent.id, state=TrainingState.RUNNING)
             session.add(run)
             audit(session, agent, "training.start")
@@ -1001,9 +1001,10 @@ async def switch_model(
 
     path = await run_in_threadpool(install)
     try:
-        response = await rasa_of(request)._http.put("/model", json={"model_file": path})  # noqa: SLF001
-        loaded = response.status_code == 204
-    except Exception:  # noqa: BLE001 - reported to the admin below
+        await rasa_of(request).load_model(path)
+        loaded = True
+    except RasaUnavailableError as exc:
+        logger.warning("Rasa did not load %s: %s", path, exc)
         loaded = False
 
     def mark() -> None:

@@ -102,6 +102,15 @@ class FakeRasa:
                 else:
                     self._answer(404, {"error": "not found"})
 
+            def do_PUT(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"null")
+                fake.received.append(Received("PUT", self.path, body, self.client_address[1]))
+                # PUT /model (the support console switching models): Rasa answers 204.
+                self.send_response(204 if fake.status_code == 200 else fake.status_code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"null")
