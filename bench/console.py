@@ -46,7 +46,7 @@ from bot.handoffs import record_handoff  # noqa: E402
 from bot.stack import Stack, free_port, gateway_service  # noqa: E402
 from bot.stores import store_ids  # noqa: E402
 
-PASSWORD = "benchmark password"
+PASSWORD = "benchmark password"  # noqa: S105 - a throw-away account of a temporary database
 TARGET_P95_MS = 200.0
 
 
@@ -64,7 +64,7 @@ def prepare(work: Path, conversations: int, seed: int) -> tuple[str, str, dict[s
         check=True,
         capture_output=True,
     )
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not security
     start = dt.datetime.now(dt.UTC) - dt.timedelta(days=90)
     stores = list(store_ids())
     writer = create_engine(tracker_url)
@@ -239,7 +239,8 @@ def main() -> int:
         "",
         f"`make bench-console` on {document['machine']['cores']} cores, load average "
         f"{document['machine']['load_average']}, {document['measured_at']}: "
-        f"{prepared['conversations']:,} conversations ({prepared['tracker_events']:,} tracker events) "
+        f"{prepared['conversations']:,} conversations "
+        f"({prepared['tracker_events']:,} tracker events) "
         f"imported from the tracker store in {prepared['import_s']} s; each page requested "
         f"{args.requests} times in a row after 5 warm-ups, through a real gateway process "
         "(SQLite, signed in as an admin of both shops).",
