@@ -31,6 +31,7 @@ from sqlalchemy import Engine, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.config import Settings, get_settings
+from bot.console.audit import audit
 from bot.console.reporting import TRACKER_EVENTS, as_utc, import_events, tracker_engine
 from bot.db.console import (
     DemoMail,
@@ -363,15 +364,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print("error: set RETENTION_DAYS or give --days", file=sys.stderr)
                     return 2
                 purged = purge(session, writer, days=days)
+                audit(session, "cli", "privacy.purge", detail=f"{days} days: {purged.summary()}")
                 session.commit()
                 print(f"Purged what was older than {days} days: {purged.summary()}.")
                 return 0
             subject = subject_of(session, email=args.email, order=args.order)
             if args.command == "export":
                 json.dump(export(session, subject), sys.stdout, ensure_ascii=False, indent=2)
+                audit(session, "cli", "privacy.export")
+                session.commit()
                 print()
                 return 0
             erased = erase(session, subject, writer)
+            audit(session, "cli", "privacy.erase", detail=erased.summary())
             session.commit()
             print(f"Erased {erased.summary()}.")
             for kept in erased.kept:
