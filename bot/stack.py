@@ -232,7 +232,11 @@ class Stack:
         assert service.process is not None
         url = service.base_url + service.health_path
         with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() < deadline:
+            # At least one look, even past the deadline: a gateway checked after a slow Rasa
+            # server (the services start together) is usually ready by then.
+            first = True
+            while first or time.monotonic() < deadline:
+                first = False
                 code = service.process.poll()
                 if code is not None:
                     raise StackError(

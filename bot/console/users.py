@@ -151,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigurationError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (EOFError, KeyboardInterrupt):
+        print("\nerror: no account created (input ended)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
