@@ -30,7 +30,6 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from bot.console.masking import mask_personal_data
-from bot.console.reporting import as_utc
 from bot.db.console import MessageAuthor, Outcome, ReportConversation, ReportMessage
 from bot.db.mailbox import InboxMessage, InboxState
 
@@ -200,35 +199,57 @@ def _groups(session: Session, filters: Filters) -> list[tuple[tuple[str, str, st
     return groups
 
 
+def _utc_day(session: Session, column: Any) -> Any:
+    """SQL for the UTC day of a timestamp (SQLite stores UTC text; PostgreSQL converts)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)
+
+
+def _seconds_between(session: Session, start: Any, end: Any) -> Any:
+    """SQL for the seconds from ``start`` to ``end``."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
+_STATE_FIELDS = {
+    InboxState.REPLIED.value: "auto_answered",
+    InboxState.HANDOFF.value: "handed_over",
+    InboxState.FAILED.value: "failed",
+    InboxState.SKIPPED.value: "skipped",
+}
+
+
 def _email(session: Session, filters: Filters) -> tuple[EmailFigures, dict[dt.date, EmailFigures]]:
-    query = select(InboxMessage.state, InboxMessage.received_at, InboxMessage.processed_at).where(
-        InboxMessage.store_id.in_(filters.stores)
-    )
+    clauses: list[ColumnElement[bool]] = [InboxMessage.store_id.in_(filters.stores)]
     if filters.start:
-        query = query.where(InboxMessage.received_at >= _midnight(filters.start))
+        clauses.append(InboxMessage.received_at >= _midnight(filters.start))
     if filters.end:
-        query = query.where(
-            InboxMessage.received_at < _midnight(filters.end + dt.timedelta(days=1))
-        )
+        clauses.append(InboxMessage.received_at < _midnight(filters.end + dt.timedelta(days=1)))
+    day = _utc_day(session, InboxMessage.received_at)
     figures = EmailFigures()
     by_day: dict[dt.date, EmailFigures] = defaultdict(EmailFigures)
-    delays: list[float] = []
-    for state, received_at, processed_at in session.execute(query):
-        day = as_utc(received_at).date()
-        for target in (figures, by_day[day]):
-            target.received += 1
-            if state == InboxState.REPLIED:
-                target.auto_answered += 1
-            elif state == InboxState.HANDOFF:
-                target.handed_over += 1
-            elif state == InboxState.FAILED:
-                target.failed += 1
-            elif state == InboxState.SKIPPED:
-                target.skipped += 1
-            else:
-                target.waiting += 1
-        if state == InboxState.REPLIED and processed_at is not None:
-            delays.append((as_utc(processed_at) - as_utc(received_at)).total_seconds())
+    # Counted by the database per day and state: no row of the inbox comes to Python.
+    for day_value, state, count in session.execute(
+        select(day, InboxMessage.state, func.count())
+        .where(*clauses)
+        .group_by(day, InboxMessage.state)
+    ):
+        key = day_value if isinstance(day_value, dt.date) else dt.date.fromisoformat(str(day_value))
+        field_name = _STATE_FIELDS.get(str(getattr(state, "value", state)), "waiting")
+        for target in (figures, by_day[key]):
+            target.received += int(count)
+            setattr(target, field_name, getattr(target, field_name) + int(count))
+    delays = [
+        float(seconds)
+        for (seconds,) in session.execute(
+            select(_seconds_between(session, InboxMessage.received_at, InboxMessage.processed_at))
+            .where(*clauses, InboxMessage.state == InboxState.REPLIED)
+            .where(InboxMessage.processed_at.is_not(None))
+        )
+        if seconds is not None
+    ]
     figures.median_reply_s = statistics.median(delays) if delays else None
     return figures, dict(sorted(by_day.items()))
 

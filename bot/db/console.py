@@ -188,6 +188,21 @@ class ReportConversation(Base):
         CheckConstraint(one_of("outcome", Outcome), name="outcome"),
         Index("ix_report_conversations_store_id_started_at", "store_id", "started_at"),
         Index("ix_report_conversations_started_at", "started_at"),
+        # Covers the analytics' GROUP BY day, shop, language, channel (an index-only scan).
+        Index(
+            "ix_report_conversations_figures",
+            "store_id",
+            "day",
+            "language",
+            "channel",
+            "handed_off",
+            "customer_messages",
+            "clarified",
+            "out_of_scope",
+            "lookups_verified",
+            "lookups_failed",
+            "lookup_locked",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -4,6 +4,7 @@ several importing gateways and erasure as on SQLite."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from bot.console import analytics, privacy
 from bot.console.reporting import TRACKER_EVENTS, import_events, tracker_engine
 from bot.console.seeding import create_tracker_table, write_conversations
 from bot.db.console import ReportConversation
+from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, session_factory
 from bot.stores import store_ids
@@ -63,6 +65,21 @@ def test_import_figures_and_erasure_on_postgresql(databases: tuple[str, str]) ->
         assert failures == []
         assert sum(r.conversations for r in reports) == len(SEEDED)
         import_events(sessions, reader, stores=store_ids(), default_store="om-system")
+        when = dt.datetime(2026, 11, 3, 23, 30, tzinfo=dt.UTC)
+        with sessions() as session:
+            for index, delay in enumerate((10, 30, 20, None)):
+                session.add(
+                    InboxMessage(
+                        message_id=f"<pg-{index}@example.fr>",
+                        raw=b"x",
+                        store_id="btomic",
+                        sender=f"c{index}@example.fr",
+                        state=InboxState.REPLIED if delay else InboxState.HANDOFF,
+                        received_at=when,
+                        processed_at=when + dt.timedelta(seconds=delay) if delay else None,
+                    )
+                )
+            session.commit()
         with sessions() as session:
             assert session.scalar(select(func.count()).select_from(ReportConversation)) == len(
                 SEEDED
@@ -72,6 +89,10 @@ def test_import_figures_and_erasure_on_postgresql(databases: tuple[str, str]) ->
         assert figures.totals.contained == 4
         assert (figures.totals.customer_messages, figures.totals.clarified) == (10, 1)
         assert (figures.totals.lookups_verified, figures.totals.lookups_failed) == (1, 2)
+        # E-mail, counted per UTC day by PostgreSQL (23:30 UTC stays on the 3rd).
+        assert (figures.email.received, figures.email.auto_answered) == (4, 3)
+        assert figures.email.handed_over == 1 and figures.email.median_reply_s == 20.0
+        assert list(figures.email_by_day) == [dt.date(2026, 11, 3)]
 
         with sessions() as session:
             subject = privacy.subject_of(session, email=None, order="OM-104233")

@@ -116,6 +116,23 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_report_conversations_store_id_started_at", ["store_id", "started_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_report_conversations_figures",
+            [
+                "store_id",
+                "day",
+                "language",
+                "channel",
+                "handed_off",
+                "customer_messages",
+                "clarified",
+                "out_of_scope",
+                "lookups_verified",
+                "lookups_failed",
+                "lookup_locked",
+            ],
+            unique=False,
+        )
 
     cursor = op.create_table(
         "report_cursor",
@@ -379,6 +396,7 @@ def downgrade() -> None:
     op.drop_table("console_audit")
     op.drop_table("report_cursor")
     with op.batch_alter_table("report_conversations", schema=None) as batch_op:
+        batch_op.drop_index("ix_report_conversations_figures")
         batch_op.drop_index("ix_report_conversations_store_id_started_at")
         batch_op.drop_index("ix_report_conversations_started_at")
 
