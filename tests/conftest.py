@@ -115,6 +115,8 @@ def live_stack(
         "DATABASE_URL": demo_database_url,
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
         "DEFAULT_STORE": "om-system",
+        # The support console of this gateway reads this stack's tracker store.
+        "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
     }
     stack = Stack(
         [

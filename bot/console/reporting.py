@@ -46,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from bot.db.console import MessageAuthor, Outcome, ReportConversation, ReportCursor, ReportMessage
 from bot.db.mailbox import utcnow
@@ -100,7 +101,9 @@ def tracker_engine(url: str, *, read_only: bool = True) -> Engine:
         def connect() -> sqlite3.Connection:
             return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
 
-        return create_engine("sqlite://", creator=connect)
+        # NullPool: a connection per use, closed by the thread that used it (a pool shared by
+        # threads could close a connection another thread is reading from when disposed).
+        return create_engine("sqlite://", creator=connect, poolclass=NullPool)
     return create_engine(url, pool_pre_ping=True)
 
 

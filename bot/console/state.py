@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,15 +41,18 @@ class ConsoleState:
     keys: SessionKeys
     teacher: Teacher
     training_tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # One import at a time in this process; the shutdown waits for the one in flight.
+    import_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def import_now(self) -> ImportReport:
         """One import pass of new tracker events (blocking: call it in a thread)."""
-        return import_events(
-            self.sessions,
-            self.tracker,
-            stores=store_ids(),
-            default_store=self.settings.default_store,
-        )
+        with self.import_lock:
+            return import_events(
+                self.sessions,
+                self.tracker,
+                stores=store_ids(),
+                default_store=self.settings.default_store,
+            )
 
 
 async def _import_loop(state: ConsoleState) -> None:
@@ -91,6 +95,9 @@ async def console_resources(settings: Settings) -> AsyncIterator[ConsoleState]:
         importer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await importer
+        # A cancelled task does not stop its thread: wait for the import in flight, if any,
+        # before the engines it uses are disposed.
+        await asyncio.to_thread(state.import_lock.acquire)
         for task in list(state.training_tasks):
             task.cancel()
         if catcher is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC
 import os
 import shutil
 import subprocess
@@ -76,6 +77,12 @@ def current_figures(path: Path = CURRENT_REPORT) -> Figures | None:
         return figures_of(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return None
+
+
+def abandoned(run: TrainingRun) -> bool:
+    """Whether a run marked running started longer ago than any run can last."""
+    started = run.started_at if run.started_at.tzinfo else run.started_at.replace(tzinfo=UTC)
+    return (utcnow() - started).total_seconds() > 2 * TIMEOUT_S
 
 
 def candidates_dir() -> Path:

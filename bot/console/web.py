@@ -959,9 +959,13 @@ async def start_training(state: StateDep, agent: PostAgent) -> Response:
     def create() -> int:
         with state.sessions() as session:
             running = session.scalar(
-                select(TrainingRun.id).where(TrainingRun.state == TrainingState.RUNNING)
+                select(TrainingRun).where(TrainingRun.state == TrainingState.RUNNING)
             )
-            if running:
+            if running is not None and training.abandoned(running):
+                # Its gateway stopped in mid-run (the thread died with it).
+                running.state = TrainingState.FAILED
+                running.log = (running.log or "") + "\nabandoned: the gateway stopped"
+            elif running is not None:
                 raise ConsoleDenied("A training is already running.", 409)
             # The training file up to date with every reviewed example (same transaction).
             state.teacher.write_file(session)

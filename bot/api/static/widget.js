@@ -25,8 +25,10 @@
   const GATEWAY = new URL(script.src, document.baseURI).origin;
   const API_URL = GATEWAY + "/api/chat";
   const LIVE_URL = GATEWAY + "/api/chat/live";
-  // While a person is expected or answering, the widget asks for their messages this often.
+  // While a person is answering, the widget asks for their messages every second (they appear
+  // within 2 s); while one is only expected, every 2 s.
   const LIVE_POLL_MS = 1000;
+  const WAITING_POLL_MS = 2000;
   const STORE = (script.getAttribute("data-store") || "").trim() || "om-system";
   const SHOPS = { "om-system": "OM SYSTEM", btomic: "BTOMIC" };
   const SHOP_NAME = SHOPS[STORE] || "";
@@ -857,6 +859,7 @@
   // --- a person of the support team: waiting for them, talking to them ----------------------
 
   let liveTimer = null;
+  let lastMode = "waiting";
 
   function startLive() {
     if (!state.live) {
@@ -893,6 +896,7 @@
           }
           state.liveAfter = Math.max(state.liveAfter || 0, m.id);
         }
+        lastMode = body.mode;
         if (body.mode === "bot") {
           state.live = false;
           keepPolling = false;
@@ -905,7 +909,8 @@
     } catch (e) {
       // The gateway is unreachable for a moment: the next poll tries again.
     }
-    liveTimer = keepPolling && state.senderId === senderId ? setTimeout(pollLive, LIVE_POLL_MS) : null;
+    const delay = lastMode === "live" ? LIVE_POLL_MS : WAITING_POLL_MS;
+    liveTimer = keepPolling && state.senderId === senderId ? setTimeout(pollLive, delay) : null;
   }
 
   // --- start ---------------------------------------------------------------------------------
