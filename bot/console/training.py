@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC
 import os
 import shutil
 import subprocess
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
