@@ -84,7 +84,7 @@ def keys_in(paths: Iterable[Path]) -> frozenset[str]:
     return frozenset(keys)
 
 
-def test_set_files(tests_dir: Path = TESTS_DIR) -> list[Path]:
+def held_out_test_sets(tests_dir: Path = TESTS_DIR) -> list[Path]:
     """The held-out NLU test sets: every YAML file under ``tests/nlu*/``."""
     return sorted(
         p for folder in tests_dir.glob("nlu*") if folder.is_dir() for p in folder.rglob("*.yml")
@@ -123,7 +123,7 @@ class Teacher:
         if intent is not None and intent not in known_intents():
             raise TeachingRefused(f"Unknown intent {intent!r}.")
         key = example_key(clean)
-        if key in keys_in(test_set_files(self.tests_dir)):
+        if key in keys_in(held_out_test_sets(self.tests_dir)):
             raise TeachingRefused(
                 "This wording is in a test set (tests/nlu*): it must never be trained on."
             )

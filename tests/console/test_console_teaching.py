@@ -8,7 +8,7 @@ import yaml
 from sqlalchemy import select
 
 from bot.console.seeding import Conversation, Turn, write_conversations
-from bot.console.teaching import example_key, keys_in, test_set_files
+from bot.console.teaching import example_key, held_out_test_sets, keys_in
 from bot.db.console import ReportMessage
 from tests.console.conftest import ConsoleEnv, MakeConsole, csrf_of, import_now, login
 
@@ -62,7 +62,7 @@ def test_a_taught_example_is_written_to_the_training_file(
 def test_test_set_and_training_data_wordings_are_refused(
     make_console: MakeConsole, console_env: ConsoleEnv
 ) -> None:
-    test_example = sorted(keys_in(test_set_files()))[0]
+    test_example = sorted(keys_in(held_out_test_sets()))[0]
     sender, message_id = seeded_message(console_env, test_example.upper())
     client = make_console()
     login(client, "om.editor@om.example")
@@ -108,6 +108,6 @@ def test_agents_cannot_teach_and_unknown_intents_are_refused(
 
 def test_the_repository_test_sets_are_found() -> None:
     # The duplicate check reads every tests/nlu*/ file: the held-out set must be among them.
-    files = [p.name for p in test_set_files()]
+    files = [p.name for p in held_out_test_sets()]
     assert "test_nlu.yml" in files
     assert example_key("  Où EST ma commande ?? ") == example_key("où est ma commande")
