@@ -701,7 +701,7 @@ def delivery_answer(
     reason = eligibility.reason
     code = eligibility.country
     if reason is EligibilityReason.NO_COUNTRY:
-        if policy.delivery.worldwide:
+        if policy.delivery.countries is None:
             return _worldwide(policy, lang)
         return _store_countries(policy, lang)
     if reason is EligibilityReason.UNKNOWN_COUNTRY or code is None:
@@ -716,7 +716,7 @@ def delivery_answer(
         )
         rest = (
             _worldwide(policy, lang)
-            if policy.delivery.worldwide
+            if policy.delivery.countries is None
             else _store_countries(policy, lang)
         )
         return f"{first} {rest}"
@@ -749,7 +749,7 @@ def delivery_answer(
             else f"Sorry, we don't deliver {_to(code, lang)}."
         )
         return f"{first} {_store_countries(policy, lang)}"
-    if reason is EligibilityReason.WORLDWIDE:
+    if reason is EligibilityReason.NO_LIST:
         first = (
             f"Oui, nous livrons {_to(code, lang)}."
             if fr

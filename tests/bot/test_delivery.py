@@ -188,11 +188,16 @@ def test_unknown_country(store: str, country: str) -> None:
     [("Japon", None), ("US", "10001"), ("France", "69002"), ("Écosse", None), ("GB", "EH1 1YZ"),
      ("Brésil", None), ("Isle of Man", None)],
 )  # fmt: skip
-def test_btomic_delivers_worldwide(bt: StorePolicy, country: str, postcode: str | None) -> None:
+def test_btomic_faq_gives_no_country_list(
+    bt: StorePolicy, country: str, postcode: str | None
+) -> None:
+    # "nos clients du monde entier" is about payment options: the FAQ lists no delivery
+    # country, so whether btomic delivers there cannot be said (neither yes nor no).
     result = delivery_eligibility(bt, country, postcode)
-    assert result.delivers is True
-    assert result.reason is EligibilityReason.WORLDWIDE
-    assert result.worldwide is True
+    assert result.delivers is None
+    assert result.reason is EligibilityReason.NO_LIST
+    assert result.has_list is False
+    assert result.country is not None
     assert result.klarna is False  # Klarna is not among btomic's documented means
     assert result.countries == ()
 

@@ -46,7 +46,7 @@ def test_no_return_yet_gives_the_return_route() -> None:
     assert not timeline.return_on_its_way
     assert (timeline.expected_from, timeline.expected_to) == (None, None)
     assert (timeline.method, timeline.amount, timeline.issued_on) == (None, None, None)
-    assert timeline.policy.return_route == "contact"
+    assert timeline.policy.return_route == "policy_page"  # Q14: the return policy page
     assert timeline.policy.contact_email == "eshop.support@om-digitalsolutions.com"
 
 

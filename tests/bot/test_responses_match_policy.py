@@ -23,11 +23,14 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.stores import read_store_file
+
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 RESPONSES: dict[str, list[dict[str, Any]]] = DOMAIN["responses"]
+# The facts' values (data/stores/*.yml without the FAQ quotes beside them).
 STORES: dict[str, dict[str, Any]] = {
-    path.stem: yaml.safe_load(path.read_text(encoding="utf-8"))
+    path.stem: read_store_file(path).facts
     for path in sorted((ROOT / "data" / "stores").glob("*.yml"))
 }
 LANGUAGES = ("fr", "en")
@@ -61,8 +64,8 @@ LANGUAGE_RESPONSES = (
 # The fixed wording of the honest answer where a store's FAQ is silent.
 NOT_DOCUMENTED = {"fr": "je préfère donc ne pas deviner", "en": "so I'd rather not guess"}
 
-# Which fact says whether a store's FAQ answers a topic: a `documented` flag counts when true,
-# any other fact when it is not null (false is an answer: "no customs duties").
+# Which fact says whether a store's FAQ answers a topic: documented when it is not null (false
+# is an answer: "no customs duties"; a whole section is null when the FAQ skips the topic).
 TOPIC_FACTS = {
     "payment_methods": "payment.methods",
     "delivery_time": "delivery.delivery_business_days",
@@ -70,14 +73,14 @@ TOPIC_FACTS = {
     "delivery_inspection": "delivery.refuse_damaged_parcel",
     "customs_duties": "delivery.customs_duties_charged",
     "cancel_order": "cancellation.possible_after_confirmation",
-    "modify_order": "modification.documented",
+    "modify_order": "modification",
     "damaged_item": "damage.report_within_hours",
     "order_security": "payment.encrypted",
     "return_policy": "returns.route",
     "return_shipping_cost": "returns.return_shipping_paid_by",
-    "warranty": "warranty.documented",
-    "repair_request": "repair.documented",
-    "repair_cost": "repair.documented",
+    "warranty": "warranty",
+    "repair_request": "repair",
+    "repair_cost": "repair",
     "contact_support": "contact.email",
 }
 # Topics with no field in data/stores/*.yml yet: the FAQ section answering them, per store
@@ -205,9 +208,7 @@ def documented(store: str, intent: str) -> bool:
     """Whether the store's FAQ answers the topic."""
     if intent in UNFIELDED_TOPICS:
         return UNFIELDED_TOPICS[intent][store] is not None
-    path = TOPIC_FACTS[intent]
-    value = fact(STORES[store], path)
-    return bool(value) if path.endswith(".documented") else value is not None
+    return fact(STORES[store], TOPIC_FACTS[intent]) is not None
 
 
 def condition_of(variation: dict[str, Any]) -> dict[str, Any] | None:
