@@ -90,17 +90,24 @@ def _in(code: str, lang: Lang) -> str:
 
 def _to(code: str, lang: Lang) -> str:
     """Where one delivers: 'en Suisse' / 'to Switzerland', 'to the Isle of Man'."""
-    phrase = country_name_with_preposition(code, lang)
     if lang == "fr":
-        return phrase
+        return country_name_with_preposition(code, lang)
+    return f"to {_listed_name(code, lang)}"
+
+
+def _listed_name(code: str, lang: Lang) -> str:
+    """A name as it stands in a list: 'Pays-Bas' / 'the Netherlands', 'the Isle of Man'."""
+    if lang == "fr":
+        return country_name(code, lang)
+    phrase = country_name_with_preposition(code, lang)
     for preposition in ("in ", "on "):
         if phrase.startswith(preposition):
-            return "to " + phrase[len(preposition) :]
-    return phrase
+            return phrase[len(preposition) :]
+    return country_name(code, lang)
 
 
 def _names(codes: Sequence[str], lang: Lang) -> str:
-    return _join([country_name(code, lang) for code in codes], lang)
+    return _join([_listed_name(code, lang) for code in codes], lang)
 
 
 def _date(day: dt.date, lang: Lang) -> str:
@@ -595,53 +602,129 @@ def refund_policy_answer(
 # --- delivery countries and Klarna ------------------------------------------------------------
 
 
+def _delay_sentence(policy: StorePolicy, lang: Lang) -> str | None:
+    """The FAQ's delivery delays as it words them: an aim, a usual time, standard delivery.
+
+    None when the store documents no delay. Never a deadline: no start point, no date.
+    """
+    delivery = policy.delivery
+    if delivery.delivery_business_days is None:
+        return None
+    fr = lang == "fr"
+    days = _days(delivery.delivery_business_days, lang)
+    if delivery.processing_business_days is not None:
+        processing = _days(delivery.processing_business_days, lang)
+        usually = delivery.processing_time_is_usual
+        text = (
+            f"Le traitement d'une commande prend {'généralement ' if usually else ''}"
+            f"{processing}, puis la livraison standard prend {days}"
+            if fr
+            else f"Processing {'usually ' if usually else ''}takes {processing}, then "
+            f"standard delivery takes {days}"
+        )
+    elif delivery.delivery_time_is_aim:
+        text = (
+            f"Nous nous efforçons de livrer dans un délai de {days}"
+            if fr
+            else f"We aim to deliver within {days}"
+        )
+    else:
+        text = f"La livraison prend {days}" if fr else f"Delivery takes {days}"
+    if delivery.delivery_time_factors is not None:
+        factors = delivery.delivery_time_factors.in_language(lang)
+        text += f", selon {factors}" if fr else f", depending on {factors}"
+    return text + "."
+
+
+def _longer_delays_sentence(policy: StorePolicy, lang: Lang) -> str | None:
+    """When the FAQ warns that delays can be longer (sales, holidays, promotions)."""
+    when = policy.delivery.delays_may_be_longer
+    if when is None:
+        return None
+    period = when.in_language(lang)
+    return (
+        f"Les délais peuvent être plus longs {period}."
+        if lang == "fr"
+        else f"Delivery can take longer {period}."
+    )
+
+
+def _free_shipping_sentence(policy: StorePolicy, lang: Lang) -> str | None:
+    threshold = policy.delivery.free_shipping_threshold
+    if threshold is None:
+        return None
+    amount = _amount(threshold, lang)
+    return (
+        f"La livraison est gratuite pour les commandes supérieures à {amount}."
+        if lang == "fr"
+        else f"Shipping is free on orders over {amount}."
+    )
+
+
+def _delivery_facts(policy: StorePolicy, lang: Lang, *, free_shipping: bool) -> list[str]:
+    """The delays, the warning about longer delays and (optionally) the free-shipping rule."""
+    parts = [_delay_sentence(policy, lang), _longer_delays_sentence(policy, lang)]
+    if free_shipping:
+        parts.append(_free_shipping_sentence(policy, lang))
+    return [part for part in parts if part]
+
+
+def _excluded_areas_sentence(areas: Sequence[str], complete: bool | None, lang: Lang) -> str:
+    """The refused areas as the FAQ gives them ("notamment": the list is not exhaustive)."""
+    if lang == "fr":
+        places = _join([_in(area, lang) for area in areas], lang)
+        if complete:
+            return f"Selon notre FAQ, nous ne livrons pas {places}."
+        return (
+            "Selon notre FAQ, nous ne livrons pas dans certains territoires, notamment "
+            f"{places} (cette liste n'est pas exhaustive)."
+        )
+    places = _names(areas, lang)
+    if complete:
+        return f"As our FAQ states, we don't deliver to {places}."
+    return (
+        f"According to our FAQ, we don't deliver to some areas, including {places} (the list "
+        "is not exhaustive)."
+    )
+
+
 def _store_countries(policy: StorePolicy, lang: Lang) -> str:
-    """'Nous livrons dans ces pays : ... Au Royaume-Uni, nous ne livrons pas : ...'."""
+    """'Nous livrons dans ces 20 pays : ...', then the refused areas."""
     countries = policy.delivery.countries or ()
     excluded = policy.delivery.excluded_areas
-    if lang == "fr":
-        text = f"Nous livrons dans ces {len(countries)} pays : {_names(countries, lang)}."
-        if excluded:
-            text += f" Nous ne livrons pas dans ces zones : {_names(excluded, lang)}."
-        return text
-    text = f"We deliver to these {len(countries)} countries: {_names(countries, lang)}."
+    text = (
+        f"Nous livrons dans ces {len(countries)} pays : {_names(countries, lang)}."
+        if lang == "fr"
+        else f"We deliver to these {len(countries)} countries: {_names(countries, lang)}."
+    )
     if excluded:
-        text += f" We don't deliver to these areas: {_names(excluded, lang)}."
+        complete = policy.delivery.excluded_areas_complete
+        text += " " + _excluded_areas_sentence(excluded, complete, lang)
     return text
 
 
-def _worldwide(policy: StorePolicy, lang: Lang) -> str:
-    """btomic: worldwide, no list; the free-shipping threshold and the delays."""
-    delivery = policy.delivery
-    fr = lang == "fr"
-    parts = [
-        "Nous livrons nos clients du monde entier (notre FAQ ne donne pas de liste de pays)."
-        if fr
-        else "We ship to customers worldwide (our FAQ doesn't give a list of countries)."
-    ]
-    if delivery.free_shipping_threshold is not None:
-        amount = _amount(delivery.free_shipping_threshold, lang)
-        parts.append(
-            f"La livraison est gratuite pour les commandes supérieures à {amount}."
-            if fr
-            else f"Shipping is free on orders over {amount}."
-        )
-    processing, shipping = delivery.processing_business_days, delivery.delivery_business_days
-    if processing is not None and shipping is not None:
-        parts.append(
-            f"Comptez {_days(processing, lang)} de préparation, puis {_days(shipping, lang)} de "
-            "livraison standard."
-            if fr
-            else f"Allow {_days(processing, lang)} of processing, then {_days(shipping, lang)} of "
-            "standard delivery."
-        )
-    elif shipping is not None:
-        parts.append(
-            f"Comptez {_days(shipping, lang)} de livraison."
-            if fr
-            else f"Allow {_days(shipping, lang)} for delivery."
-        )
-    return " ".join(parts)
+def _no_country_list(policy: StorePolicy, lang: Lang, code: str | None) -> str:
+    """A store whose FAQ lists no country: say so, give the route to confirm, then the facts."""
+    route = contact_route(policy, lang)
+    if lang == "fr":
+        about = f" pour une livraison {_in(code, lang)}" if code else ""
+        parts = [
+            "Notre FAQ ne donne pas la liste des pays où nous livrons, "
+            f"{_NOT_DOCUMENTED['fr']}{about}.",
+            f"Pour le confirmer, contactez {route}."
+            if code
+            else f"Pour confirmer une livraison dans votre pays, contactez {route}.",
+        ]
+    else:
+        about = f" about delivery {_to(code, lang)}" if code else ""
+        parts = [
+            "Our FAQ doesn't give a list of the countries we deliver to, "
+            f"{_NOT_DOCUMENTED['en']}{about}.",
+            f"To confirm it, please contact {route}."
+            if code
+            else f"To confirm delivery to your country, please contact {route}.",
+        ]
+    return " ".join([*parts, *_delivery_facts(policy, lang, free_shipping=True)])
 
 
 def _klarna_not_documented(policy: StorePolicy, lang: Lang, where: str | None) -> str:
@@ -682,6 +765,60 @@ def _klarna_list(policy: StorePolicy, lang: Lang) -> str:
     return f"dans ces pays : {names}" if lang == "fr" else f"in these countries: {names}"
 
 
+def _listed_answer(eligibility: DeliveryEligibility, policy: StorePolicy, lang: Lang) -> str:
+    """A listed country: yes, the areas refused in it (UK), the delays, Klarna."""
+    code = eligibility.country or ""
+    fr = lang == "fr"
+    within = eligibility.excluded_within
+    parts: list[str] = []
+    if within and not eligibility.postcode_checked:
+        parts.append(
+            f"Oui, nous livrons {_to(code, lang)}, mais pas partout."
+            if fr
+            else f"Yes, we deliver {_to(code, lang)}, but not everywhere."
+        )
+        parts.append(_excluded_areas_sentence(within, eligibility.exclusions_complete, lang))
+        parts.append(
+            "Indiquez-moi votre code postal et je vérifierai s'il se trouve dans l'une de ces "
+            "zones."
+            if fr
+            else "Give me your postcode and I'll check whether it is in one of these areas."
+        )
+    else:
+        parts.append(
+            f"Oui, nous livrons {_to(code, lang)}." if fr else f"Yes, we deliver {_to(code, lang)}."
+        )
+        if within:  # a postcode of the country, in none of the refused areas
+            parts.append(_postcode_not_excluded(policy, eligibility, lang))
+    delay = _delay_sentence(policy, lang)
+    if delay is not None:
+        parts.append(delay)
+    parts.append(_klarna_sentence(policy, code, True, lang))
+    return " ".join(parts)
+
+
+def _postcode_not_excluded(
+    policy: StorePolicy, eligibility: DeliveryEligibility, lang: Lang
+) -> str:
+    if eligibility.exclusions_complete:
+        return (
+            "Votre code postal ne se trouve dans aucune des zones où nous ne livrons pas."
+            if lang == "fr"
+            else "Your postcode is not in any of the areas we don't deliver to."
+        )
+    route = contact_route(policy, lang)
+    if lang == "fr":
+        return (
+            "Votre code postal ne se trouve dans aucune des zones que notre FAQ cite comme non "
+            "livrées. Cette liste n'étant pas exhaustive, en cas de doute, contactez "
+            f"{route}."
+        )
+    return (
+        "Your postcode is not in any of the areas our FAQ names as not delivered. As that list "
+        f"is not exhaustive, if in doubt, please contact {route}."
+    )
+
+
 def delivery_answer(
     eligibility: DeliveryEligibility,
     policy: StorePolicy,
@@ -702,7 +839,7 @@ def delivery_answer(
     code = eligibility.country
     if reason is EligibilityReason.NO_COUNTRY:
         if policy.delivery.countries is None:
-            return _worldwide(policy, lang)
+            return _no_country_list(policy, lang, None)
         return _store_countries(policy, lang)
     if reason is EligibilityReason.UNKNOWN_COUNTRY or code is None:
         quoted = f" « {asked} »" if fr and asked else ""
@@ -715,11 +852,13 @@ def delivery_answer(
             "English or French)?"
         )
         rest = (
-            _worldwide(policy, lang)
+            _no_country_list(policy, lang, None)
             if policy.delivery.countries is None
             else _store_countries(policy, lang)
         )
         return f"{first} {rest}"
+    if reason is EligibilityReason.NO_LIST:
+        return _no_country_list(policy, lang, code)
     if reason is EligibilityReason.EXCLUDED_AREA:
         area = eligibility.excluded_area or code
         if eligibility.excluded_by_postcode:
@@ -735,11 +874,8 @@ def delivery_answer(
                 if fr
                 else f"Sorry, we don't deliver {_to(area, lang)}."
             )
-        excluded = _names(eligibility.excluded_areas, lang)
-        second = (
-            f"Selon notre FAQ, ces zones ne sont pas desservies : {excluded}."
-            if fr
-            else f"As our FAQ states, these areas are not served: {excluded}."
+        second = _excluded_areas_sentence(
+            eligibility.excluded_areas, eligibility.exclusions_complete, lang
         )
         return f"{first} {second}"
     if reason is EligibilityReason.NOT_LISTED:
@@ -749,25 +885,7 @@ def delivery_answer(
             else f"Sorry, we don't deliver {_to(code, lang)}."
         )
         return f"{first} {_store_countries(policy, lang)}"
-    if reason is EligibilityReason.NO_LIST:
-        first = (
-            f"Oui, nous livrons {_to(code, lang)}."
-            if fr
-            else (f"Yes, we deliver {_to(code, lang)}.")
-        )
-        return f"{first} {_worldwide(policy, lang)}"
-    # LISTED
-    first = f"Oui, nous livrons {_to(code, lang)}." if fr else f"Yes, we deliver {_to(code, lang)}."
-    parts = [first]
-    if policy.delivery.delivery_business_days is not None:
-        days = _days(policy.delivery.delivery_business_days, lang)
-        parts.append(
-            f"Nous nous efforçons de livrer dans un délai de {days}."
-            if fr
-            else f"We aim to deliver within {days}."
-        )
-    parts.append(_klarna_sentence(policy, code, True, lang))
-    return " ".join(parts)
+    return _listed_answer(eligibility, policy, lang)
 
 
 def klarna_answer(

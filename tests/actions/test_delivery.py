@@ -50,7 +50,10 @@ async def test_no_country_gives_the_store_area(dispatcher, domain, store) -> Non
     text = texts(dispatcher)
     policy = load_store(store)
     if policy.delivery.countries is None:
-        assert "worldwide" in text and "$50" in text
+        # btomic lists no country: no promise, the route to confirm, the delays and threshold.
+        assert "worldwide" not in text and "$50" in text
+        assert "doesn't give a list of the countries" in text
+        assert policy.contact.email in text
     else:
         assert all(country_name(c, "en") in text for c in policy.delivery.countries or ())
 

@@ -142,6 +142,20 @@ def test_om_system_delivers_to_other_uk_postcodes(om: StorePolicy, postcode: str
     assert result.reason is EligibilityReason.LISTED
     assert result.country == "GB"
     assert result.klarna is True
+    # Checked against the refused areas only when it is a UK postcode.
+    assert result.postcode_checked is (postcode != "not a postcode")
+    assert result.exclusions_complete is False  # "notamment"
+
+
+@pytest.mark.parametrize("country", ["GB", "Royaume-Uni", "England", "Wales", "UK"])
+def test_the_uk_without_a_postcode_carries_its_refused_areas(om: StorePolicy, country: str) -> None:
+    result = delivery_eligibility(om, country)
+    assert result.delivers is True
+    assert result.reason is EligibilityReason.LISTED
+    # Scotland, Northern Ireland, the Channel Islands, Man and Wight: the answer names them.
+    assert set(result.excluded_within) == set(om.delivery.excluded_areas)
+    assert result.postcode_checked is False
+    assert delivery_eligibility(om, "DE").excluded_within == ()
 
 
 def test_a_named_area_is_not_overridden_by_a_postcode(om: StorePolicy) -> None:

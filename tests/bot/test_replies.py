@@ -256,7 +256,7 @@ def test_uk_postcode_in_an_excluded_area(lang: Lang) -> None:
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_no_country_gives_the_list_or_the_worldwide_statement(lang: Lang) -> None:
+def test_no_country_gives_the_list_or_says_there_is_none(lang: Lang) -> None:
     om_text = delivery_answer(delivery_eligibility(OM, None), OM, lang)
     for code in OM.delivery.countries or ():
         assert country_name(code, lang) in om_text
@@ -264,8 +264,10 @@ def test_no_country_gives_the_list_or_the_worldwide_statement(lang: Lang) -> Non
     threshold = BT.delivery.free_shipping_threshold
     assert threshold is not None
     assert str(int(threshold.amount)) in bt_text
-    assert ("monde entier" if lang == "fr" else "worldwide") in bt_text
     assert ("supérieures à" if lang == "fr" else "over") in bt_text
+    # "nos clients du monde entier" is about payment: no promise to deliver anywhere.
+    assert ("monde entier" if lang == "fr" else "worldwide") not in bt_text
+    assert NOT_DOCUMENTED[lang] in bt_text and contact_route(BT, lang) in bt_text
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -274,8 +276,48 @@ def test_not_listed_and_unknown_countries(lang: Lang) -> None:
     assert not_listed.startswith("Désolé" if lang == "fr" else "Sorry")
     unknown = delivery_answer(delivery_eligibility(OM, "Narnia"), OM, lang, asked="Narnia")
     assert "Narnia" in unknown
-    worldwide = delivery_answer(delivery_eligibility(BT, "JP"), BT, lang, asked="JP")
-    assert worldwide.startswith("Oui" if lang == "fr" else "Yes")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("country", ["JP", "AU", "GB-SCT", "US"])
+def test_btomic_neither_promises_nor_refuses_a_country(lang: Lang, country: str) -> None:
+    text = delivery_answer(delivery_eligibility(BT, country), BT, lang, asked=country)
+    assert not text.startswith(("Oui", "Yes", "Désolé", "Sorry"))
+    assert text.startswith("Notre FAQ ne donne pas" if lang == "fr" else "Our FAQ doesn't give")
+    assert NOT_DOCUMENTED[lang] in text
+    assert contact_route(BT, lang) in text
+    processing = BT.delivery.processing_business_days
+    delivery = BT.delivery.delivery_business_days
+    assert processing is not None and delivery is not None
+    assert (f"{processing[0]} à {processing[1]}" if lang == "fr" else "1 to 2") in text
+    assert ("généralement" if lang == "fr" else "usually") in text
+    assert (f"{delivery[0]} à {delivery[1]}" if lang == "fr" else "7 to 12") in text
+    assert ("livraison standard" if lang == "fr" else "standard delivery") in text
+    assert "50" in text
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("country", ["GB", "England", "Wales", "Royaume-Uni"])
+def test_uk_without_a_postcode_names_the_refused_areas(lang: Lang, country: str) -> None:
+    text = delivery_answer(delivery_eligibility(OM, country), OM, lang, asked=country)
+    assert text.startswith(
+        "Oui, nous livrons au Royaume-Uni, mais pas partout."
+        if lang == "fr"
+        else "Yes, we deliver to the United Kingdom, but not everywhere."
+    )
+    for area in OM.delivery.excluded_areas:
+        assert country_name(area, lang) in text, area
+    # "notamment": the FAQ's list is not exhaustive, and the answer says so.
+    assert ("n'est pas exhaustive" if lang == "fr" else "not exhaustive") in text
+    assert ("code postal" if lang == "fr" else "postcode") in text
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_uk_postcode_outside_the_refused_areas(lang: Lang) -> None:
+    text = delivery_answer(delivery_eligibility(OM, "GB", "SW1A 1AA"), OM, lang, asked="GB")
+    assert text.startswith("Oui" if lang == "fr" else "Yes")
+    assert ("n'étant pas exhaustive" if lang == "fr" else "not exhaustive") in text
+    assert contact_route(OM, lang) in text
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
