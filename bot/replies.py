@@ -427,26 +427,68 @@ def _refund_no_return(
     return f"{first} {_return_route(timeline.policy, policy, lang)}"
 
 
-def _refund_pending(
-    timeline: RefundTimeline, facts: OrderFacts, policy: StorePolicy, lang: Lang
-) -> str:
+def _return_received_sentence(timeline: RefundTimeline, lang: Lang) -> str:
+    """What the order data says of the return: received (and accepted) on which days."""
     number = timeline.order_number
+    received, accepted = timeline.return_received_on, timeline.return_accepted_on
     fr = lang == "fr"
-    received = timeline.return_received_on
-    if received is not None:
-        first = (
-            f"Nous avons bien reçu le retour de votre commande {number} le {_date(received, lang)}"
-            f" et le remboursement est en attente."
-            if fr
-            else f"We received the return of your order {number} on {_date(received, lang)} "
-            "and the refund is pending."
-        )
-    else:
-        first = (
+    if received is None:
+        return (
             f"Le remboursement de votre commande {number} est en attente."
             if fr
             else f"The refund for your order {number} is pending."
         )
+    if accepted is None:
+        return (
+            f"Nous avons bien reçu le retour de votre commande {number} le "
+            f"{_date(received, lang)} ; son acceptation n'est pas encore enregistrée."
+            if fr
+            else f"We received the return of your order {number} on {_date(received, lang)}; "
+            "its acceptance has not been recorded yet."
+        )
+    if accepted == received:
+        return (
+            f"Nous avons reçu et accepté le retour de votre commande {number} le "
+            f"{_date(received, lang)}, et le remboursement est en attente."
+            if fr
+            else f"We received and accepted the return of your order {number} on "
+            f"{_date(received, lang)}, and the refund is pending."
+        )
+    return (
+        f"Nous avons reçu le retour de votre commande {number} le {_date(received, lang)} et "
+        f"l'avons accepté le {_date(accepted, lang)} ; le remboursement est en attente."
+        if fr
+        else f"We received the return of your order {number} on {_date(received, lang)} and "
+        f"accepted it on {_date(accepted, lang)}; the refund is pending."
+    )
+
+
+def _refund_rule(timeline: RefundTimeline, delay: BusinessDayRange, lang: Lang) -> str:
+    """The FAQ's delay, counted from the acceptance, and what it gives for this return."""
+    fr = lang == "fr"
+    rule = (
+        f"Selon notre FAQ, le remboursement est traité dans un délai de {_days(delay, lang)} "
+        "une fois l'article retourné reçu et confirmé conforme aux critères de retour"
+        if fr
+        else f"As our FAQ states, the refund is processed within {_days(delay, lang)} once the "
+        "returned item has been received and confirmed to meet the return criteria"
+    )
+    if timeline.expected_from is not None and timeline.expected_to is not None:
+        window = _between(timeline.expected_from, timeline.expected_to, lang)
+        return rule + (f", soit {window}." if fr else f", so {window}.")
+    if timeline.expected_from is not None:  # acceptance awaited: only the earliest date
+        earliest = _date(timeline.expected_from, lang)
+        return rule + (
+            f", donc au plus tôt le {earliest}." if fr else f", so {earliest} at the earliest."
+        )
+    return rule + "."
+
+
+def _refund_pending(
+    timeline: RefundTimeline, facts: OrderFacts, policy: StorePolicy, lang: Lang
+) -> str:
+    fr = lang == "fr"
+    first = _return_received_sentence(timeline, lang)
     route = contact_route(policy, lang)
     delay = timeline.policy.refund_business_days
     if delay is None:
@@ -454,34 +496,24 @@ def _refund_pending(
             f"Notre FAQ n'indique pas de délai de remboursement, {_NOT_DOCUMENTED['fr']} : "
             f"contactez {route} pour connaître la date prévue."
             if fr
-            else "Our FAQ doesn't give a refund delay, "
+            else "Our FAQ doesn't give a time frame for refunds, "
             f"{_NOT_DOCUMENTED['en']}: please contact {route} for the expected date."
         )
         return f"{first} {second}"
-    parts = [first]
-    rule = (
-        f"Selon notre FAQ, le remboursement est effectué dans un délai de {_days(delay, lang)} "
-        "après la réception et l'acceptation de l'article retourné"
-        if fr
-        else f"As our FAQ states, the refund is made within {_days(delay, lang)} of the returned "
-        "item being received and accepted"
-    )
-    if timeline.expected_from is not None and timeline.expected_to is not None:
-        window = _between(timeline.expected_from, timeline.expected_to, lang)
-        rule += f", soit {window}." if fr else f", so {window}."
-    else:
-        rule += "."
-    parts.append(rule)
+    parts = [first, _refund_rule(timeline, delay, lang)]
     method = _method_phrase(timeline, facts, lang)
     if method is not None and timeline.policy.refund_to_original_method:
         parts.append(f"Il sera versé sur {method}." if fr else f"It will go back to {method}.")
     if timeline.policy.timing_depends_on_bank:
         parts.append(_bank_note(timeline.policy, lang))
     if timeline.is_overdue:
+        # Only counted from a recorded acceptance: the FAQ's "nous traiterons" is a commitment.
         parts.append(
-            f"Ce délai est dépassé, et j'en suis désolé : contactez {route}."
+            "Ce délai est écoulé, et j'en suis désolé : pour savoir où en est votre "
+            f"remboursement, contactez {route}."
             if fr
-            else f"This delay has passed, and I'm sorry about that: please contact {route}."
+            else "This time frame has passed, and I'm sorry about that: to find out where your "
+            f"refund stands, please contact {route}."
         )
     return " ".join(parts)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -192,6 +193,33 @@ def test_pending_btomic_refund_gives_the_documented_window(lang: Lang) -> None:
     assert format_date(add_business_days(received, high), lang) in text
     assert (f"{low} à {high} jours ouvrables" if lang == "fr" else f"{low} to {high}") in text
     assert "PayPal" in text
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("later", [0, 30])
+def test_refund_awaiting_acceptance_gives_the_earliest_date_and_never_lateness(
+    lang: Lang, later: int
+) -> None:
+    received = dataclasses.replace(BT_REFUND_PENDING, return_=ReturnFacts(received_on=days(-3)))
+    text = refund_text(received, lang, today=TODAY + dt.timedelta(days=later))
+    low, _ = BT.returns.refund_business_days or (0, 0)
+    earliest = format_date(add_business_days(days(-3), low), lang)
+    assert (f"au plus tôt le {earliest}" if lang == "fr" else f"{earliest} at the earliest") in text
+    for late in ("écoulé", "dépassé", "retard", "passed", "late", "overdue", "désolé", "sorry"):
+        assert not re.search(rf"\b{late}\b", text.lower()), late
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_refund_late_only_once_the_delay_from_the_acceptance_has_passed(lang: Lang) -> None:
+    high = (BT.returns.refund_business_days or (0, 0))[1]
+    accepted_on = BT_REFUND_PENDING.return_.accepted_on if BT_REFUND_PENDING.return_ else None
+    assert accepted_on is not None
+    last_day = add_business_days(accepted_on, high)
+    on_time = refund_text(BT_REFUND_PENDING, lang, today=last_day)
+    late = refund_text(BT_REFUND_PENDING, lang, today=last_day + dt.timedelta(days=1))
+    passed = "Ce délai est écoulé" if lang == "fr" else "This time frame has passed"
+    assert passed not in on_time
+    assert passed in late and contact_route(BT, lang) in late
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
