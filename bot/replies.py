@@ -377,16 +377,16 @@ def _return_route(summary: RefundPolicySummary, policy: StorePolicy, lang: Lang)
 
 
 def _bank_note(summary: RefundPolicySummary, lang: Lang) -> str:
-    # btomic's FAQ (Retours 3) says it; for a store whose FAQ is silent the sentence is still
-    # true (a bank's processing time is not a shop policy), so it is not attributed to a FAQ.
+    # Only for a store whose FAQ says it (btomic, Retours 3): callers check
+    # `timing_depends_on_bank` first.
     if lang == "fr":
         return (
-            "Le délai d'apparition sur votre compte dépend ensuite de votre banque ou de la "
-            "plateforme de paiement, ce qui ne dépend pas de la boutique."
+            "Selon notre FAQ, le délai d'apparition sur votre compte dépend ensuite de votre "
+            "banque émettrice ou de la plateforme de paiement."
         )
     return (
-        "How long it then takes to show on your account depends on your bank or payment "
-        "platform, which is outside the shop's control."
+        "As our FAQ states, how long it then takes to appear on your account depends on your "
+        "card issuer or payment platform."
     )
 
 
@@ -542,6 +542,9 @@ def _refund_issued(
             text += f": {amount}"
         if method:
             text += f" refunded to {method}" if amount else f", to {method}"
+    if not timeline.policy.timing_depends_on_bank:
+        # om-system's FAQ says nothing about banks: nothing is added.
+        return f"{text}."
     return f"{text}. {_bank_note(timeline.policy, lang)}"
 
 

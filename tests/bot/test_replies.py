@@ -173,7 +173,7 @@ def test_processing_order_is_not_shipped_yet(lang: Lang) -> None:
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_issued_refund_gives_date_amount_method_and_bank_note(lang: Lang) -> None:
+def test_issued_refund_gives_date_amount_and_method(lang: Lang) -> None:
     text = refund_text(OM_RETURNED, lang)
     refund = OM_RETURNED.refund
     assert refund is not None and refund.issued_on is not None
@@ -181,7 +181,22 @@ def test_issued_refund_gives_date_amount_method_and_bank_note(lang: Lang) -> Non
     assert format_money(refund.amount, refund.currency, lang) in text
     assert "Klarna" in text
     assert ("moyen de paiement d'origine" if lang == "fr" else "original payment method") in text
-    assert ("banque" if lang == "fr" else "bank") in text
+    # om-system's FAQ says nothing about banks: btomic's sentence must not leak into it.
+    assert ("banque" if lang == "fr" else "bank") not in text
+    assert OM.returns.refund_timing_depends_on_bank is None
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_issued_btomic_refund_adds_its_faq_bank_note(lang: Lang) -> None:
+    issued = dataclasses.replace(
+        BT_REFUND_PENDING,
+        refund=RefundFacts(
+            RefundStatus.ISSUED, PaymentMethod.PAYPAL, Decimal("199.00"), "USD", issued_on=TODAY
+        ),
+    )
+    text = refund_text(issued, lang)
+    assert BT.returns.refund_timing_depends_on_bank is True
+    assert ("banque émettrice" if lang == "fr" else "card issuer") in text
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
