@@ -22,7 +22,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from bot.business_days import add_business_days, business_days_between
+from bot.business_days import add_business_days
 from bot.db.models import OrderStatus, PaymentMethod, RefundStatus
 from bot.stores import StorePolicy, all_stores
 
@@ -327,14 +327,18 @@ class WindowBasis(enum.StrEnum):
 def expected_delivery_window(
     policy: StorePolicy, placed_on: dt.date, shipped_on: dt.date | None = None
 ) -> tuple[dt.date, dt.date, WindowBasis] | None:
-    """The expected delivery dates from the store's documented delays, in business days.
+    """An indicative delivery window from the store's documented delays, in business days.
 
-    * A store giving one overall delay (om-system Q3: "3 à 4 jours ouvrables", no separate
-      processing time) counts it from the order date, shipped or not.
-    * A store giving processing and delivery separately (btomic Expédition 2: processing 1
-      to 2 business days, standard delivery 7 to 12) counts the delivery from the shipping
-      date once the parcel has left (the more precise estimate), and before that from the
-      order date: order + (1 + 7) to order + (2 + 12) business days.
+    Only for a store whose FAQ says when its delivery delay starts: btomic gives a processing
+    time ("généralement 1 à 2 jours ouvrables") and then a standard delivery time (7 to 12),
+    so the delivery runs from the dispatch once the parcel has left, and before that the
+    window is order + (1 + 7) to order + (2 + 12) business days. These are estimates, never
+    deadlines: the FAQ says "généralement" and warns of delays during holidays and
+    promotions.
+
+    om-system's FAQ gives one delay as an aim ("Nous nous efforçons ... 3 à 4 jours
+    ouvrables") with no start point (neither the order nor the dispatch): no date can be
+    computed from it, and None is returned.
 
     Args:
         policy: the store's policy.
@@ -342,15 +346,13 @@ def expected_delivery_window(
         shipped_on: the shipping date, if the parcel has left.
 
     Returns:
-        ``(earliest, latest, basis)``, or None when the store documents no delivery delay.
+        ``(earliest, latest, basis)``, or None when no window can be computed.
     """
     delivery = policy.delivery.delivery_business_days
-    if delivery is None:
-        return None
     processing = policy.delivery.processing_business_days
-    if processing is None:
-        low, high, start, basis = *delivery, placed_on, WindowBasis.ORDER_DATE
-    elif shipped_on is not None:
+    if delivery is None or processing is None or not policy.delivery.delivery_after_processing:
+        return None
+    if shipped_on is not None:
         low, high, start, basis = *delivery, shipped_on, WindowBasis.SHIPPING_DATE
     else:
         low, high = processing[0] + delivery[0], processing[1] + delivery[1]
@@ -386,12 +388,13 @@ class OrderStatusReport:
     """What the bot tells a verified customer about their order.
 
     Attributes:
-        expected_from: earliest expected delivery (None once delivered, cancelled or
-            returned, or when the store documents no delay).
-        expected_to: latest expected delivery.
+        expected_from: earliest estimated delivery (None once delivered, cancelled or
+            returned, or when the store's FAQ gives no delay with a start point).
+        expected_to: latest estimated delivery.
         window_basis: what the window is counted from.
-        is_late: today is after ``expected_to`` and the order is still in progress.
-        business_days_late: business days since ``expected_to`` (0 when not late).
+        estimate_passed: today is after ``expected_to`` and the order is still in progress.
+            The window is an estimate, not a deadline: the answer never calls the order late
+            and only gives the contact route.
     """
 
     number: str
@@ -406,8 +409,7 @@ class OrderStatusReport:
     expected_from: dt.date | None
     expected_to: dt.date | None
     window_basis: WindowBasis | None
-    is_late: bool
-    business_days_late: int
+    estimate_passed: bool
     items: tuple[ItemSummary, ...]
     total: Decimal
     currency: str
@@ -440,7 +442,6 @@ def order_status_report(
             policy, facts.placed_on, shipment.shipped_on if shipment else None
         )
     expected_to = window[1] if window else None
-    is_late = expected_to is not None and today > expected_to
     return OrderStatusReport(
         number=facts.number,
         store_id=facts.store_id,
@@ -454,10 +455,7 @@ def order_status_report(
         expected_from=window[0] if window else None,
         expected_to=expected_to,
         window_basis=window[2] if window else None,
-        is_late=is_late,
-        business_days_late=business_days_between(expected_to, today)
-        if is_late and expected_to
-        else 0,
+        estimate_passed=expected_to is not None and today > expected_to,
         items=tuple(ItemSummary(name=line.name, quantity=line.quantity) for line in facts.lines),
         total=facts.total,
         currency=facts.currency,

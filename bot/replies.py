@@ -69,12 +69,6 @@ def _days(days: BusinessDayRange, lang: Lang) -> str:
     return f"{high} {unit}" if low == high else f"{low} to {high} {unit}"
 
 
-def _count_days(count: int, lang: Lang) -> str:
-    if lang == "fr":
-        return f"{count} jour ouvrable" if count == 1 else f"{count} jours ouvrables"
-    return f"{count} business day" if count == 1 else f"{count} business days"
-
-
 def _amount(money: Money, lang: Lang) -> str:
     """A threshold as the FAQs write it: '$50' / '50 $' for a whole amount."""
     text = format_money(money.amount, money.currency, lang)
@@ -280,56 +274,85 @@ def _tracking_sentence(report: OrderStatusReport, lang: Lang) -> str | None:
     return text + ("" if report.tracking_url else ".")
 
 
-def _window_basis(report: OrderStatusReport, policy: StorePolicy, lang: Lang) -> str:
-    delivery = policy.delivery.delivery_business_days
-    processing = policy.delivery.processing_business_days
-    if delivery is None:  # no window is computed then; kept for the type checker
-        return ""
-    fr = lang == "fr"
-    if report.window_basis is WindowBasis.SHIPPING_DATE:
-        return (
-            f"{_days(delivery, lang)} de livraison standard à compter de l'expédition, selon "
-            "notre FAQ"
-            if fr
-            else f"{_days(delivery, lang)} of standard delivery from dispatch, as our FAQ states"
-        )
-    if processing is not None:
-        return (
-            f"{_days(processing, lang)} de préparation puis {_days(delivery, lang)} de "
-            "livraison standard, selon notre FAQ"
-            if fr
-            else f"{_days(processing, lang)} of processing, then {_days(delivery, lang)} of "
-            "standard delivery, as our FAQ states"
-        )
-    return (
-        f"{_days(delivery, lang)} à compter de la commande, selon notre FAQ"
-        if fr
-        else f"{_days(delivery, lang)} from the order, as our FAQ states"
-    )
-
-
 def _window_sentence(report: OrderStatusReport, policy: StorePolicy, lang: Lang) -> str | None:
+    """btomic's indicative window: its FAQ's delays (usual, standard), then the dates."""
     if report.expected_from is None or report.expected_to is None:
         return None
-    basis = _window_basis(report, policy, lang)
-    if report.is_late:
-        late = _count_days(report.business_days_late, lang)
-        route = contact_route(policy, lang)
-        if lang == "fr":
-            return (
-                f"La livraison était prévue au plus tard le {_date(report.expected_to, lang)} "
-                f"({basis}) : votre commande a donc {late} de retard, et j'en suis désolé. "
-                f"Contactez {route} pour qu'ils vérifient ce qui se passe."
-            )
-        return (
-            f"Delivery was expected by {_date(report.expected_to, lang)} ({basis}), so your "
-            f"order is {late} late, and I'm sorry about that. Please contact {route} so they "
-            "can check what is happening."
+    delivery = policy.delivery
+    days = delivery.delivery_business_days
+    if days is None:  # no window is computed then; kept for the type checker
+        return None
+    fr = lang == "fr"
+    factors = delivery.delivery_time_factors
+    depending = ""
+    if factors is not None:
+        depending = (
+            f", selon {factors.in_language(lang)}"
+            if fr
+            else (f", depending on {factors.in_language(lang)}")
+        )
+    if report.window_basis is WindowBasis.SHIPPING_DATE:
+        rule = (
+            f"Selon notre FAQ, la livraison standard prend {_days(days, lang)} après "
+            f"l'expédition{depending}"
+            if fr
+            else f"As our FAQ states, standard delivery takes {_days(days, lang)} after "
+            f"dispatch{depending}"
+        )
+    else:
+        processing = delivery.processing_business_days or days
+        usually = delivery.processing_time_is_usual
+        rule = (
+            f"Selon notre FAQ, le traitement d'une commande prend "
+            f"{'généralement ' if usually else ''}{_days(processing, lang)}, puis la livraison "
+            f"standard {_days(days, lang)}{depending}"
+            if fr
+            else f"As our FAQ states, processing {'usually ' if usually else ''}takes "
+            f"{_days(processing, lang)}, then standard delivery {_days(days, lang)}{depending}"
         )
     window = _between(report.expected_from, report.expected_to, lang)
+    if fr:
+        return f"{rule} : à titre indicatif, une livraison {window}."
+    return f"{rule}: as a rough guide, delivery {window}."
+
+
+def _delay_sentences(report: OrderStatusReport, policy: StorePolicy, lang: Lang) -> list[str]:
+    """For an order still on its way: the FAQ's delays, as estimates, never as deadlines."""
+    if report.status not in (OrderStatus.PLACED, OrderStatus.PROCESSING, OrderStatus.SHIPPED):
+        return []
+    # A store whose FAQ gives no start point (om-system's aim of 3 to 4 business days) gets
+    # its delay quoted, with no date computed from it.
+    window = _window_sentence(report, policy, lang) or _delay_sentence(policy, lang)
+    parts = [window, _longer_delays_sentence(policy, lang)]
+    if report.estimate_passed:
+        route = contact_route(policy, lang)
+        parts.append(
+            f"Pour toute question sur ce délai, contactez {route}."
+            if lang == "fr"
+            else f"If you have any questions about this, please contact {route}."
+        )
+    return [part for part in parts if part]
+
+
+def _carrier_first_sentence(
+    report: OrderStatusReport, policy: StorePolicy, lang: Lang
+) -> str | None:
+    """om-system Q12: with a tracking number, ask the carrier first, then the shop."""
+    if not policy.tracking.carrier_first or not report.tracking_number:
+        return None
+    if report.status is not OrderStatus.SHIPPED:
+        return None
+    carrier = report.carrier or ("le transporteur" if lang == "fr" else "the carrier")
+    route = contact_route(policy, lang)
     if lang == "fr":
-        return f"Livraison prévue {window} ({basis})."
-    return f"Expected delivery {window} ({basis})."
+        return (
+            f"Pour toute question sur la livraison, vérifiez d'abord auprès de {carrier} avec "
+            f"votre numéro de suivi ; s'il ne peut pas vous aider, contactez {route}."
+        )
+    return (
+        f"For any question about the delivery, check with {carrier} first using your tracking "
+        f"number; if they can't help, please contact {route}."
+    )
 
 
 def order_status_answer(
@@ -348,7 +371,8 @@ def order_status_answer(
     if policy.id != conversation_store:
         parts.append(other_store_note(report.number, policy, lang))
     parts.append(_status_sentence(report, lang))
-    parts.append(_window_sentence(report, policy, lang))
+    parts.extend(_delay_sentences(report, policy, lang))
+    parts.append(_carrier_first_sentence(report, policy, lang))
     # Last: it may end with the tracking link, which a trailing full stop would break in the
     # chat widget's and the e-mail client's link detection.
     if report.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
