@@ -49,7 +49,10 @@ class RefundPolicySummary:
         refund_to_original_method: the refund goes to the original payment means.
         timing_depends_on_bank: the FAQ warns that the bank or payment platform decides
             when the money shows on the account.
-        return_route: how to start a return; ``"contact"`` = through customer service.
+        return_window_days / return_window_conditional: the return window, and whether the
+            FAQ says it applies "sous certaines conditions" (never stated without them).
+        return_route: how to start a return; ``"contact"`` = through customer service,
+            ``"policy_page"`` = the shop's return policy page.
         contact_email / contact_phone / contact_hours: that route.
     """
 
@@ -58,6 +61,7 @@ class RefundPolicySummary:
     refund_to_original_method: bool | None
     timing_depends_on_bank: bool | None
     return_window_days: int | None
+    return_window_conditional: bool | None
     return_shipping_paid_by: str | None
     return_route: str
     contact_email: str
@@ -83,6 +87,7 @@ def refund_policy(policy: StorePolicy) -> RefundPolicySummary:
         refund_to_original_method=returns.refund_to_original_method,
         timing_depends_on_bank=returns.refund_timing_depends_on_bank,
         return_window_days=returns.window_days,
+        return_window_conditional=returns.window_conditional,
         return_shipping_paid_by=returns.return_shipping_paid_by,
         return_route=returns.route,
         contact_email=policy.contact.email,

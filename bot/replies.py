@@ -383,21 +383,41 @@ def order_status_answer(
 # --- refunds ------------------------------------------------------------------------------------
 
 
-def _return_route(summary: RefundPolicySummary, policy: StorePolicy, lang: Lang) -> str:
-    """How to send a return (both FAQs: through customer service), with the window if known."""
-    route = contact_route(policy, lang)
+def _return_window(summary: RefundPolicySummary, lang: Lang) -> str | None:
+    """'... dans les 14 jours suivant l'achat, sous certaines conditions' (om-system Q14)."""
+    days = summary.return_window_days
+    if days is None:
+        return None
     if lang == "fr":
-        text = f"Pour organiser un retour, contactez {route}."
-        if summary.return_window_days is not None:
-            text += (
-                f" Les retours sont acceptés dans les {summary.return_window_days} jours suivant "
-                "l'achat."
-            )
-        return text
-    text = f"To arrange a return, please contact {route}."
-    if summary.return_window_days is not None:
-        text += f" Returns are accepted within {summary.return_window_days} days of purchase."
-    return text
+        conditions = ", sous certaines conditions" if summary.return_window_conditional else ""
+        return (
+            f"Notre politique de retour autorise les retours dans les {days} jours suivant "
+            f"l'achat{conditions}."
+        )
+    conditions = ", under certain conditions" if summary.return_window_conditional else ""
+    return f"Our return policy allows returns within {days} days of purchase{conditions}."
+
+
+def _return_route(summary: RefundPolicySummary, policy: StorePolicy, lang: Lang) -> str:
+    """How to start a return, as the FAQ says: the window and policy page, or the service."""
+    route = contact_route(policy, lang)
+    fr = lang == "fr"
+    parts = [_return_window(summary, lang)]
+    if summary.return_route == "policy_page":
+        parts.append(
+            "Les détails figurent sur notre page « Politique de retour » ; pour toute question, "
+            f"contactez {route}."
+            if fr
+            else f"The details are on our Return Policy page; if you have any questions, please "
+            f"contact {route}."
+        )
+    else:
+        parts.append(
+            f"Pour effectuer un retour, contactez {route}."
+            if fr
+            else f"To return an item, please contact {route}."
+        )
+    return " ".join(part for part in parts if part)
 
 
 def _bank_note(summary: RefundPolicySummary, lang: Lang) -> str:
@@ -572,6 +592,28 @@ def _refund_issued(
     return f"{text}. {_bank_note(timeline.policy, lang)}"
 
 
+def _refund_of_cancelled_order(timeline: RefundTimeline, policy: StorePolicy, lang: Lang) -> str:
+    """A cancelled order: no return to wait for, and the FAQs say nothing of its refund."""
+    number = timeline.order_number
+    route = contact_route(policy, lang)
+    pending = timeline.state is RefundState.PENDING
+    if lang == "fr":
+        first = f"Votre commande {number} a été annulée" + (
+            " et son remboursement est en attente." if pending else "."
+        )
+        return (
+            f"{first} Notre FAQ ne dit rien du remboursement d'une commande annulée, "
+            f"{_NOT_DOCUMENTED['fr']} : contactez {route}."
+        )
+    first = f"Your order {number} was cancelled" + (
+        " and its refund is pending." if pending else "."
+    )
+    return (
+        f"{first} Our FAQ doesn't say how a cancelled order is refunded, "
+        f"{_NOT_DOCUMENTED['en']}: please contact {route}."
+    )
+
+
 def refund_answer(
     timeline: RefundTimeline,
     facts: OrderFacts,
@@ -592,7 +634,9 @@ def refund_answer(
     parts: list[str] = []
     if policy.id != conversation_store:
         parts.append(other_store_note(timeline.order_number, policy, lang))
-    if timeline.state is RefundState.ISSUED:
+    if timeline.order_status is OrderStatus.CANCELLED and timeline.state is not RefundState.ISSUED:
+        parts.append(_refund_of_cancelled_order(timeline, policy, lang))
+    elif timeline.state is RefundState.ISSUED:
         parts.append(_refund_issued(timeline, facts, policy, lang))
     elif timeline.state is RefundState.PENDING:
         parts.append(_refund_pending(timeline, facts, policy, lang))
@@ -622,27 +666,25 @@ def refund_policy_answer(
             f"Notre FAQ n'indique pas de délai de remboursement, {_NOT_DOCUMENTED['fr']} : "
             f"contactez {route}."
             if fr
-            else f"Our FAQ doesn't give a refund delay, {_NOT_DOCUMENTED['en']}: please contact "
-            f"{route}."
+            else f"Our FAQ doesn't give a time frame for refunds, {_NOT_DOCUMENTED['en']}: "
+            f"please contact {route}."
         )
-        if summary.return_window_days is not None:
-            parts.append(
-                f"Les retours sont acceptés dans les {summary.return_window_days} jours suivant "
-                "l'achat."
-                if fr
-                else f"Returns are accepted within {summary.return_window_days} days of purchase."
-            )
+        window = _return_window(summary, lang)
+        if window is not None:
+            parts.append(window)
     else:
         sentence = (
-            f"Une fois l'article retourné reçu et accepté, le remboursement est effectué dans un "
-            f"délai de {_days(delay, lang)}"
+            "Une fois l'article retourné reçu et confirmé conforme aux critères de retour, le "
+            f"remboursement est traité dans un délai de {_days(delay, lang)}"
             if fr
-            else f"Once the returned item has been received and accepted, the refund is made "
-            f"within {_days(delay, lang)}"
+            else "Once the returned item has been received and confirmed to meet the return "
+            f"criteria, the refund is processed within {_days(delay, lang)}"
         )
         if summary.refund_to_original_method:
             sentence += (
-                ", sur le moyen de paiement d'origine" if fr else " to the original payment method"
+                ", et il est effectué sur le moyen de paiement d'origine"
+                if fr
+                else ", and it is made to the original payment method"
             )
         parts.append(sentence + ".")
         if summary.timing_depends_on_bank:

@@ -265,11 +265,38 @@ def test_pending_om_refund_says_no_delay_is_documented(lang: Lang) -> None:
 def test_no_return_yet_explains_the_return_route(lang: Lang) -> None:
     text = refund_text(OM_SHIPPED, lang)
     assert contact_route(OM, lang) in text
-    assert str(OM.returns.window_days) in text
+    # Q14: the 14 days are never stated without "sous certaines conditions", and the route
+    # is the return policy page.
+    assert (
+        f"dans les {OM.returns.window_days} jours suivant l'achat, sous certaines conditions"
+        if lang == "fr"
+        else f"within {OM.returns.window_days} days of purchase, under certain conditions"
+    ) in text
+    assert ("« Politique de retour »" if lang == "fr" else "Return Policy page") in text
     on_its_way = dataclasses.replace(OM_SHIPPED, return_=ReturnFacts(received_on=None))
     assert ("pas encore reçu" if lang == "fr" else "haven't received") in refund_text(
         on_its_way, lang
     )
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+@pytest.mark.parametrize("refund", [None, "pending"])
+def test_a_cancelled_orders_refund_is_not_answered_with_return_advice(
+    lang: Lang, refund: str | None
+) -> None:
+    facts = OM_CANCELLED
+    if refund:
+        facts = dataclasses.replace(
+            OM_CANCELLED,
+            refund=RefundFacts(
+                RefundStatus.PENDING, PaymentMethod.MASTERCARD, Decimal("178.00"), "EUR"
+            ),
+        )
+    text = refund_text(facts, lang)
+    assert ("a été annulée" if lang == "fr" else "was cancelled") in text
+    assert NOT_DOCUMENTED[lang] in text and contact_route(OM, lang) in text
+    for advice in ("retour", "return", "14"):
+        assert advice not in text.lower(), advice
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
