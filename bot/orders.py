@@ -279,39 +279,85 @@ def verified_order(
 
 # --- status report --------------------------------------------------------------------------
 
-# Carriers' public tracking pages; the key is the start of the carrier name, lower case,
+# Carriers' public tracking pages, in French and in English (the page in the customer's
+# language where the carrier has one); the key is the start of the carrier name, lower case,
 # letters and digits only ("DHL Express" -> "dhlexpress" starts with "dhl").
-_TRACKING_PAGES = {
-    "dhl": "https://www.dhl.com/fr-fr/home/tracking.html?tracking-id={}",
-    "ups": "https://www.ups.com/track?tracknum={}",
-    "dpd": "https://tracking.dpd.de/status/fr_FR/parcel/{}",
-    "fedex": "https://www.fedex.com/fedextrack/?trknbr={}",
-    "colissimo": "https://www.laposte.fr/outils/suivre-vos-envois?code={}",
-    "laposte": "https://www.laposte.fr/outils/suivre-vos-envois?code={}",
-    "chronopost": "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={}",
-    "royalmail": "https://www.royalmail.com/track-your-item#/tracking-results/{}",
-    "gls": "https://gls-group.eu/FR/fr/suivi-colis.html?match={}",
-    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
-    "postnl": "https://postnl.nl/tracktrace/?B={}",
-    "bpost": "https://track.bpost.cloud/btr/web/#/search?itemCode={}",
-    "canadapost": "https://www.canadapost-postescanada.ca/track-reperage/en#/details/{}",
-    "japanpost": "https://trackings.post.japanpost.jp/services/srv/search/input?reqCodeNo1={}",
-    "australiapost": "https://auspost.com.au/mypost/track/details/{}",
+_TRACKING_PAGES: dict[str, tuple[str, str]] = {
+    "dhl": (
+        "https://www.dhl.com/fr-fr/home/tracking.html?tracking-id={}",
+        "https://www.dhl.com/global-en/home/tracking.html?tracking-id={}",
+    ),
+    "ups": (
+        "https://www.ups.com/track?loc=fr_FR&tracknum={}",
+        "https://www.ups.com/track?loc=en_US&tracknum={}",
+    ),
+    "dpd": (
+        "https://tracking.dpd.de/status/fr_FR/parcel/{}",
+        "https://tracking.dpd.de/status/en_US/parcel/{}",
+    ),
+    "fedex": (
+        "https://www.fedex.com/fedextrack/?trknbr={}",
+        "https://www.fedex.com/fedextrack/?trknbr={}",
+    ),
+    "colissimo": (
+        "https://www.laposte.fr/outils/suivre-vos-envois?code={}",
+        "https://www.laposte.fr/outils/track-a-parcel?code={}",
+    ),
+    "laposte": (
+        "https://www.laposte.fr/outils/suivre-vos-envois?code={}",
+        "https://www.laposte.fr/outils/track-a-parcel?code={}",
+    ),
+    "chronopost": (
+        "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={}&langue=fr",
+        "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={}&langue=en",
+    ),
+    "royalmail": (
+        "https://www.royalmail.com/track-your-item#/tracking-results/{}",
+        "https://www.royalmail.com/track-your-item#/tracking-results/{}",
+    ),
+    "gls": (
+        "https://gls-group.eu/FR/fr/suivi-colis.html?match={}",
+        "https://gls-group.eu/EU/en/parcel-tracking?match={}",
+    ),
+    "usps": (
+        "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
+        "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
+    ),
+    "postnl": ("https://postnl.nl/tracktrace/?B={}", "https://postnl.nl/tracktrace/?B={}"),
+    "bpost": (
+        "https://track.bpost.cloud/btr/web/#/search?lang=fr&itemCode={}",
+        "https://track.bpost.cloud/btr/web/#/search?lang=en&itemCode={}",
+    ),
+    "canadapost": (
+        "https://www.canadapost-postescanada.ca/track-reperage/fr#/details/{}",
+        "https://www.canadapost-postescanada.ca/track-reperage/en#/details/{}",
+    ),
+    # No French page: the English one rather than the Japanese.
+    "japanpost": (
+        "https://trackings.post.japanpost.jp/services/srv/search/input?reqCodeNo1={}&locale=en",
+        "https://trackings.post.japanpost.jp/services/srv/search/input?reqCodeNo1={}&locale=en",
+    ),
+    "australiapost": (
+        "https://auspost.com.au/mypost/track/details/{}",
+        "https://auspost.com.au/mypost/track/details/{}",
+    ),
 }
 
 
-def tracking_url(carrier: str | None, tracking_number: str | None) -> str | None:
+def tracking_url(carrier: str | None, tracking_number: str | None, lang: str = "en") -> str | None:
     """The carrier's public tracking page for a parcel, or None for an unknown carrier.
 
     Args:
         carrier: the carrier's name as stored ("DHL", "DHL Express", "Royal Mail"...).
         tracking_number: the parcel's tracking number.
+        lang: ``"fr"`` for the carrier's French page, anything else for its English one.
     """
     if not carrier or not tracking_number or not tracking_number.strip():
         return None
     key = "".join(ch for ch in carrier.lower() if ch.isalnum())
-    for prefix, page in _TRACKING_PAGES.items():
+    for prefix, (french, english) in _TRACKING_PAGES.items():
         if key.startswith(prefix):
+            page = french if lang == "fr" else english
             return page.format(quote(tracking_number.strip(), safe=""))
     logger.info("No tracking page known for carrier %r", carrier)
     return None
@@ -403,7 +449,6 @@ class OrderStatusReport:
     placed_on: dt.date
     carrier: str | None
     tracking_number: str | None
-    tracking_url: str | None
     shipped_on: dt.date | None
     delivered_on: dt.date | None
     expected_from: dt.date | None
@@ -413,6 +458,10 @@ class OrderStatusReport:
     items: tuple[ItemSummary, ...]
     total: Decimal
     currency: str
+
+    def tracking_url(self, lang: str) -> str | None:
+        """The carrier's tracking page for the parcel, in ``lang`` where it has one."""
+        return tracking_url(self.carrier, self.tracking_number, lang)
 
     @property
     def items_summary(self) -> str:
@@ -449,7 +498,6 @@ def order_status_report(
         placed_on=facts.placed_on,
         carrier=shipment.carrier if shipment else None,
         tracking_number=shipment.tracking_number if shipment else None,
-        tracking_url=tracking_url(shipment.carrier, shipment.tracking_number) if shipment else None,
         shipped_on=shipment.shipped_on if shipment else None,
         delivered_on=shipment.delivered_on if shipment else None,
         expected_from=window[0] if window else None,

@@ -190,9 +190,12 @@ def other_store_note(number: str, order_policy: StorePolicy, lang: Lang) -> str:
     if lang == "fr":
         return (
             f"Attention : la commande {number} a été passée sur la boutique "
-            f"« {order_policy.name} », pas sur celle-ci."
+            f"« {order_policy.display_name.fr} », pas sur celle-ci."
         )
-    return f"Please note: order {number} was placed with {order_policy.name}, not on this shop."
+    return (
+        f"Please note: order {number} was placed with {order_policy.display_name.en}, not on "
+        "this shop."
+    )
 
 
 # --- order status -----------------------------------------------------------------------------
@@ -263,15 +266,16 @@ def _tracking_sentence(report: OrderStatusReport, lang: Lang) -> str | None:
     if not report.tracking_number:
         return None
     carrier = report.carrier or ""
+    url = report.tracking_url(lang)
     if lang == "fr":
         text = f"Numéro de suivi {carrier} : {report.tracking_number}".replace("  ", " ")
-        if report.tracking_url:
-            text += f". Suivez votre colis ici : {report.tracking_url}"
-        return text + ("" if report.tracking_url else ".")
+        if url:
+            text += f". Suivez votre colis ici : {url}"
+        return text + ("" if url else ".")
     text = f"{carrier} tracking number: {report.tracking_number}".strip()
-    if report.tracking_url:
-        text += f". Track your parcel here: {report.tracking_url}"
-    return text + ("" if report.tracking_url else ".")
+    if url:
+        text += f". Track your parcel here: {url}"
+    return text + ("" if url else ".")
 
 
 def _window_sentence(report: OrderStatusReport, policy: StorePolicy, lang: Lang) -> str | None:

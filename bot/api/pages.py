@@ -114,8 +114,9 @@ DEMO_SHOPS: dict[str, DemoShop] = {
             "en": "The Énigme series: time, told differently",
         },
         hero_text={
-            "fr": "Livraison offerte dès 50 $ de commande, partout dans le monde.",
-            "en": "Free delivery on orders over $50, worldwide.",
+            # The FAQ (Expédition 1): free delivery over $50; it names no delivery area.
+            "fr": "Livraison offerte pour les commandes supérieures à 50 $ US.",
+            "en": "Free delivery on orders over $50.",
         },
         currency="USD",
         products=(

@@ -147,7 +147,7 @@ def build_reply(
     """
     support = store.contact.email
     message = EmailMessage(policy=policy.SMTP)
-    message["From"] = display_address(store.name, support)
+    message["From"] = display_address(store.display_name.in_language(lang), support)
     message["To"] = display_address(parsed.sender_name, parsed.sender)
     message["Subject"] = reply_subject(parsed.subject, lang)
     message["Date"] = format_datetime(now)

@@ -128,39 +128,54 @@ def test_verified_order_picks_the_candidate_the_proof_matches() -> None:
 # --- tracking -------------------------------------------------------------------------------
 
 
+# What marks a carrier page as French.
+FRENCH_PAGE = ("fr-fr", "fr_FR", "/FR/fr/", "/fr#", "lang=fr", "langue=fr", "suivre", "suivi-colis")
+
+
 @pytest.mark.parametrize(
-    ("carrier", "expected"),
+    ("carrier", "site", "has_french_page"),
     [
-        ("DHL", "https://www.dhl.com/fr-fr/home/tracking.html?tracking-id=AB12"),
-        ("DHL Express", "https://www.dhl.com/fr-fr/home/tracking.html?tracking-id=AB12"),
-        ("UPS", "https://www.ups.com/track?tracknum=AB12"),
-        ("FedEx", "https://www.fedex.com/fedextrack/?trknbr=AB12"),
-        ("Colissimo", "https://www.laposte.fr/outils/suivre-vos-envois?code=AB12"),
-        ("La Poste", "https://www.laposte.fr/outils/suivre-vos-envois?code=AB12"),
-        ("DPD", "https://tracking.dpd.de/status/fr_FR/parcel/AB12"),
-        ("Royal Mail", "https://www.royalmail.com/track-your-item#/tracking-results/AB12"),
-        ("GLS", "https://gls-group.eu/FR/fr/suivi-colis.html?match=AB12"),
-        ("USPS", "https://tools.usps.com/go/TrackConfirmAction?tLabels=AB12"),
-        ("Chronopost", "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT=AB12"),
-        ("PostNL", "https://postnl.nl/tracktrace/?B=AB12"),
-        ("bpost", "https://track.bpost.cloud/btr/web/#/search?itemCode=AB12"),
-        ("Canada Post", "https://www.canadapost-postescanada.ca/track-reperage/en#/details/AB12"),
-        (
-            "Japan Post",
-            "https://trackings.post.japanpost.jp/services/srv/search/input?reqCodeNo1=AB12",
-        ),
-        ("Australia Post", "https://auspost.com.au/mypost/track/details/AB12"),
-        ("Pigeon Express", None),
-        ("", None),
-        (None, None),
+        ("DHL", "https://www.dhl.com/", True),
+        ("DHL Express", "https://www.dhl.com/", True),
+        ("dhl", "https://www.dhl.com/", True),
+        ("UPS", "https://www.ups.com/", True),
+        ("FedEx", "https://www.fedex.com/", False),
+        ("Colissimo", "https://www.laposte.fr/", True),
+        ("La Poste", "https://www.laposte.fr/", True),
+        ("DPD", "https://tracking.dpd.de/", True),
+        ("Royal Mail", "https://www.royalmail.com/", False),
+        ("GLS", "https://gls-group.eu/", True),
+        ("USPS", "https://tools.usps.com/", False),
+        ("Chronopost", "https://www.chronopost.fr/", True),
+        ("PostNL", "https://postnl.nl/", False),
+        ("bpost", "https://track.bpost.cloud/", True),
+        ("Canada Post", "https://www.canadapost-postescanada.ca/", True),
+        ("Japan Post", "https://trackings.post.japanpost.jp/", False),
+        ("Australia Post", "https://auspost.com.au/", False),
     ],
 )
-def test_tracking_url(carrier: str | None, expected: str | None) -> None:
-    assert tracking_url(carrier, "AB12") == expected
+def test_tracking_url_in_the_customers_language(
+    carrier: str, site: str, has_french_page: bool
+) -> None:
+    french, english = tracking_url(carrier, "AB12", "fr"), tracking_url(carrier, "AB12", "en")
+    assert french is not None and english is not None
+    assert french.startswith(site) and english.startswith(site)
+    assert "AB12" in french and "AB12" in english
+    # An English answer never sends the customer to a French page.
+    assert not any(marker in english for marker in FRENCH_PAGE), english
+    assert any(marker in french for marker in FRENCH_PAGE) is has_french_page, french
+
+
+@pytest.mark.parametrize("carrier", ["Pigeon Express", "", None])
+def test_tracking_url_of_an_unknown_carrier(carrier: str | None) -> None:
+    assert tracking_url(carrier, "AB12") is None
 
 
 def test_tracking_numbers_are_url_encoded() -> None:
-    assert tracking_url("UPS", " 1Z 99&x ") == "https://www.ups.com/track?tracknum=1Z%2099%26x"
+    assert (
+        tracking_url("UPS", " 1Z 99&x ")
+        == "https://www.ups.com/track?loc=en_US&tracknum=1Z%2099%26x"
+    )
     assert tracking_url("UPS", "  ") is None
     assert tracking_url("UPS", None) is None
 
@@ -204,8 +219,11 @@ def test_report_shipped_om_system_order() -> None:
     assert report.status is OrderStatus.SHIPPED
     assert report.carrier == "DHL"
     assert report.tracking_number == "JD014600003828461025"
-    assert report.tracking_url == (
+    assert report.tracking_url("fr") == (
         "https://www.dhl.com/fr-fr/home/tracking.html?tracking-id=JD014600003828461025"
+    )
+    assert report.tracking_url("en") == (
+        "https://www.dhl.com/global-en/home/tracking.html?tracking-id=JD014600003828461025"
     )
     assert report.shipped_on == days(-2)
     assert (report.expected_from, report.expected_to, report.window_basis) == (None, None, None)
@@ -219,7 +237,7 @@ def test_report_shipped_om_system_order() -> None:
 def test_report_processing_om_system_order() -> None:
     report = order_status_report(OM_PROCESSING, load_store("om-system"), TODAY)
     assert report.status is OrderStatus.PROCESSING
-    assert (report.carrier, report.tracking_number, report.tracking_url) == (None, None, None)
+    assert (report.carrier, report.tracking_number, report.tracking_url("fr")) == (None, None, None)
     assert (report.expected_from, report.expected_to) == (None, None)
     assert not report.estimate_passed
 
@@ -236,7 +254,10 @@ def test_report_placed_order_is_like_processing() -> None:
 
 def test_report_shipped_btomic_order() -> None:
     report = order_status_report(BT_SHIPPED, load_store("btomic"), TODAY)
-    assert report.tracking_url == "https://www.ups.com/track?tracknum=1Z999AA10123456784"
+    assert (
+        report.tracking_url("en")
+        == "https://www.ups.com/track?loc=en_US&tracknum=1Z999AA10123456784"
+    )
     assert (report.expected_from, report.expected_to) == (
         dt.date(2026, 11, 30),
         dt.date(2026, 12, 7),
@@ -403,7 +424,7 @@ def test_demo_order_reports(
     assert expected == window
     assert not report.estimate_passed
     if report.carrier is not None:  # every carrier of the demo data has a tracking page
-        assert report.tracking_url is not None, report.carrier
+        assert report.tracking_url("en") is not None, report.carrier
 
 
 def test_every_generated_demo_order_gets_a_consistent_report() -> None:
@@ -415,7 +436,7 @@ def test_every_generated_demo_order_gets_a_consistent_report() -> None:
         facts = order_facts(order)
         report = order_status_report(facts, load_store(facts.store_id), TODAY)
         if report.carrier is not None:
-            assert report.tracking_url is not None, report.carrier
+            assert report.tracking_url("en") is not None, report.carrier
         in_progress = report.status in {
             OrderStatus.PLACED,
             OrderStatus.PROCESSING,

@@ -99,7 +99,9 @@ FORMATS = {
     "en": {"range": "{} to {} business days", "days": "{} days", "hours": "{} hours",
            "months": "{} months", "free": "free"},
 }  # fmt: skip
-CURRENCY_SYMBOLS = {"USD": "$"}  # the btomic FAQ writes "$50" in French too
+# One way per language: "$50" in English, "50 $ US" in French (the FAQ's "$50" is English
+# order; French puts the sign after the amount, with the country).
+AMOUNT_FORMATS = {"en": {"USD": "${}"}, "fr": {"USD": "{} $ US"}}
 # Country names for the ISO codes of the facts (translations, not policy).
 COUNTRY_NAMES = {
     "AT": ("Autriche", "Austria"), "CH": ("Suisse", "Switzerland"),
@@ -259,7 +261,7 @@ def required_facts(intent: str, facts: dict[str, Any], language: str) -> list[st
         required += [COUNTRY_NAMES[code][index] for code in klarna]
     elif intent == "shipping_cost":
         threshold = fact(facts, "delivery.free_shipping_threshold")
-        required.append(f"{CURRENCY_SYMBOLS[threshold['currency']]}{threshold['amount']}")
+        required.append(AMOUNT_FORMATS[language][threshold["currency"]].format(threshold["amount"]))
     elif intent == "damaged_item":
         required.append(fmt["hours"].format(fact(facts, "damage.report_within_hours")))
     elif intent == "return_policy":

@@ -72,7 +72,8 @@ def test_reply_headers() -> None:
         parsed=parsed, store=load_store("om-system"), lang="fr", body="Bonjour,\n", now=NOW
     )
     again = BytesParser(policy=policy.default).parsebytes(reply.as_bytes())
-    assert again["From"] == "OM SYSTEM e-shop <eshop.support@om-digitalsolutions.com>"
+    # A French reply comes from the shop under its French name.
+    assert again["From"] == "E-Boutique OM SYSTEM <eshop.support@om-digitalsolutions.com>"
     assert again["To"] == "Marie Dupont <marie.dupont@example.fr>"
     assert again["Subject"] == "Re: Livraison"
     assert again["In-Reply-To"] == "<q1@example.fr>"
