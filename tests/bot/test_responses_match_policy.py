@@ -53,6 +53,8 @@ ALL_INTENTS = FAQ_INTENTS + LOOKUP_INTENTS + CONVERSATION_INTENTS + EXTENSION_IN
 # Responses that name the shop or its contact route: conditioned on store and language.
 STORE_RESPONSES = tuple(f"utter_{intent}" for intent in FAQ_INTENTS) + (
     "utter_greet", "utter_human_handoff", "utter_out_of_scope", "utter_default",
+    "utter_order_tracking", "utter_ask_order_number", "utter_invalid_order_number",
+    "utter_lookup_help",
 )  # fmt: skip
 # Responses conditioned on the language only.
 LANGUAGE_RESPONSES = (
@@ -112,6 +114,8 @@ COUNTRY_NAMES = {
 }  # fmt: skip
 
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# An example of the order-number format ("OM-123456"): only the shop's own prefix.
+ORDER_EXAMPLE_RE = re.compile(r"\b([A-Z]{2})-123456\b")
 PHONE_RE = re.compile(r"\+?\d[\d ()-]{7,}\d")
 RANGE_RE = re.compile(r"(\d+)\s*(?:à|to|-|–)\s*(\d+)\s*(?:jours|business days|working days|days)")
 DAYS_RE = re.compile(r"(\d+)\s*(?:jours|days)\b")
@@ -238,7 +242,7 @@ def store_texts() -> Iterator[tuple[str, str, str]]:
 
 
 def without_contacts(text: str) -> str:
-    return PHONE_RE.sub(" ", EMAIL_RE.sub(" ", text))
+    return ORDER_EXAMPLE_RE.sub(" ", PHONE_RE.sub(" ", EMAIL_RE.sub(" ", text)))
 
 
 def language_counts(text: str) -> tuple[int, int]:
@@ -358,6 +362,10 @@ def test_store_answer_quotes_only_its_store_facts(response: str, store: str, lan
             if other_facts["contact"].get("phone"):
                 assert other_facts["contact"]["phone"] not in text
 
+    # Only this shop's order-number format is shown (a customer of one shop has no use for
+    # the other's).
+    assert set(ORDER_EXAMPLE_RE.findall(text)) <= {facts["order_prefix"]}
+
     plain = without_contacts(text)
     ranges = {(int(a), int(b)) for a, b in RANGE_RE.findall(plain)}
     assert ranges <= fact_ranges(facts)
@@ -368,7 +376,9 @@ def test_store_answer_quotes_only_its_store_facts(response: str, store: str, lan
     assert not YEARS_RE.findall(plain), "no fact is written in years"
     assert {int(a or b) for a, b in AMOUNT_RE.findall(plain)} <= amounts(facts)
     # nothing else either: every number of the answer is written somewhere in the facts
-    assert set(NUMBER_RE.findall(EMAIL_RE.sub(" ", text))) <= fact_numbers(facts)
+    assert set(NUMBER_RE.findall(ORDER_EXAMPLE_RE.sub(" ", EMAIL_RE.sub(" ", text)))) <= (
+        fact_numbers(facts)
+    )
 
 
 def test_fallback_variations_quote_only_known_facts() -> None:
@@ -378,7 +388,7 @@ def test_fallback_variations_quote_only_known_facts() -> None:
     for response in STORE_RESPONSES:
         text = RESPONSES[response][-1]["text"]
         assert set(EMAIL_RE.findall(text)) <= emails
-        assert set(NUMBER_RE.findall(EMAIL_RE.sub(" ", text))) <= numbers
+        assert set(NUMBER_RE.findall(ORDER_EXAMPLE_RE.sub(" ", EMAIL_RE.sub(" ", text)))) <= numbers
 
 
 # ---- what each answer must say ---------------------------------------------------------------
@@ -458,6 +468,28 @@ def test_conversation_answer_names_the_store(
     text = text_for(response, store=store, language=language)
     for item in expected(STORES[store], language):
         assert item in text
+
+
+# What each tracking fact of the store file makes utter_order_tracking say.
+TRACKING_WORDS = {
+    "tracking.carrier_first": {"fr": "vérifiez d'abord auprès du transporteur",
+                               "en": "check with the carrier first"},
+    "tracking.shipping_email": {"fr": "e-mail contenant un numéro de suivi",
+                                "en": "e-mail with a tracking number"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("store", sorted(STORES))
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_tracking_route_is_the_shops_faq_route_then_the_offer(store: str, language: str) -> None:
+    facts = STORES[store]
+    text = text_for("utter_order_tracking", store=store, language=language)
+    assert fact(facts, "tracking.account")
+    assert facts["account_name"] in text
+    for key, words in TRACKING_WORDS.items():
+        assert (words[language] in text) is bool(fact(facts, key)), key
+    # The offer comes last, with the shop's format only.
+    assert text.rstrip().endswith(f"{facts['order_prefix']}-123456)")
 
 
 @pytest.mark.parametrize("store", sorted(STORES))

@@ -104,6 +104,28 @@ def test_an_order_of_the_other_shop_says_which_shop(live_stack: LiveStack) -> No
     assert TRACKING in answer
 
 
+@pytest.mark.parametrize(
+    ("store", "question", "route", "prefix", "other"),
+    [
+        ("om-system", "Comment suivre ma commande ?", "MyOMSYSTEM", "OM-123456", "BT-"),
+        ("btomic", "How do I track my package?", "Order History", "BT-123456", "OM-"),
+    ],
+)
+def test_a_tracking_question_gets_the_shops_route_then_the_lookup(
+    live_stack: LiveStack, store: str, question: str, route: str, prefix: str, other: str
+) -> None:
+    sender = new_sender()
+    metadata = {"store": store}
+    first = said(live_stack.say(question, sender=sender, metadata=metadata))
+    assert route in first  # the shop's FAQ route first ...
+    assert first.index(route) < first.index(prefix)  # ... then the offer, in its own format
+    assert other not in first
+    number, proof = ("OM-104233", "75011") if store == "om-system" else ("BT-200517", "10001")
+    said(live_stack.say(number, sender=sender, metadata=metadata))
+    answer = said(live_stack.say(proof, sender=sender, metadata=metadata))
+    assert number in answer and "http" in answer  # the lookup went on
+
+
 # --- refunds -------------------------------------------------------------------------------------
 
 
