@@ -15,7 +15,8 @@ channel and by the chat actions (web widget, ``rasa shell``) through
 :func:`bot.handoffs.record_handoff`.
 
 The tables live in the orders database (same ``Base``, same migrations); the schema is created
-by the Alembic revision ``0002`` in ``bot/db/migrations/versions``.
+by the Alembic revision ``0002`` in ``bot/db/migrations/versions`` (``0003`` adds the
+handoff's address source and language).
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ class HandoffChannel(enum.StrEnum):
     EMAIL = "email"
     WEB = "web"
     SHELL = "shell"
+
+
+class AddressSource(enum.StrEnum):
+    """Where a handoff's customer address comes from."""
+
+    EMAIL_SENDER = "email_sender"  # the From address of the mail (the channel vouches for it)
+    CUSTOMER = "customer"  # typed by the customer in the chat when asked for it (unverified)
 
 
 def utcnow() -> dt.datetime:
@@ -125,6 +133,8 @@ class Handoff(Base):
     __tablename__ = "handoffs"
     __table_args__ = (
         CheckConstraint(one_of("channel", HandoffChannel), name="channel"),
+        # NULL passes a CHECK (SQL's unknown): no address, no source.
+        CheckConstraint(one_of("address_source", AddressSource), name="address_source"),
         Index("ix_handoffs_created_at", "created_at"),
     )
 
@@ -133,8 +143,14 @@ class Handoff(Base):
     # The Rasa sender id (chat) or the e-mail conversation id.
     conversation_id: Mapped[str] = mapped_column(String(128))
     store_id: Mapped[str] = mapped_column(String(32))
-    # Where a human can answer the customer, when the channel knows it.
+    # Where a human can answer the customer: the mail's sender, or the address the customer
+    # gave in the chat after the handoff (``address_source`` says which).
     customer_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    address_source: Mapped[AddressSource | None] = mapped_column(
+        enum_type(AddressSource, length=16)
+    )
+    # The customer's language ("fr"/"en"), so the agent answers in it.
+    language: Mapped[str | None] = mapped_column(String(2))
     reason: Mapped[str] = mapped_column(String(64))
     # The start of what the customer wrote, so the queue can be read without opening the mail.
     excerpt: Mapped[str | None] = mapped_column(Text)

@@ -54,13 +54,14 @@ ALL_INTENTS = FAQ_INTENTS + LOOKUP_INTENTS + CONVERSATION_INTENTS + EXTENSION_IN
 STORE_RESPONSES = tuple(f"utter_{intent}" for intent in FAQ_INTENTS) + (
     "utter_greet", "utter_human_handoff", "utter_out_of_scope", "utter_default",
     "utter_order_tracking", "utter_ask_order_number", "utter_invalid_order_number",
-    "utter_lookup_help",
+    "utter_lookup_help", "utter_human_handoff_ask_email", "utter_handoff_no_email",
 )  # fmt: skip
 # Responses conditioned on the language only.
 LANGUAGE_RESPONSES = (
     "utter_goodbye", "utter_thank", "utter_bot_challenge", "utter_language_switched",
     "utter_ask_rephrase", "utter_anything_else", "utter_stopped", "utter_affirm_ack",
     "utter_deny_ack", "utter_clarify_intro", "utter_something_else",
+    "utter_handoff_email_saved", "utter_handoff_email_invalid", "utter_ask_handoff_email",
 ) + tuple(f"utter_topic_{intent}" for intent in ALL_INTENTS)  # fmt: skip
 
 # The fixed wording of the honest answer where a store's FAQ is silent.
@@ -226,11 +227,20 @@ def condition_of(variation: dict[str, Any]) -> dict[str, Any] | None:
     return {item["name"]: item["value"] for item in condition}
 
 
+def plain(text: str) -> str:
+    """The text with every space, no-break ones included, as one ordinary space.
+
+    The facts are compared with the words; the no-break spaces of French typography are
+    checked by tests/test_typography.py.
+    """
+    return " ".join(str(text).split())
+
+
 def text_for(response: str, **slots: Any) -> str:
-    """The text of the one variation whose condition is exactly `slots`."""
+    """The text of the one variation whose condition is exactly `slots` (see `plain`)."""
     matches = [v["text"] for v in RESPONSES[response] if condition_of(v) == slots]
     assert len(matches) == 1, f"{response}: {len(matches)} variations for {slots}"
-    return str(matches[0])
+    return plain(matches[0])
 
 
 def store_texts() -> Iterator[tuple[str, str, str]]:
@@ -337,7 +347,7 @@ def test_language_response_has_every_variation(response: str) -> None:
         assert text_for(response, language=language).strip()
     conditions = [condition_of(v) for v in RESPONSES[response]]
     assert conditions[-1] is None and conditions.count(None) == 1
-    assert RESPONSES[response][-1]["text"] == text_for(response, language="fr")
+    assert plain(RESPONSES[response][-1]["text"]) == text_for(response, language="fr")
 
 
 # ---- every figure is a fact of the right store -----------------------------------------------
@@ -386,7 +396,7 @@ def test_fallback_variations_quote_only_known_facts() -> None:
     emails = {facts["contact"]["email"] for facts in STORES.values()}
     numbers = set().union(*(fact_numbers(facts) for facts in STORES.values()))
     for response in STORE_RESPONSES:
-        text = RESPONSES[response][-1]["text"]
+        text = plain(RESPONSES[response][-1]["text"])
         assert set(EMAIL_RE.findall(text)) <= emails
         assert set(NUMBER_RE.findall(ORDER_EXAMPLE_RE.sub(" ", EMAIL_RE.sub(" ", text)))) <= numbers
 
@@ -456,6 +466,9 @@ def test_answer_does_not_state_what_the_faq_does_not(
         ("utter_greet", lambda facts, language: [brand(facts)]),
         ("utter_out_of_scope", lambda facts, language: [brand(facts), facts["contact"]["email"]]),
         ("utter_human_handoff", contact_strings),
+        # The chat: an address is asked for, and the route to write in is given too.
+        ("utter_human_handoff_ask_email", contact_strings),
+        ("utter_handoff_no_email", contact_strings),
         ("utter_default", lambda facts, language: [facts["contact"]["email"]]),
     ],
 )
@@ -526,3 +539,17 @@ def test_variation_is_in_its_language(response: str, language: str, text: str) -
         assert french >= minimum and french > english, (french, english)
     else:
         assert english >= minimum and english > french, (french, english)
+
+
+@pytest.mark.parametrize("store", sorted(STORES))
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_chat_handoff_asks_for_an_address_instead_of_promising_a_reply(
+    store: str, language: str
+) -> None:
+    # The chat knows no address: nothing may say that someone will get back to the customer.
+    text = text_for("utter_human_handoff_ask_email", store=store, language=language)
+    assert ("indiquez-moi votre adresse e-mail" if language == "fr" else "give me your e-mail") in (
+        text
+    )
+    for promise in ("reviendra vers vous", "vous répondra", "will follow up", "will reply"):
+        assert promise not in text

@@ -19,6 +19,7 @@ from bot.db.session import make_engine
 from bot.handoffs import excerpt_of, record_handoff
 from bot.mail import inbox
 from bot.mail.intake import IntakeStatus, accept_json, accept_raw
+from tests.bot.db.test_db_migrations import head_revision
 from tests.mail.conftest import MakeSettings
 from tests.mail.helpers import BTOMIC_SUPPORT, make_mail
 
@@ -26,7 +27,7 @@ NOW = dt.datetime(2025, 2, 3, 9, 30, tzinfo=dt.UTC)
 
 
 def test_migration_matches_the_models_and_downgrades(inbox_url: str) -> None:
-    assert current_revision(inbox_url) == "0002"
+    assert current_revision(inbox_url) == head_revision()
     engine = make_engine(inbox_url)
     try:
         with engine.connect() as connection:
@@ -34,6 +35,8 @@ def test_migration_matches_the_models_and_downgrades(inbox_url: str) -> None:
             assert compare_metadata(context, Base.metadata) == []
         checks = {c["name"] for c in inspect(engine).get_check_constraints("inbox_messages")}
         assert checks == {"ck_inbox_messages_state", "ck_inbox_messages_attempts_not_negative"}
+        handoff_checks = {c["name"] for c in inspect(engine).get_check_constraints("handoffs")}
+        assert handoff_checks == {"ck_handoffs_channel", "ck_handoffs_address_source"}
     finally:
         engine.dispose()
     downgrade(inbox_url, revision="0001")
@@ -43,7 +46,7 @@ def test_migration_matches_the_models_and_downgrades(inbox_url: str) -> None:
     finally:
         engine.dispose()
     upgrade(inbox_url)
-    assert current_revision(inbox_url) == "0002"
+    assert current_revision(inbox_url) == head_revision()
 
 
 def test_the_database_refuses_an_unknown_state(sessions: sessionmaker[Session]) -> None:
