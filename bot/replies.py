@@ -27,6 +27,7 @@ from bot.i18n import Lang, format_date, format_money, payment_method_name
 from bot.orders import OrderFacts, OrderStatusReport, WindowBasis
 from bot.refunds import RefundPolicySummary, RefundState, RefundTimeline
 from bot.stores import BusinessDayRange, Money, StorePolicy
+from bot.typography import typeset
 
 __all__ = [
     "contact_route",
@@ -120,14 +121,8 @@ def _between(first: dt.date, last: dt.date, lang: Lang) -> str:
 # --- contact and failures ---------------------------------------------------------------------
 
 
-def contact_route(policy: StorePolicy, lang: Lang) -> str:
-    """How to reach the store's customer service, as a phrase to follow "contact".
-
-    'l'équipe du service client BTOMIC par e-mail à service@btomic.com ou par téléphone au
-    +1 (347) 459-1491, du lundi au vendredi, ...' / 'the BTOMIC customer service team at
-    service@btomic.com or +1 (347) 459-1491, Monday to Friday, ...'. Only what the FAQ gives:
-    no phone or hours when they are not documented.
-    """
+def _contact_route(policy: StorePolicy, lang: Lang) -> str:
+    """See :func:`contact_route` (not yet set for its language)."""
     contact = policy.contact
     team = _lower_first(policy.support_team.in_language(lang))
     if lang == "fr":
@@ -147,46 +142,41 @@ def contact_route(policy: StorePolicy, lang: Lang) -> str:
     return route
 
 
-def technical_problem(policy: StorePolicy | None, lang: Lang) -> str:
-    """The apology when the orders database or anything else fails during an action.
-
-    Args:
-        policy: the conversation's store, or None when even that could not be determined.
-        lang: the customer's language.
-    """
+def _technical_problem(policy: StorePolicy | None, lang: Lang) -> str:
+    """See :func:`technical_problem` (not yet set for its language)."""
     if lang == "fr":
         start = (
             "Désolé, un problème technique m'empêche de vous répondre pour le moment. "
             "Réessayez un peu plus tard ou contactez "
         )
-        route = contact_route(policy, lang) if policy else "le service client de la boutique"
+        route = _contact_route(policy, lang) if policy else "le service client de la boutique"
         return f"{start}{route}."
     start = (
         "Sorry, a technical problem is preventing me from answering right now. "
         "Please try again a little later or contact "
     )
-    route = contact_route(policy, lang) if policy else "the shop's customer service"
+    route = _contact_route(policy, lang) if policy else "the shop's customer service"
     return f"{start}{route}."
 
 
-def lookup_locked_answer(policy: StorePolicy, lang: Lang) -> str:
-    """After too many failed identifications: stop trying, offer a person and the contact."""
+def _lookup_locked_answer(policy: StorePolicy, lang: Lang) -> str:
+    """See :func:`lookup_locked_answer` (not yet set for its language)."""
     if lang == "fr":
         return (
             "Je n'ai pas pu vérifier ces informations après plusieurs essais, je m'arrête donc "
             "là pour protéger les données de nos clients. Une personne de l'équipe peut vous "
             "aider : voulez-vous que je lui transmette votre demande ? Vous pouvez aussi "
-            f"contacter {contact_route(policy, lang)}."
+            f"contacter {_contact_route(policy, lang)}."
         )
     return (
         "I couldn't verify these details after several attempts, so I'll stop here to protect "
         "our customers' data. A member of our team can help: would you like me to pass your "
-        f"request on? You can also contact {contact_route(policy, lang)}."
+        f"request on? You can also contact {_contact_route(policy, lang)}."
     )
 
 
-def other_store_note(number: str, order_policy: StorePolicy, lang: Lang) -> str:
-    """Says which shop an order belongs to, when it is not the conversation's shop."""
+def _other_store_note(number: str, order_policy: StorePolicy, lang: Lang) -> str:
+    """See :func:`other_store_note` (not yet set for its language)."""
     if lang == "fr":
         return (
             f"Attention : la commande {number} a été passée sur la boutique "
@@ -329,7 +319,7 @@ def _delay_sentences(report: OrderStatusReport, policy: StorePolicy, lang: Lang)
     window = _window_sentence(report, policy, lang) or _delay_sentence(policy, lang)
     parts = [window, _longer_delays_sentence(policy, lang)]
     if report.estimate_passed:
-        route = contact_route(policy, lang)
+        route = _contact_route(policy, lang)
         parts.append(
             f"Pour toute question sur ce délai, contactez {route}."
             if lang == "fr"
@@ -347,7 +337,7 @@ def _carrier_first_sentence(
     if report.status is not OrderStatus.SHIPPED:
         return None
     carrier = report.carrier or ("le transporteur" if lang == "fr" else "the carrier")
-    route = contact_route(policy, lang)
+    route = _contact_route(policy, lang)
     if lang == "fr":
         return (
             f"Pour toute question sur la livraison, vérifiez d'abord auprès de {carrier} avec "
@@ -359,18 +349,10 @@ def _carrier_first_sentence(
     )
 
 
-def order_status_answer(
+def _order_status_answer(
     report: OrderStatusReport, policy: StorePolicy, lang: Lang, *, conversation_store: str
 ) -> str:
-    """The answer to "where is my order?" for a verified order.
-
-    Args:
-        report: :func:`bot.orders.order_status_report` of the order.
-        policy: the policy of the store the order belongs to (its delays and contact).
-        lang: the customer's language.
-        conversation_store: the store the customer is talking to; when it is not the order's,
-            the answer starts by saying which shop the order belongs to.
-    """
+    """See :func:`order_status_answer` (not yet set for its language)."""
     parts: list[str | None] = []
     if policy.id != conversation_store:
         parts.append(other_store_note(report.number, policy, lang))
@@ -404,7 +386,7 @@ def _return_window(summary: RefundPolicySummary, lang: Lang) -> str | None:
 
 def _return_route(summary: RefundPolicySummary, policy: StorePolicy, lang: Lang) -> str:
     """How to start a return, as the FAQ says: the window and policy page, or the service."""
-    route = contact_route(policy, lang)
+    route = _contact_route(policy, lang)
     fr = lang == "fr"
     parts = [_return_window(summary, lang)]
     if summary.return_route == "policy_page":
@@ -452,14 +434,13 @@ def _refund_no_return(
     timeline: RefundTimeline, policy: StorePolicy, lang: Lang, number: str
 ) -> str:
     if timeline.return_on_its_way:
+        # What the order data says, and no more: when a refund starts is the FAQ's to say.
         first = (
-            f"Nous n'avons pas encore reçu le retour de votre commande {number} : le "
-            "remboursement ne peut commencer qu'après sa réception."
+            f"Nous n'avons pas encore reçu le retour de votre commande {number}."
             if lang == "fr"
-            else f"We haven't received the return of your order {number} yet: the refund can "
-            "only start once it arrives."
+            else f"We haven't received the return of your order {number} yet."
         )
-        route = contact_route(policy, lang)
+        route = _contact_route(policy, lang)
         second = (
             f"Pour toute question sur ce retour, contactez {route}."
             if lang == "fr"
@@ -537,7 +518,7 @@ def _refund_pending(
 ) -> str:
     fr = lang == "fr"
     first = _return_received_sentence(timeline, lang)
-    route = contact_route(policy, lang)
+    route = _contact_route(policy, lang)
     delay = timeline.policy.refund_business_days
     if delay is None:
         second = (
@@ -599,7 +580,7 @@ def _refund_issued(
 def _refund_of_cancelled_order(timeline: RefundTimeline, policy: StorePolicy, lang: Lang) -> str:
     """A cancelled order: no return to wait for, and the FAQs say nothing of its refund."""
     number = timeline.order_number
-    route = contact_route(policy, lang)
+    route = _contact_route(policy, lang)
     pending = timeline.state is RefundState.PENDING
     if lang == "fr":
         first = f"Votre commande {number} a été annulée" + (
@@ -618,7 +599,7 @@ def _refund_of_cancelled_order(timeline: RefundTimeline, policy: StorePolicy, la
     )
 
 
-def refund_answer(
+def _refund_answer(
     timeline: RefundTimeline,
     facts: OrderFacts,
     policy: StorePolicy,
@@ -626,15 +607,7 @@ def refund_answer(
     *,
     conversation_store: str,
 ) -> str:
-    """The answer to "where is my refund?" for a verified order.
-
-    Args:
-        timeline: :func:`bot.refunds.refund_timeline` of the order.
-        facts: the order (for its original payment means).
-        policy: the policy of the store the order belongs to.
-        lang: the customer's language.
-        conversation_store: the store the customer is talking to.
-    """
+    """See :func:`refund_answer` (not yet set for its language)."""
     parts: list[str] = []
     if policy.id != conversation_store:
         parts.append(other_store_note(timeline.order_number, policy, lang))
@@ -649,20 +622,12 @@ def refund_answer(
     return " ".join(parts)
 
 
-def refund_policy_answer(
+def _refund_policy_answer(
     summary: RefundPolicySummary, policy: StorePolicy, lang: Lang, *, offer_lookup: bool
 ) -> str:
-    """The store's general refund policy, for a refund question without an order number.
-
-    Args:
-        summary: :func:`bot.refunds.refund_policy` of the store.
-        policy: the store's policy (contact route).
-        lang: the customer's language.
-        offer_lookup: end by offering to look the order up (not after too many failed
-            identifications).
-    """
+    """See :func:`refund_policy_answer` (not yet set for its language)."""
     fr = lang == "fr"
-    route = contact_route(policy, lang)
+    route = _contact_route(policy, lang)
     delay = summary.refund_business_days
     parts: list[str] = []
     if delay is None:
@@ -810,7 +775,7 @@ def _store_countries(policy: StorePolicy, lang: Lang) -> str:
 
 def _no_country_list(policy: StorePolicy, lang: Lang, code: str | None) -> str:
     """A store whose FAQ lists no country: say so, give the route to confirm, then the facts."""
-    route = contact_route(policy, lang)
+    route = _contact_route(policy, lang)
     if lang == "fr":
         about = f" pour une livraison {_in(code, lang)}" if code else ""
         parts = [
@@ -833,7 +798,7 @@ def _no_country_list(policy: StorePolicy, lang: Lang, code: str | None) -> str:
 
 
 def _klarna_not_documented(policy: StorePolicy, lang: Lang, where: str | None) -> str:
-    route = contact_route(policy, lang)
+    route = _contact_route(policy, lang)
     if lang == "fr":
         target = f" {where}" if where else ""
         return (
@@ -911,7 +876,7 @@ def _postcode_not_excluded(
             if lang == "fr"
             else "Your postcode is not in any of the areas we don't deliver to."
         )
-    route = contact_route(policy, lang)
+    route = _contact_route(policy, lang)
     if lang == "fr":
         return (
             "Votre code postal ne se trouve dans aucune des zones que notre FAQ cite comme non "
@@ -924,21 +889,14 @@ def _postcode_not_excluded(
     )
 
 
-def delivery_answer(
+def _delivery_answer(
     eligibility: DeliveryEligibility,
     policy: StorePolicy,
     lang: Lang,
     *,
     asked: str | None = None,
 ) -> str:
-    """The answer to "do you deliver to ...?" (or "where do you deliver?").
-
-    Args:
-        eligibility: :func:`bot.delivery.delivery_eligibility` for the store.
-        policy: the store's policy.
-        lang: the customer's language.
-        asked: the country as the customer wrote it (quoted when it is not recognised).
-    """
+    """See :func:`delivery_answer` (not yet set for its language)."""
     fr = lang == "fr"
     reason = eligibility.reason
     code = eligibility.country
@@ -993,20 +951,10 @@ def delivery_answer(
     return _listed_answer(eligibility, policy, lang)
 
 
-def klarna_answer(
+def _klarna_answer(
     eligibility: DeliveryEligibility, policy: StorePolicy, lang: Lang, *, asked: str | None = None
 ) -> str | None:
-    """Whether Klarna is offered in the country a payment question names.
-
-    Args:
-        eligibility: :func:`bot.delivery.delivery_eligibility` for the named country.
-        policy: the store's policy (``payment.klarna_countries``).
-        lang: the customer's language.
-        asked: the country as the customer wrote it.
-
-    Returns:
-        One or two sentences, or None when no country was named.
-    """
+    """See :func:`klarna_answer` (not yet set for its language)."""
     if eligibility.reason is EligibilityReason.NO_COUNTRY:
         return None
     code = eligibility.country
@@ -1037,3 +985,128 @@ def klarna_answer(
         if fr
         else f"No, Klarna isn't offered {where}: it is offered {_klarna_list(policy, lang)}."
     )
+
+
+# --- the public answers: set for their language ---------------------------------------------
+# Every composed answer leaves through one of these, so French ones always get French
+# typography (bot/typography.py): no line break before "?" or ":", in "8 h" or an amount.
+
+
+def contact_route(policy: StorePolicy, lang: Lang) -> str:
+    """How to reach the store's customer service, as a phrase to follow "contact".
+
+    'l'équipe du service client BTOMIC par e-mail à service@btomic.com ou par téléphone au
+    +1 (347) 459-1491, du lundi au vendredi, ...' / 'the BTOMIC customer service team at
+    service@btomic.com or +1 (347) 459-1491, Monday to Friday, ...'. Only what the FAQ gives:
+    no phone or hours when they are not documented.
+    """
+    return typeset(_contact_route(policy, lang), lang)
+
+
+def technical_problem(policy: StorePolicy | None, lang: Lang) -> str:
+    """The apology when the orders database or anything else fails during an action.
+
+    Args:
+        policy: the conversation's store, or None when even that could not be determined.
+        lang: the customer's language.
+    """
+    return typeset(_technical_problem(policy, lang), lang)
+
+
+def lookup_locked_answer(policy: StorePolicy, lang: Lang) -> str:
+    """After too many failed identifications: stop trying, offer a person and the contact."""
+    return typeset(_lookup_locked_answer(policy, lang), lang)
+
+
+def other_store_note(number: str, order_policy: StorePolicy, lang: Lang) -> str:
+    """Says which shop an order belongs to, when it is not the conversation's shop."""
+    return typeset(_other_store_note(number, order_policy, lang), lang)
+
+
+def order_status_answer(
+    report: OrderStatusReport, policy: StorePolicy, lang: Lang, *, conversation_store: str
+) -> str:
+    """The answer to "where is my order?" for a verified order.
+
+    Args:
+        report: :func:`bot.orders.order_status_report` of the order.
+        policy: the policy of the store the order belongs to (its delays and contact).
+        lang: the customer's language.
+        conversation_store: the store the customer is talking to; when it is not the order's,
+            the answer starts by saying which shop the order belongs to.
+    """
+    text = _order_status_answer(report, policy, lang, conversation_store=conversation_store)
+    return typeset(text, lang)
+
+
+def refund_answer(
+    timeline: RefundTimeline,
+    facts: OrderFacts,
+    policy: StorePolicy,
+    lang: Lang,
+    *,
+    conversation_store: str,
+) -> str:
+    """The answer to "where is my refund?" for a verified order.
+
+    Args:
+        timeline: :func:`bot.refunds.refund_timeline` of the order.
+        facts: the order (for its original payment means).
+        policy: the policy of the store the order belongs to.
+        lang: the customer's language.
+        conversation_store: the store the customer is talking to.
+    """
+    text = _refund_answer(timeline, facts, policy, lang, conversation_store=conversation_store)
+    return typeset(text, lang)
+
+
+def refund_policy_answer(
+    summary: RefundPolicySummary, policy: StorePolicy, lang: Lang, *, offer_lookup: bool
+) -> str:
+    """The store's general refund policy, for a refund question without an order number.
+
+    Args:
+        summary: :func:`bot.refunds.refund_policy` of the store.
+        policy: the store's policy (contact route).
+        lang: the customer's language.
+        offer_lookup: end by offering to look the order up (not after too many failed
+            identifications).
+    """
+    text = _refund_policy_answer(summary, policy, lang, offer_lookup=offer_lookup)
+    return typeset(text, lang)
+
+
+def delivery_answer(
+    eligibility: DeliveryEligibility,
+    policy: StorePolicy,
+    lang: Lang,
+    *,
+    asked: str | None = None,
+) -> str:
+    """The answer to "do you deliver to ...?" (or "where do you deliver?").
+
+    Args:
+        eligibility: :func:`bot.delivery.delivery_eligibility` for the store.
+        policy: the store's policy.
+        lang: the customer's language.
+        asked: the country as the customer wrote it (quoted when it is not recognised).
+    """
+    return typeset(_delivery_answer(eligibility, policy, lang, asked=asked), lang)
+
+
+def klarna_answer(
+    eligibility: DeliveryEligibility, policy: StorePolicy, lang: Lang, *, asked: str | None = None
+) -> str | None:
+    """Whether Klarna is offered in the country a payment question names.
+
+    Args:
+        eligibility: :func:`bot.delivery.delivery_eligibility` for the named country.
+        policy: the store's policy (``payment.klarna_countries``).
+        lang: the customer's language.
+        asked: the country as the customer wrote it.
+
+    Returns:
+        One or two sentences, or None when no country was named.
+    """
+    text = _klarna_answer(eligibility, policy, lang, asked=asked)
+    return None if text is None else typeset(text, lang)

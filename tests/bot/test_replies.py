@@ -32,6 +32,7 @@ from bot.replies import (
     technical_problem,
 )
 from bot.stores import StorePolicy, load_store
+from bot.typography import typeset
 from tests.bot.order_samples import (
     BT_PROCESSING,
     BT_SHIPPED,
@@ -86,9 +87,10 @@ def test_contact_route_gives_only_the_documented_means(policy: StorePolicy, lang
     if policy.contact.phone is None:
         assert "+" not in route and "téléphone" not in route
     else:
-        assert policy.contact.phone in route
+        # As the customer reads them: in French, with no-break spaces (bot/typography.py).
+        assert typeset(policy.contact.phone, lang) in route
         assert policy.contact.hours is not None
-        assert policy.contact.hours.in_language(lang) in route
+        assert typeset(policy.contact.hours.in_language(lang), lang) in route
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -272,7 +274,7 @@ def test_no_return_yet_explains_the_return_route(lang: Lang) -> None:
         if lang == "fr"
         else f"within {OM.returns.window_days} days of purchase, under certain conditions"
     ) in text
-    assert ("« Politique de retour »" if lang == "fr" else "Return Policy page") in text
+    assert ("«\u202fPolitique de retour\u202f»" if lang == "fr" else "Return Policy page") in text
     on_its_way = dataclasses.replace(OM_SHIPPED, return_=ReturnFacts(received_on=None))
     assert ("pas encore reçu" if lang == "fr" else "haven't received") in refund_text(
         on_its_way, lang
