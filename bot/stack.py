@@ -230,7 +230,11 @@ class Stack:
         assert service.process is not None
         url = service.base_url + service.health_path
         with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() < deadline:
+            # At least one check: the services are waited for in turn, so a fast one's
+            # deadline may pass while a slow one (Rasa loading its model) is still starting.
+            first = True
+            while first or time.monotonic() < deadline:
+                first = False
                 code = service.process.poll()
                 if code is not None:
                     raise StackError(
