@@ -66,7 +66,7 @@ class ActionDeliveryCountries(ShopAction):
         domain: DomainDict,
         conversation: Conversation,
     ) -> list[EventType]:
-        """Utters one answer per named country (or the store's list / worldwide statement)."""
+        """Utters one answer per named country (or the store's list, or that its FAQ gives none)."""
         for text in delivery_replies(tracker, conversation):
             dispatcher.utter_message(text=text)
         return []

@@ -1,11 +1,16 @@
-"""Human handoff: the conversation goes into the support team's queue.
+"""Human handoff: the conversation goes into the support team's queue, with an address.
 
 The handoff is recorded with :func:`bot.handoffs.record_handoff` (the same queue the e-mail
-channel uses), with the channel from the message metadata, the Rasa sender id, the store and
-a reason; then ``handoff_requested`` is set and ``utter_human_handoff`` (which says the
-conversation has been flagged, and gives the contact route) is said. If the queue cannot be
-written, the customer is told so through the failure apology instead: saying "flagged" would
-be false.
+channel uses), with the channel from the message metadata, the Rasa sender id, the store, the
+language and a reason; then ``handoff_requested`` is set. On the e-mail channel the sender's
+address is where the team answers: ``utter_human_handoff`` says so. The chat (web widget,
+``rasa shell``) knows no address, and promising that someone will get back to the customer
+would be false: ``utter_human_handoff_ask_email`` asks for an e-mail address (or gives the
+route to write in), and ``handoff_email_requested`` lets the rules send the answer to
+:class:`ActionSaveHandoffEmail`, which validates the address and stores it with the handoff
+(:func:`bot.handoffs.attach_customer_address`), or gives the route when the customer declines.
+If the queue cannot be written, the customer is told so through the failure apology instead:
+saying "passed on" would be false.
 """
 
 from __future__ import annotations
@@ -17,10 +22,19 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions._base import HANDOFF_REQUESTED, LOOKUP_LOCKED, Conversation, ShopAction
+from actions._base import (
+    HANDOFF_REQUESTED,
+    LOOKUP_LOCKED,
+    Conversation,
+    ShopAction,
+    latest_entity_values,
+)
 from bot.db.mailbox import HandoffChannel
 from bot.db.session import get_sessionmaker
-from bot.handoffs import record_handoff
+from bot.handoffs import attach_customer_address, contact_email, record_handoff
+
+#: Featurized slot: the bot has just asked for an address to answer a handoff at.
+HANDOFF_EMAIL_REQUESTED = "handoff_email_requested"
 
 #: Reasons recorded in the queue (``handoffs.reason``).
 REASON_REQUESTED = "human_handoff"
@@ -35,6 +49,7 @@ def _record(
     reason: str,
     customer_address: str | None,
     excerpt: str | None,
+    language: str,
 ) -> None:
     # In a worker thread (synchronous SQLAlchemy); one session, committed, closed on exit.
     with get_sessionmaker()() as session:
@@ -46,7 +61,28 @@ def _record(
             reason=reason,
             customer_address=customer_address,
             excerpt=excerpt,
+            language=language,
         )
+        session.commit()
+
+
+def _attach(*, conversation: Conversation, conversation_id: str, address: str) -> None:
+    with get_sessionmaker()() as session:
+        handoff = attach_customer_address(
+            session=session, conversation_id=conversation_id, address=address
+        )
+        if handoff is None:
+            # No earlier handoff in this conversation (a tracker from before the queue): the
+            # address still reaches the team.
+            record_handoff(
+                session=session,
+                channel=conversation.channel,
+                conversation_id=conversation_id,
+                store_id=conversation.policy.id,
+                reason=REASON_REQUESTED,
+                customer_address=address,
+                language=conversation.lang,
+            )
         session.commit()
 
 
@@ -75,16 +111,58 @@ class ActionHumanHandoff(ShopAction):
         domain: DomainDict,
         conversation: Conversation,
     ) -> list[EventType]:
-        """Records the handoff, sets ``handoff_requested`` and utters ``utter_human_handoff``."""
+        """Records the handoff, then says so, asking for an address when none is known."""
         reason = REASON_LOOKUP_LOCKED if tracker.get_slot(LOOKUP_LOCKED) else REASON_REQUESTED
+        address = conversation.sender_email
         await asyncio.to_thread(
             _record,
             channel=conversation.channel,
             conversation_id=tracker.sender_id,
             store_id=conversation.policy.id,
             reason=reason,
-            customer_address=conversation.sender_email,
+            customer_address=address,
             excerpt=_customer_words(tracker),
+            language=conversation.lang,
         )
-        dispatcher.utter_message(response="utter_human_handoff")
-        return [SlotSet(HANDOFF_REQUESTED, True)]
+        if address is not None:
+            dispatcher.utter_message(response="utter_human_handoff")
+            return [SlotSet(HANDOFF_REQUESTED, True), SlotSet(HANDOFF_EMAIL_REQUESTED, False)]
+        dispatcher.utter_message(response="utter_human_handoff_ask_email")
+        return [SlotSet(HANDOFF_REQUESTED, True), SlotSet(HANDOFF_EMAIL_REQUESTED, True)]
+
+
+class ActionSaveHandoffEmail(ShopAction):
+    """The customer's answer to the request for an address: stored, asked again, or declined."""
+
+    def name(self) -> str:
+        """The action name used in rules.yml."""
+        return "action_save_handoff_email"
+
+    async def act(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+        conversation: Conversation,
+    ) -> list[EventType]:
+        """Validates and stores the address with the handoff, or says what to do instead."""
+        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
+        text = str((tracker.latest_message or {}).get("text") or "")
+        if intent == "deny":
+            dispatcher.utter_message(response="utter_handoff_no_email")
+            return [SlotSet(HANDOFF_EMAIL_REQUESTED, False)]
+        candidates = [*latest_entity_values(tracker, "email"), text]
+        address = next((a for a in map(contact_email, candidates) if a is not None), None)
+        if address is not None:
+            await asyncio.to_thread(
+                _attach,
+                conversation=conversation,
+                conversation_id=tracker.sender_id,
+                address=address,
+            )
+            dispatcher.utter_message(response="utter_handoff_email_saved", handoff_email=address)
+            return [SlotSet(HANDOFF_EMAIL_REQUESTED, False)]
+        # Something like an address, but not a valid one: say so. Anything else ("yes"): ask.
+        response = "utter_handoff_email_invalid" if "@" in text else "utter_ask_handoff_email"
+        dispatcher.utter_message(response=response)
+        return [SlotSet(HANDOFF_EMAIL_REQUESTED, True)]

@@ -50,8 +50,7 @@ def business_days_between(a: dt.date, b: dt.date) -> int:
     """The number of business days in ``(a, b]``; negative when ``b`` is before ``a``.
 
     It is the inverse of :func:`add_business_days` on business days: for any business day
-    ``b``, ``add_business_days(a, business_days_between(a, b)) == b``. Used for "late by N
-    business days".
+    ``b``, ``add_business_days(a, business_days_between(a, b)) == b``.
 
     Args:
         a: the start (excluded).

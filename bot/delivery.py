@@ -1,16 +1,18 @@
 """Whether a store delivers to a country (or a UK area), and whether Klarna is offered there.
 
 The facts come from ``data/stores/<store>.yml`` (``delivery.countries``,
-``delivery.excluded_areas``, ``delivery.worldwide``, ``payment.klarna_countries``); this
-module only applies them:
+``delivery.excluded_areas``, ``delivery.excluded_areas_complete``,
+``payment.klarna_countries``); this module only applies them:
 
 * om-system (FAQ Q9) delivers to its 20 listed countries. The United Kingdom is listed but
-  Scotland, Northern Ireland, the Channel Islands (Jersey, Guernsey), the Isle of Man and the
-  Isle of Wight are not delivered. They are recognised by name (``GB-SCT``, ``GB-NIR``,
-  ``JE``, ``GG``, ``GB-CHI``, ``IM``, ``GB-IOW``) or, when the country is the UK (or England
-  or Wales), from a UK postcode (:func:`uk_postcode_region`).
-* btomic (FAQ Commandes 1: "nos clients du monde entier", no country list) delivers
-  worldwide.
+  areas "notamment" Scotland, Northern Ireland, the Channel Islands (Jersey, Guernsey), the
+  Isle of Man and the Isle of Wight are not delivered; the list is not exhaustive. They are
+  recognised by name (``GB-SCT``, ``GB-NIR``, ``JE``, ``GG``, ``GB-CHI``, ``IM``, ``GB-IOW``)
+  or, when the country is the UK (or England or Wales), from a UK postcode
+  (:func:`uk_postcode_region`).
+* btomic's FAQ gives no list of countries ("nos clients du monde entier" is about payment
+  options): whether it delivers to a country cannot be said (``NO_LIST``), and the answer
+  gives the contact route to confirm it.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class EligibilityReason(enum.StrEnum):
     LISTED = "listed"  # the country is in the store's list
     NOT_LISTED = "not_listed"  # the store has a list and the country is not in it
     EXCLUDED_AREA = "excluded_area"  # an area the FAQ names as not delivered
-    WORLDWIDE = "worldwide"  # the store delivers everywhere
+    NO_LIST = "no_list"  # the store's FAQ gives no country list: it cannot be said
     UNKNOWN_COUNTRY = "unknown_country"  # a country was given but not recognised
     NO_COUNTRY = "no_country"  # no country given: the answer is the store's list
 
@@ -48,7 +50,8 @@ class DeliveryEligibility:
 
     Attributes:
         store_id: the store asked about.
-        delivers: True / False, or None when it cannot be said (no or unknown country).
+        delivers: True / False, or None when it cannot be said (no or unknown country, or
+            no country list in the store's FAQ).
         reason: why.
         country: the recognised code ("DE", "GB", "GB-SCT"...); after a UK postcode, the
             area the postcode lies in ("GB-SCT" for "EH1 1YZ"); None when unknown.
@@ -58,9 +61,15 @@ class DeliveryEligibility:
         postcode_area: the UK postcode area ("EH", "SW") when a UK postcode was given.
         klarna: Klarna is offered for this delivery: the store delivers there and the
             country is in its Klarna list (False when unknown).
-        worldwide: the store delivers worldwide.
-        countries: the store's country list, in the FAQ's order (empty when worldwide).
-        excluded_areas: the areas the store refuses (for "the UK except ...").
+        has_list: the store's FAQ lists the countries it delivers to.
+        countries: the store's country list, in the FAQ's order (empty without a list).
+        excluded_areas: the areas the store refuses.
+        excluded_within: for a listed country, the refused areas in or attached to it ("the
+            UK, except ..."): the answer names them.
+        exclusions_complete: whether the FAQ's list of refused areas is exhaustive (False
+            for "notamment"; None when the FAQ does not say).
+        postcode_checked: a postcode of the country was given and lies in none of
+            ``excluded_within``.
     """
 
     store_id: str
@@ -71,9 +80,12 @@ class DeliveryEligibility:
     excluded_by_postcode: bool
     postcode_area: str | None
     klarna: bool
-    worldwide: bool
+    has_list: bool
     countries: tuple[str, ...]
     excluded_areas: tuple[str, ...]
+    excluded_within: tuple[str, ...] = ()
+    exclusions_complete: bool | None = None
+    postcode_checked: bool = False
 
 
 # Outward code (area letters, district) and optional inward code of a UK postcode, spaces
@@ -152,9 +164,25 @@ def uk_postcode_region(postcode: str) -> str | None:
     return "GB-SCT" if area in _SCOTTISH_AREAS else None
 
 
+# The Crown dependencies are not part of the United Kingdom, but customers and the om-system
+# FAQ name them with it: a question about the UK must mention them when they are refused.
+_ATTACHED_TO = {"JE": "GB", "GG": "GB", "IM": "GB", "GB-CHI": "GB"}
+
+
 def _excluded(code: str, excluded_areas: tuple[str, ...]) -> bool:
-    # "GB-CHI" (the Channel Islands named as a whole) is refused when all its members are.
-    return code in excluded_areas or all(m in excluded_areas for m in region_members(code))
+    # Jersey is refused when the Channel Islands (GB-CHI) are, and GB-CHI named as a whole is
+    # refused when all its members are.
+    if code in excluded_areas or all(m in excluded_areas for m in region_members(code)):
+        return True
+    return any(code in region_members(area) for area in excluded_areas)
+
+
+def _areas_within(country: str, excluded_areas: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(
+        area
+        for area in excluded_areas
+        if parent_country(area) == country or _ATTACHED_TO.get(area) == country
+    )
 
 
 def delivery_eligibility(
@@ -188,6 +216,9 @@ def delivery_eligibility(
             code, by_postcode = region, True
 
     delivery = policy.delivery
+    if delivery.countries is None:
+        # No list in the FAQ: neither yes nor no (a named area or country changes nothing).
+        return _eligibility(policy, delivers=None, reason=EligibilityReason.NO_LIST, country=code)
     if _excluded(code, delivery.excluded_areas):
         return _eligibility(
             policy,
@@ -198,21 +229,25 @@ def delivery_eligibility(
             excluded_by_postcode=by_postcode,
             postcode_area=postcode_area,
         )
-    if delivery.worldwide:
-        reason = EligibilityReason.WORLDWIDE
-    elif parent_country(code) in (delivery.countries or ()):
-        reason = EligibilityReason.LISTED
-    else:
-        reason = EligibilityReason.NOT_LISTED
-    delivers = reason is not EligibilityReason.NOT_LISTED
+    if parent_country(code) not in delivery.countries:
+        return _eligibility(
+            policy,
+            delivers=False,
+            reason=EligibilityReason.NOT_LISTED,
+            country=code,
+            postcode_area=postcode_area,
+        )
+    within = _areas_within(code, delivery.excluded_areas)
     return _eligibility(
         policy,
-        delivers=delivers,
-        reason=reason,
+        delivers=True,
+        reason=EligibilityReason.LISTED,
         country=code,
         postcode_area=postcode_area,
         # Klarna pays for an order: where the store does not deliver, there is no order.
-        klarna=delivers and policy.klarna_offered_in(code),
+        klarna=policy.klarna_offered_in(code),
+        excluded_within=within,
+        postcode_checked=bool(within) and postcode_area is not None,
     )
 
 
@@ -226,6 +261,8 @@ def _eligibility(
     excluded_by_postcode: bool = False,
     postcode_area: str | None = None,
     klarna: bool = False,
+    excluded_within: tuple[str, ...] = (),
+    postcode_checked: bool = False,
 ) -> DeliveryEligibility:
     return DeliveryEligibility(
         store_id=policy.id,
@@ -236,7 +273,10 @@ def _eligibility(
         excluded_by_postcode=excluded_by_postcode,
         postcode_area=postcode_area,
         klarna=klarna,
-        worldwide=policy.delivery.worldwide,
+        has_list=policy.delivery.countries is not None,
         countries=policy.delivery.countries or (),
         excluded_areas=policy.delivery.excluded_areas,
+        excluded_within=excluded_within,
+        exclusions_complete=policy.delivery.excluded_areas_complete,
+        postcode_checked=postcode_checked,
     )

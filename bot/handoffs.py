@@ -2,16 +2,20 @@
 
 Every channel records a handoff the same way, with :func:`record_handoff`: the e-mail channel
 (a complaint, a question the bot is not sure about, an explicit request) and the chat actions
-(``human_handoff`` in the widget or in ``rasa shell``). The caller owns the session and commits.
+(``human_handoff`` in the widget or in ``rasa shell``). The chat knows no address to answer
+at, so the bot asks for one and :func:`attach_customer_address` stores it with the handoff
+(validated by :func:`contact_email`). The caller owns the session and commits.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db.mailbox import ADDRESS_LENGTH, Handoff, HandoffChannel
+from bot.db.mailbox import ADDRESS_LENGTH, AddressSource, Handoff, HandoffChannel
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +33,36 @@ def excerpt_of(text: str | None, *, limit: int = EXCERPT_LENGTH) -> str | None:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
+# A deliverable-looking address: a local part, "@", a domain of dot-separated labels ending
+# in a 2+ letter top-level domain. Deliberately strict: a typo should be caught and asked
+# again rather than stored where no agent's answer will ever arrive.
+_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"{_LOCAL}@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
+_EMAIL_IN_TEXT = re.compile(rf"(?<![\w.@+-]){_LOCAL}@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}(?![\w@-])")
+
+
+def contact_email(text: str) -> str | None:
+    """The e-mail address a customer typed, lower-cased, or None when it is not a valid one.
+
+    Accepts the address alone or inside a sentence ("c'est marie@example.fr merci"), with or
+    without angle brackets; refuses anything that is not exactly one well-formed address
+    (``marie@example``, ``marie@@example.fr``, two different addresses).
+
+    Args:
+        text: the customer's message, or an extracted ``email`` entity.
+    """
+    found = {
+        match.lower() for match in _EMAIL_IN_TEXT.findall(text.replace("<", " ").replace(">", " "))
+    }
+    if len(found) != 1:
+        return None
+    address = found.pop()
+    if len(address) > ADDRESS_LENGTH or len(address.split("@")[0]) > 64:
+        return None
+    return address if _EMAIL.fullmatch(address) else None
+
+
 def record_handoff(
     *,
     session: Session,
@@ -40,6 +74,7 @@ def record_handoff(
     excerpt: str | None = None,
     forwarded: bool = False,
     inbox_message_id: int | None = None,
+    language: str | None = None,
 ) -> Handoff:
     """Adds a handoff to the queue (flushed, not committed).
 
@@ -50,10 +85,12 @@ def record_handoff(
         store_id: the store the customer contacted.
         reason: a short machine-readable cause (``human_handoff``, ``complaint``,
             ``low_confidence``...), cut to 64 characters.
-        customer_address: where a human can answer, when known (an e-mail address).
+        customer_address: where a human can answer, when known (an e-mail address); on the
+            e-mail channel it is the sender, recorded as ``email_sender``.
         excerpt: what the customer wrote; only its start is kept.
         forwarded: whether the original was already forwarded to the support mailbox.
         inbox_message_id: the inbound mail behind an e-mail handoff.
+        language: the customer's language (``fr``/``en``), when known.
 
     Returns:
         The new row, with its id.
@@ -61,11 +98,19 @@ def record_handoff(
     Raises:
         ValueError: ``channel`` is not one of the known channels.
     """
+    channel = HandoffChannel(channel)
+    source = (
+        AddressSource.EMAIL_SENDER if customer_address and channel is HandoffChannel.EMAIL else None
+    )
+    if customer_address and source is None:
+        source = AddressSource.CUSTOMER
     handoff = Handoff(
-        channel=HandoffChannel(channel),
+        channel=channel,
         conversation_id=conversation_id[:CONVERSATION_ID_LENGTH],
         store_id=store_id,
         customer_address=customer_address[:ADDRESS_LENGTH] if customer_address else None,
+        address_source=source,
+        language=language if language in ("fr", "en") else None,
         reason=reason[:REASON_LENGTH],
         excerpt=excerpt_of(excerpt),
         forwarded=forwarded,
@@ -81,4 +126,33 @@ def record_handoff(
         store_id,
         handoff.reason,
     )
+    return handoff
+
+
+def attach_customer_address(
+    *, session: Session, conversation_id: str, address: str
+) -> Handoff | None:
+    """Stores the address a chat customer gave with their latest handoff (flushed).
+
+    Args:
+        session: the caller's session; the caller commits.
+        conversation_id: the Rasa sender id of the conversation.
+        address: a valid address (see :func:`contact_email`).
+
+    Returns:
+        The updated handoff, or None when the conversation has none.
+    """
+    handoff = session.scalars(
+        select(Handoff)
+        .where(Handoff.conversation_id == conversation_id[:CONVERSATION_ID_LENGTH])
+        .order_by(Handoff.created_at.desc(), Handoff.id.desc())
+        .limit(1)
+    ).first()
+    if handoff is None:
+        return None
+    handoff.customer_address = address[:ADDRESS_LENGTH]
+    handoff.address_source = AddressSource.CUSTOMER
+    session.flush()
+    # No address in the log line: it is personal data, and it is in the database.
+    logger.info("Handoff %s: the customer gave an address to answer at", handoff.id)
     return handoff

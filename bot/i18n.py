@@ -67,7 +67,12 @@ _STATUSES = {
     "cancelled": ("annulée", "cancelled"),
     "returned": ("retournée", "returned"),
 }
+_NBSP = "\u00a0"  # no-break space
+_NNBSP = "\u202f"  # narrow no-break space
 _CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+# French writes the dollar after the amount with its country: "50 $ US" (a bare "$" is also
+# the Canadian dollar's sign for French readers).
+_FRENCH_SYMBOLS = {**_CURRENCY_SYMBOLS, "USD": "$ US"}
 
 
 def normalise_language(value: object, default: Lang = "fr") -> Lang:
@@ -88,11 +93,16 @@ def format_date(day: dt.date, lang: Lang) -> str:
 
 
 def format_money(amount: Decimal, currency: str, lang: Lang) -> str:
-    """'749,00 €' / '€749.00'; the ISO code when there is no usual symbol."""
-    symbol = _CURRENCY_SYMBOLS.get(currency.upper())
+    """'749,00 €' / '€749.00', '199,00 $ US' / '$199.00'; the ISO code without a symbol.
+
+    French separates the thousands with a narrow no-break space and puts a no-break space
+    before the symbol, so an amount never breaks across lines.
+    """
     if lang == "fr":
-        digits = f"{amount:,.2f}".replace(",", "\u202f").replace(".", ",")
-        return f"{digits} {symbol or currency.upper()}"
+        sign = _FRENCH_SYMBOLS.get(currency.upper(), currency.upper()).replace(" ", _NBSP)
+        digits = f"{amount:,.2f}".replace(",", _NNBSP).replace(".", ",")
+        return f"{digits}{_NBSP}{sign}"
+    symbol = _CURRENCY_SYMBOLS.get(currency.upper())
     digits = f"{amount:,.2f}"
     return f"{symbol}{digits}" if symbol else f"{digits} {currency.upper()}"
 

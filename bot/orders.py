@@ -22,7 +22,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from bot.business_days import add_business_days, business_days_between
+from bot.business_days import add_business_days
 from bot.db.models import OrderStatus, PaymentMethod, RefundStatus
 from bot.stores import StorePolicy, all_stores
 
@@ -279,39 +279,85 @@ def verified_order(
 
 # --- status report --------------------------------------------------------------------------
 
-# Carriers' public tracking pages; the key is the start of the carrier name, lower case,
+# Carriers' public tracking pages, in French and in English (the page in the customer's
+# language where the carrier has one); the key is the start of the carrier name, lower case,
 # letters and digits only ("DHL Express" -> "dhlexpress" starts with "dhl").
-_TRACKING_PAGES = {
-    "dhl": "https://www.dhl.com/fr-fr/home/tracking.html?tracking-id={}",
-    "ups": "https://www.ups.com/track?tracknum={}",
-    "dpd": "https://tracking.dpd.de/status/fr_FR/parcel/{}",
-    "fedex": "https://www.fedex.com/fedextrack/?trknbr={}",
-    "colissimo": "https://www.laposte.fr/outils/suivre-vos-envois?code={}",
-    "laposte": "https://www.laposte.fr/outils/suivre-vos-envois?code={}",
-    "chronopost": "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={}",
-    "royalmail": "https://www.royalmail.com/track-your-item#/tracking-results/{}",
-    "gls": "https://gls-group.eu/FR/fr/suivi-colis.html?match={}",
-    "usps": "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
-    "postnl": "https://postnl.nl/tracktrace/?B={}",
-    "bpost": "https://track.bpost.cloud/btr/web/#/search?itemCode={}",
-    "canadapost": "https://www.canadapost-postescanada.ca/track-reperage/en#/details/{}",
-    "japanpost": "https://trackings.post.japanpost.jp/services/srv/search/input?reqCodeNo1={}",
-    "australiapost": "https://auspost.com.au/mypost/track/details/{}",
+_TRACKING_PAGES: dict[str, tuple[str, str]] = {
+    "dhl": (
+        "https://www.dhl.com/fr-fr/home/tracking.html?tracking-id={}",
+        "https://www.dhl.com/global-en/home/tracking.html?tracking-id={}",
+    ),
+    "ups": (
+        "https://www.ups.com/track?loc=fr_FR&tracknum={}",
+        "https://www.ups.com/track?loc=en_US&tracknum={}",
+    ),
+    "dpd": (
+        "https://tracking.dpd.de/status/fr_FR/parcel/{}",
+        "https://tracking.dpd.de/status/en_US/parcel/{}",
+    ),
+    "fedex": (
+        "https://www.fedex.com/fedextrack/?trknbr={}",
+        "https://www.fedex.com/fedextrack/?trknbr={}",
+    ),
+    "colissimo": (
+        "https://www.laposte.fr/outils/suivre-vos-envois?code={}",
+        "https://www.laposte.fr/outils/track-a-parcel?code={}",
+    ),
+    "laposte": (
+        "https://www.laposte.fr/outils/suivre-vos-envois?code={}",
+        "https://www.laposte.fr/outils/track-a-parcel?code={}",
+    ),
+    "chronopost": (
+        "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={}&langue=fr",
+        "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={}&langue=en",
+    ),
+    "royalmail": (
+        "https://www.royalmail.com/track-your-item#/tracking-results/{}",
+        "https://www.royalmail.com/track-your-item#/tracking-results/{}",
+    ),
+    "gls": (
+        "https://gls-group.eu/FR/fr/suivi-colis.html?match={}",
+        "https://gls-group.eu/EU/en/parcel-tracking?match={}",
+    ),
+    "usps": (
+        "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
+        "https://tools.usps.com/go/TrackConfirmAction?tLabels={}",
+    ),
+    "postnl": ("https://postnl.nl/tracktrace/?B={}", "https://postnl.nl/tracktrace/?B={}"),
+    "bpost": (
+        "https://track.bpost.cloud/btr/web/#/search?lang=fr&itemCode={}",
+        "https://track.bpost.cloud/btr/web/#/search?lang=en&itemCode={}",
+    ),
+    "canadapost": (
+        "https://www.canadapost-postescanada.ca/track-reperage/fr#/details/{}",
+        "https://www.canadapost-postescanada.ca/track-reperage/en#/details/{}",
+    ),
+    # No French page: the English one rather than the Japanese.
+    "japanpost": (
+        "https://trackings.post.japanpost.jp/services/srv/search/input?reqCodeNo1={}&locale=en",
+        "https://trackings.post.japanpost.jp/services/srv/search/input?reqCodeNo1={}&locale=en",
+    ),
+    "australiapost": (
+        "https://auspost.com.au/mypost/track/details/{}",
+        "https://auspost.com.au/mypost/track/details/{}",
+    ),
 }
 
 
-def tracking_url(carrier: str | None, tracking_number: str | None) -> str | None:
+def tracking_url(carrier: str | None, tracking_number: str | None, lang: str = "en") -> str | None:
     """The carrier's public tracking page for a parcel, or None for an unknown carrier.
 
     Args:
         carrier: the carrier's name as stored ("DHL", "DHL Express", "Royal Mail"...).
         tracking_number: the parcel's tracking number.
+        lang: ``"fr"`` for the carrier's French page, anything else for its English one.
     """
     if not carrier or not tracking_number or not tracking_number.strip():
         return None
     key = "".join(ch for ch in carrier.lower() if ch.isalnum())
-    for prefix, page in _TRACKING_PAGES.items():
+    for prefix, (french, english) in _TRACKING_PAGES.items():
         if key.startswith(prefix):
+            page = french if lang == "fr" else english
             return page.format(quote(tracking_number.strip(), safe=""))
     logger.info("No tracking page known for carrier %r", carrier)
     return None
@@ -327,14 +373,18 @@ class WindowBasis(enum.StrEnum):
 def expected_delivery_window(
     policy: StorePolicy, placed_on: dt.date, shipped_on: dt.date | None = None
 ) -> tuple[dt.date, dt.date, WindowBasis] | None:
-    """The expected delivery dates from the store's documented delays, in business days.
+    """An indicative delivery window from the store's documented delays, in business days.
 
-    * A store giving one overall delay (om-system Q3: "3 à 4 jours ouvrables", no separate
-      processing time) counts it from the order date, shipped or not.
-    * A store giving processing and delivery separately (btomic Expédition 2: processing 1
-      to 2 business days, standard delivery 7 to 12) counts the delivery from the shipping
-      date once the parcel has left (the more precise estimate), and before that from the
-      order date: order + (1 + 7) to order + (2 + 12) business days.
+    Only for a store whose FAQ says when its delivery delay starts: btomic gives a processing
+    time ("généralement 1 à 2 jours ouvrables") and then a standard delivery time (7 to 12),
+    so the delivery runs from the dispatch once the parcel has left, and before that the
+    window is order + (1 + 7) to order + (2 + 12) business days. These are estimates, never
+    deadlines: the FAQ says "généralement" and warns of delays during holidays and
+    promotions.
+
+    om-system's FAQ gives one delay as an aim ("Nous nous efforçons ... 3 à 4 jours
+    ouvrables") with no start point (neither the order nor the dispatch): no date can be
+    computed from it, and None is returned.
 
     Args:
         policy: the store's policy.
@@ -342,15 +392,13 @@ def expected_delivery_window(
         shipped_on: the shipping date, if the parcel has left.
 
     Returns:
-        ``(earliest, latest, basis)``, or None when the store documents no delivery delay.
+        ``(earliest, latest, basis)``, or None when no window can be computed.
     """
     delivery = policy.delivery.delivery_business_days
-    if delivery is None:
-        return None
     processing = policy.delivery.processing_business_days
-    if processing is None:
-        low, high, start, basis = *delivery, placed_on, WindowBasis.ORDER_DATE
-    elif shipped_on is not None:
+    if delivery is None or processing is None or not policy.delivery.delivery_after_processing:
+        return None
+    if shipped_on is not None:
         low, high, start, basis = *delivery, shipped_on, WindowBasis.SHIPPING_DATE
     else:
         low, high = processing[0] + delivery[0], processing[1] + delivery[1]
@@ -386,12 +434,13 @@ class OrderStatusReport:
     """What the bot tells a verified customer about their order.
 
     Attributes:
-        expected_from: earliest expected delivery (None once delivered, cancelled or
-            returned, or when the store documents no delay).
-        expected_to: latest expected delivery.
+        expected_from: earliest estimated delivery (None once delivered, cancelled or
+            returned, or when the store's FAQ gives no delay with a start point).
+        expected_to: latest estimated delivery.
         window_basis: what the window is counted from.
-        is_late: today is after ``expected_to`` and the order is still in progress.
-        business_days_late: business days since ``expected_to`` (0 when not late).
+        estimate_passed: today is after ``expected_to`` and the order is still in progress.
+            The window is an estimate, not a deadline: the answer never calls the order late
+            and only gives the contact route.
     """
 
     number: str
@@ -400,17 +449,19 @@ class OrderStatusReport:
     placed_on: dt.date
     carrier: str | None
     tracking_number: str | None
-    tracking_url: str | None
     shipped_on: dt.date | None
     delivered_on: dt.date | None
     expected_from: dt.date | None
     expected_to: dt.date | None
     window_basis: WindowBasis | None
-    is_late: bool
-    business_days_late: int
+    estimate_passed: bool
     items: tuple[ItemSummary, ...]
     total: Decimal
     currency: str
+
+    def tracking_url(self, lang: str) -> str | None:
+        """The carrier's tracking page for the parcel, in ``lang`` where it has one."""
+        return tracking_url(self.carrier, self.tracking_number, lang)
 
     @property
     def items_summary(self) -> str:
@@ -440,7 +491,6 @@ def order_status_report(
             policy, facts.placed_on, shipment.shipped_on if shipment else None
         )
     expected_to = window[1] if window else None
-    is_late = expected_to is not None and today > expected_to
     return OrderStatusReport(
         number=facts.number,
         store_id=facts.store_id,
@@ -448,16 +498,12 @@ def order_status_report(
         placed_on=facts.placed_on,
         carrier=shipment.carrier if shipment else None,
         tracking_number=shipment.tracking_number if shipment else None,
-        tracking_url=tracking_url(shipment.carrier, shipment.tracking_number) if shipment else None,
         shipped_on=shipment.shipped_on if shipment else None,
         delivered_on=shipment.delivered_on if shipment else None,
         expected_from=window[0] if window else None,
         expected_to=expected_to,
         window_basis=window[2] if window else None,
-        is_late=is_late,
-        business_days_late=business_days_between(expected_to, today)
-        if is_late and expected_to
-        else 0,
+        estimate_passed=expected_to is not None and today > expected_to,
         items=tuple(ItemSummary(name=line.name, quantity=line.quantity) for line in facts.lines),
         total=facts.total,
         currency=facts.currency,

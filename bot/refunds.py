@@ -1,10 +1,13 @@
 """Refund timelines, from the store's documented refund policy and one order's facts.
 
 Only btomic documents a refund delay (FAQ Retours 3: "dans un délai de 5 à 7 jours
-ouvrables" once the returned item is received and confirmed to meet the return criteria,
-to the original payment account, the time to appear depending on the bank). om-system
-documents none: its timeline has no expected date and says so (``delay_documented`` is
-False), and the bot gives the store's contact route instead of inventing a delay.
+ouvrables" once the returned item is received *and* confirmed to meet the return criteria,
+to the original payment account, the time to appear depending on the bank). The delay is
+counted from the acceptance of the return: while no acceptance date is recorded, only the
+earliest possible date is known (the reception date plus the shortest delay), and the refund
+can never be called late. om-system documents none: its timeline has no expected date and
+says so (``delay_documented`` is False), and the bot gives the store's contact route instead
+of inventing a delay.
 """
 
 from __future__ import annotations
@@ -46,7 +49,10 @@ class RefundPolicySummary:
         refund_to_original_method: the refund goes to the original payment means.
         timing_depends_on_bank: the FAQ warns that the bank or payment platform decides
             when the money shows on the account.
-        return_route: how to start a return; ``"contact"`` = through customer service.
+        return_window_days / return_window_conditional: the return window, and whether the
+            FAQ says it applies "sous certaines conditions" (never stated without them).
+        return_route: how to start a return; ``"contact"`` = through customer service,
+            ``"policy_page"`` = the shop's return policy page.
         contact_email / contact_phone / contact_hours: that route.
     """
 
@@ -55,6 +61,7 @@ class RefundPolicySummary:
     refund_to_original_method: bool | None
     timing_depends_on_bank: bool | None
     return_window_days: int | None
+    return_window_conditional: bool | None
     return_shipping_paid_by: str | None
     return_route: str
     contact_email: str
@@ -80,6 +87,7 @@ def refund_policy(policy: StorePolicy) -> RefundPolicySummary:
         refund_to_original_method=returns.refund_to_original_method,
         timing_depends_on_bank=returns.refund_timing_depends_on_bank,
         return_window_days=returns.window_days,
+        return_window_conditional=returns.window_conditional,
         return_shipping_paid_by=returns.return_shipping_paid_by,
         return_route=returns.route,
         contact_email=policy.contact.email,
@@ -95,11 +103,15 @@ class RefundTimeline:
     Attributes:
         state: see :class:`RefundState`.
         return_on_its_way: a return is recorded but not yet received (``NO_RETURN_YET``).
-        counted_from: the day the documented delay runs from (acceptance of the return, or
-            its reception when the acceptance date is not recorded).
+        awaiting_acceptance: the return has been received but its acceptance is not
+            recorded: the documented delay has not started yet.
+        counted_from: the day the documented delay runs from (the acceptance of the return);
+            None while it is not recorded.
         expected_from / expected_to: the expected refund dates (``PENDING`` with a
-            documented delay only).
-        is_overdue: today is after ``expected_to``.
+            documented delay only). While the acceptance is awaited, ``expected_from`` is
+            the earliest possible date and ``expected_to`` is None.
+        is_overdue: the delay counted from the acceptance has passed (never while the
+            acceptance is awaited).
         issued_on / amount / currency / method: the refund, when recorded; for a pending
             refund not yet recorded, ``method`` is the order's payment means if the store
             documents refunds to the original means.
@@ -112,6 +124,7 @@ class RefundTimeline:
     return_received_on: dt.date | None
     return_accepted_on: dt.date | None
     return_on_its_way: bool
+    awaiting_acceptance: bool
     counted_from: dt.date | None
     expected_from: dt.date | None
     expected_to: dt.date | None
@@ -141,6 +154,7 @@ def refund_timeline(facts: OrderFacts, policy: StorePolicy, today: dt.date) -> R
         received or a refund is recorded, with the expected dates for a store that documents
         a delay (btomic: 5 to 7 business days after the return is received and accepted);
         ``NO_RETURN_YET`` otherwise (the answer then gives the store's return route).
+        ``is_overdue`` only once the delay counted from the acceptance has passed.
     """
     if facts.store_id != policy.id:
         raise ValueError(f"order {facts.number} belongs to {facts.store_id}, not {policy.id}")
@@ -157,14 +171,20 @@ def refund_timeline(facts: OrderFacts, policy: StorePolicy, today: dt.date) -> R
         state = RefundState.NO_RETURN_YET
 
     counted_from = expected_from = expected_to = None
+    awaiting_acceptance = (
+        state is RefundState.PENDING and received_on is not None and (accepted_on is None)
+    )
     if state is RefundState.PENDING and summary.refund_business_days is not None:
-        # The FAQ counts from "received and confirmed"; when acceptance is not recorded yet,
-        # the reception date gives the earliest possible window.
-        counted_from = accepted_on or received_on
-        if counted_from is not None:
-            low, high = summary.refund_business_days
-            expected_from = add_business_days(counted_from, low)
-            expected_to = add_business_days(counted_from, high)
+        low, high = summary.refund_business_days
+        # The FAQ counts from "received and confirmed to meet the return criteria": from the
+        # acceptance. Before it is recorded, only the earliest date is known (acceptance is
+        # never before reception), and nothing can be late.
+        if accepted_on is not None:
+            counted_from = accepted_on
+            expected_from = add_business_days(accepted_on, low)
+            expected_to = add_business_days(accepted_on, high)
+        elif received_on is not None:
+            expected_from = add_business_days(received_on, low)
 
     method = refund.method if refund else None
     if method is None and state is RefundState.PENDING and summary.refund_to_original_method:
@@ -177,6 +197,7 @@ def refund_timeline(facts: OrderFacts, policy: StorePolicy, today: dt.date) -> R
         return_received_on=received_on,
         return_accepted_on=accepted_on,
         return_on_its_way=returned is not None and received_on is None,
+        awaiting_acceptance=awaiting_acceptance,
         counted_from=counted_from,
         expected_from=expected_from,
         expected_to=expected_to,

@@ -27,6 +27,7 @@ from bot.i18n import Lang, format_date, format_money, payment_method_name
 from bot.orders import OrderFacts, OrderStatusReport, WindowBasis
 from bot.refunds import RefundPolicySummary, RefundState, RefundTimeline
 from bot.stores import BusinessDayRange, Money, StorePolicy
+from bot.typography import typeset
 
 __all__ = [
     "contact_route",
@@ -69,12 +70,6 @@ def _days(days: BusinessDayRange, lang: Lang) -> str:
     return f"{high} {unit}" if low == high else f"{low} to {high} {unit}"
 
 
-def _count_days(count: int, lang: Lang) -> str:
-    if lang == "fr":
-        return f"{count} jour ouvrable" if count == 1 else f"{count} jours ouvrables"
-    return f"{count} business day" if count == 1 else f"{count} business days"
-
-
 def _amount(money: Money, lang: Lang) -> str:
     """A threshold as the FAQs write it: '$50' / '50 $' for a whole amount."""
     text = format_money(money.amount, money.currency, lang)
@@ -90,17 +85,24 @@ def _in(code: str, lang: Lang) -> str:
 
 def _to(code: str, lang: Lang) -> str:
     """Where one delivers: 'en Suisse' / 'to Switzerland', 'to the Isle of Man'."""
-    phrase = country_name_with_preposition(code, lang)
     if lang == "fr":
-        return phrase
+        return country_name_with_preposition(code, lang)
+    return f"to {_listed_name(code, lang)}"
+
+
+def _listed_name(code: str, lang: Lang) -> str:
+    """A name as it stands in a list: 'Pays-Bas' / 'the Netherlands', 'the Isle of Man'."""
+    if lang == "fr":
+        return country_name(code, lang)
+    phrase = country_name_with_preposition(code, lang)
     for preposition in ("in ", "on "):
         if phrase.startswith(preposition):
-            return "to " + phrase[len(preposition) :]
-    return phrase
+            return phrase[len(preposition) :]
+    return country_name(code, lang)
 
 
 def _names(codes: Sequence[str], lang: Lang) -> str:
-    return _join([country_name(code, lang) for code in codes], lang)
+    return _join([_listed_name(code, lang) for code in codes], lang)
 
 
 def _date(day: dt.date, lang: Lang) -> str:
@@ -119,14 +121,8 @@ def _between(first: dt.date, last: dt.date, lang: Lang) -> str:
 # --- contact and failures ---------------------------------------------------------------------
 
 
-def contact_route(policy: StorePolicy, lang: Lang) -> str:
-    """How to reach the store's customer service, as a phrase to follow "contact".
-
-    'l'équipe du service client BTOMIC par e-mail à service@btomic.com ou par téléphone au
-    +1 (347) 459-1491, du lundi au vendredi, ...' / 'the BTOMIC customer service team at
-    service@btomic.com or +1 (347) 459-1491, Monday to Friday, ...'. Only what the FAQ gives:
-    no phone or hours when they are not documented.
-    """
+def _contact_route(policy: StorePolicy, lang: Lang) -> str:
+    """See :func:`contact_route` (not yet set for its language)."""
     contact = policy.contact
     team = _lower_first(policy.support_team.in_language(lang))
     if lang == "fr":
@@ -146,52 +142,50 @@ def contact_route(policy: StorePolicy, lang: Lang) -> str:
     return route
 
 
-def technical_problem(policy: StorePolicy | None, lang: Lang) -> str:
-    """The apology when the orders database or anything else fails during an action.
-
-    Args:
-        policy: the conversation's store, or None when even that could not be determined.
-        lang: the customer's language.
-    """
+def _technical_problem(policy: StorePolicy | None, lang: Lang) -> str:
+    """See :func:`technical_problem` (not yet set for its language)."""
     if lang == "fr":
         start = (
             "Désolé, un problème technique m'empêche de vous répondre pour le moment. "
             "Réessayez un peu plus tard ou contactez "
         )
-        route = contact_route(policy, lang) if policy else "le service client de la boutique"
+        route = _contact_route(policy, lang) if policy else "le service client de la boutique"
         return f"{start}{route}."
     start = (
         "Sorry, a technical problem is preventing me from answering right now. "
         "Please try again a little later or contact "
     )
-    route = contact_route(policy, lang) if policy else "the shop's customer service"
+    route = _contact_route(policy, lang) if policy else "the shop's customer service"
     return f"{start}{route}."
 
 
-def lookup_locked_answer(policy: StorePolicy, lang: Lang) -> str:
-    """After too many failed identifications: stop trying, offer a person and the contact."""
+def _lookup_locked_answer(policy: StorePolicy, lang: Lang) -> str:
+    """See :func:`lookup_locked_answer` (not yet set for its language)."""
     if lang == "fr":
         return (
             "Je n'ai pas pu vérifier ces informations après plusieurs essais, je m'arrête donc "
             "là pour protéger les données de nos clients. Une personne de l'équipe peut vous "
             "aider : voulez-vous que je lui transmette votre demande ? Vous pouvez aussi "
-            f"contacter {contact_route(policy, lang)}."
+            f"contacter {_contact_route(policy, lang)}."
         )
     return (
         "I couldn't verify these details after several attempts, so I'll stop here to protect "
         "our customers' data. A member of our team can help: would you like me to pass your "
-        f"request on? You can also contact {contact_route(policy, lang)}."
+        f"request on? You can also contact {_contact_route(policy, lang)}."
     )
 
 
-def other_store_note(number: str, order_policy: StorePolicy, lang: Lang) -> str:
-    """Says which shop an order belongs to, when it is not the conversation's shop."""
+def _other_store_note(number: str, order_policy: StorePolicy, lang: Lang) -> str:
+    """See :func:`other_store_note` (not yet set for its language)."""
     if lang == "fr":
         return (
             f"Attention : la commande {number} a été passée sur la boutique "
-            f"« {order_policy.name} », pas sur celle-ci."
+            f"« {order_policy.display_name.fr} », pas sur celle-ci."
         )
-    return f"Please note: order {number} was placed with {order_policy.name}, not on this shop."
+    return (
+        f"Please note: order {number} was placed with {order_policy.display_name.en}, not on "
+        "this shop."
+    )
 
 
 # --- order status -----------------------------------------------------------------------------
@@ -262,86 +256,109 @@ def _tracking_sentence(report: OrderStatusReport, lang: Lang) -> str | None:
     if not report.tracking_number:
         return None
     carrier = report.carrier or ""
+    url = report.tracking_url(lang)
     if lang == "fr":
         text = f"Numéro de suivi {carrier} : {report.tracking_number}".replace("  ", " ")
-        if report.tracking_url:
-            text += f". Suivez votre colis ici : {report.tracking_url}"
-        return text + ("" if report.tracking_url else ".")
+        if url:
+            text += f". Suivez votre colis ici : {url}"
+        return text + ("" if url else ".")
     text = f"{carrier} tracking number: {report.tracking_number}".strip()
-    if report.tracking_url:
-        text += f". Track your parcel here: {report.tracking_url}"
-    return text + ("" if report.tracking_url else ".")
-
-
-def _window_basis(report: OrderStatusReport, policy: StorePolicy, lang: Lang) -> str:
-    delivery = policy.delivery.delivery_business_days
-    processing = policy.delivery.processing_business_days
-    if delivery is None:  # no window is computed then; kept for the type checker
-        return ""
-    fr = lang == "fr"
-    if report.window_basis is WindowBasis.SHIPPING_DATE:
-        return (
-            f"{_days(delivery, lang)} de livraison standard à compter de l'expédition, selon "
-            "notre FAQ"
-            if fr
-            else f"{_days(delivery, lang)} of standard delivery from dispatch, as our FAQ states"
-        )
-    if processing is not None:
-        return (
-            f"{_days(processing, lang)} de préparation puis {_days(delivery, lang)} de "
-            "livraison standard, selon notre FAQ"
-            if fr
-            else f"{_days(processing, lang)} of processing, then {_days(delivery, lang)} of "
-            "standard delivery, as our FAQ states"
-        )
-    return (
-        f"{_days(delivery, lang)} à compter de la commande, selon notre FAQ"
-        if fr
-        else f"{_days(delivery, lang)} from the order, as our FAQ states"
-    )
+    if url:
+        text += f". Track your parcel here: {url}"
+    return text + ("" if url else ".")
 
 
 def _window_sentence(report: OrderStatusReport, policy: StorePolicy, lang: Lang) -> str | None:
+    """btomic's indicative window: its FAQ's delays (usual, standard), then the dates."""
     if report.expected_from is None or report.expected_to is None:
         return None
-    basis = _window_basis(report, policy, lang)
-    if report.is_late:
-        late = _count_days(report.business_days_late, lang)
-        route = contact_route(policy, lang)
-        if lang == "fr":
-            return (
-                f"La livraison était prévue au plus tard le {_date(report.expected_to, lang)} "
-                f"({basis}) : votre commande a donc {late} de retard, et j'en suis désolé. "
-                f"Contactez {route} pour qu'ils vérifient ce qui se passe."
-            )
-        return (
-            f"Delivery was expected by {_date(report.expected_to, lang)} ({basis}), so your "
-            f"order is {late} late, and I'm sorry about that. Please contact {route} so they "
-            "can check what is happening."
+    delivery = policy.delivery
+    days = delivery.delivery_business_days
+    if days is None:  # no window is computed then; kept for the type checker
+        return None
+    fr = lang == "fr"
+    factors = delivery.delivery_time_factors
+    depending = ""
+    if factors is not None:
+        depending = (
+            f", selon {factors.in_language(lang)}"
+            if fr
+            else (f", depending on {factors.in_language(lang)}")
+        )
+    if report.window_basis is WindowBasis.SHIPPING_DATE:
+        rule = (
+            f"Selon notre FAQ, la livraison standard prend {_days(days, lang)} après "
+            f"l'expédition{depending}"
+            if fr
+            else f"As our FAQ states, standard delivery takes {_days(days, lang)} after "
+            f"dispatch{depending}"
+        )
+    else:
+        processing = delivery.processing_business_days or days
+        usually = delivery.processing_time_is_usual
+        rule = (
+            f"Selon notre FAQ, le traitement d'une commande prend "
+            f"{'généralement ' if usually else ''}{_days(processing, lang)}, puis la livraison "
+            f"standard {_days(days, lang)}{depending}"
+            if fr
+            else f"As our FAQ states, processing {'usually ' if usually else ''}takes "
+            f"{_days(processing, lang)}, then standard delivery {_days(days, lang)}{depending}"
         )
     window = _between(report.expected_from, report.expected_to, lang)
+    if fr:
+        return f"{rule} : à titre indicatif, une livraison {window}."
+    return f"{rule}: as a rough guide, delivery {window}."
+
+
+def _delay_sentences(report: OrderStatusReport, policy: StorePolicy, lang: Lang) -> list[str]:
+    """For an order still on its way: the FAQ's delays, as estimates, never as deadlines."""
+    if report.status not in (OrderStatus.PLACED, OrderStatus.PROCESSING, OrderStatus.SHIPPED):
+        return []
+    # A store whose FAQ gives no start point (om-system's aim of 3 to 4 business days) gets
+    # its delay quoted, with no date computed from it.
+    window = _window_sentence(report, policy, lang) or _delay_sentence(policy, lang)
+    parts = [window, _longer_delays_sentence(policy, lang)]
+    if report.estimate_passed:
+        route = _contact_route(policy, lang)
+        parts.append(
+            f"Pour toute question sur ce délai, contactez {route}."
+            if lang == "fr"
+            else f"If you have any questions about this, please contact {route}."
+        )
+    return [part for part in parts if part]
+
+
+def _carrier_first_sentence(
+    report: OrderStatusReport, policy: StorePolicy, lang: Lang
+) -> str | None:
+    """om-system Q12: with a tracking number, ask the carrier first, then the shop."""
+    if not policy.tracking.carrier_first or not report.tracking_number:
+        return None
+    if report.status is not OrderStatus.SHIPPED:
+        return None
+    carrier = report.carrier or ("le transporteur" if lang == "fr" else "the carrier")
+    route = _contact_route(policy, lang)
     if lang == "fr":
-        return f"Livraison prévue {window} ({basis})."
-    return f"Expected delivery {window} ({basis})."
+        return (
+            f"Pour toute question sur la livraison, vérifiez d'abord auprès de {carrier} avec "
+            f"votre numéro de suivi ; s'il ne peut pas vous aider, contactez {route}."
+        )
+    return (
+        f"For any question about the delivery, check with {carrier} first using your tracking "
+        f"number; if they can't help, please contact {route}."
+    )
 
 
-def order_status_answer(
+def _order_status_answer(
     report: OrderStatusReport, policy: StorePolicy, lang: Lang, *, conversation_store: str
 ) -> str:
-    """The answer to "where is my order?" for a verified order.
-
-    Args:
-        report: :func:`bot.orders.order_status_report` of the order.
-        policy: the policy of the store the order belongs to (its delays and contact).
-        lang: the customer's language.
-        conversation_store: the store the customer is talking to; when it is not the order's,
-            the answer starts by saying which shop the order belongs to.
-    """
+    """See :func:`order_status_answer` (not yet set for its language)."""
     parts: list[str | None] = []
     if policy.id != conversation_store:
         parts.append(other_store_note(report.number, policy, lang))
     parts.append(_status_sentence(report, lang))
-    parts.append(_window_sentence(report, policy, lang))
+    parts.extend(_delay_sentences(report, policy, lang))
+    parts.append(_carrier_first_sentence(report, policy, lang))
     # Last: it may end with the tracking link, which a trailing full stop would break in the
     # chat widget's and the e-mail client's link detection.
     if report.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
@@ -352,34 +369,54 @@ def order_status_answer(
 # --- refunds ------------------------------------------------------------------------------------
 
 
-def _return_route(summary: RefundPolicySummary, policy: StorePolicy, lang: Lang) -> str:
-    """How to send a return (both FAQs: through customer service), with the window if known."""
-    route = contact_route(policy, lang)
+def _return_window(summary: RefundPolicySummary, lang: Lang) -> str | None:
+    """'... dans les 14 jours suivant l'achat, sous certaines conditions' (om-system Q14)."""
+    days = summary.return_window_days
+    if days is None:
+        return None
     if lang == "fr":
-        text = f"Pour organiser un retour, contactez {route}."
-        if summary.return_window_days is not None:
-            text += (
-                f" Les retours sont acceptés dans les {summary.return_window_days} jours suivant "
-                "l'achat."
-            )
-        return text
-    text = f"To arrange a return, please contact {route}."
-    if summary.return_window_days is not None:
-        text += f" Returns are accepted within {summary.return_window_days} days of purchase."
-    return text
+        conditions = ", sous certaines conditions" if summary.return_window_conditional else ""
+        return (
+            f"Notre politique de retour autorise les retours dans les {days} jours suivant "
+            f"l'achat{conditions}."
+        )
+    conditions = ", under certain conditions" if summary.return_window_conditional else ""
+    return f"Our return policy allows returns within {days} days of purchase{conditions}."
+
+
+def _return_route(summary: RefundPolicySummary, policy: StorePolicy, lang: Lang) -> str:
+    """How to start a return, as the FAQ says: the window and policy page, or the service."""
+    route = _contact_route(policy, lang)
+    fr = lang == "fr"
+    parts = [_return_window(summary, lang)]
+    if summary.return_route == "policy_page":
+        parts.append(
+            "Les détails figurent sur notre page « Politique de retour » ; pour toute question, "
+            f"contactez {route}."
+            if fr
+            else f"The details are on our Return Policy page; if you have any questions, please "
+            f"contact {route}."
+        )
+    else:
+        parts.append(
+            f"Pour effectuer un retour, contactez {route}."
+            if fr
+            else f"To return an item, please contact {route}."
+        )
+    return " ".join(part for part in parts if part)
 
 
 def _bank_note(summary: RefundPolicySummary, lang: Lang) -> str:
-    # btomic's FAQ (Retours 3) says it; for a store whose FAQ is silent the sentence is still
-    # true (a bank's processing time is not a shop policy), so it is not attributed to a FAQ.
+    # Only for a store whose FAQ says it (btomic, Retours 3): callers check
+    # `timing_depends_on_bank` first.
     if lang == "fr":
         return (
-            "Le délai d'apparition sur votre compte dépend ensuite de votre banque ou de la "
-            "plateforme de paiement, ce qui ne dépend pas de la boutique."
+            "Selon notre FAQ, le délai d'apparition sur votre compte dépend ensuite de votre "
+            "banque émettrice ou de la plateforme de paiement."
         )
     return (
-        "How long it then takes to show on your account depends on your bank or payment "
-        "platform, which is outside the shop's control."
+        "As our FAQ states, how long it then takes to appear on your account depends on your "
+        "card issuer or payment platform."
     )
 
 
@@ -397,14 +434,13 @@ def _refund_no_return(
     timeline: RefundTimeline, policy: StorePolicy, lang: Lang, number: str
 ) -> str:
     if timeline.return_on_its_way:
+        # What the order data says, and no more: when a refund starts is the FAQ's to say.
         first = (
-            f"Nous n'avons pas encore reçu le retour de votre commande {number} : le "
-            "remboursement ne peut commencer qu'après sa réception."
+            f"Nous n'avons pas encore reçu le retour de votre commande {number}."
             if lang == "fr"
-            else f"We haven't received the return of your order {number} yet: the refund can "
-            "only start once it arrives."
+            else f"We haven't received the return of your order {number} yet."
         )
-        route = contact_route(policy, lang)
+        route = _contact_route(policy, lang)
         second = (
             f"Pour toute question sur ce retour, contactez {route}."
             if lang == "fr"
@@ -420,61 +456,93 @@ def _refund_no_return(
     return f"{first} {_return_route(timeline.policy, policy, lang)}"
 
 
-def _refund_pending(
-    timeline: RefundTimeline, facts: OrderFacts, policy: StorePolicy, lang: Lang
-) -> str:
+def _return_received_sentence(timeline: RefundTimeline, lang: Lang) -> str:
+    """What the order data says of the return: received (and accepted) on which days."""
     number = timeline.order_number
+    received, accepted = timeline.return_received_on, timeline.return_accepted_on
     fr = lang == "fr"
-    received = timeline.return_received_on
-    if received is not None:
-        first = (
-            f"Nous avons bien reçu le retour de votre commande {number} le {_date(received, lang)}"
-            f" et le remboursement est en attente."
-            if fr
-            else f"We received the return of your order {number} on {_date(received, lang)} "
-            "and the refund is pending."
-        )
-    else:
-        first = (
+    if received is None:
+        return (
             f"Le remboursement de votre commande {number} est en attente."
             if fr
             else f"The refund for your order {number} is pending."
         )
-    route = contact_route(policy, lang)
+    if accepted is None:
+        return (
+            f"Nous avons bien reçu le retour de votre commande {number} le "
+            f"{_date(received, lang)} ; son acceptation n'est pas encore enregistrée."
+            if fr
+            else f"We received the return of your order {number} on {_date(received, lang)}; "
+            "its acceptance has not been recorded yet."
+        )
+    if accepted == received:
+        return (
+            f"Nous avons reçu et accepté le retour de votre commande {number} le "
+            f"{_date(received, lang)}, et le remboursement est en attente."
+            if fr
+            else f"We received and accepted the return of your order {number} on "
+            f"{_date(received, lang)}, and the refund is pending."
+        )
+    return (
+        f"Nous avons reçu le retour de votre commande {number} le {_date(received, lang)} et "
+        f"l'avons accepté le {_date(accepted, lang)} ; le remboursement est en attente."
+        if fr
+        else f"We received the return of your order {number} on {_date(received, lang)} and "
+        f"accepted it on {_date(accepted, lang)}; the refund is pending."
+    )
+
+
+def _refund_rule(timeline: RefundTimeline, delay: BusinessDayRange, lang: Lang) -> str:
+    """The FAQ's delay, counted from the acceptance, and what it gives for this return."""
+    fr = lang == "fr"
+    rule = (
+        f"Selon notre FAQ, le remboursement est traité dans un délai de {_days(delay, lang)} "
+        "une fois l'article retourné reçu et confirmé conforme aux critères de retour"
+        if fr
+        else f"As our FAQ states, the refund is processed within {_days(delay, lang)} once the "
+        "returned item has been received and confirmed to meet the return criteria"
+    )
+    if timeline.expected_from is not None and timeline.expected_to is not None:
+        window = _between(timeline.expected_from, timeline.expected_to, lang)
+        return rule + (f", soit {window}." if fr else f", so {window}.")
+    if timeline.expected_from is not None:  # acceptance awaited: only the earliest date
+        earliest = _date(timeline.expected_from, lang)
+        return rule + (
+            f", donc au plus tôt le {earliest}." if fr else f", so {earliest} at the earliest."
+        )
+    return rule + "."
+
+
+def _refund_pending(
+    timeline: RefundTimeline, facts: OrderFacts, policy: StorePolicy, lang: Lang
+) -> str:
+    fr = lang == "fr"
+    first = _return_received_sentence(timeline, lang)
+    route = _contact_route(policy, lang)
     delay = timeline.policy.refund_business_days
     if delay is None:
         second = (
             f"Notre FAQ n'indique pas de délai de remboursement, {_NOT_DOCUMENTED['fr']} : "
             f"contactez {route} pour connaître la date prévue."
             if fr
-            else "Our FAQ doesn't give a refund delay, "
+            else "Our FAQ doesn't give a time frame for refunds, "
             f"{_NOT_DOCUMENTED['en']}: please contact {route} for the expected date."
         )
         return f"{first} {second}"
-    parts = [first]
-    rule = (
-        f"Selon notre FAQ, le remboursement est effectué dans un délai de {_days(delay, lang)} "
-        "après la réception et l'acceptation de l'article retourné"
-        if fr
-        else f"As our FAQ states, the refund is made within {_days(delay, lang)} of the returned "
-        "item being received and accepted"
-    )
-    if timeline.expected_from is not None and timeline.expected_to is not None:
-        window = _between(timeline.expected_from, timeline.expected_to, lang)
-        rule += f", soit {window}." if fr else f", so {window}."
-    else:
-        rule += "."
-    parts.append(rule)
+    parts = [first, _refund_rule(timeline, delay, lang)]
     method = _method_phrase(timeline, facts, lang)
     if method is not None and timeline.policy.refund_to_original_method:
         parts.append(f"Il sera versé sur {method}." if fr else f"It will go back to {method}.")
     if timeline.policy.timing_depends_on_bank:
         parts.append(_bank_note(timeline.policy, lang))
     if timeline.is_overdue:
+        # Only counted from a recorded acceptance: the FAQ's "nous traiterons" is a commitment.
         parts.append(
-            f"Ce délai est dépassé, et j'en suis désolé : contactez {route}."
+            "Ce délai est écoulé, et j'en suis désolé : pour savoir où en est votre "
+            f"remboursement, contactez {route}."
             if fr
-            else f"This delay has passed, and I'm sorry about that: please contact {route}."
+            else "This time frame has passed, and I'm sorry about that: to find out where your "
+            f"refund stands, please contact {route}."
         )
     return " ".join(parts)
 
@@ -503,10 +571,35 @@ def _refund_issued(
             text += f": {amount}"
         if method:
             text += f" refunded to {method}" if amount else f", to {method}"
+    if not timeline.policy.timing_depends_on_bank:
+        # om-system's FAQ says nothing about banks: nothing is added.
+        return f"{text}."
     return f"{text}. {_bank_note(timeline.policy, lang)}"
 
 
-def refund_answer(
+def _refund_of_cancelled_order(timeline: RefundTimeline, policy: StorePolicy, lang: Lang) -> str:
+    """A cancelled order: no return to wait for, and the FAQs say nothing of its refund."""
+    number = timeline.order_number
+    route = _contact_route(policy, lang)
+    pending = timeline.state is RefundState.PENDING
+    if lang == "fr":
+        first = f"Votre commande {number} a été annulée" + (
+            " et son remboursement est en attente." if pending else "."
+        )
+        return (
+            f"{first} Notre FAQ ne dit rien du remboursement d'une commande annulée, "
+            f"{_NOT_DOCUMENTED['fr']} : contactez {route}."
+        )
+    first = f"Your order {number} was cancelled" + (
+        " and its refund is pending." if pending else "."
+    )
+    return (
+        f"{first} Our FAQ doesn't say how a cancelled order is refunded, "
+        f"{_NOT_DOCUMENTED['en']}: please contact {route}."
+    )
+
+
+def _refund_answer(
     timeline: RefundTimeline,
     facts: OrderFacts,
     policy: StorePolicy,
@@ -514,19 +607,13 @@ def refund_answer(
     *,
     conversation_store: str,
 ) -> str:
-    """The answer to "where is my refund?" for a verified order.
-
-    Args:
-        timeline: :func:`bot.refunds.refund_timeline` of the order.
-        facts: the order (for its original payment means).
-        policy: the policy of the store the order belongs to.
-        lang: the customer's language.
-        conversation_store: the store the customer is talking to.
-    """
+    """See :func:`refund_answer` (not yet set for its language)."""
     parts: list[str] = []
     if policy.id != conversation_store:
         parts.append(other_store_note(timeline.order_number, policy, lang))
-    if timeline.state is RefundState.ISSUED:
+    if timeline.order_status is OrderStatus.CANCELLED and timeline.state is not RefundState.ISSUED:
+        parts.append(_refund_of_cancelled_order(timeline, policy, lang))
+    elif timeline.state is RefundState.ISSUED:
         parts.append(_refund_issued(timeline, facts, policy, lang))
     elif timeline.state is RefundState.PENDING:
         parts.append(_refund_pending(timeline, facts, policy, lang))
@@ -535,20 +622,12 @@ def refund_answer(
     return " ".join(parts)
 
 
-def refund_policy_answer(
+def _refund_policy_answer(
     summary: RefundPolicySummary, policy: StorePolicy, lang: Lang, *, offer_lookup: bool
 ) -> str:
-    """The store's general refund policy, for a refund question without an order number.
-
-    Args:
-        summary: :func:`bot.refunds.refund_policy` of the store.
-        policy: the store's policy (contact route).
-        lang: the customer's language.
-        offer_lookup: end by offering to look the order up (not after too many failed
-            identifications).
-    """
+    """See :func:`refund_policy_answer` (not yet set for its language)."""
     fr = lang == "fr"
-    route = contact_route(policy, lang)
+    route = _contact_route(policy, lang)
     delay = summary.refund_business_days
     parts: list[str] = []
     if delay is None:
@@ -556,27 +635,25 @@ def refund_policy_answer(
             f"Notre FAQ n'indique pas de délai de remboursement, {_NOT_DOCUMENTED['fr']} : "
             f"contactez {route}."
             if fr
-            else f"Our FAQ doesn't give a refund delay, {_NOT_DOCUMENTED['en']}: please contact "
-            f"{route}."
+            else f"Our FAQ doesn't give a time frame for refunds, {_NOT_DOCUMENTED['en']}: "
+            f"please contact {route}."
         )
-        if summary.return_window_days is not None:
-            parts.append(
-                f"Les retours sont acceptés dans les {summary.return_window_days} jours suivant "
-                "l'achat."
-                if fr
-                else f"Returns are accepted within {summary.return_window_days} days of purchase."
-            )
+        window = _return_window(summary, lang)
+        if window is not None:
+            parts.append(window)
     else:
         sentence = (
-            f"Une fois l'article retourné reçu et accepté, le remboursement est effectué dans un "
-            f"délai de {_days(delay, lang)}"
+            "Une fois l'article retourné reçu et confirmé conforme aux critères de retour, le "
+            f"remboursement est traité dans un délai de {_days(delay, lang)}"
             if fr
-            else f"Once the returned item has been received and accepted, the refund is made "
-            f"within {_days(delay, lang)}"
+            else "Once the returned item has been received and confirmed to meet the return "
+            f"criteria, the refund is processed within {_days(delay, lang)}"
         )
         if summary.refund_to_original_method:
             sentence += (
-                ", sur le moyen de paiement d'origine" if fr else " to the original payment method"
+                ", et il est effectué sur le moyen de paiement d'origine"
+                if fr
+                else ", and it is made to the original payment method"
             )
         parts.append(sentence + ".")
         if summary.timing_depends_on_bank:
@@ -595,57 +672,133 @@ def refund_policy_answer(
 # --- delivery countries and Klarna ------------------------------------------------------------
 
 
+def _delay_sentence(policy: StorePolicy, lang: Lang) -> str | None:
+    """The FAQ's delivery delays as it words them: an aim, a usual time, standard delivery.
+
+    None when the store documents no delay. Never a deadline: no start point, no date.
+    """
+    delivery = policy.delivery
+    if delivery.delivery_business_days is None:
+        return None
+    fr = lang == "fr"
+    days = _days(delivery.delivery_business_days, lang)
+    if delivery.processing_business_days is not None:
+        processing = _days(delivery.processing_business_days, lang)
+        usually = delivery.processing_time_is_usual
+        text = (
+            f"Le traitement d'une commande prend {'généralement ' if usually else ''}"
+            f"{processing}, puis la livraison standard prend {days}"
+            if fr
+            else f"Processing {'usually ' if usually else ''}takes {processing}, then "
+            f"standard delivery takes {days}"
+        )
+    elif delivery.delivery_time_is_aim:
+        text = (
+            f"Nous nous efforçons de livrer dans un délai de {days}"
+            if fr
+            else f"We aim to deliver within {days}"
+        )
+    else:
+        text = f"La livraison prend {days}" if fr else f"Delivery takes {days}"
+    if delivery.delivery_time_factors is not None:
+        factors = delivery.delivery_time_factors.in_language(lang)
+        text += f", selon {factors}" if fr else f", depending on {factors}"
+    return text + "."
+
+
+def _longer_delays_sentence(policy: StorePolicy, lang: Lang) -> str | None:
+    """When the FAQ warns that delays can be longer (sales, holidays, promotions)."""
+    when = policy.delivery.delays_may_be_longer
+    if when is None:
+        return None
+    period = when.in_language(lang)
+    return (
+        f"Les délais peuvent être plus longs {period}."
+        if lang == "fr"
+        else f"Delivery can take longer {period}."
+    )
+
+
+def _free_shipping_sentence(policy: StorePolicy, lang: Lang) -> str | None:
+    threshold = policy.delivery.free_shipping_threshold
+    if threshold is None:
+        return None
+    amount = _amount(threshold, lang)
+    return (
+        f"La livraison est gratuite pour les commandes supérieures à {amount}."
+        if lang == "fr"
+        else f"Shipping is free on orders over {amount}."
+    )
+
+
+def _delivery_facts(policy: StorePolicy, lang: Lang, *, free_shipping: bool) -> list[str]:
+    """The delays, the warning about longer delays and (optionally) the free-shipping rule."""
+    parts = [_delay_sentence(policy, lang), _longer_delays_sentence(policy, lang)]
+    if free_shipping:
+        parts.append(_free_shipping_sentence(policy, lang))
+    return [part for part in parts if part]
+
+
+def _excluded_areas_sentence(areas: Sequence[str], complete: bool | None, lang: Lang) -> str:
+    """The refused areas as the FAQ gives them ("notamment": the list is not exhaustive)."""
+    if lang == "fr":
+        places = _join([_in(area, lang) for area in areas], lang)
+        if complete:
+            return f"Selon notre FAQ, nous ne livrons pas {places}."
+        return (
+            "Selon notre FAQ, nous ne livrons pas dans certains territoires, notamment "
+            f"{places} (cette liste n'est pas exhaustive)."
+        )
+    places = _names(areas, lang)
+    if complete:
+        return f"As our FAQ states, we don't deliver to {places}."
+    return (
+        f"According to our FAQ, we don't deliver to some areas, including {places} (the list "
+        "is not exhaustive)."
+    )
+
+
 def _store_countries(policy: StorePolicy, lang: Lang) -> str:
-    """'Nous livrons dans ces pays : ... Au Royaume-Uni, nous ne livrons pas : ...'."""
+    """'Nous livrons dans ces 20 pays : ...', then the refused areas."""
     countries = policy.delivery.countries or ()
     excluded = policy.delivery.excluded_areas
-    if lang == "fr":
-        text = f"Nous livrons dans ces {len(countries)} pays : {_names(countries, lang)}."
-        if excluded:
-            text += f" Nous ne livrons pas dans ces zones : {_names(excluded, lang)}."
-        return text
-    text = f"We deliver to these {len(countries)} countries: {_names(countries, lang)}."
+    text = (
+        f"Nous livrons dans ces {len(countries)} pays : {_names(countries, lang)}."
+        if lang == "fr"
+        else f"We deliver to these {len(countries)} countries: {_names(countries, lang)}."
+    )
     if excluded:
-        text += f" We don't deliver to these areas: {_names(excluded, lang)}."
+        complete = policy.delivery.excluded_areas_complete
+        text += " " + _excluded_areas_sentence(excluded, complete, lang)
     return text
 
 
-def _worldwide(policy: StorePolicy, lang: Lang) -> str:
-    """btomic: worldwide, no list; the free-shipping threshold and the delays."""
-    delivery = policy.delivery
-    fr = lang == "fr"
-    parts = [
-        "Nous livrons nos clients du monde entier (notre FAQ ne donne pas de liste de pays)."
-        if fr
-        else "We ship to customers worldwide (our FAQ doesn't give a list of countries)."
-    ]
-    if delivery.free_shipping_threshold is not None:
-        amount = _amount(delivery.free_shipping_threshold, lang)
-        parts.append(
-            f"La livraison est gratuite pour les commandes supérieures à {amount}."
-            if fr
-            else f"Shipping is free on orders over {amount}."
-        )
-    processing, shipping = delivery.processing_business_days, delivery.delivery_business_days
-    if processing is not None and shipping is not None:
-        parts.append(
-            f"Comptez {_days(processing, lang)} de préparation, puis {_days(shipping, lang)} de "
-            "livraison standard."
-            if fr
-            else f"Allow {_days(processing, lang)} of processing, then {_days(shipping, lang)} of "
-            "standard delivery."
-        )
-    elif shipping is not None:
-        parts.append(
-            f"Comptez {_days(shipping, lang)} de livraison."
-            if fr
-            else f"Allow {_days(shipping, lang)} for delivery."
-        )
-    return " ".join(parts)
+def _no_country_list(policy: StorePolicy, lang: Lang, code: str | None) -> str:
+    """A store whose FAQ lists no country: say so, give the route to confirm, then the facts."""
+    route = _contact_route(policy, lang)
+    if lang == "fr":
+        about = f" pour une livraison {_in(code, lang)}" if code else ""
+        parts = [
+            "Notre FAQ ne donne pas la liste des pays où nous livrons, "
+            f"{_NOT_DOCUMENTED['fr']}{about}.",
+            f"Pour le confirmer, contactez {route}."
+            if code
+            else f"Pour confirmer une livraison dans votre pays, contactez {route}.",
+        ]
+    else:
+        about = f" about delivery {_to(code, lang)}" if code else ""
+        parts = [
+            "Our FAQ doesn't give a list of the countries we deliver to, "
+            f"{_NOT_DOCUMENTED['en']}{about}.",
+            f"To confirm it, please contact {route}."
+            if code
+            else f"To confirm delivery to your country, please contact {route}.",
+        ]
+    return " ".join([*parts, *_delivery_facts(policy, lang, free_shipping=True)])
 
 
 def _klarna_not_documented(policy: StorePolicy, lang: Lang, where: str | None) -> str:
-    route = contact_route(policy, lang)
+    route = _contact_route(policy, lang)
     if lang == "fr":
         target = f" {where}" if where else ""
         return (
@@ -682,27 +835,74 @@ def _klarna_list(policy: StorePolicy, lang: Lang) -> str:
     return f"dans ces pays : {names}" if lang == "fr" else f"in these countries: {names}"
 
 
-def delivery_answer(
+def _listed_answer(eligibility: DeliveryEligibility, policy: StorePolicy, lang: Lang) -> str:
+    """A listed country: yes, the areas refused in it (UK), the delays, Klarna."""
+    code = eligibility.country or ""
+    fr = lang == "fr"
+    within = eligibility.excluded_within
+    parts: list[str] = []
+    if within and not eligibility.postcode_checked:
+        parts.append(
+            f"Oui, nous livrons {_to(code, lang)}, mais pas partout."
+            if fr
+            else f"Yes, we deliver {_to(code, lang)}, but not everywhere."
+        )
+        parts.append(_excluded_areas_sentence(within, eligibility.exclusions_complete, lang))
+        parts.append(
+            "Indiquez-moi votre code postal et je vérifierai s'il se trouve dans l'une de ces "
+            "zones."
+            if fr
+            else "Give me your postcode and I'll check whether it is in one of these areas."
+        )
+    else:
+        parts.append(
+            f"Oui, nous livrons {_to(code, lang)}." if fr else f"Yes, we deliver {_to(code, lang)}."
+        )
+        if within:  # a postcode of the country, in none of the refused areas
+            parts.append(_postcode_not_excluded(policy, eligibility, lang))
+    delay = _delay_sentence(policy, lang)
+    if delay is not None:
+        parts.append(delay)
+    parts.append(_klarna_sentence(policy, code, True, lang))
+    return " ".join(parts)
+
+
+def _postcode_not_excluded(
+    policy: StorePolicy, eligibility: DeliveryEligibility, lang: Lang
+) -> str:
+    if eligibility.exclusions_complete:
+        return (
+            "Votre code postal ne se trouve dans aucune des zones où nous ne livrons pas."
+            if lang == "fr"
+            else "Your postcode is not in any of the areas we don't deliver to."
+        )
+    route = _contact_route(policy, lang)
+    if lang == "fr":
+        return (
+            "Votre code postal ne se trouve dans aucune des zones que notre FAQ cite comme non "
+            "livrées. Cette liste n'étant pas exhaustive, en cas de doute, contactez "
+            f"{route}."
+        )
+    return (
+        "Your postcode is not in any of the areas our FAQ names as not delivered. As that list "
+        f"is not exhaustive, if in doubt, please contact {route}."
+    )
+
+
+def _delivery_answer(
     eligibility: DeliveryEligibility,
     policy: StorePolicy,
     lang: Lang,
     *,
     asked: str | None = None,
 ) -> str:
-    """The answer to "do you deliver to ...?" (or "where do you deliver?").
-
-    Args:
-        eligibility: :func:`bot.delivery.delivery_eligibility` for the store.
-        policy: the store's policy.
-        lang: the customer's language.
-        asked: the country as the customer wrote it (quoted when it is not recognised).
-    """
+    """See :func:`delivery_answer` (not yet set for its language)."""
     fr = lang == "fr"
     reason = eligibility.reason
     code = eligibility.country
     if reason is EligibilityReason.NO_COUNTRY:
-        if policy.delivery.worldwide:
-            return _worldwide(policy, lang)
+        if policy.delivery.countries is None:
+            return _no_country_list(policy, lang, None)
         return _store_countries(policy, lang)
     if reason is EligibilityReason.UNKNOWN_COUNTRY or code is None:
         quoted = f" « {asked} »" if fr and asked else ""
@@ -715,11 +915,13 @@ def delivery_answer(
             "English or French)?"
         )
         rest = (
-            _worldwide(policy, lang)
-            if policy.delivery.worldwide
+            _no_country_list(policy, lang, None)
+            if policy.delivery.countries is None
             else _store_countries(policy, lang)
         )
         return f"{first} {rest}"
+    if reason is EligibilityReason.NO_LIST:
+        return _no_country_list(policy, lang, code)
     if reason is EligibilityReason.EXCLUDED_AREA:
         area = eligibility.excluded_area or code
         if eligibility.excluded_by_postcode:
@@ -735,11 +937,8 @@ def delivery_answer(
                 if fr
                 else f"Sorry, we don't deliver {_to(area, lang)}."
             )
-        excluded = _names(eligibility.excluded_areas, lang)
-        second = (
-            f"Selon notre FAQ, ces zones ne sont pas desservies : {excluded}."
-            if fr
-            else f"As our FAQ states, these areas are not served: {excluded}."
+        second = _excluded_areas_sentence(
+            eligibility.excluded_areas, eligibility.exclusions_complete, lang
         )
         return f"{first} {second}"
     if reason is EligibilityReason.NOT_LISTED:
@@ -749,41 +948,13 @@ def delivery_answer(
             else f"Sorry, we don't deliver {_to(code, lang)}."
         )
         return f"{first} {_store_countries(policy, lang)}"
-    if reason is EligibilityReason.WORLDWIDE:
-        first = (
-            f"Oui, nous livrons {_to(code, lang)}."
-            if fr
-            else (f"Yes, we deliver {_to(code, lang)}.")
-        )
-        return f"{first} {_worldwide(policy, lang)}"
-    # LISTED
-    first = f"Oui, nous livrons {_to(code, lang)}." if fr else f"Yes, we deliver {_to(code, lang)}."
-    parts = [first]
-    if policy.delivery.delivery_business_days is not None:
-        days = _days(policy.delivery.delivery_business_days, lang)
-        parts.append(
-            f"Nous nous efforçons de livrer dans un délai de {days}."
-            if fr
-            else f"We aim to deliver within {days}."
-        )
-    parts.append(_klarna_sentence(policy, code, True, lang))
-    return " ".join(parts)
+    return _listed_answer(eligibility, policy, lang)
 
 
-def klarna_answer(
+def _klarna_answer(
     eligibility: DeliveryEligibility, policy: StorePolicy, lang: Lang, *, asked: str | None = None
 ) -> str | None:
-    """Whether Klarna is offered in the country a payment question names.
-
-    Args:
-        eligibility: :func:`bot.delivery.delivery_eligibility` for the named country.
-        policy: the store's policy (``payment.klarna_countries``).
-        lang: the customer's language.
-        asked: the country as the customer wrote it.
-
-    Returns:
-        One or two sentences, or None when no country was named.
-    """
+    """See :func:`klarna_answer` (not yet set for its language)."""
     if eligibility.reason is EligibilityReason.NO_COUNTRY:
         return None
     code = eligibility.country
@@ -814,3 +985,128 @@ def klarna_answer(
         if fr
         else f"No, Klarna isn't offered {where}: it is offered {_klarna_list(policy, lang)}."
     )
+
+
+# --- the public answers: set for their language ---------------------------------------------
+# Every composed answer leaves through one of these, so French ones always get French
+# typography (bot/typography.py): no line break before "?" or ":", in "8 h" or an amount.
+
+
+def contact_route(policy: StorePolicy, lang: Lang) -> str:
+    """How to reach the store's customer service, as a phrase to follow "contact".
+
+    'l'équipe du service client BTOMIC par e-mail à service@btomic.com ou par téléphone au
+    +1 (347) 459-1491, du lundi au vendredi, ...' / 'the BTOMIC customer service team at
+    service@btomic.com or +1 (347) 459-1491, Monday to Friday, ...'. Only what the FAQ gives:
+    no phone or hours when they are not documented.
+    """
+    return typeset(_contact_route(policy, lang), lang)
+
+
+def technical_problem(policy: StorePolicy | None, lang: Lang) -> str:
+    """The apology when the orders database or anything else fails during an action.
+
+    Args:
+        policy: the conversation's store, or None when even that could not be determined.
+        lang: the customer's language.
+    """
+    return typeset(_technical_problem(policy, lang), lang)
+
+
+def lookup_locked_answer(policy: StorePolicy, lang: Lang) -> str:
+    """After too many failed identifications: stop trying, offer a person and the contact."""
+    return typeset(_lookup_locked_answer(policy, lang), lang)
+
+
+def other_store_note(number: str, order_policy: StorePolicy, lang: Lang) -> str:
+    """Says which shop an order belongs to, when it is not the conversation's shop."""
+    return typeset(_other_store_note(number, order_policy, lang), lang)
+
+
+def order_status_answer(
+    report: OrderStatusReport, policy: StorePolicy, lang: Lang, *, conversation_store: str
+) -> str:
+    """The answer to "where is my order?" for a verified order.
+
+    Args:
+        report: :func:`bot.orders.order_status_report` of the order.
+        policy: the policy of the store the order belongs to (its delays and contact).
+        lang: the customer's language.
+        conversation_store: the store the customer is talking to; when it is not the order's,
+            the answer starts by saying which shop the order belongs to.
+    """
+    text = _order_status_answer(report, policy, lang, conversation_store=conversation_store)
+    return typeset(text, lang)
+
+
+def refund_answer(
+    timeline: RefundTimeline,
+    facts: OrderFacts,
+    policy: StorePolicy,
+    lang: Lang,
+    *,
+    conversation_store: str,
+) -> str:
+    """The answer to "where is my refund?" for a verified order.
+
+    Args:
+        timeline: :func:`bot.refunds.refund_timeline` of the order.
+        facts: the order (for its original payment means).
+        policy: the policy of the store the order belongs to.
+        lang: the customer's language.
+        conversation_store: the store the customer is talking to.
+    """
+    text = _refund_answer(timeline, facts, policy, lang, conversation_store=conversation_store)
+    return typeset(text, lang)
+
+
+def refund_policy_answer(
+    summary: RefundPolicySummary, policy: StorePolicy, lang: Lang, *, offer_lookup: bool
+) -> str:
+    """The store's general refund policy, for a refund question without an order number.
+
+    Args:
+        summary: :func:`bot.refunds.refund_policy` of the store.
+        policy: the store's policy (contact route).
+        lang: the customer's language.
+        offer_lookup: end by offering to look the order up (not after too many failed
+            identifications).
+    """
+    text = _refund_policy_answer(summary, policy, lang, offer_lookup=offer_lookup)
+    return typeset(text, lang)
+
+
+def delivery_answer(
+    eligibility: DeliveryEligibility,
+    policy: StorePolicy,
+    lang: Lang,
+    *,
+    asked: str | None = None,
+) -> str:
+    """The answer to "do you deliver to ...?" (or "where do you deliver?").
+
+    Args:
+        eligibility: :func:`bot.delivery.delivery_eligibility` for the store.
+        policy: the store's policy.
+        lang: the customer's language.
+        asked: the country as the customer wrote it (quoted when it is not recognised).
+    """
+    return typeset(_delivery_answer(eligibility, policy, lang, asked=asked), lang)
+
+
+def klarna_answer(
+    eligibility: DeliveryEligibility, policy: StorePolicy, lang: Lang, *, asked: str | None = None
+) -> str | None:
+    """Whether Klarna is offered in the country a payment question names.
+
+    Args:
+        eligibility: :func:`bot.delivery.delivery_eligibility` for the named country.
+        policy: the store's policy (``payment.klarna_countries``).
+        lang: the customer's language.
+        asked: the country as the customer wrote it.
+
+    Returns:
+        One or two sentences, or None when no country was named.
+    """
+    text = _klarna_answer(eligibility, policy, lang, asked=asked)
+    return None if text is None else typeset(text, lang)

@@ -232,8 +232,8 @@ class Stack:
         assert service.process is not None
         url = service.base_url + service.health_path
         with httpx.Client(timeout=2.0) as client:
-            # At least one look, even past the deadline: a gateway checked after a slow Rasa
-            # server (the services start together) is usually ready by then.
+            # At least one check: the services are waited for in turn, so a fast one's
+            # deadline may pass while a slow one (Rasa loading its model) is still starting.
             first = True
             while first or time.monotonic() < deadline:
                 first = False

@@ -1,9 +1,12 @@
 """The two shops' documented policies, read from ``data/stores/<store id>.yml``.
 
 Each YAML file is the one place for a store's facts (contact, delays, countries, Klarna
-countries, payment means, return window...). ``null`` in the file means "the FAQ says
-nothing": the bot must then say so and give the store's contact route, so every such field is
-``Optional`` here and the callers have to handle ``None``.
+countries, payment means, return window...). Each fact is written ``{value: ..., faq: "..."}``
+with the FAQ's own words beside it (``data/stores/faq/<store id>.fr.txt`` is the FAQ page
+they quote); the policy below holds the values, :func:`read_store_file` also gives the
+quotes. ``null`` in the file means "the FAQ says nothing": the bot must then say so and give
+the store's contact route, so every such field is ``Optional`` here and the callers have to
+handle ``None``.
 
 The files are validated once, when first needed, against the models below: an unknown key, a
 misspelled country code or an inverted day range is a :class:`~bot.errors.ConfigurationError`
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -27,11 +31,15 @@ from bot.errors import ConfigurationError, UnknownStoreError
 from bot.nlu.countries import is_known_code, parent_country
 
 __all__ = [
+    "IDENTITY_KEYS",
     "BusinessDayRange",
+    "StoreFile",
     "StorePolicy",
     "all_stores",
+    "faq_path",
     "load_store",
     "load_stores_from",
+    "read_store_file",
     "resolve_store",
     "store_ids",
 ]
@@ -92,49 +100,83 @@ class Contact(_Facts):
 
 
 class Payment(_Facts):
-    """The documented payment means."""
+    """The documented payment means (no Klarna country: Klarna is not documented)."""
 
     methods: tuple[str, ...]
     klarna_countries: _CountryCodes
-    crypto: bool
     encrypted: bool
 
 
 class Delivery(_Facts):
-    """Where and how fast the store delivers."""
+    """Where and how fast the store delivers, as its FAQ words it."""
 
     # Order processing before the parcel leaves; None when the FAQ gives one overall delay.
     processing_business_days: BusinessDayRange | None
-    # Delivery delay: from the order when processing is None, else from the dispatch.
+    # "généralement": the processing time is usual, not guaranteed.
+    processing_time_is_usual: bool | None
     delivery_business_days: BusinessDayRange | None
-    worldwide: bool
-    # The countries delivered to; None for a worldwide store (the FAQ gives no list).
+    # "Nous nous efforçons": the delay is an aim, not a commitment.
+    delivery_time_is_aim: bool | None
+    # The delivery time follows the processing time (so it runs from the dispatch). None: the
+    # FAQ gives no start point, and no date may be computed from the delay.
+    delivery_after_processing: bool | None
+    # What the delay depends on ("votre adresse"), and when it may be longer.
+    delivery_time_factors: Localised | None
+    delays_may_be_longer: Localised | None
+    # The countries delivered to; None when the FAQ gives no list (the bot must not guess).
     countries: _CountryCodes | None
     # Areas refused although their country is listed (or named by the FAQ as refused).
     excluded_areas: _CountryCodes
+    # False when the FAQ's list of refused areas is not exhaustive ("notamment").
+    excluded_areas_complete: bool | None
     free_shipping_threshold: Money | None
     shipping_fees: Localised | None
     customs_duties_charged: bool | None
     refuse_damaged_parcel: bool | None
 
     @model_validator(mode="after")
-    def _list_or_worldwide(self) -> Delivery:
-        if self.worldwide == (self.countries is not None):
-            raise ValueError("give exactly one of `worldwide: true` and a `countries` list")
+    def _exclusions_need_a_list(self) -> Delivery:
+        if self.excluded_areas and self.countries is None:
+            raise ValueError("`excluded_areas` needs a `countries` list")
+        if self.delivery_after_processing and self.processing_business_days is None:
+            raise ValueError("`delivery_after_processing` needs `processing_business_days`")
         return self
+
+
+class Tracking(_Facts):
+    """Where the FAQ sends a customer who wants to follow an order."""
+
+    # The customer account shows the orders' status.
+    account: bool | None
+    # With a tracking number, ask the carrier first, then the shop.
+    carrier_first: bool | None
+    # An e-mail with the tracking number (and the carrier's link) is sent at dispatch.
+    shipping_email: bool | None
 
 
 class Returns(_Facts):
     """The return and refund policy."""
 
     window_days: int | None
+    # "sous certaines conditions": the window is never stated without this.
+    window_conditional: bool | None
     return_shipping_paid_by: Literal["store", "customer"] | None
-    # Counted from the day the return is received and accepted.
     refund_business_days: BusinessDayRange | None
+    # What the refund delay is counted from: the return received and accepted.
+    refund_counted_from: Literal["acceptance"] | None
     refund_to_original_method: bool | None
     refund_timing_depends_on_bank: bool | None
-    # How a return is started: "contact" = through customer service (e-mail / phone).
-    route: Literal["contact"]
+    # What happens to the payment of a cancelled order (neither FAQ says).
+    refund_after_cancellation: Localised | None
+    # How a return is started: "contact" = through customer service (e-mail / phone);
+    # "policy_page" = the shop's return policy page.
+    route: Literal["contact", "policy_page"]
+
+    @model_validator(mode="after")
+    def _delay_needs_its_start(self) -> Returns:
+        if (self.refund_business_days is None) != (self.refund_counted_from is None):
+            raise ValueError("give `refund_counted_from` with `refund_business_days`, or neither")
+        return self
 
 
 class Cancellation(_Facts):
@@ -144,50 +186,55 @@ class Cancellation(_Facts):
 
 
 class Modification(_Facts):
-    """Whether the FAQ documents changing an order."""
+    """Whether an order can be changed ("maybe" = ask service at once)."""
 
-    documented: bool
+    possible: bool | Literal["maybe"]
 
 
 class Damage(_Facts):
-    """The deadline to report a damaged item."""
+    """Damaged deliveries: the deadline to report them, who pays the shipping."""
 
     report_within_hours: int | None
+    shipping_costs_covered: bool | None
 
 
 class Warranty(_Facts):
     """The warranty, when the FAQ documents one."""
 
-    documented: bool
-    months: int | None = None
+    months: int
     repair_days: int | None = None
 
 
 class Repair(_Facts):
     """Repairs, when the FAQ documents them."""
 
-    documented: bool
     free_under_warranty: bool | None = None
 
 
 class StorePolicy(_Facts):
-    """Everything one store's FAQ documents, as typed values."""
+    """Everything one store's FAQ documents, as typed values.
+
+    ``None`` for a section (``warranty``, ``repair``, ``modification``) means the FAQ does not
+    cover the topic at all.
+    """
 
     id: str
     name: str
+    display_name: Localised
     legal_name: str
     order_prefix: str = Field(pattern=r"^[A-Z]{2}$")
-    account_name: str
     support_team: Localised
+    account_name: str
     contact: Contact
     payment: Payment
     delivery: Delivery
+    tracking: Tracking
     returns: Returns
     cancellation: Cancellation
-    modification: Modification
+    modification: Modification | None
     damage: Damage
-    warranty: Warranty
-    repair: Repair
+    warranty: Warranty | None
+    repair: Repair | None
 
     def klarna_offered_in(self, country: str) -> bool:
         """Whether Klarna is a documented payment means for customers in ``country``.
@@ -196,6 +243,14 @@ class StorePolicy(_Facts):
         :func:`bot.delivery.delivery_eligibility` for whether the store delivers there at all.
         """
         return parent_country(country.strip().upper()) in self.payment.klarna_countries
+
+
+#: The keys of a store file that describe the shop's set-up rather than its FAQ: they carry
+#: no FAQ quote.
+IDENTITY_KEYS = frozenset(
+    {"id", "name", "display_name", "legal_name", "order_prefix", "support_team"}
+)
+_FACT_KEYS = frozenset({"value", "faq"})
 
 
 class _FactsLoader(yaml.SafeLoader):
@@ -217,14 +272,70 @@ _FactsLoader.add_implicit_resolver(
 )
 
 
-def _read(path: Path) -> StorePolicy:
+@dataclass(frozen=True)
+class StoreFile:
+    """A store file as written: its plain facts and the FAQ quote behind each.
+
+    Attributes:
+        facts: the file with every ``{value, faq}`` fact replaced by its value (what
+            :class:`StorePolicy` validates; tests read it too).
+        sources: the FAQ quotes of each fact, by dotted path (``"delivery.countries"``).
+    """
+
+    facts: dict[str, Any]
+    sources: dict[str, tuple[str, ...]]
+
+
+def _unwrap(node: Any, path: str, sources: dict[str, tuple[str, ...]]) -> Any:
+    if not isinstance(node, dict):
+        return node
+    if set(node) == _FACT_KEYS:
+        quotes = node["faq"] if isinstance(node["faq"], list) else [node["faq"]]
+        if (
+            node["value"] is None
+            or not quotes
+            or not all(isinstance(quote, str) and quote.strip() for quote in quotes)
+        ):
+            # null is the FAQ's silence, which has no quote; a quote must be real text.
+            raise ValueError(f"{path}: a fact needs a value and a non-empty `faq` quote")
+        sources[path] = tuple(quotes)
+        return node["value"]
+    return {
+        key: _unwrap(value, f"{path}.{key}" if path else str(key), sources)
+        for key, value in node.items()
+    }
+
+
+def read_store_file(path: Path) -> StoreFile:
+    """Reads a store file, separating each fact's value from its FAQ quote.
+
+    Raises:
+        ConfigurationError: the file cannot be read, is not a mapping, or has a fact without
+            a value or a quote.
+    """
     try:
         with path.open(encoding="utf-8") as stream:
             raw: Any = yaml.load(stream, Loader=_FactsLoader)  # noqa: S506 (a SafeLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"cannot read the store policy {path}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigurationError(f"invalid store policy {path}: not a mapping")
+    sources: dict[str, tuple[str, ...]] = {}
     try:
-        policy = StorePolicy.model_validate(raw)
+        facts = _unwrap(raw, "", sources)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid store policy {path}: {exc}") from exc
+    return StoreFile(facts=facts, sources=sources)
+
+
+def faq_path(store_id: str, directory: Path = STORES_DIR) -> Path:
+    """The verbatim copy of the store's FAQ page its facts quote (``faq/<id>.fr.txt``)."""
+    return directory / "faq" / f"{store_id}.fr.txt"
+
+
+def _read(path: Path) -> StorePolicy:
+    try:
+        policy = StorePolicy.model_validate(read_store_file(path).facts)
     except ValidationError as exc:
         raise ConfigurationError(f"invalid store policy {path}:\n{exc}") from exc
     if policy.id != path.stem:

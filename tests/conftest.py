@@ -7,6 +7,7 @@ SQLite tracker store, so tests never touch the developer's `var/` files.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -39,11 +40,16 @@ def trained_model() -> Path:
     return DEFAULT_MODEL
 
 
-def load_demo_database(url: str) -> None:
-    """Migrates `url` to head and loads the demo orders, through the real CLI."""
+def load_demo_database(url: str, *, today: dt.date | None = None) -> None:
+    """Migrates `url` to head and loads the demo orders, through the real CLI.
+
+    ``today`` is the demo data's day (default: today): an earlier day makes every order
+    that much older.
+    """
     env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(PROJECT_ROOT)}
+    day = ["--today", today.isoformat()] if today is not None else []
     subprocess.run(
-        [sys.executable, "-m", "bot.db.demo", "--if-empty"],
+        [sys.executable, "-m", "bot.db.demo", "--if-empty", *day],
         cwd=PROJECT_ROOT,
         env=env,
         check=True,

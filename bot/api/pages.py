@@ -14,6 +14,7 @@ from string import Template
 
 from bot.api.paths import TEMPLATES_DIR
 from bot.i18n import Lang, format_money
+from bot.typography import typeset
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,9 @@ DEMO_SHOPS: dict[str, DemoShop] = {
             "en": "The Énigme series: time, told differently",
         },
         hero_text={
-            "fr": "Livraison offerte dès 50 $ de commande, partout dans le monde.",
-            "en": "Free delivery on orders over $50, worldwide.",
+            # The FAQ (Expédition 1): free delivery over $50; it names no delivery area.
+            "fr": "Livraison offerte pour les commandes supérieures à 50 $ US.",
+            "en": "Free delivery on orders over $50.",
         },
         currency="USD",
         products=(
@@ -192,21 +194,29 @@ def _template(name: str) -> Template:
 
 
 def render_shop_page(shop: DemoShop, lang: Lang) -> str:
-    """The shop's demo page in `lang`, with the widget's one-tag embed."""
-    ui = _UI[lang]
-    nav = "\n".join(f'<li><a href="#">{escape(item)}</a></li>' for item in shop.nav[lang])
+    """The shop's demo page in `lang`, with the widget's one-tag embed.
+
+    Every visible French string is set with French typography (no line break before ":" or
+    "?", inside « », before a currency sign).
+    """
+    ui = {key: typeset(text, lang) for key, text in _UI[lang].items()}
+
+    def text(value: str) -> str:
+        return escape(typeset(value, lang))
+
+    nav = "\n".join(f'<li><a href="#">{text(item)}</a></li>' for item in shop.nav[lang])
     cards = "\n".join(
         f"""<li class="product">
   <img src="/static/img/{escape(p.image)}" alt="" width="240" height="180">
   <h3>{escape(p.name)}</h3>
-  <p>{escape(p.blurb[lang])}</p>
+  <p>{text(p.blurb[lang])}</p>
   <p class="price">{escape(format_money(p.price, shop.currency, lang))}</p>
   <button type="button">{escape(ui["add_to_cart"])}</button>
 </li>"""
         for p in shop.products
     )
     questions = [ui["q_payment"], ui["q_delivery"], ui["q_order"].format(order=shop.order_example)]
-    opening, closing = ("« ", " »") if lang == "fr" else ("“", "”")
+    opening, closing = ("«\u202f", "\u202f»") if lang == "fr" else ("“", "”")
     tips = "\n".join(f"<li>{opening}{escape(q)}{closing}</li>" for q in questions)
     if shop.order_email:
         tips += f"\n<li>{escape(ui['q_email'].format(email=shop.order_email))}</li>"
@@ -214,15 +224,15 @@ def render_shop_page(shop: DemoShop, lang: Lang) -> str:
     return _template("shop.html").substitute(
         lang=lang,
         store=escape(shop.store_id),
-        title=escape(shop.title[lang]),
+        title=text(shop.title[lang]),
         brand=escape(shop.brand),
         nav=nav,
         other_lang_href=escape(other_lang_href),
         other_lang_code="fr" if lang == "en" else "en",
         other_language=escape(ui["other_language"]),
         home=escape(ui["home"]),
-        hero_title=escape(shop.hero_title[lang]),
-        hero_text=escape(shop.hero_text[lang]),
+        hero_title=text(shop.hero_title[lang]),
+        hero_text=text(shop.hero_text[lang]),
         products_heading=escape(ui["products"]),
         products=cards,
         try_heading=escape(ui["try"]),

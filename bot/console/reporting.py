@@ -371,7 +371,7 @@ def _save(session: Session, summary: ConversationSummary) -> None:
 def _take_lock(session: Session, now: dt.datetime) -> int | None:
     """Takes the import for ``LOCK_S`` seconds; returns the bookmark, None if another has it."""
     if session.get(ReportCursor, CURSOR_NAME) is None:
-        # Migration 0003 creates the row; this only covers a table emptied by hand.
+        # Migration 0004 creates the row; this only covers a table emptied by hand.
         session.add(ReportCursor(name=CURSOR_NAME, last_event_id=0, locked_until=None))
         try:
             session.commit()

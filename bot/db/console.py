@@ -14,7 +14,7 @@
 - :class:`TeachingExample` is a reviewed training example; :class:`TrainingRun` a retraining
   started from the console; :class:`DemoMail` a message caught by the local SMTP catcher.
 
-The schema is created by the Alembic revision ``0003`` (never by ``create_all``).
+The schema is created by the Alembic revision ``0004`` (never by ``create_all``).
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class StoreFacts:
     id: str
     name: str
     order_prefix: str
-    countries: tuple[str, ...] | None  # None: worldwide
+    countries: tuple[str, ...] | None  # None: the FAQ gives no list
     payment_methods: tuple[PaymentMethod, ...]
     klarna_countries: frozenset[str]
 
@@ -456,7 +456,7 @@ _COUNTRIES: dict[str, CountryProfile] = {
 }
 
 # Where the customers are. OM SYSTEM: its delivery countries (the store file), mostly the
-# large markets; BTOMIC ships worldwide from the US, so a US-heavy mix.
+# large markets; BTOMIC lists no country (its demo customers are a US-heavy mix).
 _OM_COUNTRY_WEIGHTS = {"FR": 18, "DE": 18, "GB": 14, "IT": 8, "ES": 8, "NL": 6, "BE": 5}
 _OM_OTHER_COUNTRY_WEIGHT = 2
 _BT_COUNTRY_WEIGHTS = {

@@ -15,7 +15,8 @@ channel and by the chat actions (web widget, ``rasa shell``) through
 :func:`bot.handoffs.record_handoff`.
 
 The tables live in the orders database (same ``Base``, same migrations); the schema is created
-by the Alembic revision ``0002`` in ``bot/db/migrations/versions``.
+by the Alembic revision ``0002`` in ``bot/db/migrations/versions`` (``0003`` adds the
+handoff's address source and language).
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ class HandoffChannel(enum.StrEnum):
     EMAIL = "email"
     WEB = "web"
     SHELL = "shell"
+
+
+class AddressSource(enum.StrEnum):
+    """Where a handoff's customer address comes from."""
+
+    EMAIL_SENDER = "email_sender"  # the From address of the mail (the channel vouches for it)
+    CUSTOMER = "customer"  # typed by the customer in the chat when asked for it (unverified)
 
 
 def utcnow() -> dt.datetime:
@@ -125,6 +133,8 @@ class Handoff(Base):
     __tablename__ = "handoffs"
     __table_args__ = (
         CheckConstraint(one_of("channel", HandoffChannel), name="channel"),
+        # NULL passes a CHECK (SQL's unknown): no address, no source.
+        CheckConstraint(one_of("address_source", AddressSource), name="address_source"),
         CheckConstraint("status IN ('open', 'assigned', 'resolved')", name="status"),
         Index("ix_handoffs_created_at", "created_at"),
         Index("ix_handoffs_store_id_status", "store_id", "status"),
@@ -136,8 +146,14 @@ class Handoff(Base):
     # The Rasa sender id (chat) or the e-mail conversation id.
     conversation_id: Mapped[str] = mapped_column(String(128))
     store_id: Mapped[str] = mapped_column(String(32))
-    # Where a human can answer the customer, when the channel knows it.
+    # Where a human can answer the customer: the mail's sender, or the address the customer
+    # gave in the chat after the handoff (``address_source`` says which).
     customer_address: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
+    address_source: Mapped[AddressSource | None] = mapped_column(
+        enum_type(AddressSource, length=16)
+    )
+    # The customer's language ("fr"/"en"), so the agent answers in it.
+    language: Mapped[str | None] = mapped_column(String(2))
     reason: Mapped[str] = mapped_column(String(64))
     # The start of what the customer wrote, so the queue can be read without opening the mail.
     excerpt: Mapped[str | None] = mapped_column(Text)
@@ -148,7 +164,7 @@ class Handoff(Base):
     inbox_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("inbox_messages.id", ondelete="SET NULL"), index=True
     )
-    # --- the support console (revision 0003) ---
+    # --- the support console (revision 0004); `language` above is 0003's ---
     # open -> assigned (an agent took it) -> resolved; see bot.db.console.HandoffStatus.
     status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
     assigned_to_id: Mapped[int | None] = mapped_column(
@@ -160,8 +176,6 @@ class Handoff(Base):
     live_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # The widget's last poll: tells the agent whether the customer is still on the page.
     customer_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    # The customer's language (fr/en) when known, for the reply template.
-    language: Mapped[str | None] = mapped_column(String(2))
 
     def __repr__(self) -> str:
         return f"Handoff(id={self.id!r}, channel={self.channel.value!r}, reason={self.reason!r})"

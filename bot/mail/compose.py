@@ -21,6 +21,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from bot.i18n import Lang, format_date
 from bot.mail.parsing import ParsedMail, display_address
 from bot.stores import StorePolicy
+from bot.typography import typeset
 
 # Any run of reply/forward prefixes a mailer may have put before the subject, in the
 # languages customers write in: "Re:", "RE :", "Réf. :", "AW:", "TR:", "Fwd:", "Re[2]:".
@@ -60,6 +61,11 @@ _TEXTS: dict[Lang, dict[str, str]] = {
 }
 
 
+def _text(lang: Lang, key: str, **values: str) -> str:
+    # The fixed sentences, set for their language (French no-break spaces before ":").
+    return typeset(_TEXTS[lang][key], lang).format(**values)
+
+
 def reply_subject(subject: str, lang: Lang) -> str:
     """``"Re: <subject>"`` with any earlier reply/forward prefixes folded into that one."""
     bare = _REPLY_PREFIXES.sub("", subject).strip()
@@ -75,8 +81,8 @@ def _quote_header(parsed: ParsedMail, lang: Lang) -> str:
         except (TypeError, ValueError, IndexError):
             when = None
     if when is None:
-        return _TEXTS[lang]["wrote"].format(sender=sender)
-    return _TEXTS[lang]["wrote_on"].format(date=format_date(when.date(), lang), sender=sender)
+        return _text(lang, "wrote", sender=sender)
+    return _text(lang, "wrote_on", date=format_date(when.date(), lang), sender=sender)
 
 
 def compose_body(
@@ -97,18 +103,18 @@ def compose_body(
         parsed: the inbound mail (for the quotation header).
         customer_text: what the customer wrote, quoted at the end.
     """
-    texts = _TEXTS[lang]
     unique: list[str] = []
     for answer in answers:
         if answer.strip() and answer.strip() not in unique:
             unique.append(answer.strip())
     quoted = "\n".join(f"> {line}".rstrip() for line in customer_text.strip().split("\n"))
+    team = typeset(store.support_team.in_language(lang), lang)
     paragraphs = [
-        texts["greeting"],
+        _text(lang, "greeting"),
         *unique,
-        texts["closing"],
-        f"{texts['regards']}\n{store.support_team.in_language(lang)}",
-        f"-- \n{texts['automatic']}",
+        _text(lang, "closing"),
+        f"{_text(lang, 'regards')}\n{team}",
+        f"-- \n{_text(lang, 'automatic')}",
         f"{_quote_header(parsed, lang)}\n{quoted}",
     ]
     return "\n\n".join(paragraphs) + "\n"
@@ -147,7 +153,7 @@ def build_reply(
     """
     support = store.contact.email
     message = EmailMessage(policy=policy.SMTP)
-    message["From"] = display_address(store.name, support)
+    message["From"] = display_address(store.display_name.in_language(lang), support)
     message["To"] = display_address(parsed.sender_name, parsed.sender)
     message["Subject"] = reply_subject(parsed.subject, lang)
     message["Date"] = format_datetime(now)

@@ -20,8 +20,10 @@ EXPECTED_ACTIONS = {
     "action_delivery_countries",
     "action_payment_methods",
     "action_human_handoff",
+    "action_save_handoff_email",
     "action_clarify",
     "action_handle_inform",
+    "action_ask_order_number",
 }
 
 

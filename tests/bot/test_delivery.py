@@ -142,6 +142,20 @@ def test_om_system_delivers_to_other_uk_postcodes(om: StorePolicy, postcode: str
     assert result.reason is EligibilityReason.LISTED
     assert result.country == "GB"
     assert result.klarna is True
+    # Checked against the refused areas only when it is a UK postcode.
+    assert result.postcode_checked is (postcode != "not a postcode")
+    assert result.exclusions_complete is False  # "notamment"
+
+
+@pytest.mark.parametrize("country", ["GB", "Royaume-Uni", "England", "Wales", "UK"])
+def test_the_uk_without_a_postcode_carries_its_refused_areas(om: StorePolicy, country: str) -> None:
+    result = delivery_eligibility(om, country)
+    assert result.delivers is True
+    assert result.reason is EligibilityReason.LISTED
+    # Scotland, Northern Ireland, the Channel Islands, Man and Wight: the answer names them.
+    assert set(result.excluded_within) == set(om.delivery.excluded_areas)
+    assert result.postcode_checked is False
+    assert delivery_eligibility(om, "DE").excluded_within == ()
 
 
 def test_a_named_area_is_not_overridden_by_a_postcode(om: StorePolicy) -> None:
@@ -188,11 +202,16 @@ def test_unknown_country(store: str, country: str) -> None:
     [("Japon", None), ("US", "10001"), ("France", "69002"), ("Écosse", None), ("GB", "EH1 1YZ"),
      ("Brésil", None), ("Isle of Man", None)],
 )  # fmt: skip
-def test_btomic_delivers_worldwide(bt: StorePolicy, country: str, postcode: str | None) -> None:
+def test_btomic_faq_gives_no_country_list(
+    bt: StorePolicy, country: str, postcode: str | None
+) -> None:
+    # "nos clients du monde entier" is about payment options: the FAQ lists no delivery
+    # country, so whether btomic delivers there cannot be said (neither yes nor no).
     result = delivery_eligibility(bt, country, postcode)
-    assert result.delivers is True
-    assert result.reason is EligibilityReason.WORLDWIDE
-    assert result.worldwide is True
+    assert result.delivers is None
+    assert result.reason is EligibilityReason.NO_LIST
+    assert result.has_list is False
+    assert result.country is not None
     assert result.klarna is False  # Klarna is not among btomic's documented means
     assert result.countries == ()
 

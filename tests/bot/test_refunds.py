@@ -46,7 +46,7 @@ def test_no_return_yet_gives_the_return_route() -> None:
     assert not timeline.return_on_its_way
     assert (timeline.expected_from, timeline.expected_to) == (None, None)
     assert (timeline.method, timeline.amount, timeline.issued_on) == (None, None, None)
-    assert timeline.policy.return_route == "contact"
+    assert timeline.policy.return_route == "policy_page"  # Q14: the return policy page
     assert timeline.policy.contact_email == "eshop.support@om-digitalsolutions.com"
 
 
@@ -59,17 +59,17 @@ def test_a_return_on_its_way_is_not_received_yet() -> None:
     assert timeline.policy.contact_phone == "+1 (347) 459-1491"
 
 
-def test_btomic_pending_refund_is_expected_5_to_7_business_days_after_reception() -> None:
+def test_btomic_refund_awaiting_acceptance_has_only_an_earliest_date() -> None:
+    # Retours 3: 5 to 7 business days once the return is received AND confirmed to meet the
+    # return criteria. No acceptance recorded yet: the delay has not started.
     timeline = refund_timeline(BT_PENDING, load_store("btomic"), TODAY)
     assert timeline.state is RefundState.PENDING
     assert timeline.delay_documented
     assert timeline.return_received_on == days(-1)
-    assert timeline.counted_from == days(-1)  # acceptance not recorded: from reception
-    # Sunday 22 November + 5 business days = Fri 27; + 7 = Tue 1 December.
-    assert (timeline.expected_from, timeline.expected_to) == (
-        dt.date(2026, 11, 27),
-        dt.date(2026, 12, 1),
-    )
+    assert timeline.awaiting_acceptance
+    assert timeline.counted_from is None
+    # Sunday 22 November + 5 business days = Fri 27: the earliest; no latest date.
+    assert (timeline.expected_from, timeline.expected_to) == (dt.date(2026, 11, 27), None)
     assert not timeline.is_overdue
     assert timeline.method is PaymentMethod.PAYPAL
     assert timeline.amount == Decimal("199.00")
@@ -84,6 +84,7 @@ def test_btomic_pending_refund_counts_from_the_acceptance_when_recorded() -> Non
         BT_PENDING, return_=ReturnFacts(received_on=days(-7), accepted_on=days(-3))
     )
     timeline = refund_timeline(accepted, load_store("btomic"), TODAY)
+    assert not timeline.awaiting_acceptance
     assert timeline.counted_from == days(-3)  # Friday 20 November
     assert (timeline.expected_from, timeline.expected_to) == (
         dt.date(2026, 11, 27),
@@ -91,18 +92,29 @@ def test_btomic_pending_refund_counts_from_the_acceptance_when_recorded() -> Non
     )
 
 
-def test_btomic_overdue_refund() -> None:
-    old = dataclasses.replace(BT_PENDING, return_=ReturnFacts(received_on=days(-14)))
+def test_btomic_overdue_refund_counts_from_the_acceptance() -> None:
+    old = dataclasses.replace(
+        BT_PENDING, return_=ReturnFacts(received_on=days(-16), accepted_on=days(-14))
+    )
     timeline = refund_timeline(old, load_store("btomic"), TODAY)
     assert timeline.expected_to == dt.date(2026, 11, 18)
     assert timeline.is_overdue
+
+
+def test_a_return_received_long_ago_but_not_accepted_is_never_overdue() -> None:
+    # Counting from the reception would call it late; the FAQ counts from the acceptance.
+    old = dataclasses.replace(BT_PENDING, return_=ReturnFacts(received_on=days(-14)))
+    timeline = refund_timeline(old, load_store("btomic"), TODAY)
+    assert timeline.awaiting_acceptance
+    assert timeline.expected_to is None
+    assert not timeline.is_overdue
 
 
 def test_btomic_received_return_without_a_refund_row_is_pending_to_the_original_means() -> None:
     received = dataclasses.replace(BT_PENDING, refund=None)
     timeline = refund_timeline(received, load_store("btomic"), TODAY)
     assert timeline.state is RefundState.PENDING
-    assert timeline.expected_to == dt.date(2026, 12, 1)
+    assert (timeline.expected_from, timeline.expected_to) == (dt.date(2026, 11, 27), None)
     assert timeline.method is PaymentMethod.PAYPAL  # Retours 3: the original payment account
     assert timeline.amount is None
 

@@ -23,11 +23,14 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.stores import read_store_file
+
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 RESPONSES: dict[str, list[dict[str, Any]]] = DOMAIN["responses"]
+# The facts' values (data/stores/*.yml without the FAQ quotes beside them).
 STORES: dict[str, dict[str, Any]] = {
-    path.stem: yaml.safe_load(path.read_text(encoding="utf-8"))
+    path.stem: read_store_file(path).facts
     for path in sorted((ROOT / "data" / "stores").glob("*.yml"))
 }
 LANGUAGES = ("fr", "en")
@@ -50,19 +53,22 @@ ALL_INTENTS = FAQ_INTENTS + LOOKUP_INTENTS + CONVERSATION_INTENTS + EXTENSION_IN
 # Responses that name the shop or its contact route: conditioned on store and language.
 STORE_RESPONSES = tuple(f"utter_{intent}" for intent in FAQ_INTENTS) + (
     "utter_greet", "utter_human_handoff", "utter_out_of_scope", "utter_default",
+    "utter_order_tracking", "utter_ask_order_number", "utter_invalid_order_number",
+    "utter_lookup_help", "utter_human_handoff_ask_email", "utter_handoff_no_email",
 )  # fmt: skip
 # Responses conditioned on the language only.
 LANGUAGE_RESPONSES = (
     "utter_goodbye", "utter_thank", "utter_bot_challenge", "utter_language_switched",
     "utter_ask_rephrase", "utter_anything_else", "utter_stopped", "utter_affirm_ack",
     "utter_deny_ack", "utter_clarify_intro", "utter_something_else",
+    "utter_handoff_email_saved", "utter_handoff_email_invalid", "utter_ask_handoff_email",
 ) + tuple(f"utter_topic_{intent}" for intent in ALL_INTENTS)  # fmt: skip
 
 # The fixed wording of the honest answer where a store's FAQ is silent.
 NOT_DOCUMENTED = {"fr": "je préfère donc ne pas deviner", "en": "so I'd rather not guess"}
 
-# Which fact says whether a store's FAQ answers a topic: a `documented` flag counts when true,
-# any other fact when it is not null (false is an answer: "no customs duties").
+# Which fact says whether a store's FAQ answers a topic: documented when it is not null (false
+# is an answer: "no customs duties"; a whole section is null when the FAQ skips the topic).
 TOPIC_FACTS = {
     "payment_methods": "payment.methods",
     "delivery_time": "delivery.delivery_business_days",
@@ -70,14 +76,14 @@ TOPIC_FACTS = {
     "delivery_inspection": "delivery.refuse_damaged_parcel",
     "customs_duties": "delivery.customs_duties_charged",
     "cancel_order": "cancellation.possible_after_confirmation",
-    "modify_order": "modification.documented",
+    "modify_order": "modification",
     "damaged_item": "damage.report_within_hours",
     "order_security": "payment.encrypted",
     "return_policy": "returns.route",
     "return_shipping_cost": "returns.return_shipping_paid_by",
-    "warranty": "warranty.documented",
-    "repair_request": "repair.documented",
-    "repair_cost": "repair.documented",
+    "warranty": "warranty",
+    "repair_request": "repair",
+    "repair_cost": "repair",
     "contact_support": "contact.email",
 }
 # Topics with no field in data/stores/*.yml yet: the FAQ section answering them, per store
@@ -96,7 +102,9 @@ FORMATS = {
     "en": {"range": "{} to {} business days", "days": "{} days", "hours": "{} hours",
            "months": "{} months", "free": "free"},
 }  # fmt: skip
-CURRENCY_SYMBOLS = {"USD": "$"}  # the btomic FAQ writes "$50" in French too
+# One way per language: "$50" in English, "50 $ US" in French (the FAQ's "$50" is English
+# order; French puts the sign after the amount, with the country).
+AMOUNT_FORMATS = {"en": {"USD": "${}"}, "fr": {"USD": "{} $ US"}}
 # Country names for the ISO codes of the facts (translations, not policy).
 COUNTRY_NAMES = {
     "AT": ("Autriche", "Austria"), "CH": ("Suisse", "Switzerland"),
@@ -107,6 +115,8 @@ COUNTRY_NAMES = {
 }  # fmt: skip
 
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# An example of the order-number format ("OM-123456"): only the shop's own prefix.
+ORDER_EXAMPLE_RE = re.compile(r"\b([A-Z]{2})-123456\b")
 PHONE_RE = re.compile(r"\+?\d[\d ()-]{7,}\d")
 RANGE_RE = re.compile(r"(\d+)\s*(?:à|to|-|–)\s*(\d+)\s*(?:jours|business days|working days|days)")
 DAYS_RE = re.compile(r"(\d+)\s*(?:jours|days)\b")
@@ -205,9 +215,7 @@ def documented(store: str, intent: str) -> bool:
     """Whether the store's FAQ answers the topic."""
     if intent in UNFIELDED_TOPICS:
         return UNFIELDED_TOPICS[intent][store] is not None
-    path = TOPIC_FACTS[intent]
-    value = fact(STORES[store], path)
-    return bool(value) if path.endswith(".documented") else value is not None
+    return fact(STORES[store], TOPIC_FACTS[intent]) is not None
 
 
 def condition_of(variation: dict[str, Any]) -> dict[str, Any] | None:
@@ -219,11 +227,20 @@ def condition_of(variation: dict[str, Any]) -> dict[str, Any] | None:
     return {item["name"]: item["value"] for item in condition}
 
 
+def plain(text: str) -> str:
+    """The text with every space, no-break ones included, as one ordinary space.
+
+    The facts are compared with the words; the no-break spaces of French typography are
+    checked by tests/test_typography.py.
+    """
+    return " ".join(str(text).split())
+
+
 def text_for(response: str, **slots: Any) -> str:
-    """The text of the one variation whose condition is exactly `slots`."""
+    """The text of the one variation whose condition is exactly `slots` (see `plain`)."""
     matches = [v["text"] for v in RESPONSES[response] if condition_of(v) == slots]
     assert len(matches) == 1, f"{response}: {len(matches)} variations for {slots}"
-    return str(matches[0])
+    return plain(matches[0])
 
 
 def store_texts() -> Iterator[tuple[str, str, str]]:
@@ -235,7 +252,7 @@ def store_texts() -> Iterator[tuple[str, str, str]]:
 
 
 def without_contacts(text: str) -> str:
-    return PHONE_RE.sub(" ", EMAIL_RE.sub(" ", text))
+    return ORDER_EXAMPLE_RE.sub(" ", PHONE_RE.sub(" ", EMAIL_RE.sub(" ", text)))
 
 
 def language_counts(text: str) -> tuple[int, int]:
@@ -258,7 +275,7 @@ def required_facts(intent: str, facts: dict[str, Any], language: str) -> list[st
         required += [COUNTRY_NAMES[code][index] for code in klarna]
     elif intent == "shipping_cost":
         threshold = fact(facts, "delivery.free_shipping_threshold")
-        required.append(f"{CURRENCY_SYMBOLS[threshold['currency']]}{threshold['amount']}")
+        required.append(AMOUNT_FORMATS[language][threshold["currency"]].format(threshold["amount"]))
     elif intent == "damaged_item":
         required.append(fmt["hours"].format(fact(facts, "damage.report_within_hours")))
     elif intent == "return_policy":
@@ -330,7 +347,7 @@ def test_language_response_has_every_variation(response: str) -> None:
         assert text_for(response, language=language).strip()
     conditions = [condition_of(v) for v in RESPONSES[response]]
     assert conditions[-1] is None and conditions.count(None) == 1
-    assert RESPONSES[response][-1]["text"] == text_for(response, language="fr")
+    assert plain(RESPONSES[response][-1]["text"]) == text_for(response, language="fr")
 
 
 # ---- every figure is a fact of the right store -----------------------------------------------
@@ -355,6 +372,10 @@ def test_store_answer_quotes_only_its_store_facts(response: str, store: str, lan
             if other_facts["contact"].get("phone"):
                 assert other_facts["contact"]["phone"] not in text
 
+    # Only this shop's order-number format is shown (a customer of one shop has no use for
+    # the other's).
+    assert set(ORDER_EXAMPLE_RE.findall(text)) <= {facts["order_prefix"]}
+
     plain = without_contacts(text)
     ranges = {(int(a), int(b)) for a, b in RANGE_RE.findall(plain)}
     assert ranges <= fact_ranges(facts)
@@ -365,7 +386,9 @@ def test_store_answer_quotes_only_its_store_facts(response: str, store: str, lan
     assert not YEARS_RE.findall(plain), "no fact is written in years"
     assert {int(a or b) for a, b in AMOUNT_RE.findall(plain)} <= amounts(facts)
     # nothing else either: every number of the answer is written somewhere in the facts
-    assert set(NUMBER_RE.findall(EMAIL_RE.sub(" ", text))) <= fact_numbers(facts)
+    assert set(NUMBER_RE.findall(ORDER_EXAMPLE_RE.sub(" ", EMAIL_RE.sub(" ", text)))) <= (
+        fact_numbers(facts)
+    )
 
 
 def test_fallback_variations_quote_only_known_facts() -> None:
@@ -373,9 +396,9 @@ def test_fallback_variations_quote_only_known_facts() -> None:
     emails = {facts["contact"]["email"] for facts in STORES.values()}
     numbers = set().union(*(fact_numbers(facts) for facts in STORES.values()))
     for response in STORE_RESPONSES:
-        text = RESPONSES[response][-1]["text"]
+        text = plain(RESPONSES[response][-1]["text"])
         assert set(EMAIL_RE.findall(text)) <= emails
-        assert set(NUMBER_RE.findall(EMAIL_RE.sub(" ", text))) <= numbers
+        assert set(NUMBER_RE.findall(ORDER_EXAMPLE_RE.sub(" ", EMAIL_RE.sub(" ", text)))) <= numbers
 
 
 # ---- what each answer must say ---------------------------------------------------------------
@@ -443,6 +466,9 @@ def test_answer_does_not_state_what_the_faq_does_not(
         ("utter_greet", lambda facts, language: [brand(facts)]),
         ("utter_out_of_scope", lambda facts, language: [brand(facts), facts["contact"]["email"]]),
         ("utter_human_handoff", contact_strings),
+        # The chat: an address is asked for, and the route to write in is given too.
+        ("utter_human_handoff_ask_email", contact_strings),
+        ("utter_handoff_no_email", contact_strings),
         ("utter_default", lambda facts, language: [facts["contact"]["email"]]),
     ],
 )
@@ -455,6 +481,28 @@ def test_conversation_answer_names_the_store(
     text = text_for(response, store=store, language=language)
     for item in expected(STORES[store], language):
         assert item in text
+
+
+# What each tracking fact of the store file makes utter_order_tracking say.
+TRACKING_WORDS = {
+    "tracking.carrier_first": {"fr": "vérifiez d'abord auprès du transporteur",
+                               "en": "check with the carrier first"},
+    "tracking.shipping_email": {"fr": "e-mail contenant un numéro de suivi",
+                                "en": "e-mail with a tracking number"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("store", sorted(STORES))
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_tracking_route_is_the_shops_faq_route_then_the_offer(store: str, language: str) -> None:
+    facts = STORES[store]
+    text = text_for("utter_order_tracking", store=store, language=language)
+    assert fact(facts, "tracking.account")
+    assert facts["account_name"] in text
+    for key, words in TRACKING_WORDS.items():
+        assert (words[language] in text) is bool(fact(facts, key)), key
+    # The offer comes last, with the shop's format only.
+    assert text.rstrip().endswith(f"{facts['order_prefix']}-123456)")
 
 
 @pytest.mark.parametrize("store", sorted(STORES))
@@ -491,3 +539,17 @@ def test_variation_is_in_its_language(response: str, language: str, text: str) -
         assert french >= minimum and french > english, (french, english)
     else:
         assert english >= minimum and english > french, (french, english)
+
+
+@pytest.mark.parametrize("store", sorted(STORES))
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_chat_handoff_asks_for_an_address_instead_of_promising_a_reply(
+    store: str, language: str
+) -> None:
+    # The chat knows no address: nothing may say that someone will get back to the customer.
+    text = text_for("utter_human_handoff_ask_email", store=store, language=language)
+    assert ("indiquez-moi votre adresse e-mail" if language == "fr" else "give me your e-mail") in (
+        text
+    )
+    for promise in ("reviendra vers vous", "vous répondra", "will follow up", "will reply"):
+        assert promise not in text

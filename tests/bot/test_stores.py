@@ -6,11 +6,20 @@ import logging
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bot.config import STORES_DIR
 from bot.db.models import PaymentMethod
 from bot.errors import ConfigurationError, UnknownStoreError
-from bot.stores import all_stores, load_store, load_stores_from, resolve_store, store_ids
+from bot.stores import (
+    StorePolicy,
+    all_stores,
+    load_store,
+    load_stores_from,
+    read_store_file,
+    resolve_store,
+    store_ids,
+)
 
 
 def test_both_stores_load_in_the_configured_order() -> None:
@@ -37,29 +46,36 @@ def test_om_system_facts_match_its_faq() -> None:
         "NL", "DE", "FR", "ES", "BE", "AT", "FI", "DK", "SE", "NO",
         "CZ", "PL", "EE", "LV", "LT", "BG", "IT", "IE", "CH", "GB",
     )  # fmt: skip
-    assert set(policy.delivery.excluded_areas) == {"GB-SCT", "GB-NIR", "JE", "GG", "IM", "GB-IOW"}
-    assert not policy.delivery.worldwide
+    assert set(policy.delivery.excluded_areas) == {"GB-SCT", "GB-NIR", "GB-CHI", "IM", "GB-IOW"}
+    assert policy.delivery.excluded_areas_complete is False  # "notamment"
     # Q2.
     assert set(policy.payment.klarna_countries) == {
         "DE", "AT", "DK", "ES", "FI", "IT", "NO", "NL", "PL", "GB", "SE", "CH",
     }  # fmt: skip
     assert policy.delivery.delivery_business_days == (3, 4)  # Q3
+    assert policy.delivery.delivery_time_is_aim is True  # "Nous nous efforçons"
     assert policy.delivery.processing_business_days is None
+    assert policy.delivery.delivery_after_processing is None  # no start point
     assert policy.returns.window_days == 14  # Q14
+    assert policy.returns.window_conditional is True  # "sous certaines conditions"
+    assert policy.returns.route == "policy_page"
     assert policy.returns.refund_business_days is None  # not in the FAQ
+    assert policy.returns.refund_timing_depends_on_bank is None
+    assert policy.warranty is None and policy.repair is None and policy.modification is None
     assert policy.contact.email == "eshop.support@om-digitalsolutions.com"
     assert policy.contact.phone is None
 
 
 def test_btomic_facts_match_its_faq() -> None:
     policy = load_store("btomic")
-    assert policy.delivery.worldwide
+    # "nos clients du monde entier" is about payment: no delivery country list.
     assert policy.delivery.countries is None
     assert policy.delivery.excluded_areas == ()
     assert policy.payment.klarna_countries == ()
     assert policy.delivery.processing_business_days == (1, 2)
     assert policy.delivery.delivery_business_days == (7, 12)
     assert policy.returns.refund_business_days == (5, 7)
+    assert policy.returns.refund_counted_from == "acceptance"
     assert policy.returns.refund_to_original_method is True
     assert policy.returns.refund_timing_depends_on_bank is True
     assert policy.cancellation.possible_after_confirmation == "maybe"
@@ -129,12 +145,12 @@ def test_unquoted_no_is_still_norway(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("window_days: 14", "window_days: 14\n  window_weeks: 2", "window_weeks"),  # unknown key
+        ("  shipping_fees: null", "  shipping_fees: null\n  shipping_weeks: 2", "shipping_weeks"),
         ("[DE, AT,", "[XX, AT,", "XX"),  # unknown country code
-        ("delivery_business_days: [3, 4]", "delivery_business_days: [4, 3]", "low <= high"),
+        ("value: [3, 4]", "value: [4, 3]", "low <= high"),
         ("id: om-system", "id: btomic", "file name"),
         ("order_prefix: OM", "order_prefix: om1", "order_prefix"),
-        ("worldwide: false", "worldwide: true", "worldwide"),
+        ("  refund_counted_from: null", "  refund_counted_from: acceptance", "refund_counted_from"),
         ("name: OM SYSTEM e-shop", "name: [", "cannot read"),
     ],
 )
@@ -152,3 +168,10 @@ def test_two_stores_may_not_share_an_order_prefix(tmp_path: Path) -> None:
     _write(tmp_path, OM_TEXT.replace("id: om-system", "id: other"), name="other")
     with pytest.raises(ConfigurationError, match="order prefix"):
         load_stores_from(tmp_path)
+
+
+def test_refused_areas_need_a_country_list() -> None:
+    facts = read_store_file(STORES_DIR / "om-system.yml").facts
+    facts["delivery"]["countries"] = None
+    with pytest.raises(ValidationError, match="needs a `countries` list"):
+        StorePolicy.model_validate(facts)

@@ -104,6 +104,28 @@ def test_an_order_of_the_other_shop_says_which_shop(live_stack: LiveStack) -> No
     assert TRACKING in answer
 
 
+@pytest.mark.parametrize(
+    ("store", "question", "route", "prefix", "other"),
+    [
+        ("om-system", "Comment suivre ma commande ?", "MyOMSYSTEM", "OM-123456", "BT-"),
+        ("btomic", "How do I track my package?", "Order History", "BT-123456", "OM-"),
+    ],
+)
+def test_a_tracking_question_gets_the_shops_route_then_the_lookup(
+    live_stack: LiveStack, store: str, question: str, route: str, prefix: str, other: str
+) -> None:
+    sender = new_sender()
+    metadata = {"store": store}
+    first = said(live_stack.say(question, sender=sender, metadata=metadata))
+    assert route in first  # the shop's FAQ route first ...
+    assert first.index(route) < first.index(prefix)  # ... then the offer, in its own format
+    assert other not in first
+    number, proof = ("OM-104233", "75011") if store == "om-system" else ("BT-200517", "10001")
+    said(live_stack.say(number, sender=sender, metadata=metadata))
+    answer = said(live_stack.say(proof, sender=sender, metadata=metadata))
+    assert number in answer and "http" in answer  # the lookup went on
+
+
 # --- refunds -------------------------------------------------------------------------------------
 
 
@@ -185,6 +207,56 @@ def test_klarna_in_switzerland_is_the_payment_answer_plus_klarna(live_stack: Liv
     assert "Yes, Klarna is offered in Switzerland." in answer
 
 
+# --- human handoff from the web chat -------------------------------------------------------------
+
+
+def handoffs_of(live_stack: LiveStack, conversation_id: str) -> list[Handoff]:
+    engine = create_engine(live_stack.database_url)
+    try:
+        with Session(engine) as session:
+            query = select(Handoff).where(Handoff.conversation_id == conversation_id)
+            return list(session.scalars(query).all())
+    finally:
+        engine.dispose()
+
+
+def web_chat(live_stack: LiveStack, sender: str, message: str, store: str) -> str:
+    """One message through the gateway's widget route, as the chat widget sends it."""
+    response = httpx.post(
+        f"{live_stack.gateway_url}/api/chat",
+        json={"sender_id": sender, "message": message, "store": store, "language": "fr"},
+        timeout=60,
+    )
+    response.raise_for_status()
+    return " ".join(m.get("text") or "" for m in response.json()["messages"])
+
+
+def test_a_web_handoff_asks_for_an_address_and_stores_it(live_stack: LiveStack) -> None:
+    sender = uuid.uuid4().hex[:20]
+    asked = web_chat(live_stack, sender, "Je voudrais parler à un conseiller", "btomic")
+    assert "indiquez-moi votre adresse e-mail" in asked
+    assert "service@btomic.com" in asked  # ... or the route to write in
+    assert "reviendra vers vous" not in asked
+    invalid = web_chat(live_stack, sender, "jeanne.martin@example", "btomic")
+    assert "ne semble pas valide" in invalid
+    saved = web_chat(live_stack, sender, "jeanne.martin@example.fr", "btomic")
+    assert "jeanne.martin@example.fr" in saved
+    (row,) = handoffs_of(live_stack, f"web-btomic-{sender}")
+    assert row.channel.value == "web"
+    assert row.customer_address == "jeanne.martin@example.fr"
+    assert row.address_source is not None and row.address_source.value == "customer"
+    assert row.language == "fr"
+
+
+def test_a_web_handoff_without_an_address_gives_the_route(live_stack: LiveStack) -> None:
+    sender = uuid.uuid4().hex[:20]
+    web_chat(live_stack, sender, "I'd like to talk to a person please", "om-system")
+    declined = web_chat(live_stack, sender, "no thanks", "om-system")
+    assert "eshop.support@om-digitalsolutions.com" in declined
+    (row,) = handoffs_of(live_stack, f"web-om-system-{sender}")
+    assert row.customer_address is None
+
+
 # --- the form's unhappy paths --------------------------------------------------------------------
 
 
@@ -205,14 +277,11 @@ def test_three_failures_stop_the_lookup_and_offer_a_person(live_stack: LiveStack
         )
     )
     assert TRACKING not in again
-    flagged = said(live_stack.say("/human_handoff", sender=sender, metadata=OM))
-    assert "flagged" in flagged
-    engine = create_engine(live_stack.database_url)
-    try:
-        with Session(engine) as session:
-            rows = session.scalars(select(Handoff).where(Handoff.conversation_id == sender)).all()
-    finally:
-        engine.dispose()
+    handed_over = said(live_stack.say("/human_handoff", sender=sender, metadata=OM))
+    # The REST channel knows no address: no promise of a reply, a request for an address.
+    assert "passed this conversation on" in handed_over
+    assert "please give me your e-mail address" in handed_over
+    rows = handoffs_of(live_stack, sender)
     assert [(row.reason, row.store_id) for row in rows] == [("lookup_failed", "om-system")]
 
 

@@ -90,3 +90,9 @@ def test_ordinary_text_is_kept(text: str) -> None:
 
 def test_only_history_leaves_nothing() -> None:
     assert strip_quotes_and_signature("> old\n> older\n") == ""
+
+
+def test_a_reply_to_our_own_french_mail_drops_its_quotation() -> None:
+    # Our French replies say "a écrit :" with a no-break space (French typography).
+    text = f"{QUESTION}\n\nLe lundi 3 février 2025, Service a écrit\u00a0:\n> Bonjour,"
+    assert strip_quotes_and_signature(text) == QUESTION

@@ -8,31 +8,26 @@ import json
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.mailbox import Handoff, HandoffChannel, InboxMessage, InboxState
-from bot.db.migrate import alembic_config, current_revision, downgrade, upgrade
+from bot.db.migrate import current_revision, downgrade, upgrade
 from bot.db.models import Base
 from bot.db.session import make_engine
 from bot.handoffs import excerpt_of, record_handoff
 from bot.mail import inbox
 from bot.mail.intake import IntakeStatus, accept_json, accept_raw
+from tests.bot.db.test_db_migrations import head_revision
 from tests.mail.conftest import MakeSettings
 from tests.mail.helpers import BTOMIC_SUPPORT, make_mail
 
 NOW = dt.datetime(2025, 2, 3, 9, 30, tzinfo=dt.UTC)
 
 
-def _head() -> str | None:
-    # Later revisions (the support console's 0003...) build on the mailbox's 0002.
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
 def test_migration_matches_the_models_and_downgrades(inbox_url: str) -> None:
-    assert current_revision(inbox_url) == _head()
+    assert current_revision(inbox_url) == head_revision()
     engine = make_engine(inbox_url)
     try:
         with engine.connect() as connection:
@@ -40,6 +35,12 @@ def test_migration_matches_the_models_and_downgrades(inbox_url: str) -> None:
             assert compare_metadata(context, Base.metadata) == []
         checks = {c["name"] for c in inspect(engine).get_check_constraints("inbox_messages")}
         assert checks == {"ck_inbox_messages_state", "ck_inbox_messages_attempts_not_negative"}
+        handoff_checks = {c["name"] for c in inspect(engine).get_check_constraints("handoffs")}
+        assert handoff_checks == {
+            "ck_handoffs_channel",
+            "ck_handoffs_address_source",
+            "ck_handoffs_status",  # the support console's inbox (0004)
+        }
     finally:
         engine.dispose()
     downgrade(inbox_url, revision="0001")
@@ -49,7 +50,7 @@ def test_migration_matches_the_models_and_downgrades(inbox_url: str) -> None:
     finally:
         engine.dispose()
     upgrade(inbox_url)
-    assert current_revision(inbox_url) == _head()
+    assert current_revision(inbox_url) == head_revision()
 
 
 def test_the_database_refuses_an_unknown_state(sessions: sessionmaker[Session]) -> None:

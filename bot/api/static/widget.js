@@ -49,8 +49,8 @@
       newConversation: "Nouvelle conversation",
       close: "Fermer le chat",
       log: "Messages de la conversation",
-      you: "Vous : ",
-      bot: "Assistant : ",
+      you: "Vous\u00a0: ",
+      bot: "Assistant\u00a0: ",
       inputLabel: "Votre message",
       placeholder: "Écrivez votre question…",
       hint: "Entrée pour envoyer, Maj + Entrée pour aller à la ligne. Échap pour fermer.",
@@ -62,18 +62,18 @@
       agent: "Conseiller : ",
       agentNamed: "{name} (service client) : ",
       welcome:
-        "Bonjour ! Je suis l'assistant virtuel du service client{shop}. Posez-moi vos " +
-        "questions sur les commandes, le paiement, la livraison ou les retours ; je peux " +
+        "Bonjour\u202f! Je suis l'assistant virtuel du service client{shop}. Posez-moi vos " +
+        "questions sur les commandes, le paiement, la livraison ou les retours\u202f; je peux " +
         "aussi vous dire où en est votre commande.",
       retry: "Réessayer",
       errUnavailable:
-        "L'assistant est momentanément indisponible. Votre message n'a pas été envoyé : " +
+        "L'assistant est momentanément indisponible. Votre message n'a pas été envoyé\u00a0: " +
         "réessayez dans un instant.",
       errTimeout:
-        "L'assistant met trop de temps à répondre. Votre message n'a pas été envoyé : " +
+        "L'assistant met trop de temps à répondre. Votre message n'a pas été envoyé\u00a0: " +
         "réessayez dans un instant.",
       errRateLimited:
-        "Vous avez envoyé beaucoup de messages d'affilée. Patientez {seconds} s, puis réessayez.",
+        "Vous avez envoyé beaucoup de messages d'affilée. Patientez {seconds}\u00a0s, puis réessayez.",
       errTooLong:
         "Votre message est trop long ({max} caractères au maximum). Raccourcissez-le, " +
         "puis renvoyez-le.",

@@ -58,8 +58,23 @@ POSTCODE_PATTERNS = {
 
 
 def store_policy(store_id: str) -> dict[str, Any]:
-    """The store's policy file, read independently of the code under test."""
-    policy: dict[str, Any] = yaml.safe_load((STORES_DIR / f"{store_id}.yml").read_text("utf-8"))
+    """The store's policy file's values, read independently of the code under test.
+
+    Each fact is ``{value: ..., faq: ...}`` (the value and its FAQ quote); only values count.
+    """
+
+    def values(node: Any) -> Any:
+        if isinstance(node, dict):
+            return (
+                node["value"]
+                if set(node) == {"value", "faq"}
+                else {key: values(item) for key, item in node.items()}
+            )
+        return node
+
+    policy: dict[str, Any] = values(
+        yaml.safe_load((STORES_DIR / f"{store_id}.yml").read_text("utf-8"))
+    )
     return policy
 
 

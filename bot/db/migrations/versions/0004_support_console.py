@@ -4,8 +4,8 @@ Generated with Alembic's autogenerate from ``bot.db.console`` and the new ``hand
 (``bot.db.mailbox``), then reviewed; tests compare the migrated schema with the models on
 SQLite and PostgreSQL. Only new tables and new columns: nothing existing is renamed.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003 (handoff contact: `handoffs.address_source` and `handoffs.language`, used here)
 Create Date: 2026-12-06 21:13:13
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0002"
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -340,7 +340,6 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("customer_seen_at", sa.DateTime(timezone=True), nullable=True)
         )
-        batch_op.add_column(sa.Column("language", sa.String(length=2), nullable=True))
         batch_op.create_index("ix_handoffs_conversation_id", ["conversation_id"], unique=False)
         batch_op.create_index("ix_handoffs_store_id_status", ["store_id", "status"], unique=False)
         batch_op.create_foreign_key(
@@ -366,7 +365,6 @@ def downgrade() -> None:
         )
         batch_op.drop_index("ix_handoffs_store_id_status")
         batch_op.drop_index("ix_handoffs_conversation_id")
-        batch_op.drop_column("language")
         batch_op.drop_column("customer_seen_at")
         batch_op.drop_column("live_since")
         batch_op.drop_column("resolved_at")

@@ -1,0 +1,302 @@
+"""Every composed answer the bot can send, rendered through the real actions.
+
+The answers are produced the way the action server produces them: the real actions
+(``actions/``) run on a rasa-sdk ``Tracker`` against a real SQLite orders database filled by
+the demo CLI (``python -m bot.db.demo``), and what their ``CollectingDispatcher`` collects is
+turned into text by :func:`message_text`: a ``text`` as is, a ``response`` rendered from the
+domain's variations for the store and language, as Rasa does. When the texts move out of
+``domain.yml`` and ``bot/replies.py`` (an answer service), only :func:`message_text` has to
+follow; the matrix and the checks stay.
+
+The matrix:
+
+* every demo order (the canonical ones and the generated ones) x purpose (status, refund) x
+  language, in the order's shop, and for the canonical orders from the other shop's chat too;
+  on three databases whose demo day is today, 12 and 45 days ago, so the same orders are also
+  seen long after their estimates and refund delays;
+* every country class (listed, listed with refused areas, a UK postcode inside or outside
+  them, a refused area named, not listed, unknown, none) x store x language, for the delivery
+  answer, the Klarna answer and a country given outside a question;
+* the refund policy, the locked lookup, the failure apology and the tracking route, x store x
+  language.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rasa_sdk import Action
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from actions.delivery import ActionDeliveryCountries
+from actions.dispatch import ActionHandleInform
+from actions.order_tracking import ActionAskOrderNumber
+from actions.orders import ActionAnswerOrderLookup
+from actions.payment import ActionPaymentMethods
+from actions.refunds import ActionRefundStatus
+from bot.config import PROJECT_ROOT, get_settings
+from bot.db.models import Order
+from bot.db.session import dispose_engines
+from bot.orders import OrderFacts, order_facts
+from bot.stores import store_ids
+from tests.actions.conftest import entity, make_tracker
+from tests.conftest import load_demo_database
+
+LANGUAGES = ("fr", "en")
+# How old the demo data is on each database: the same orders, seen later and later.
+AGES_IN_DAYS = (0, 12, 45)
+DEAD_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:1/none"
+
+
+@dataclass(frozen=True)
+class Case:
+    """What a composed answer is about: the facts its sentences may state."""
+
+    kind: str
+    store: str  # the shop the customer talks to
+    lang: str
+    order: OrderFacts | None = None
+    purpose: str | None = None
+    country: str | None = None  # as the customer named it
+    postcode: str | None = None
+    age: int = 0
+
+    def label(self) -> str:
+        parts = [self.kind, self.store, self.lang]
+        if self.order is not None:
+            parts += [self.order.number, str(self.purpose), f"+{self.age}d"]
+        if self.country or self.postcode:
+            parts.append(f"{self.country}/{self.postcode}")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One message the bot sends: its text, and whether it was composed by code."""
+
+    case: Case
+    text: str
+    composed: bool  # a text built by the actions (not a domain response)
+
+
+# --- responses, as Rasa picks them ------------------------------------------------------------
+
+
+@cache
+def domain() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text("utf-8"))
+    return loaded
+
+
+def _conditions(variation: Mapping[str, Any]) -> dict[str, Any]:
+    return {c["name"]: c["value"] for c in variation.get("condition") or []}
+
+
+def response_text(name: str, store: str, lang: str, **values: Any) -> str:
+    """A domain response as Rasa renders it for these slots (exact condition, else none)."""
+    variations = domain()["responses"][name]
+    slots = {"store": store, "language": lang}
+    chosen = next(
+        (v for v in variations if _conditions(v) and _conditions(v).items() <= slots.items()),
+        None,
+    ) or next(v for v in variations if not _conditions(v))
+    text = str(chosen["text"])
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", str(value))
+    return text
+
+
+def message_text(message: Mapping[str, Any], store: str, lang: str) -> str:
+    """What the customer reads for one dispatched message."""
+    if message.get("text"):
+        return str(message["text"])
+    name = message.get("response")
+    assert name, f"a message with neither text nor response: {message}"
+    values = {k: v for k, v in message.items() if k not in ("response", "buttons")}
+    return response_text(name, store, lang, **values)
+
+
+# --- running the actions ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def database(url: str) -> Iterator[None]:
+    """Points the actions' settings and engines at ``url`` for the block."""
+    before = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    dispose_engines()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = before
+        get_settings.cache_clear()
+        dispose_engines()
+
+
+def run_action(action: Action, case: Case, **tracker_args: Any) -> list[Rendered]:
+    dispatcher = CollectingDispatcher()
+    slots = {"store": case.store, "language": case.lang, **tracker_args.pop("slots", {})}
+    tracker = make_tracker(slots=slots, **tracker_args)
+    asyncio.run(action.run(dispatcher, tracker, domain()))
+    return [
+        Rendered(case, message_text(m, case.store, case.lang), composed=bool(m.get("text")))
+        for m in dispatcher.messages
+    ]
+
+
+# --- the matrix -------------------------------------------------------------------------------
+
+
+def _orders(url: str) -> list[OrderFacts]:
+    engine = create_engine(url)
+    try:
+        with Session(engine) as session:
+            return [order_facts(o) for o in session.scalars(select(Order).order_by(Order.number))]
+    finally:
+        engine.dispose()
+
+
+def _canonical_numbers() -> set[str]:
+    path = PROJECT_ROOT / "bot" / "db" / "demo_orders.yml"
+    return {entry["number"] for entry in yaml.safe_load(path.read_text("utf-8"))["orders"]}
+
+
+def order_answers(url: str, age: int) -> list[Rendered]:
+    """Every order of the database x purpose x language (x the other shop for canonical ones)."""
+    canonical = _canonical_numbers()
+    rendered: list[Rendered] = []
+    with database(url):
+        for order in _orders(url):
+            stores = store_ids() if order.number in canonical else (order.store_id,)
+            for store in stores:
+                for purpose in ("status", "refund"):
+                    for lang in LANGUAGES:
+                        case = Case("order", store, lang, order, purpose, age=age)
+                        slots = {
+                            "order_number": order.number,
+                            "verified_order": order.number,
+                            "lookup_purpose": purpose,
+                        }
+                        rendered += run_action(ActionAnswerOrderLookup(), case, slots=slots)
+    return rendered
+
+
+# (country as named, postcode): one per country class.
+COUNTRY_CASES: Sequence[tuple[str | None, str | None]] = (
+    ("CH", None),  # listed, Klarna
+    ("France", None),  # listed, no Klarna
+    ("GB", None),  # listed, with refused areas
+    ("England", None),
+    ("Wales", None),
+    ("GB", "SW1A 1AA"),  # a UK postcode outside the refused areas
+    ("GB", "EH1 1YZ"),  # ... in Scotland
+    ("GB", "BT1 1AA"),  # ... in Northern Ireland
+    ("GB", "JE2 3AB"),  # ... in Jersey
+    ("GB", "GY1 1AA"),  # ... in Guernsey
+    ("GB", "IM1 1AA"),  # ... on the Isle of Man
+    ("GB", "PO30 1AA"),  # ... on the Isle of Wight
+    ("Écosse", None),  # a refused area by name
+    ("Jersey", None),
+    ("Channel Islands", None),
+    ("Isle of Man", None),
+    ("US", None),  # not listed
+    ("Japon", None),
+    ("Australia", None),
+    ("Narnia", None),  # not a country
+    (None, None),  # no country: the list, or that there is none
+)
+
+
+def country_answers() -> list[Rendered]:
+    """Every country class x store x language: delivery, Klarna, a country given alone."""
+    rendered: list[Rendered] = []
+    for store in store_ids():
+        for lang in LANGUAGES:
+            for country, postcode in COUNTRY_CASES:
+                case = Case("country", store, lang, country=country, postcode=postcode)
+                entities = [entity("country", country)] if country else []
+                if postcode:
+                    entities.append(entity("postcode", postcode))
+                rendered += run_action(
+                    ActionDeliveryCountries(), case, intent="delivery_countries", entities=entities
+                )
+                if country:
+                    rendered += run_action(
+                        ActionPaymentMethods(), case, intent="payment_methods", entities=entities
+                    )
+                    rendered += run_action(
+                        ActionHandleInform(), case, intent="inform", entities=entities
+                    )
+    return rendered
+
+
+def store_answers(orders_url: str) -> list[Rendered]:
+    """The refund policy, the locked lookup, the failure apology, the tracking route."""
+    rendered: list[Rendered] = []
+    for store in store_ids():
+        for lang in LANGUAGES:
+            case = Case("store", store, lang)
+            with database(orders_url):
+                for locked in (False, True):
+                    rendered += run_action(
+                        ActionRefundStatus(),
+                        case,
+                        intent="refund_status",
+                        slots={"lookup_locked": locked},
+                    )
+                rendered += run_action(
+                    ActionAnswerOrderLookup(), case, slots={"lookup_locked": True}
+                )
+                rendered += run_action(
+                    ActionAskOrderNumber(), case, intent="order_status", text="où en est-elle ?"
+                )
+            with database(DEAD_DATABASE_URL):
+                rendered += run_action(
+                    ActionAnswerOrderLookup(),
+                    case,
+                    slots={"order_number": "OM-104233", "verified_order": "OM-104233"},
+                )
+    return rendered
+
+
+@dataclass
+class Matrix:
+    """Every rendered answer, by kind."""
+
+    orders: list[Rendered] = field(default_factory=list)
+    countries: list[Rendered] = field(default_factory=list)
+    stores: list[Rendered] = field(default_factory=list)
+
+    def all(self) -> list[Rendered]:
+        return [*self.orders, *self.countries, *self.stores]
+
+
+def build_matrix(work: Path) -> Matrix:
+    """Renders everything, creating the demo databases under ``work``."""
+    matrix = Matrix()
+    today = dt.date.today()
+    first_url = ""
+    for age in AGES_IN_DAYS:
+        url = f"sqlite:///{work / f'orders-{age}.db'}"
+        # The real CLI, as `make run` loads the demo data; --today makes the data that old.
+        load_demo_database(url, today=today - dt.timedelta(days=age))
+        first_url = first_url or url
+        matrix.orders += order_answers(url, age)
+    matrix.countries = country_answers()
+    matrix.stores = store_answers(first_url)
+    return matrix
