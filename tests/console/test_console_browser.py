@@ -183,7 +183,7 @@ def test_live_takeover_between_the_widget_and_the_console(
         "ici Bea", timeout=LIVE_DELIVERY_MS
     )
     expect(widget.host.locator(".msg.agent .agent-name").last).to_have_text(
-        "Bea (service client) : "
+        "Bea (service client)\u00a0: "
     )
 
     widget.send("Ma montre s'est arrêtée au bout de deux jours")

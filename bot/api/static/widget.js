@@ -59,8 +59,8 @@
       quickReplies: "Réponses suggérées",
       newTab: " (nouvel onglet)",
       image: "Image envoyée par l'assistant",
-      agent: "Conseiller : ",
-      agentNamed: "{name} (service client) : ",
+      agent: "Conseiller\u00a0: ",
+      agentNamed: "{name} (service client)\u00a0: ",
       welcome:
         "Bonjour\u202f! Je suis l'assistant virtuel du service client{shop}. Posez-moi vos " +
         "questions sur les commandes, le paiement, la livraison ou les retours\u202f; je peux " +
