@@ -8,14 +8,13 @@ Variants are derived from config.yml so they differ in one choice only:
 * ``production``: config.yml as it is;
 * ``whitespace``: Rasa's WhitespaceTokenizer instead of bot.nlu.tokenizer.SpacyLookupTokenizer
   (the spaCy ablation: does the spaCy tokenisation with lemmas help?);
-* ``english-words``: the spaCy tokenizer gives lookup lemmas to French tokens only (English
-  tokens keep their lower-cased word; config.yml's choice since the cross-validation below);
-* ``english-lemmas``: lookup lemmas in both languages (the tokenizer's default);
-* ``surface-chars``: the character n-grams read the words as typed instead of their lemmas;
-* ``english-words+surface-chars``: both;
-* ``word-bigrams``: the word featurizer also counts pairs of consecutive words;
-* ``diet``: DIETClassifier (TensorFlow, 100 epochs, intent only: the entities stay with the
-  deterministic extractor) instead of LogisticRegressionClassifier.
+* ``legacy``: the pipeline before issue 11: RegexFeaturizer, LexicalSyntacticFeaturizer, word
+  and char_wb (2-5) CountVectorsFeaturizers and Rasa's LogisticRegressionClassifier instead of
+  bot.nlu.intent_classifier.TfidfIntentClassifier;
+* ``legacy-english-lemmas``, ``legacy-surface-chars``, ``legacy-word-bigrams``: that pipeline
+  with lookup lemmas in both languages, char n-grams over the words as typed, word bigrams;
+* ``diet``: the legacy featurizers and DIETClassifier (TensorFlow, 100 epochs, intent only:
+  the entities stay with the deterministic extractor) instead of the TF-IDF classifier.
 
 With ``--cross-validation K`` the variants are compared on the *training data* only (K folds,
 per-language macro-F1 of the first guess, language from bot.nlu.langid): that is how a
@@ -36,7 +35,6 @@ import collections
 import copy
 import json
 import logging
-import random
 import statistics
 import subprocess
 import sys
@@ -77,36 +75,53 @@ def _with(
     return [{**c, **options} if match(c) else c for c in pipeline]
 
 
+# The featurizers + classifier of the pipeline before issue 11 (word and char_wb counts, Rasa's
+# logistic regression): what the `legacy*` and `diet` variants put in place of
+# bot.nlu.intent_classifier.TfidfIntentClassifier.
+LEGACY_FEATURIZERS: list[dict[str, Any]] = [
+    {"name": "RegexFeaturizer"},
+    {"name": "LexicalSyntacticFeaturizer"},
+    {"name": "CountVectorsFeaturizer"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 2, "max_ngram": 5},
+]
+
+
+def _replace_classifier(
+    pipeline: list[dict[str, Any]], replacement: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for c in pipeline:
+        out += copy.deepcopy(replacement) if c["name"].endswith("TfidfIntentClassifier") else [c]
+    return out
+
+
 def variant_config(name: str) -> dict[str, Any]:
     config = copy.deepcopy(yaml.safe_load((ROOT / "config.yml").read_text("utf-8")))
     pipeline = config["pipeline"]
+    legacy = [*LEGACY_FEATURIZERS, {"name": "LogisticRegressionClassifier", "max_iter": 500}]
     if name == "whitespace":
         pipeline = [
             {"name": "WhitespaceTokenizer"} if c["name"].endswith("SpacyLookupTokenizer") else c
             for c in pipeline
         ]
     elif name == "diet":
-        pipeline = [
-            {
-                "name": "DIETClassifier",
-                "epochs": 100,
-                "entity_recognition": False,
-                "random_seed": 42,
-            }
-            if c["name"] == "LogisticRegressionClassifier"
-            else c
-            for c in pipeline
-        ]
-    elif name == "english-words":
-        pipeline = _with(pipeline, _is_tokenizer, lemma_languages=["fr"])
-    elif name == "english-lemmas":
+        diet = {
+            "name": "DIETClassifier",
+            "epochs": 100,
+            "entity_recognition": False,
+            "random_seed": 42,
+        }
+        pipeline = _replace_classifier(pipeline, [*LEGACY_FEATURIZERS, diet])
+    elif name == "legacy":
+        pipeline = _replace_classifier(pipeline, legacy)
+    elif name == "legacy-english-lemmas":
+        pipeline = _replace_classifier(pipeline, legacy)
         pipeline = _with(pipeline, _is_tokenizer, lemma_languages=["fr", "en"])
-    elif name == "surface-chars":
+    elif name == "legacy-surface-chars":
+        pipeline = _replace_classifier(pipeline, legacy)
         pipeline = _with(pipeline, _is_char_featurizer, use_lemma=False)
-    elif name == "english-words+surface-chars":
-        pipeline = _with(pipeline, _is_tokenizer, lemma_languages=["fr"])
-        pipeline = _with(pipeline, _is_char_featurizer, use_lemma=False)
-    elif name == "word-bigrams":
+    elif name == "legacy-word-bigrams":
+        pipeline = _replace_classifier(pipeline, legacy)
         pipeline = _with(pipeline, _is_word_featurizer, max_ngram=2)
     elif name != "production":
         raise SystemExit(f"unknown variant {name}")
@@ -171,25 +186,25 @@ async def measure(model: Path, examples: list[dict[str, Any]]) -> dict[str, Any]
 
 
 def cross_validate(name: str, folds: int) -> dict[str, Any]:
-    """K-fold macro-F1 per language of a variant on the training data (no fallback)."""
-    from tune_fallback import fold_predictions, training_examples
-
-    from bot.nlu import langid
+    """K-fold macro-F1 per language of a variant on the training data (no fallback), on the
+    seeded stratified folds of `make evaluate` (scripts/compare_with_peer.py)."""
+    from compare_with_peer import stratified_folds, training_examples
+    from tune_fallback import fold_predictions
 
     config = variant_config(name)
     config["pipeline"] = [c for c in config["pipeline"] if c["name"] != "FallbackClassifier"]
     examples = training_examples()
-    random.Random(13).shuffle(examples)
     rows: list[dict[str, Any]] = []
-    for k in range(folds):
-        test = examples[k::folds]
-        train_part = [e for i, e in enumerate(examples) if i % folds != k]
+    for held in stratified_folds(examples, folds, seed=13):
+        held_set = set(held)
+        test = [(examples[i]["text"], examples[i]["intent"]) for i in held]
+        train_part = [(e["text"], e["intent"]) for i, e in enumerate(examples) if i not in held_set]
         with tempfile.TemporaryDirectory() as tmp:
             fold_rows = asyncio.run(fold_predictions(train_part, test, config, Path(tmp)))
-        for row, (text, _) in zip(fold_rows, test, strict=True):
-            row["language"] = langid.language_of(text)[0]
+        for row, i in zip(fold_rows, held, strict=True):
+            row["language"] = examples[i]["language"]
         rows += fold_rows
-    out: dict[str, Any] = {"folds": folds, "examples": len(rows)}
+    out: dict[str, Any] = {"folds": folds, "seed": 13, "examples": len(rows)}
     for language in ("fr", "en", None):
         part = [r for r in rows if language is None or r["language"] == language]
         pairs = [(r["gold"], r["first"] or "none") for r in part]
@@ -232,7 +247,7 @@ def main_cross_validation(variants: list[str], folds: int, out_dir: Path) -> int
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--variants", default="production,whitespace,diet")
+    parser.add_argument("--variants", default="production,legacy,whitespace")
     parser.add_argument("--out", type=Path, default=ROOT / "reports")
     parser.add_argument("--cross-validation", type=int, default=0, metavar="K")
     args = parser.parse_args()

@@ -30,12 +30,7 @@ assistant_id: nlu-components-test
 pipeline:
   - name: bot.nlu.language.LanguageDetector
   - name: bot.nlu.tokenizer.SpacyLookupTokenizer
-  - name: CountVectorsFeaturizer
-  - name: CountVectorsFeaturizer
-    analyzer: char_wb
-    min_ngram: 2
-    max_ngram: 4
-  - name: LogisticRegressionClassifier
+  - name: bot.nlu.intent_classifier.TfidfIntentClassifier
   - name: bot.nlu.entities.ShopEntityExtractor
   - name: bot.nlu.entities.TypedEntitySynonymMapper
 """
