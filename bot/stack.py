@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 import httpx
 
 from bot.config import PROJECT_ROOT, VAR_DIR, Settings, get_settings
+from bot.shops import shop_ids
 
 logger = logging.getLogger(__name__)
 
@@ -415,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.stack")
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="start the three processes in the foreground")
-    run_parser.add_argument("--store", choices=["om-system", "btomic"], default=None)
+    run_parser.add_argument("--store", choices=shop_ids(), default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "run":

@@ -34,7 +34,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot.config import KNOWN_STORES, PROJECT_ROOT, VAR_DIR, get_settings
+from bot.config import PROJECT_ROOT, VAR_DIR, get_settings
+from bot.shops import shop_ids
 from bot.stack import (
     DEFAULT_MODEL,
     LOG_DIR,
@@ -116,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("mode", choices=["shell", "interactive"])
     parser.add_argument(
         "--store",
-        choices=KNOWN_STORES,
+        choices=shop_ids(),
         default=None,
         help="the shop the answers are for (default: DEFAULT_STORE, om-system)",
     )
