@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_port: int = 5005
     action_server_port: int = 5055
+    # The answer service (Rasa's NLG endpoint, bot/answers/service.py).
+    answer_service_port: int = 5057
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     # Seconds the gateway waits for Rasa before telling the customer to retry.
