@@ -189,7 +189,7 @@ def test_openapi_documents_both_body_types(client: TestClient) -> None:
 
 
 def wait_for_state(
-    url: str, predicate: Callable[[list[InboxMessage]], bool], timeout_s: float = 20.0
+    url: str, predicate: Callable[[list[InboxMessage]], bool], timeout_s: float = 60.0
 ) -> list[InboxMessage]:
     deadline = time.monotonic() + timeout_s
     while True:
