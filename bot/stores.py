@@ -227,6 +227,8 @@ class StorePolicy(_Facts):
     legal_name: str
     order_prefix: str = Field(pattern=r"^[A-Z]{2}$")
     support_team: Localised
+    # The short name the chat widget shows ("OM SYSTEM"); the shop's `name` when not given.
+    widget_name: str | None = None
     account_name: str
     contact: Contact
     payment: Payment
@@ -251,7 +253,7 @@ class StorePolicy(_Facts):
 #: The keys of a store file that describe the shop's set-up rather than its FAQ: they carry
 #: no FAQ quote.
 IDENTITY_KEYS = frozenset(
-    {"id", "name", "display_name", "legal_name", "order_prefix", "support_team"}
+    {"id", "name", "display_name", "legal_name", "order_prefix", "support_team", "widget_name"}
 )
 _FACT_KEYS = frozenset({"value", "faq"})
 

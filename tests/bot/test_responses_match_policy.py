@@ -38,19 +38,35 @@ STORES: dict[str, dict[str, Any]] = {
 }
 LANGUAGES = ("fr", "en")
 
-# docs/contracts.md, "Intents".
-FAQ_INTENTS = (
-    "how_to_order", "payment_methods", "order_confirmation", "delivery_time", "shipping_cost",
-    "delivery_inspection", "customs_duties", "account_benefits", "cancel_order", "modify_order",
-    "damaged_item", "order_security", "return_policy", "return_shipping_cost", "discount_code",
-    "warranty", "repair_request", "repair_cost", "contact_support",
-)  # fmt: skip
-LOOKUP_INTENTS = ("order_status", "refund_status", "delivery_countries")
-CONVERSATION_INTENTS = (
-    "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "human_handoff", "inform",
-    "out_of_scope",
-)  # fmt: skip
-EXTENSION_INTENTS = ("switch_language", "stop")
+
+def contract_intents() -> dict[str, tuple[str, ...]]:
+    """The intent lists of docs/contracts.md, "Intents" (read, not copied: the contract)."""
+    text = (ROOT / "docs" / "contracts.md").read_text(encoding="utf-8")
+    section = text.split("## Intents", 1)[1].split("\n## ", 1)[0]
+    groups: dict[str, list[str]] = {}
+    current = ""
+    for line in section.splitlines():
+        head, colon, rest = line.partition(": ")
+        if colon and head in ("FAQ", "Lookup", "Conversation"):
+            current, line = head, rest
+        elif line.startswith("Extension"):
+            current = "Extension"
+        if not line.strip():
+            current = ""
+        elif current == "Extension":
+            # Backquoted names: "`switch_language` ("in English please", ...), `stop` (...)".
+            groups.setdefault(current, []).extend(re.findall(r"`(\w+)`", line))
+            continue
+        if current:
+            groups.setdefault(current, []).extend(line.split())
+    return {name: tuple(intents) for name, intents in groups.items()}
+
+
+INTENT_GROUPS = contract_intents()
+FAQ_INTENTS = INTENT_GROUPS["FAQ"]
+LOOKUP_INTENTS = INTENT_GROUPS["Lookup"]
+CONVERSATION_INTENTS = INTENT_GROUPS["Conversation"]
+EXTENSION_INTENTS = INTENT_GROUPS["Extension"]
 ALL_INTENTS = FAQ_INTENTS + LOOKUP_INTENTS + CONVERSATION_INTENTS + EXTENSION_INTENTS
 
 # Responses that name the shop or its contact route: conditioned on store and language.
