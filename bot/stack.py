@@ -418,7 +418,10 @@ def run(store: str | None) -> int:
 
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        print("Starting the action server, the Rasa server and the gateway...", flush=True)
+        print(
+            "Starting the action server, the answer service, the Rasa server and the gateway...",
+            flush=True,
+        )
         started = time.monotonic()
         stack.start()
         print(
