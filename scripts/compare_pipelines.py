@@ -230,7 +230,8 @@ def main_cross_validation(variants: list[str], folds: int, out_dir: Path) -> int
     (out_dir / "pipeline_cross_validation.json").write_text(json.dumps(results, indent=2), "utf-8")
     lines = [
         f"{folds}-fold cross-validation on the training data (data/), first guess without the "
-        "fallback; language of each example from bot.nlu.langid.",
+        "fallback; the seeded stratified folds of `make evaluate`; language of each example from its "
+        "block's metadata, else bot.nlu.langid.",
         "",
         "| variant | macro-F1 fr | macro-F1 en | accuracy fr | accuracy en | accuracy |",
         "|---|---|---|---|---|---|",
