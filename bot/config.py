@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     email_max_bytes: int = Field(default=10_000_000, gt=0)
     # At most this many questions of one mail are put to the bot; a longer mail goes to a human.
     email_max_questions: int = Field(default=5, ge=1)
+    # A customer text (quotes and signature removed) longer than this, in characters, goes to
+    # a human without being split into questions: no customer writes 20,000 characters to a
+    # bot, and the NLU is not run on megabytes.
+    email_max_text_chars: int = Field(default=20_000, ge=100)
 
     # --- support console (bot/console, /console) -------------------------------------------
     # Key of the console's session and CSRF tokens. Required in production (start-up refused

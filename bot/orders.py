@@ -168,8 +168,10 @@ def _prefixes() -> tuple[str, ...]:
 @cache
 def _number_pattern() -> re.Pattern[str]:
     prefixes = "|".join(re.escape(prefix) for prefix in _prefixes())
+    # "(?=\S)": a match never starts on a space. Without it every space of a long run of spaces
+    # was a start where "\s*" ran to the end of the run before failing: quadratic time.
     return re.compile(
-        rf"(?<![A-Za-z0-9])(?:(?P<prefix>{prefixes})[\s_-]*)?#?\s*(?P<digits>[0-9]{{6}})(?![0-9])",
+        rf"(?<![A-Za-z0-9])(?=\S)(?:(?P<prefix>{prefixes})[\s_-]*)?#?\s*(?P<digits>[0-9]{{6}})(?![0-9])",
         re.IGNORECASE,
     )
 

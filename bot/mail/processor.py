@@ -255,7 +255,8 @@ class MailProcessor:
             return Decision(InboxState.SKIPPED, "sender_daily_limit")
 
         text = strip_quotes_and_signature(parsed.text)
-        lang = detect_language(text, fallback=detect_language(parsed.subject))
+        cap = settings.email_max_text_chars
+        lang = detect_language(text[:cap], fallback=detect_language(parsed.subject[:cap]))
         thread_root = parsed.thread_root or row.message_id
         conversation_id = conversation_id_for(
             store_id=store.id, sender=parsed.sender, thread_root=thread_root
@@ -272,6 +273,8 @@ class MailProcessor:
 
         if not text:
             return hand_over("no_new_text")
+        if len(text) > cap:
+            return hand_over("too_long")
         if is_complaint(f"{parsed.subject}\n{text}"):
             return hand_over("complaint")
         questions = find_questions(text, lang)
