@@ -19,8 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
 from bot.config import PROJECT_ROOT
+from bot.db.session import make_engine
+from bot.db.verification import VerificationAttempt
 from bot.stack import (
     DEFAULT_MODEL,
     Stack,
@@ -30,6 +33,28 @@ from bot.stack import (
     rasa_service,
     write_endpoints,
 )
+
+
+def clear_verification_attempts(database_url: str) -> None:
+    """Empties the verification log, so one test's failed proofs never lock the next test's order.
+
+    The brute-force limits (bot/verification.py) count failures per order across every
+    conversation of the database: a session of tests sharing the demo orders would otherwise
+    lock an order after its fifth wrong proof, in whichever test came next.
+    """
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(delete(VerificationAttempt))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_verification_limits(request: pytest.FixtureRequest) -> None:
+    """Before each test of the live stack: no failed proofs left by earlier tests."""
+    if "live_stack" in request.fixturenames:
+        clear_verification_attempts(request.getfixturevalue("demo_database_url"))
 
 
 @pytest.fixture(scope="session")
