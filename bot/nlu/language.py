@@ -40,13 +40,18 @@ from rasa.shared.nlu.constants import (
     ENTITY_ATTRIBUTE_TYPE,
     ENTITY_ATTRIBUTE_VALUE,
     EXTRACTOR,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
     METADATA,
+    PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu import langid
+from bot.nlu import langid, other_languages
+from bot.shops import FALLBACK_DEFAULT_STORE, resolve_store, shop_ids
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +60,6 @@ LANGUAGE_ATTRIBUTE = "language"
 #: Entity names (see docs/contracts.md).
 LANGUAGE_ENTITY = "language"
 STORE_ENTITY = "store"
-#: Store ids the bot knows (data/stores/<id>.yml).
-KNOWN_STORES = ("om-system", "btomic")
-DEFAULT_STORE = "om-system"
 #: Set to "0" to keep the `language` / `store` entities out of the parse result. Only the
 #: story test (`rasa test core`) does this: its test stories can annotate the entities a
 #: customer typed, not these two, which describe the whole message and its channel.
@@ -83,21 +85,14 @@ def source_fingerprint(*module_names: str) -> str:
     return digest.hexdigest()
 
 
-def _normalise_store_id(value: Any) -> Optional[str]:
-    if not isinstance(value, str):
-        return None
-    value = value.strip().lower()
-    return value or None
-
-
-def resolve_store(
+def message_store(
     metadata: Optional[Mapping[str, Any]],
     environ: Mapping[str, str],
-    default_store: str = DEFAULT_STORE,
-    known_stores: Iterable[str] = KNOWN_STORES,
+    default_store: Optional[str] = None,
+    known_stores: Optional[Iterable[str]] = None,
     env_var: str = STORE_ENV_VAR,
 ) -> str:
-    """Chooses the store a message belongs to.
+    """Chooses the store a message belongs to (:func:`bot.shops.resolve_store` does the check).
 
     Order: the channel metadata's `store`, else the environment variable, else the
     configured default. An unknown id is logged and skipped rather than trusted: a typo
@@ -106,41 +101,19 @@ def resolve_store(
     Args:
         metadata: The message metadata sent by the channel (may be None or not a dict).
         environ: The process environment (`os.environ`).
-        default_store: The last-resort store id.
-        known_stores: The valid store ids.
+        default_store: The last-resort store id (None: `bot.shops.FALLBACK_DEFAULT_STORE`).
+        known_stores: The valid store ids (None: the shop registry, `bot.shops.shop_ids`).
         env_var: Name of the environment variable holding the deployment's default.
 
     Returns:
         A known store id.
     """
-    known = set(known_stores)
-    fallback = default_store
-    env_value = _normalise_store_id(environ.get(env_var))
-    if env_value is not None:
-        if env_value in known:
-            fallback = env_value
-        else:
-            logger.warning(
-                "Unknown store %r in the %s environment variable; using %r.",
-                env_value,
-                env_var,
-                default_store,
-            )
-    requested = None
-    if isinstance(metadata, Mapping):
-        requested = _normalise_store_id(metadata.get(STORE_ENTITY))
-        if requested is None and metadata.get(STORE_ENTITY) is not None:
-            logger.warning(
-                "Ignoring a non-text store %r in the message metadata; using %r.",
-                metadata.get(STORE_ENTITY),
-                fallback,
-            )
-    if requested is None:
-        return fallback
-    if requested not in known:
-        logger.warning("Unknown store %r in the message metadata; using %r.", requested, fallback)
-        return fallback
-    return requested
+    known = tuple(known_stores) if known_stores is not None else shop_ids()
+    fallback = resolve_store(
+        environ.get(env_var), default_store or FALLBACK_DEFAULT_STORE, known=known
+    )
+    requested = metadata.get(STORE_ENTITY) if isinstance(metadata, Mapping) else None
+    return resolve_store(requested, fallback, known=known)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -152,9 +125,11 @@ class LanguageDetector(GraphComponent):
         """Returns the component's default config."""
         return {
             # Store used when neither the metadata nor DEFAULT_STORE names a known one.
-            "default_store": DEFAULT_STORE,
-            # Store ids accepted from metadata and from the environment.
-            "known_stores": list(KNOWN_STORES),
+            "default_store": FALLBACK_DEFAULT_STORE,
+            # Store ids accepted from metadata and from the environment; None (the default):
+            # the shop folders of data/stores/ (bot/shops.py), read while the server runs, so
+            # a new shop needs no retraining.
+            "known_stores": None,
             # Environment variable naming the deployment's default store.
             "store_env_var": STORE_ENV_VAR,
         }
@@ -174,13 +149,17 @@ class LanguageDetector(GraphComponent):
             InvalidConfigException: If `default_store` is not one of `known_stores`.
         """
         merged = {**self.get_default_config(), **config}
-        self._known_stores: List[str] = [str(s).lower() for s in merged["known_stores"]]
+        configured = merged["known_stores"]
+        self._known_stores: Optional[List[str]] = (
+            None if configured is None else [str(s).lower() for s in configured]
+        )
         self._default_store: str = str(merged["default_store"]).lower()
         self._env_var: str = str(merged["store_env_var"])
-        if self._default_store not in self._known_stores:
+        known = self._known_stores if self._known_stores is not None else shop_ids()
+        if self._default_store not in known:
             raise InvalidConfigException(
                 f"LanguageDetector: default_store {self._default_store!r} is not one of "
-                f"known_stores {self._known_stores}."
+                f"the shops {list(known)}."
             )
 
     @classmethod
@@ -243,7 +222,7 @@ class LanguageDetector(GraphComponent):
                 new_entities.append(self._entity(LANGUAGE_ENTITY, requested, 1.0))
             elif written is not None:
                 new_entities.append(self._entity(LANGUAGE_ENTITY, written, confidence))
-            store = resolve_store(
+            store = message_store(
                 message.get(METADATA),
                 os.environ,
                 default_store=self._default_store,
@@ -274,3 +253,106 @@ class LanguageDetector(GraphComponent):
             ENTITY_ATTRIBUTE_CONFIDENCE: confidence,
             EXTRACTOR: self.name,
         }
+
+
+#: The intent of a message written in another language than French and English.
+OTHER_LANGUAGE_INTENT = "other_language"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class OtherLanguageClassifier(GraphComponent):
+    """Marks messages clearly written in another language (German, Spanish...).
+
+    Placed after the intent classifier and before `FallbackClassifier`: on strong evidence
+    (`bot.nlu.other_languages.other_language_of`) the message's intent becomes
+    `other_language` (confidence 1.0, the classifier's guesses kept below it in the ranking)
+    and its `language` entity `en`, the language the assistant answers such customers in.
+    Everything else is left alone, so French and English messages are unaffected; the
+    entities (an order number, a country) still reach the actions, which help with them.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """Returns the component's default config."""
+        return {
+            # The language the assistant answers in when the customer writes another one.
+            "answer_language": langid.ENGLISH,
+        }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """Changes with the word lists, not only this class's source."""
+        return source_fingerprint("bot.nlu.language", "bot.nlu.other_languages")
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        """Creates the component.
+
+        Args:
+            config: The component configuration (defaults merged in by the recipe).
+
+        Raises:
+            InvalidConfigException: If `answer_language` is not French or English.
+        """
+        merged = {**self.get_default_config(), **config}
+        self._answer_language = str(merged["answer_language"])
+        if self._answer_language not in langid.LANGUAGES:
+            raise InvalidConfigException(
+                f"OtherLanguageClassifier: answer_language {self._answer_language!r} is not "
+                f"one of {list(langid.LANGUAGES)}."
+            )
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> OtherLanguageClassifier:
+        """Creates a new component (see parent class for full docstring)."""
+        return cls(config)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Sets the `other_language` intent on messages clearly in another language.
+
+        Args:
+            messages: The messages to process.
+
+        Returns:
+            The same messages.
+        """
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str):
+                continue
+            written = other_languages.other_language_of(text)
+            if written is None:
+                continue
+            logger.debug("Message written in %s: answered in %s.", written, self._answer_language)
+            ranking = [
+                entry
+                for entry in message.get(INTENT_RANKING_KEY) or []
+                if entry.get(INTENT_NAME_KEY) != OTHER_LANGUAGE_INTENT
+            ]
+            intent = {INTENT_NAME_KEY: OTHER_LANGUAGE_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+            message.set(INTENT, intent, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
+            if os.environ.get(CONTEXT_ENTITIES_ENV_VAR, "1") == "0":
+                continue
+            entities = [
+                entity
+                for entity in message.get(ENTITIES, [])
+                if entity.get(ENTITY_ATTRIBUTE_TYPE) != LANGUAGE_ENTITY
+            ]
+            entities.append(
+                {
+                    ENTITY_ATTRIBUTE_TYPE: LANGUAGE_ENTITY,
+                    ENTITY_ATTRIBUTE_VALUE: self._answer_language,
+                    ENTITY_ATTRIBUTE_START: 0,
+                    ENTITY_ATTRIBUTE_END: 0,
+                    ENTITY_ATTRIBUTE_CONFIDENCE: 1.0,
+                    EXTRACTOR: self.__class__.__name__,
+                }
+            )
+            message.set(ENTITIES, entities, add_to_output=True)
+        return messages

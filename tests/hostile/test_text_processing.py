@@ -21,8 +21,9 @@ import pytest
 from bot.console.masking import mask_personal_data
 from bot.handoffs import contact_email
 from bot.mail.cleaning import strip_quotes_and_signature
-from bot.mail.questions import find_questions
+from bot.mail.questions import find_questions, find_requests
 from bot.nlu.langid import language_of, switch_request
+from bot.nlu.other_languages import other_language_of
 from bot.orders import normalise_order_number
 from tests.hostile.corpus import MB, TEXTS, Case
 
@@ -41,6 +42,8 @@ FUNCTIONS: dict[str, Callable[[str], Any]] = {
     "language_of": lambda text: language_of(text[:TEXT_CAP]),
     "switch_request": lambda text: switch_request(text[:TEXT_CAP]),
     "find_questions": lambda text: find_questions(text[:TEXT_CAP], "fr"),
+    "find_requests": lambda text: find_requests(text[:TEXT_CAP], "en"),
+    "other_language_of": lambda text: other_language_of(text[:TEXT_CAP]),
     "contact_email": lambda text: contact_email(text[:TEXT_CAP]),
     "mask_personal_data": lambda text: mask_personal_data(text[:TEXT_CAP]),
     "normalise_order_number": lambda text: normalise_order_number(text[:TEXT_CAP]),
