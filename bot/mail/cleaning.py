@@ -142,6 +142,8 @@ def _header_block_at(lines: list[str], index: int) -> bool:
 def quote_start(lines: list[str]) -> int:
     """Index of the first line of quoted history, ``len(lines)`` when there is none."""
     for index, line in enumerate(lines):
+        if not line or line.isspace():
+            continue  # no pattern matches a blank line: skipped at once (a mail of blank lines)
         if _SEPARATOR.match(line) or _attribution_at(lines, index):
             return index
         if _UNDERSCORES.match(line) and any(
@@ -163,6 +165,8 @@ def _looks_like_signature(lines: list[str]) -> bool:
 def signature_start(lines: list[str]) -> int:
     """Index of the first line of the signature, ``len(lines)`` when there is none."""
     for index, line in enumerate(lines):
+        if not line or line.isspace():
+            continue
         if _SIGNATURE_DASHES.match(line) or _MOBILE.match(line):
             return index
         if index > 0 and is_sign_off(line):

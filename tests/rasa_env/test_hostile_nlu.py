@@ -4,8 +4,8 @@ The model `make test` trains (`models/bot.tar.gz`: the language detector, the sp
 tokenizer, the featurizers, the classifier, the entity extractor) parses every text of the
 corpus, cut to the most the NLU is ever given (the mail channel's `EMAIL_MAX_TEXT_CHARS`,
 20,000 characters; the chat allows 2,000) and as the channels deliver it (stripped, valid
-Unicode): each parse must give an intent, entities of the contract's types only, and take at most a few seconds of CPU (of this process: other work on
-the machine does not count).
+Unicode): each parse must give an intent, entities of the contract's types only, and take at
+most a few seconds of CPU (of this process: other work on the machine does not count).
 """
 
 from __future__ import annotations
