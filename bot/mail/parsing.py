@@ -264,7 +264,9 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     for candidate in candidates:
         try:
             return data.decode(candidate)
-        except UnicodeDecodeError:
+        except (UnicodeError, LookupError):
+            # LookupError: a label naming a codec that is no text encoding ("base64", "zlib",
+            # "rot13": a hostile mail's charset); UnicodeError: bytes it cannot decode.
             continue
     return data.decode("utf-8", errors="replace")  # unreachable: latin-1 decodes any byte
 
