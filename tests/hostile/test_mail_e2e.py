@@ -137,7 +137,9 @@ def test_health_answers_within_a_second_while_a_pathological_megabyte_mail_is_pr
     (row,) = [r for r in rows if r.message_id == "<megabyte-dots@hostile.example>"]
     # A person answers a megabyte: the bot does not split it into questions.
     assert (row.state, row.reason) == (InboxState.HANDOFF, "too_long")
-    assert len(delays) >= 5
+    # Linear code processes the megabyte in well under a second or two: a few looks at /health
+    # fall in that time (the watcher started before the post).
+    assert len(delays) >= 2
     assert max(delays) < 1.0, sorted(delays)[-5:]
 
 
