@@ -218,6 +218,7 @@ def _loaded() -> None:
 @PROPERTY
 @given(_MAIL_TEXT)
 def test_questions_are_made_of_the_mail_words(text: str) -> None:
-    words = set(re.findall(r"\w+", text))
+    # Nothing is invented: every word of a question is written in the mail (the splitter may
+    # cut a run of word characters, "__________Merci", into two).
     for question in cpu_bounded(find_questions, text, "fr"):
-        assert set(re.findall(r"\w+", question)) <= words | {""}
+        assert all(word in text for word in re.findall(r"\w+", question)), question
