@@ -1,12 +1,10 @@
-"""The hostile mails of the corpus through the real webhook and worker, with the real Rasa.
+"""A pathological mail through the real webhook and worker, with the real Rasa.
 
-A gateway process of this module (the command `make run` uses) takes every mail of
-`tests/hostile/corpus.py` on `POST /email/inbound` over HTTP; its worker processes them with
-the session's real Rasa server (`live_stack`) and a real SMTP server. What must hold for
-every one: a clear HTTP answer (202 stored, 400 malformed with the reason, 413 too large:
-never a 500), every stored mail reaches a final state (replied, skipped, handed over; failed
-only when it was malformed), and the gateway keeps answering `/health` in under a second,
-even while it processes a megabyte mail built to make a backtracking regex run for hours.
+A gateway process of this module (the command `make run` uses) takes a megabyte mail built to
+make a backtracking regex run for hours on `POST /email/inbound` over HTTP; its worker
+processes it with the session's real Rasa server (`live_stack`) and a real SMTP server. The
+gateway must keep answering `/health` in under a second meanwhile, and the mail must go to a
+person (too long for the bot).
 """
 
 from __future__ import annotations
@@ -26,7 +24,7 @@ from bot.db.migrate import upgrade
 from bot.db.session import make_engine, session_factory
 from bot.stack import Stack, free_port, gateway_service
 from tests.conftest import LiveStack
-from tests.hostile.corpus import MAILS, MB, RawCase
+from tests.hostile.corpus import MB, RawCase
 from tests.mail.helpers import SmtpServer, make_mail
 
 pytestmark = pytest.mark.e2e
@@ -141,27 +139,3 @@ def test_health_answers_within_a_second_while_a_pathological_megabyte_mail_is_pr
     # fall in that time (the watcher started before the post).
     assert len(delays) >= 2
     assert max(delays) < 1.0, sorted(delays)[-5:]
-
-
-def test_every_hostile_mail_gets_a_clear_answer_and_a_final_state(
-    hostile_gateway: MailGateway,
-) -> None:
-    answers: dict[str, int] = {}
-    for case in MAILS:
-        response = hostile_gateway.post(case)
-        answers[case.name] = response.status_code
-        if response.status_code == 400:
-            assert response.json()["error"] == "malformed_message", (case.name, response.text)
-        # The gateway is still there after each one.
-        assert httpx.get(f"{hostile_gateway.url}/health", timeout=30).status_code in (200, 503)
-    unexpected = {name: code for name, code in answers.items() if code not in (200, 202, 400, 413)}
-    assert not unexpected
-    assert sum(code == 202 for code in answers.values()) >= 100
-
-    rows = hostile_gateway.wait_all_final()
-    crashed = [
-        (row.message_id[:60], row.reason, (row.last_error or "")[:200])
-        for row in rows
-        if row.state is InboxState.FAILED and row.reason != "malformed"
-    ]
-    assert not crashed
