@@ -1,12 +1,13 @@
 """Retraining from the console: train a candidate, evaluate it, let an admin switch it in.
 
 A run trains a candidate model from the current training data (the reviewed examples
-included) into ``var/candidates/``, with the same command as ``make model``, then evaluates it
-on the held-out test set with the same script as ``make evaluate``
-(``scripts/evaluate_nlu.py``). The console shows its figures beside the current model's
-(``reports/evaluation.json``); the admin's "switch" copies it to ``models/bot.tar.gz`` and
-asks Rasa to load it (``PUT /model``). In production the model is part of the Rasa image:
-there the candidate is a file to review and build into the next image.
+included, wherever ``CONSOLE_TRAINING_FILE`` is) into ``var/candidates/``, with the same
+command as ``make model``, then evaluates it, and the model in service, on the held-out test
+set with the same script as ``make evaluate`` (``scripts/evaluate_nlu.py``): the console shows
+the two sets of figures side by side, measured the same way at the same time. The admin's
+"switch" copies the candidate to ``models/bot.tar.gz`` and asks Rasa to load it
+(``PUT /model``). In production the model is part of the Rasa image: there the candidate is a
+file to review and build into the next image.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -33,6 +36,7 @@ RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 CANDIDATES_DIR = VAR_DIR / "candidates"
 CURRENT_REPORT = PROJECT_ROOT / "reports" / "evaluation.json"
 CURRENT_MODEL = PROJECT_ROOT / "models" / "bot.tar.gz"
+CONFIG = PROJECT_ROOT / "config.yml"
 TIMEOUT_S = 3600
 
 
@@ -46,6 +50,29 @@ class Figures:
     macro_f1_en: float | None
     fallback_rate: float | None
     out_of_scope_recall: float | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A run's figures: its candidate's, and the model in service's on the same test set."""
+
+    candidate: Figures | None
+    current: Figures | None
+
+
+def comparison_of(evaluation: str | None) -> Comparison:
+    """The figures a run stored (``{"candidate": report, "current": report}``)."""
+    if not evaluation:
+        return Comparison(None, None)
+    try:
+        document = json.loads(evaluation)
+    except ValueError:
+        return Comparison(None, None)
+    if not isinstance(document, dict):
+        return Comparison(None, None)
+    if "candidate" not in document:  # a run of the first version stored its report alone
+        return Comparison(figures_of(document), None)
+    return Comparison(figures_of(document.get("candidate")), figures_of(document.get("current")))
 
 
 def figures_of(report: dict[str, Any] | None) -> Figures | None:
@@ -90,6 +117,26 @@ def candidates_dir() -> Path:
     return CANDIDATES_DIR
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def readable(output: str) -> str:
+    """A command's output without colour codes and Python's warnings (Rasa's libraries print
+    screens of deprecation warnings that would hide the one line that matters)."""
+    kept: list[str] = []
+    in_warning = False
+    for line in _ANSI.sub("", output).splitlines():
+        if "Warning:" in line:
+            in_warning = True
+            continue
+        if in_warning and line.startswith((" ", "\t")):
+            continue
+        in_warning = False
+        if line.strip():
+            kept.append(line)
+    return "\n".join(kept)
+
+
 def _run(argv: list[str], log: list[str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "RASA_TELEMETRY_ENABLED": "false"}
     result = subprocess.run(  # noqa: S603 - fixed argv
@@ -101,20 +148,61 @@ def _run(argv: list[str], log: list[str]) -> None:
         timeout=TIMEOUT_S,
         check=False,
     )
-    log.append(f"$ {' '.join(argv[1:])}\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    # Errors last: Rasa prints its error message on stdout, after the warnings on stderr.
+    output = "\n".join(
+        part for part in (readable(result.stderr)[-3000:], readable(result.stdout)[-3000:]) if part
+    )
+    log.append(f"$ {' '.join(argv[1:])}\n{output}")
     if result.returncode != 0:
-        raise RuntimeError(f"{argv[1:3]} exited with {result.returncode}")
+        raise RuntimeError(f"{' '.join(argv[1:3])} exited with {result.returncode}")
 
 
-def train_and_evaluate(sessions: sessionmaker[Session], run_id: int) -> None:
-    """Runs in a worker thread: trains the candidate of ``run_id`` and evaluates it."""
+def training_data(training_file: Path | None) -> list[str]:
+    """What ``rasa train --data`` gets: ``data/``, plus the reviewed examples when they are
+    kept outside it (``CONSOLE_TRAINING_FILE`` elsewhere)."""
+    paths = ["data"]
+    if training_file is not None and training_file.exists():
+        inside = training_file.resolve().is_relative_to((PROJECT_ROOT / "data").resolve())
+        if not inside:
+            paths.append(str(training_file))
+    return paths
+
+
+def _evaluate(model: Path, out: Path, name: str, log: list[str]) -> dict[str, Any]:
+    _run(
+        [
+            str(RASA_PYTHON),
+            "scripts/evaluate_nlu.py",
+            "--model",
+            str(model),
+            "--out",
+            str(out),
+            "--name",
+            name,
+        ],
+        log,
+    )
+    report: dict[str, Any] = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
+    return report
+
+
+def train_and_evaluate(
+    sessions: sessionmaker[Session],
+    run_id: int,
+    training_file: Path | None = None,
+    current_model: Path | None = None,
+) -> None:
+    """Runs in a worker thread: trains the candidate of ``run_id``, evaluates it and the model
+    in service (``current_model``, ``models/bot.tar.gz`` by default)."""
     log: list[str] = []
     out = candidates_dir() / f"run-{run_id}"
     model = out / "candidate.tar.gz"
+    current_model = current_model or CURRENT_MODEL
     state = TrainingState.FAILED
     evaluation: str | None = None
     try:
         out.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
         _run(
             [
                 str(RASA_PYTHON),
@@ -123,11 +211,11 @@ def train_and_evaluate(sessions: sessionmaker[Session], run_id: int) -> None:
                 "train",
                 "--quiet",
                 "--config",
-                "config.yml",
+                str(CONFIG),
                 "--domain",
                 "domain.yml",
                 "--data",
-                "data",
+                *training_data(training_file),
                 "--out",
                 str(out),
                 "--fixed-model-name",
@@ -135,18 +223,12 @@ def train_and_evaluate(sessions: sessionmaker[Session], run_id: int) -> None:
             ],
             log,
         )
-        _run(
-            [
-                str(RASA_PYTHON),
-                "scripts/evaluate_nlu.py",
-                "--model",
-                str(model),
-                "--out",
-                str(out),
-            ],
-            log,
-        )
-        evaluation = (out / "evaluation.json").read_text(encoding="utf-8")
+        log.append(f"trained in {time.monotonic() - started:.0f} s")
+        document: dict[str, Any] = {"candidate": _evaluate(model, out, "candidate", log)}
+        if current_model.exists():
+            document["current"] = _evaluate(current_model, out, "current", log)
+        evaluation = json.dumps(document)
+        log.append(f"done in {time.monotonic() - started:.0f} s")
         state = TrainingState.SUCCEEDED
     except Exception as exc:  # noqa: BLE001 - any failure ends the run as failed, logged
         logger.exception("Training run %s failed", run_id)
