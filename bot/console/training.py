@@ -2,9 +2,10 @@
 
 A run trains a candidate model from the current training data (the reviewed examples
 included, wherever ``CONSOLE_TRAINING_FILE`` is) into ``var/candidates/``, with the same
-command as ``make model``, then evaluates it, and the model in service, on the held-out test
-set with the same script as ``make evaluate`` (``scripts/evaluate_nlu.py``): the console shows
-the two sets of figures side by side, measured the same way at the same time. The admin's
+command as ``make model``, then evaluates it, and the model in service, on both test sets with
+the same script as ``make evaluate`` (``scripts/compare_with_peer.py``, without the
+cross-validation): the console shows the figures side by side, measured the same way at the
+same time. The admin's
 "switch" copies the candidate to ``models/bot.tar.gz`` and asks Rasa to load it
 (``PUT /model``). In production the model is part of the Rasa image: there the candidate is a
 file to review and build into the next image.
@@ -34,10 +35,15 @@ logger = logging.getLogger(__name__)
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 CANDIDATES_DIR = VAR_DIR / "candidates"
-CURRENT_REPORT = PROJECT_ROOT / "reports" / "evaluation.json"
+REPORTS_DIR = PROJECT_ROOT / "reports"
 CURRENT_MODEL = PROJECT_ROOT / "models" / "bot.tar.gz"
 CONFIG = PROJECT_ROOT / "config.yml"
 TIMEOUT_S = 3600
+#: The test sets of ``make evaluate`` (``scripts/compare_with_peer.py``): key, label, report.
+TEST_SETS = (
+    ("clean", "held-out set (tests/nlu)", "evaluation"),
+    ("realistic", "realistic set (tests/nlu_realistic)", "evaluation_realistic"),
+)
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class Figures:
 
     examples: int
     accuracy: float | None
+    confident_wrong: float | None
     macro_f1_fr: float | None
     macro_f1_en: float | None
     fallback_rate: float | None
@@ -53,57 +60,66 @@ class Figures:
 
 
 @dataclass(frozen=True)
-class Comparison:
-    """A run's figures: its candidate's, and the model in service's on the same test set."""
+class SetComparison:
+    """One test set: the candidate's figures and the model in service's, measured together."""
 
+    label: str
     candidate: Figures | None
     current: Figures | None
 
 
-def comparison_of(evaluation: str | None) -> Comparison:
-    """The figures a run stored (``{"candidate": report, "current": report}``)."""
+def comparison_of(evaluation: str | None) -> list[SetComparison]:
+    """The figures a run stored: ``{"candidate": {set: report}, "current": {set: report}}``."""
     if not evaluation:
-        return Comparison(None, None)
+        return []
     try:
         document = json.loads(evaluation)
     except ValueError:
-        return Comparison(None, None)
+        return []
     if not isinstance(document, dict):
-        return Comparison(None, None)
-    if "candidate" not in document:  # a run of the first version stored its report alone
-        return Comparison(figures_of(document), None)
-    return Comparison(figures_of(document.get("candidate")), figures_of(document.get("current")))
+        return []
+    if "by_language" in document:  # a run of the first version stored one report alone
+        return [SetComparison(TEST_SETS[0][1], figures_of(document), None)]
+    candidate = document.get("candidate") or {}
+    current = document.get("current") or {}
+    return [
+        SetComparison(label, figures_of(candidate.get(key)), figures_of(current.get(key)))
+        for key, label, _name in TEST_SETS
+        if key in candidate or key in current
+    ]
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def figures_of(report: dict[str, Any] | None) -> Figures | None:
     """The summary of an ``evaluation.json`` document."""
-    if not report:
+    if not report or not isinstance(report, dict):
         return None
     by_language = report.get("by_language") or {}
-
-    def lang(code: str, key: str) -> float | None:
-        value = (by_language.get(code) or {}).get(key)
-        return float(value) if isinstance(value, int | float) else None
-
     all_ = by_language.get("all") or {}
-    accuracy = all_.get("accuracy")
-    fallback = all_.get("fallback_rate")
     return Figures(
         examples=int(report.get("examples") or 0),
-        accuracy=float(accuracy) if isinstance(accuracy, int | float) else None,
-        macro_f1_fr=lang("fr", "macro_f1"),
-        macro_f1_en=lang("en", "macro_f1"),
-        fallback_rate=float(fallback) if isinstance(fallback, int | float) else None,
-        out_of_scope_recall=(report.get("out_of_scope") or {}).get("recall"),
+        accuracy=_number(all_.get("accuracy")),
+        confident_wrong=_number(all_.get("confident_wrong")),
+        macro_f1_fr=_number((by_language.get("fr") or {}).get("macro_f1")),
+        macro_f1_en=_number((by_language.get("en") or {}).get("macro_f1")),
+        fallback_rate=_number(all_.get("fallback_rate")),
+        out_of_scope_recall=_number((report.get("out_of_scope") or {}).get("recall")),
     )
 
 
-def current_figures(path: Path = CURRENT_REPORT) -> Figures | None:
-    """The figures of the model in service (the committed ``make evaluate`` report)."""
-    try:
-        return figures_of(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError):
-        return None
+def current_figures(folder: Path = REPORTS_DIR) -> list[tuple[str, Figures | None]]:
+    """The figures of the model in service as the last ``make evaluate`` wrote them."""
+    found = []
+    for _key, label, name in TEST_SETS:
+        try:
+            report = json.loads((folder / f"{name}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            report = None
+        found.append((label, figures_of(report)))
+    return found
 
 
 def abandoned(run: TrainingRun) -> bool:
@@ -168,22 +184,30 @@ def training_data(training_file: Path | None) -> list[str]:
     return paths
 
 
-def _evaluate(model: Path, out: Path, name: str, log: list[str]) -> dict[str, Any]:
+def _evaluate(model: Path, out: Path, log: list[str]) -> dict[str, Any]:
+    """``make evaluate``'s measurement of ``model`` on both test sets (its script, without the
+    cross-validation, which measures the training data rather than a model)."""
+    out.mkdir(parents=True, exist_ok=True)
     _run(
         [
             str(RASA_PYTHON),
-            "scripts/evaluate_nlu.py",
+            "scripts/compare_with_peer.py",
+            "--skip-cv",
             "--model",
             str(model),
             "--out",
             str(out),
-            "--name",
-            name,
         ],
         log,
     )
-    report: dict[str, Any] = json.loads((out / f"{name}.json").read_text(encoding="utf-8"))
-    return report
+    reports: dict[str, Any] = {}
+    for key, _label, name in TEST_SETS:
+        path = out / f"{name}.json"
+        if path.exists():
+            reports[key] = json.loads(path.read_text(encoding="utf-8"))
+    if not reports:
+        raise RuntimeError(f"the evaluation wrote no report in {out}")
+    return reports
 
 
 def train_and_evaluate(
@@ -224,9 +248,9 @@ def train_and_evaluate(
             log,
         )
         log.append(f"trained in {time.monotonic() - started:.0f} s")
-        document: dict[str, Any] = {"candidate": _evaluate(model, out, "candidate", log)}
+        document: dict[str, Any] = {"candidate": _evaluate(model, out / "candidate", log)}
         if current_model.exists():
-            document["current"] = _evaluate(current_model, out, "current", log)
+            document["current"] = _evaluate(current_model, out / "current", log)
         evaluation = json.dumps(document)
         log.append(f"done in {time.monotonic() - started:.0f} s")
         state = TrainingState.SUCCEEDED

@@ -107,9 +107,10 @@ def test_no_demo_mailbox_without_the_catcher(make_console: MakeConsole) -> None:
     assert client.get("/mailbox").status_code == 404
 
 
-def _worker_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _worker_once(env: dict[str, str], live_stack: LiveStack) -> subprocess.CompletedProcess[str]:
     """`python -m bot.mail.worker --once` in the local profile, without SMTP_URL."""
-    token = {"RASA_TOKEN": os.environ["RASA_TOKEN"]} if os.environ.get("RASA_TOKEN") else {}
+    rasa_token = getattr(live_stack, "rasa_token", None) or os.environ.get("RASA_TOKEN")
+    token = {"RASA_TOKEN": rasa_token} if rasa_token else {}
     return subprocess.run(
         [sys.executable, "-m", "bot.mail.worker", "--once"],
         cwd=PROJECT_ROOT,
@@ -156,7 +157,8 @@ def test_the_worker_command_without_smtp_url_keeps_the_reply_in_the_demo_mailbox
             "DATABASE_URL": console_env.database_url,
             "RASA_URL": live_stack.rasa_url,
             "LOCAL_SMTP_PORT": str(port),
-        }
+        },
+        live_stack,
     )
     assert result.returncode == 0, result.stderr
     assert "Processed 1 message(s); replied=1." in result.stdout
@@ -182,7 +184,8 @@ def test_the_worker_command_sends_through_the_running_catcher(
                 "DATABASE_URL": console_env.database_url,
                 "RASA_URL": live_stack.rasa_url,
                 "LOCAL_SMTP_PORT": str(running.port),
-            }
+            },
+            live_stack,
         )
     finally:
         running.stop()

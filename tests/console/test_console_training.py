@@ -1,8 +1,9 @@
 """Retraining from the console, for real: an editor teaches a message the model gets wrong, an
-admin trains a candidate (the project's `rasa train`, a minute or a few on a busy machine),
-which is evaluated with `make evaluate`'s script beside the model in service; the figures on
-the page are the ones the evaluations wrote; switching it in makes the live Rasa server load
-it (`PUT /model`), and the taught message is then understood.
+admin trains a candidate (the project's `rasa train`: about 2 minutes, then 2 for each model's
+evaluation, on a busy machine), which is evaluated with `make evaluate`'s script beside the
+model in service on both test sets; the figures on the page are the ones the evaluations
+wrote; switching it in makes the live Rasa server load it (`PUT /model`), and the taught
+message is then understood.
 
 The candidate and the "served" model live in the test's folder; the live Rasa server gets the
 session's model back at the end.
@@ -11,6 +12,7 @@ session's model back at the end.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -83,6 +85,7 @@ def _figures_cells(report: dict[str, Any]) -> list[str]:
     return [
         str(report["examples"]),
         _percent(by_language["all"]["accuracy"]),
+        _percent(by_language["all"]["confident_wrong"]),
         _percent(by_language["fr"]["macro_f1"]),
         _percent(by_language["en"]["macro_f1"]),
         _percent(by_language["all"]["fallback_rate"]),
@@ -114,7 +117,8 @@ def test_teach_train_evaluate_compare_and_switch_for_real(
         message_id = session.scalar(select(ReportMessage.id).where(ReportMessage.text == TAUGHT))
     assert message_id is not None
 
-    client = make_console(rasa_url=live_stack.rasa_url)
+    token = getattr(live_stack, "rasa_token", None)  # Rasa's API token, when it needs one
+    client = make_console(rasa_url=live_stack.rasa_url, **({"rasa_token": token} if token else {}))
     login(client, "admin@shops.example")
     transcript = client.get(f"/console/conversations/{sender}")
     taught = client.post(
@@ -139,22 +143,39 @@ def test_teach_train_evaluate_compare_and_switch_for_real(
     assert run.state == TrainingState.SUCCEEDED, run.log
     out = tmp_path / "candidates" / f"run-{run.id}"
     candidate = out / "candidate.tar.gz"
+    # make evaluate's script, on the candidate and on the model in service.
+    assert f"compare_with_peer.py --skip-cv --model {candidate}" in (run.log or "")
+    assert f"compare_with_peer.py --skip-cv --model {served_model}" in (run.log or "")
     assert run.model_path == str(candidate) and candidate.stat().st_size > 100_000
     # The reviewed examples, kept outside data/ here, were part of the training data.
     assert f"--data data {console_env.training_file}" in (run.log or "")
 
-    # The page shows what the two evaluations wrote, the candidate's beside the served one's.
-    candidate_report = json.loads((out / "candidate.json").read_text(encoding="utf-8"))
-    current_report = json.loads((out / "current.json").read_text(encoding="utf-8"))
-    assert candidate_report["examples"] == current_report["examples"] > 500
+    # The page shows what the evaluations wrote, each set's candidate row beside the served
+    # model's (both test sets of `make evaluate`).
     page = client.get("/console/teaching")
     section = page.text.split(f'id="run-{run.id}"')[1].split("</tbody>")[0]
-    candidate_row, current_row = section.split('<tr class="current">')
-    cells = [cell.split("</td>")[0] for cell in candidate_row.split("<td>")[1:7]]
-    assert cells == _figures_cells(candidate_report)
-    cells = [cell.split("</td>")[0] for cell in current_row.split("<td>")[1:7]]
-    assert cells == _figures_cells(current_report)
-    assert "Switch to this model" in candidate_row
+    rows = {
+        (kind, label.strip("\xa0 ").replace("&nbsp;", "")): re.findall(r"<td>(.*?)</td>", cells)
+        for kind, label, cells in re.findall(
+            r'<tr class="(candidate|current)"><th scope="row">(.*?)</th>(.*?)</tr>', section, re.S
+        )
+    }
+    for name, label in (
+        ("evaluation", "held-out set (tests/nlu)"),
+        ("evaluation_realistic", "realistic set (tests/nlu_realistic)"),
+    ):
+        reports = {
+            who: json.loads((out / who / f"{name}.json").read_text(encoding="utf-8"))
+            for who in ("candidate", "current")
+        }
+        assert reports["candidate"]["examples"] == reports["current"]["examples"] > 500
+        assert rows[("candidate", f"candidate, {label}")][:7] == _figures_cells(
+            reports["candidate"]
+        )
+        assert rows[("current", f"model in service then, {label}")][:7] == _figures_cells(
+            reports["current"]
+        )
+    assert "Switch to this model" in section
 
     switched = client.post(
         f"/console/training/{run.id}/switch", data={"csrf_token": csrf_of(page.text)}
@@ -190,7 +211,9 @@ def test_a_failed_training_is_shown_with_its_log(
     Rasa's message on the page, and cannot be switched in."""
     monkeypatch.setattr(training, "candidates_dir", lambda: tmp_path / "candidates")
     bad_config = tmp_path / "config.yml"
-    bad_config.write_text("recipe: default.v1\npipeline:\n  - name: NoSuchComponent\n")
+    bad_config.write_text(
+        "recipe: default.v1\nlanguage: fr\npipeline:\n  - name: NoSuchComponent\n"
+    )
     monkeypatch.setattr(training, "CONFIG", bad_config)
     client = make_console()
     login(client, "admin@shops.example")
