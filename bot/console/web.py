@@ -223,7 +223,7 @@ def nav(agent: Agent) -> list[tuple[str, str]]:
         ("/console/analytics", "Analytics"),
     ]
     if agent.has_role(Role.EDITOR):
-        items.append(("/console/teaching", "Teaching"))
+        items += [("/console/teaching", "Teaching"), ("/console/answers", "Answers")]
     if agent.has_role(Role.ADMIN):
         items += [
             ("/console/privacy", "Privacy"),
@@ -1490,3 +1490,7 @@ def install(app: FastAPI) -> None:
     app.mount(
         "/console/static", StaticFiles(directory=CONSOLE_DIR / "static"), name="console-static"
     )
+
+
+# The Answers section (editors) registers its routes on `router` (bot/console/answer_pages.py).
+from bot.console import answer_pages  # noqa: E402, F401

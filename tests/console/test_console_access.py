@@ -191,7 +191,16 @@ def test_every_console_form_refuses_a_post_without_its_csrf_token(
     )
     assert len(posts) >= 15, posts  # every form of the console (login included)
     for path in posts:
-        url = path.replace("{handoff_id}", "1").replace("{run_id}", "1").replace("{user_id}", "1")
+        url = path
+        for name, value in (
+            ("handoff_id", "1"),
+            ("run_id", "1"),
+            ("user_id", "1"),
+            ("store_id", "btomic"),
+            ("name", "utter_greet"),
+        ):
+            url = url.replace(f"{{{name}}}", value)
+        assert "{" not in url, path
         for form, headers in (
             ({}, {}),
             ({"csrf_token": "forged"}, {}),
