@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -24,6 +25,7 @@ from sqlalchemy import delete
 from bot.config import PROJECT_ROOT
 from bot.db.session import make_engine
 from bot.db.verification import VerificationAttempt
+from bot.shops import DEFAULT_STORES_DIR
 from bot.stack import (
     DEFAULT_MODEL,
     Stack,
@@ -103,6 +105,9 @@ class LiveStack:
     stack: Stack
     # Rasa's tracker store (the support console reads it).
     tracker_url: str = ""
+    # The shops' folders (a copy of data/stores: STORES_DIR of every process of the stack), so
+    # a test may edit an answer of the running stack (the console's answer editor) safely.
+    stores_dir: Path | None = None
 
     def say(
         self, text: str, *, sender: str | None = None, metadata: Mapping[str, Any] | None = None
@@ -149,7 +154,10 @@ def live_stack(
         answer_port=answer_port,
         answer_token=token,
     )
+    stores = work / "stores"
+    shutil.copytree(DEFAULT_STORES_DIR, stores)
     env = {
+        "STORES_DIR": str(stores),
         "DATABASE_URL": demo_database_url,
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
         "DEFAULT_STORE": "om-system",
@@ -173,4 +181,5 @@ def live_stack(
             database_url=demo_database_url,
             stack=stack,
             tracker_url=f"sqlite:///{work / 'tracker.db'}",
+            stores_dir=stores,
         )
