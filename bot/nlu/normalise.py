@@ -25,7 +25,7 @@ from typing import Dict, List
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
-_EMAIL = re.compile(r"(?i)\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_EMAIL = re.compile(r"(?i)[\w.+-]+@[\w-]+(?:\.[\w-]+)*")
 # Shop prefix (optional) + 6 digits, or "#" + digits; "n°" / "no" before it stays a word.
 _ORDER = re.compile(r"(?i)(?:\b(?:om|bt)\s*[-\s]?\s*\d{6}\b|#\s?\d{4,8}\b|\b\d{6}\b)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
