@@ -47,7 +47,7 @@ CONVERSATION_INTENTS = (
     "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "human_handoff", "inform",
     "out_of_scope",
 )  # fmt: skip
-EXTENSION_INTENTS = ("switch_language", "stop")
+EXTENSION_INTENTS = ("switch_language", "stop", "other_language")
 ALL_INTENTS = FAQ_INTENTS + LOOKUP_INTENTS + CONVERSATION_INTENTS + EXTENSION_INTENTS
 
 # Responses that name the shop or its contact route: conditioned on store and language.
