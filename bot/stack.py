@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -27,6 +28,7 @@ import httpx
 
 from bot.config import PROJECT_ROOT, VAR_DIR, Settings, get_settings
 from bot.mail.worker import LOCAL_SMTP_PORT, local_smtp_url
+from bot.shops import shop_ids
 
 logger = logging.getLogger(__name__)
 
@@ -84,13 +86,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_endpoints(path: Path, *, action_port: int, tracker_db: Path | None) -> Path:
+def write_endpoints(
+    path: Path,
+    *,
+    action_port: int,
+    tracker_db: Path | None,
+    answer_port: int | None = None,
+    answer_token: str | None = None,
+) -> Path:
     """Writes a Rasa endpoints file pointing at the given action server and tracker store.
 
     Tests and `make run` with non-default ports need one; the committed `endpoints.yml`
-    holds the defaults for a plain `rasa run` or `rasa shell`.
+    holds the defaults for a plain `rasa run` or `rasa shell`. `answer_port` is the answer
+    service (Rasa's NLG endpoint, bot/answers/service.py), which renders every text: without
+    it Rasa has no text to send.
     """
     lines = [f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n']
+    if answer_port is not None:
+        token = f'\n  token: "{answer_token}"' if answer_token else ""
+        lines.append(f'nlg:\n  url: "http://127.0.0.1:{answer_port}/nlg"{token}\n')
     if tracker_db is not None:
         lines.append(f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tracker_db}"\n')
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,6 +161,19 @@ def action_service(
     """The rasa-sdk action server serving `actions/`."""
     argv = [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
     return Service(name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
+
+
+def answer_service(
+    *, port: int, env: Mapping[str, str] | None = None, name: str = "answer service"
+) -> Service:
+    """The answer service: Rasa's NLG endpoint, every text from data/stores (bot/answers)."""
+    argv = [str(APP_PYTHON), "-m", "bot.answers.service", "--port", str(port)]
+    return Service(name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
+
+
+def answer_token() -> str:
+    """A token for one run's answer service (ANSWER_SERVICE_TOKEN when set)."""
+    return os.environ.get("ANSWER_SERVICE_TOKEN") or secrets.token_urlsafe(24)
 
 
 def gateway_service(
@@ -334,14 +361,21 @@ def default_stack(*, store: str | None = None) -> Stack:
     settings = get_settings()
     extra = {"DEFAULT_STORE": store} if store else {}
     mail = local_mail(settings)
+    token = answer_token()
     endpoints = write_endpoints(
         VAR_DIR / "endpoints.yml",
         action_port=settings.action_server_port,
         tracker_db=VAR_DIR / "rasa-tracker.db",
+        answer_port=settings.answer_service_port,
+        answer_token=token,
     )
     return Stack(
         [
             action_service(port=settings.action_server_port, env=extra),
+            answer_service(
+                port=settings.answer_service_port,
+                env={**extra, "ANSWER_SERVICE_TOKEN": token},
+            ),
             rasa_service(port=settings.rasa_port, endpoints=endpoints, env=extra),
             # The gateway talks to the Rasa server this stack starts, whatever RASA_URL says.
             gateway_service(
@@ -371,6 +405,8 @@ def banner(settings: Settings) -> str:
         f"{mail_line}"
         f"  Rasa REST channel:    http://localhost:{settings.rasa_port}/webhooks/rest/webhook\n"
         f"  Action server:        http://localhost:{settings.action_server_port}/health\n"
+        f"  Answer service:       http://localhost:{settings.answer_service_port}/nlg "
+        "(texts: data/stores/<shop>/texts.yml, live on the next turn)\n"
         f"  Logs:                 {LOG_DIR}/\n"
         "Press Ctrl-C to stop."
     )
@@ -400,7 +436,10 @@ def run(store: str | None) -> int:
 
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        print("Starting the action server, the Rasa server and the gateway...", flush=True)
+        print(
+            "Starting the action server, the answer service, the Rasa server and the gateway...",
+            flush=True,
+        )
         started = time.monotonic()
         stack.start()
         print(f"\nReady in {time.monotonic() - started:.0f} s.\n{banner(settings)}", flush=True)
@@ -420,7 +459,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.stack")
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="start the three processes in the foreground")
-    run_parser.add_argument("--store", choices=["om-system", "btomic"], default=None)
+    run_parser.add_argument("--store", choices=shop_ids(), default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "run":
