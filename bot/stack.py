@@ -359,7 +359,9 @@ def local_mail(settings: Settings) -> dict[str, str]:
 def default_stack(*, store: str | None = None) -> Stack:
     """The stack `make run` starts, on the configured ports."""
     settings = get_settings()
-    extra = {"DEFAULT_STORE": store} if store else {}
+    # Every process gets the default store, also when it comes from `.env`: Rasa's NLU reads
+    # DEFAULT_STORE from its environment only (it has no settings class).
+    extra = {"DEFAULT_STORE": store or settings.default_store}
     mail = local_mail(settings)
     token = answer_token()
     endpoints = write_endpoints(
