@@ -385,6 +385,11 @@ class ScaleConfig:
     default_store: str = "om-system"
     # Extra environment of the gateways (e.g. SMTP_URL for the e-mail worker).
     gateway_env: Mapping[str, str] = field(default_factory=dict)
+    # Outbound mail (the production profile requires SMTP_URL). Unset (and not in
+    # gateway_env): the first gateway runs the local SMTP catcher on this port and every
+    # process sends there, as `make run` does (the demo mailbox shows the mail).
+    smtp_url: str | None = None
+    local_smtp_port: int = 2525
 
     @classmethod
     def on_free_ports(
@@ -409,7 +414,7 @@ class ScaleConfig:
             gateway_ports=[free_port() for _ in range(gateways)],
             rasa_balancer_port=free_port(),
             actions_balancer_port=free_port(),
-            **options,
+            **{"local_smtp_port": free_port(), **options},
         )
 
 
@@ -430,8 +435,15 @@ class ScaleStack:
             actions_listen_port=config.actions_balancer_port,
             fail_timeout_s=config.fail_timeout_s,
         )
+        smtp_url = config.smtp_url or config.gateway_env.get("SMTP_URL")
+        self.local_smtp_port: int | None = None
+        if not smtp_url:
+            self.local_smtp_port = config.local_smtp_port
+            smtp_url = f"smtp://127.0.0.1:{config.local_smtp_port}"
+        self.smtp_url = smtp_url
         app_env = {
             "BOT_PROFILE": "production",
+            "SMTP_URL": smtp_url,
             "DATABASE_URL": config.orders_url,
             "RASA_TOKEN": config.token,
             "EMAIL_WEBHOOK_SECRET": config.webhook_secret,
@@ -468,8 +480,11 @@ class ScaleStack:
             for i, port in enumerate(config.rasa_ports, start=1)
         ]
         gateway_env = {**app_env, "RASA_URL": self.rasa_url, **config.gateway_env}
+        catcher = {"LOCAL_SMTP_PORT": str(self.local_smtp_port)} if self.local_smtp_port else {}
         self.gateway_services = [
-            gateway_service(port=port, env=gateway_env, name=f"gateway {i}")
+            gateway_service(
+                port=port, env={**gateway_env, **(catcher if i == 1 else {})}, name=f"gateway {i}"
+            )
             for i, port in enumerate(config.gateway_ports, start=1)
         ]
         self.nginx = nginx_service(
@@ -492,6 +507,11 @@ class ScaleStack:
             raise PortInUseError(
                 f"Port {self.config.actions_balancer_port} for nginx (action servers) is already "
                 "in use: stop the program using it or choose another port."
+            )
+        if self.local_smtp_port and not port_is_free(self.local_smtp_port):
+            raise PortInUseError(
+                f"Port {self.local_smtp_port} for the local SMTP catcher is already in use: stop "
+                "the program using it, or set LOCAL_SMTP_PORT (or SMTP_URL) to another."
             )
         self.stack.start()
 
@@ -542,6 +562,13 @@ class ScaleStack:
             f"  orders database:            {orders}",
             f"  Rasa API token:             {config.token}",
             f"  e-mail webhook secret:      {config.webhook_secret} (X-Webhook-Secret)",
+            "  outbound mail:              "
+            + (
+                f"local SMTP catcher on 127.0.0.1:{self.local_smtp_port} (demo mailbox: "
+                f"{self.gateway_urls[0]}/mailbox)"
+                if self.local_smtp_port
+                else f"SMTP_URL ({urlsplit(self.smtp_url).hostname}:{urlsplit(self.smtp_url).port})"
+            ),
             f"  nginx configuration:        {config.work_dir / 'nginx.conf'}",
             f"  logs:                       {config.work_dir / 'log'}/ and {self.nginx_access_log}",
         ]
@@ -606,6 +633,8 @@ def run_demo(args: argparse.Namespace) -> int:
         token=os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24),
         webhook_secret=os.environ.get("EMAIL_WEBHOOK_SECRET") or secrets.token_urlsafe(24),
         model=Path(args.model),
+        smtp_url=os.environ.get("SMTP_URL") or None,
+        local_smtp_port=int(os.environ.get("LOCAL_SMTP_PORT") or 2525),
     )
     try:
         scaled = ScaleStack(config)

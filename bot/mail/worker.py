@@ -29,8 +29,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings, get_settings
-from bot.db.session import get_sessionmaker
+from bot.db.session import get_sessionmaker, make_engine, session_factory
 from bot.errors import ConfigurationError
+from bot.mail.isolation import IsolatedProcessor
 from bot.mail.processor import DrainReport, MailProcessor
 from bot.mail.rasa import RasaClient
 from bot.mail.smtp import SmtpConfig, SmtpSender
@@ -41,11 +42,20 @@ logger = logging.getLogger(__name__)
 _MAX_ERROR_BACKOFF_S = 60.0
 
 
+def _smtp_sender(settings: Settings) -> SmtpSender:
+    if not settings.smtp_url:
+        raise ConfigurationError("SMTP_URL is not set: the e-mail worker cannot send replies")
+    return SmtpSender(SmtpConfig.from_url(settings.smtp_url), timeout_s=settings.smtp_timeout_s)
+
+
 @contextlib.contextmanager
 def mail_processor(
     settings: Settings, sessions: sessionmaker[Session] | None = None
 ) -> Iterator[MailProcessor]:
     """A processor wired to the configured database, Rasa server and SMTP server.
+
+    Each mail is processed in a child process with a time budget
+    (``EMAIL_PROCESSING_BUDGET_S``, :mod:`bot.mail.isolation`), stopped at the end of the block.
 
     Args:
         settings: the configuration.
@@ -54,15 +64,41 @@ def mail_processor(
     Raises:
         ConfigurationError: ``SMTP_URL`` is not set or not valid.
     """
-    if not settings.smtp_url:
-        raise ConfigurationError("SMTP_URL is not set: the e-mail worker cannot send replies")
-    sender = SmtpSender(SmtpConfig.from_url(settings.smtp_url), timeout_s=settings.smtp_timeout_s)
-    with RasaClient(
-        settings.rasa_url, timeout_s=settings.rasa_timeout_s, token=settings.rasa_token
-    ) as bot:
-        yield MailProcessor(
-            sessions=sessions or get_sessionmaker(), settings=settings, bot=bot, sender=sender
-        )
+    sender = _smtp_sender(settings)
+    with (
+        RasaClient(
+            settings.rasa_url, timeout_s=settings.rasa_timeout_s, token=settings.rasa_token
+        ) as bot,
+        IsolatedProcessor(
+            budget_s=settings.email_processing_budget_s,
+            sessions=sessions or get_sessionmaker(),
+            settings=settings,
+            bot=bot,
+            sender=sender,
+        ) as processor,
+    ):
+        yield processor
+
+
+@contextlib.contextmanager
+def processor_for_child(settings: Settings) -> Iterator[MailProcessor]:
+    """The processor the mail child process runs (:mod:`bot.mail.isolation`): a plain one on
+    its own connections to the database of ``settings``."""
+    engine = make_engine(
+        settings.database_url, statement_timeout_s=settings.database_statement_timeout_s
+    )
+    try:
+        with RasaClient(
+            settings.rasa_url, timeout_s=settings.rasa_timeout_s, token=settings.rasa_token
+        ) as bot:
+            yield MailProcessor(
+                sessions=session_factory(engine),
+                settings=settings,
+                bot=bot,
+                sender=_smtp_sender(settings),
+            )
+    finally:
+        engine.dispose()
 
 
 class MailWorker:
@@ -113,8 +149,12 @@ class MailWorker:
                 backoff = min(backoff * 2, _MAX_ERROR_BACKOFF_S)
             else:
                 backoff = self._poll_s
-                if report.processed or report.requeued:
-                    logger.info("E-mail worker pass: %s", report.outcomes)
+                if report.processed or report.requeued or report.dead_lettered:
+                    logger.info(
+                        "E-mail worker pass: %s, %d failed mail(s) handed over",
+                        report.outcomes,
+                        report.dead_lettered,
+                    )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
 
@@ -172,6 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report = processor.drain(limit=args.limit)
                 summary = ", ".join(f"{k}={v}" for k, v in sorted(report.outcomes.items()))
                 print(f"Processed {report.processed} message(s); {summary or 'nothing due'}.")
+                if report.dead_lettered:
+                    print(f"Handed {report.dead_lettered} failed message(s) over to a human.")
                 return 0
             worker = MailWorker(
                 lambda should_stop: processor.drain(limit=args.limit, should_stop=should_stop),

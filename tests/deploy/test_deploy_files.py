@@ -34,6 +34,7 @@ from bot.scale import (
     rasa_production_env,
     write_nginx_config,
 )
+from tests.services import missing
 
 BIN = Path(sys.executable).parent
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -188,7 +189,8 @@ def test_the_compose_nginx_config_is_the_template_rendered() -> None:
 def test_nginx_accepts_the_scale_demo_config(tmp_path: Path) -> None:
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     if nginx is None:
-        pytest.skip("nginx is not installed (`make test` installs Debian's package)")
+        missing("nginx is not installed (`make test` installs Debian's package)")
+    assert nginx is not None
     config = write_nginx_config(
         tmp_path,
         rasa_ports=[15101, 15102],

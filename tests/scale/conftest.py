@@ -8,7 +8,8 @@ ports, in the production profile, against:
 * Redis (``TEST_REDIS_URL``): the lock store, under a key prefix of this run only;
 * a real SMTP server (aiosmtpd) for the gateways' e-mail workers.
 
-Without those variables (or without nginx) every test here is skipped with the reason.
+Without those variables (or without nginx) every test here is skipped with the reason; under
+``CI=true`` they fail instead (tests/services.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bot.scale import (
 )
 from tests.conftest import load_demo_database
 from tests.mail.helpers import SmtpServer
+from tests.services import missing
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 REDIS_ENV = "TEST_REDIS_URL"
@@ -48,17 +50,17 @@ CALL_TIMEOUT_S = 120.0
 
 def required_backends() -> tuple[str, str]:
     """``TEST_POSTGRES_URL`` and ``TEST_REDIS_URL``, or skips naming what is missing."""
-    missing = [name for name in (POSTGRES_ENV, REDIS_ENV) if not os.environ.get(name)]
-    if missing:
-        pytest.skip(
-            f"scale-out tests not run: {' and '.join(missing)} not set (they need a real "
+    absent = [name for name in (POSTGRES_ENV, REDIS_ENV) if not os.environ.get(name)]
+    if absent:
+        missing(
+            f"scale-out tests not run: {' and '.join(absent)} not set (they need a real "
             "PostgreSQL for the shared tracker store and a real Redis for the lock store; "
             ".ci/run sets both when 127.0.0.1:5432 and 127.0.0.1:6379 answer)"
         )
     try:
         nginx_binary()
     except ScaleError as exc:
-        pytest.skip(f"scale-out tests not run: {exc}")
+        missing(f"scale-out tests not run: {exc}")
     return os.environ[POSTGRES_ENV], os.environ[REDIS_ENV]
 
 
