@@ -177,6 +177,10 @@ class IsolatedProcessor(MailProcessor):
             self._child.close()
             self._child = None
 
+    def child_exited(self) -> bool:
+        """Whether the child has exited (and was collected); False when there is none."""
+        return self._child is not None and self._child.process.poll() is not None
+
     @property
     def child_pid(self) -> int | None:
         """The running child's pid (None before the first mail or after a loss)."""

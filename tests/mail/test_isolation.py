@@ -160,6 +160,11 @@ def test_a_child_killed_from_outside_between_mails_is_replaced(
         assert child is not None
         os.kill(child, signal.SIGKILL)
         wait_until_gone(child)
+        # Its threads too: the kernel lets the parent collect it only then.
+        deadline = time.monotonic() + 30
+        while not processor.child_exited():
+            assert time.monotonic() < deadline, "the killed child was never collected"
+            time.sleep(0.02)
         # The next mail finds the child dead and starts another: that mail is not to blame.
         assert processor.process(second) is InboxState.REPLIED
         assert processor.child_pid not in (None, child)
