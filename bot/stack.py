@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 import httpx
 
 from bot.config import PROJECT_ROOT, VAR_DIR, Settings, get_settings
+from bot.mail.worker import LOCAL_SMTP_PORT, local_smtp_url
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ RASA_FIXES_MODULE = "bot.rasa_ext.cli"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "bot.tar.gz"
 LOG_DIR = VAR_DIR / "log"
-# The local SMTP catcher's port when LOCAL_SMTP_PORT is not set (see local_mail).
-LOCAL_SMTP_PORT = 2525
 
 
 class StackError(RuntimeError):
@@ -324,10 +323,10 @@ def local_mail(settings: Settings) -> dict[str, str]:
     The mail then stays on this machine, in the demo mailbox (/mailbox): see
     bot/console/mailcatcher.py.
     """
-    if settings.smtp_url or settings.bot_profile != "local":
+    url = local_smtp_url(settings)
+    if url is None:
         return {}
-    port = settings.local_smtp_port or LOCAL_SMTP_PORT
-    return {"SMTP_URL": f"smtp://127.0.0.1:{port}", "LOCAL_SMTP_PORT": str(port)}
+    return {"SMTP_URL": url, "LOCAL_SMTP_PORT": str(settings.local_smtp_port or LOCAL_SMTP_PORT)}
 
 
 def default_stack(*, store: str | None = None) -> Stack:
@@ -353,6 +352,30 @@ def default_stack(*, store: str | None = None) -> Stack:
     )
 
 
+def banner(settings: Settings) -> str:
+    """What `make run` prints once the stack is ready: where everything is."""
+    gateway = f"http://localhost:{settings.gateway_port}"
+    mail = local_mail(settings)
+    mail_line = (
+        f"  Demo mailbox:         {gateway}/mailbox  (mail stays here: local SMTP catcher on "
+        f"127.0.0.1:{mail['LOCAL_SMTP_PORT']})\n"
+        if mail
+        else "  E-mail replies:       through SMTP_URL\n"
+    )
+    return (
+        f"  Chat in the browser:  {gateway}/\n"
+        f"  Support console:      {gateway}/console\n"
+        "                        first account: `make user` in another terminal (an admin of\n"
+        "                        `all` shops), then sign in there; more accounts on its\n"
+        "                        Accounts page\n"
+        f"{mail_line}"
+        f"  Rasa REST channel:    http://localhost:{settings.rasa_port}/webhooks/rest/webhook\n"
+        f"  Action server:        http://localhost:{settings.action_server_port}/health\n"
+        f"  Logs:                 {LOG_DIR}/\n"
+        "Press Ctrl-C to stop."
+    )
+
+
 def run(store: str | None) -> int:
     """Runs the stack in the foreground until Ctrl-C; returns the exit code."""
     if not DEFAULT_MODEL.exists():
@@ -371,13 +394,6 @@ def run(store: str | None) -> int:
             file=sys.stderr,
         )
         return 1
-    gateway = f"http://localhost:{settings.gateway_port}"
-    mail_line = (
-        f"  Demo mailbox:         {gateway}/mailbox  (mail stays here: local SMTP catcher on "
-        f"127.0.0.1:{mail['LOCAL_SMTP_PORT']})\n"
-        if mail
-        else "  E-mail replies:       through SMTP_URL\n"
-    )
 
     def _terminate(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -387,18 +403,7 @@ def run(store: str | None) -> int:
         print("Starting the action server, the Rasa server and the gateway...", flush=True)
         started = time.monotonic()
         stack.start()
-        print(
-            f"\nReady in {time.monotonic() - started:.0f} s.\n"
-            f"  Chat in the browser:  {gateway}/\n"
-            f"  Support console:      {gateway}/console  (first account: `make user` in another "
-            "terminal)\n"
-            f"{mail_line}"
-            f"  Rasa REST channel:    http://localhost:{settings.rasa_port}/webhooks/rest/webhook\n"
-            f"  Action server:        http://localhost:{settings.action_server_port}/health\n"
-            f"  Logs:                 {LOG_DIR}/\n"
-            "Press Ctrl-C to stop.",
-            flush=True,
-        )
+        print(f"\nReady in {time.monotonic() - started:.0f} s.\n{banner(settings)}", flush=True)
         return stack.watch()
     except KeyboardInterrupt:
         print("\nStopping...", flush=True)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import spacy
 
 from bot.mail.guards import fold
+from bot.stores import all_stores
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,24 @@ _LEADING_LINK = re.compile(
     r"^(?:et|and|also|aussi|enfin|de plus|par ailleurs|ensuite|sinon|otherwise|besides|"
     r"autre question|another question|p\.?s\.?|egalement|finally|lastly)\b[\s,:.-]*"
 )
-_ORDER_REFERENCE = re.compile(r"\b(?:om|bt)[\s-]?\d{6}\b|#\s?\d{6}\b|\b\d{6}\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _order_reference() -> re.Pattern[str]:
+    # Any shape bot.nlu.order_numbers reads, with the shops' own prefixes (data/stores).
+    prefixes = "|".join(re.escape(policy.order_prefix) for policy in all_stores())
+    return re.compile(
+        rf"(?<![^\W\d_])(?:{prefixes})[\s_.:#-]{{0,3}}\d{{3}}\s?\d{{3}}(?!\d)"
+        r"|n\s?[°º]\s?\d{3}\s?\d{3}(?!\d)|(?<!\w)\d{6}(?!\w)",
+        re.IGNORECASE,
+    )
+
+
+def names_an_order(sentence: str) -> bool:
+    """Whether a sentence carries an order number (any shape customers write)."""
+    return _order_reference().search(sentence) is not None
+
+
 _QUESTION_MARK = re.compile(r"[?？¿]")
 
 
@@ -262,15 +280,15 @@ def find_questions(text: str, lang: Lang) -> list[str]:
     for sentence in sentences:
         if is_question(sentence):
             question = sentence
-            if context and not _ORDER_REFERENCE.search(question):
+            if context and not names_an_order(question):
                 question = " ".join([*context, question])
             context = []
             questions.append(question)
-        elif _ORDER_REFERENCE.search(sentence):
+        elif names_an_order(sentence):
             context.append(sentence)
     if not questions:
         return [" ".join(sentences)]
-    if context and not _ORDER_REFERENCE.search(questions[-1]):
+    if context and not names_an_order(questions[-1]):
         # An order number given after the last question ("... ? C'est la OM-104233.").
         questions[-1] = " ".join([questions[-1], *context])
     return questions

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -36,6 +37,9 @@ from bot.mail.processor import DrainReport, MailProcessor
 from bot.mail.rasa import RasaClient
 from bot.mail.smtp import SmtpConfig, SmtpSender
 
+# The local SMTP catcher's port when LOCAL_SMTP_PORT is not set (`make run` uses the same).
+LOCAL_SMTP_PORT = 2525
+
 logger = logging.getLogger(__name__)
 
 # Longest pause after repeated database errors (a database that is down or not migrated).
@@ -43,9 +47,10 @@ _MAX_ERROR_BACKOFF_S = 60.0
 
 
 def _smtp_sender(settings: Settings) -> SmtpSender:
-    if not settings.smtp_url:
+    smtp_url = settings.smtp_url or local_smtp_url(settings)
+    if not smtp_url:
         raise ConfigurationError("SMTP_URL is not set: the e-mail worker cannot send replies")
-    return SmtpSender(SmtpConfig.from_url(settings.smtp_url), timeout_s=settings.smtp_timeout_s)
+    return SmtpSender(SmtpConfig.from_url(smtp_url), timeout_s=settings.smtp_timeout_s)
 
 
 @contextlib.contextmanager
@@ -62,7 +67,7 @@ def mail_processor(
         sessions: the inbox database's session factory; the process-wide one by default.
 
     Raises:
-        ConfigurationError: ``SMTP_URL`` is not set or not valid.
+        ConfigurationError: ``SMTP_URL`` is not set (production profile) or not valid.
     """
     sender = _smtp_sender(settings)
     with (
@@ -190,6 +195,51 @@ async def running_worker(
             logger.info("E-mail worker stopped")
 
 
+def local_smtp_url(settings: Settings) -> str | None:
+    """Where mail goes in the local profile without ``SMTP_URL``: the local SMTP catcher.
+
+    ``make run`` gives its gateway the same address (``LOCAL_SMTP_PORT``, 2525 by default), so
+    the command and the gateway's worker send to the same demo mailbox. None in production.
+    """
+    if settings.smtp_url or settings.bot_profile != "local":
+        return None
+    return f"smtp://127.0.0.1:{settings.local_smtp_port or LOCAL_SMTP_PORT}"
+
+
+@contextlib.contextmanager
+def local_catcher(settings: Settings) -> Iterator[str | None]:
+    """For the command: the local SMTP catcher, started here when no gateway runs one.
+
+    Yields a line saying where the mail went (None when ``SMTP_URL`` is set). When ``make run``
+    is running, its gateway's catcher already listens on the port and gets the mail; otherwise
+    this process runs one (aiosmtpd, storing into the demo mailbox's table of the configured
+    database) for as long as the command runs, so the replies are in ``/mailbox`` next time.
+    """
+    url = local_smtp_url(settings)
+    if url is None:
+        yield None
+        return
+    port = settings.local_smtp_port or LOCAL_SMTP_PORT
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            running = True
+    except OSError:
+        running = False
+    if running:
+        yield f"Mail sent through the local SMTP catcher on 127.0.0.1:{port} (make run's gateway)."
+        return
+    from bot.console.mailcatcher import start_catcher  # the gateway's catcher, run here
+
+    catcher = start_catcher(get_sessionmaker(), port)
+    try:
+        yield (
+            f"Mail kept in the demo mailbox (local SMTP catcher on 127.0.0.1:{port}, SMTP_URL "
+            "unset): see /mailbox when `make run` is running."
+        )
+    finally:
+        catcher.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: drain the inbox once (``--once``) or until interrupted."""
     parser = argparse.ArgumentParser(
@@ -207,13 +257,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     settings = get_settings()
     try:
-        with mail_processor(settings) as processor:
+        with local_catcher(settings) as where, mail_processor(settings) as processor:
             if args.once:
                 report = processor.drain(limit=args.limit)
                 summary = ", ".join(f"{k}={v}" for k, v in sorted(report.outcomes.items()))
                 print(f"Processed {report.processed} message(s); {summary or 'nothing due'}.")
                 if report.dead_lettered:
                     print(f"Handed {report.dead_lettered} failed message(s) over to a human.")
+                if where and report.processed:
+                    print(where)
                 return 0
             worker = MailWorker(
                 lambda should_stop: processor.drain(limit=args.limit, should_stop=should_stop),

@@ -4,9 +4,10 @@ These four entities have fixed shapes, so rules beat a statistical extractor on 
 no training examples needed for every postcode format, no partial matches ("OM-10423"),
 and normalised values the actions can use directly (see docs/contracts.md):
 
-* `order_number`: store prefix OM/BT, optional "-" or space, 6 digits -> "OM-104233";
-  "#104233" or 6 digits alone (only when no prefixed number is in the message) -> "104233"
-  (the lookup tries both prefixes);
+* `order_number`: a shop's prefix (`order_prefix` of `data/stores/*.yml`), optional
+  separator, 6 digits -> "OM-104233"; "#104233", "n° 104233" or 6 digits alone (only when
+  no prefixed or announced number is in the message) -> "104233" (the lookup tries the
+  shop's prefix first, then the others); shapes in `bot.nlu.order_numbers`;
 * `email`: lower-cased address;
 * `postcode`: as written, upper-cased, single spaces. Shapes: 5 digits (FR, DE, IT, ES,
   US), UK ("SW1A 1AA", "M1 1AE"), NL ("1012 AB"), and the ambiguous ones, 4 digits (CH,
@@ -43,7 +44,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu import countries
+from bot.nlu import countries, order_numbers
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +59,6 @@ Span = Tuple[int, int, str, str]
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}(?![\w-])")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-# "OM-104233", "om 104233", "BT200517", "BT – 200517"; not inside a longer word or number.
-_PREFIXED_ORDER = re.compile(
-    r"(?<![\w-])(OM|BT)(?:\s*[-\u2013\u2014]\s*|\s)?(\d{6})(?![\d])", re.IGNORECASE
-)
-_HASH_ORDER = re.compile(r"(?<![\w#])#\s?(\d{6})(?!\d)")
-# Six digits standing alone: not part of a longer number, a decimal or a hyphenated code.
-_BARE_ORDER = re.compile(r"(?<![\w.,/+-])(\d{6})(?![\w]|[.,/-]\d)")
 
 # UK: outward code (A9, A9A, A99, AA9, AA9A, AA99) + inward code (9AA).
 _UK_POSTCODE = re.compile(r"(?<![\w-])([A-Za-z]{1,2}\d[A-Za-z\d]?)[ \t]*(\d[A-Za-z]{2})(?![\w-])")
@@ -110,18 +104,13 @@ def _emails(text: str) -> List[Span]:
 
 
 def _order_numbers(text: str, taken: List[Span]) -> List[Span]:
-    prefixed: List[Span] = []
-    for match in _PREFIXED_ORDER.finditer(text):
-        value = f"{match.group(1).upper()}-{match.group(2)}"
-        prefixed.append((match.start(), match.end(), ORDER_NUMBER, value))
-    for match in _HASH_ORDER.finditer(text):
-        prefixed.append((match.start(), match.end(), ORDER_NUMBER, match.group(1)))
-    added = _add_longest_first(prefixed, taken)
-    if added:
-        # A message naming "OM-104233" does not also mean its other 6-digit numbers.
-        return added
-    bare = [(m.start(), m.end(), ORDER_NUMBER, m.group(1)) for m in _BARE_ORDER.finditer(text)]
-    return _add_longest_first(bare, taken)
+    # Prefixed and announced numbers first; bare digits only when there are none
+    # ("OM-104233 (ref 555123)" does not also mean 555123). Prefixes: data/stores/*.yml.
+    found = [
+        (start, end, ORDER_NUMBER, value)
+        for start, end, value in order_numbers.find_order_numbers(text)
+    ]
+    return _add_longest_first(found, taken)
 
 
 def _is_money(text: str, start: int, end: int) -> bool:

@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
 # The Rasa server: Rasa 3.6.21 on Python 3.10 exactly as requirements/rasa.lock pins it, the
 # trained model, and the only project code Rasa loads (bot/nlu: NLU components; bot/rasa_ext:
-# the lock store). Stateless: run as many as the traffic needs behind a load balancer, all
-# with the same tracker store (PostgreSQL) and lock store (Redis); see README "Running in
-# production". Build from the repository root after `make model`:
+# the lock store), and data/stores (the shops' order prefixes). Stateless: run as many as
+# the traffic needs behind a load balancer, all with the same tracker store (PostgreSQL) and
+# lock store (Redis); see README "Running in production". Build from the repository root
+# after `make model`:
 #   docker build -f deploy/docker/rasa.Dockerfile -t shop-support/rasa:VERSION .
 
 # --- build: the environment, in a virtualenv copied as a whole into the runtime image ------
@@ -34,6 +35,8 @@ WORKDIR /app
 COPY bot/__init__.py bot/__init__.py
 COPY bot/nlu bot/nlu
 COPY bot/rasa_ext bot/rasa_ext
+# The shops' files: the entity extractor reads each shop's order prefix from them.
+COPY data/stores data/stores
 COPY credentials.yml endpoints.yml ./
 COPY deploy/rasa deploy/rasa
 COPY models/bot.tar.gz models/bot.tar.gz

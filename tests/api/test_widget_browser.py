@@ -162,6 +162,27 @@ def test_customer_asks_a_faq_and_tracks_an_order_on_the_om_system_page(
     page.screenshot(path=str(ARTIFACTS / "widget.png"))
 
 
+@pytest.mark.e2e
+def test_a_real_customers_message_with_the_bare_number_starts_the_order_lookup(
+    live_stack: LiveStack, page: Page
+) -> None:
+    # Issue 11's "Done when": greeting, context, the number without its prefix in brackets.
+    page.goto(f"{live_stack.gateway_url}/shops/om-system")
+    widget = Widget(page)
+    widget.open()
+    ask = joined_text(
+        widget.send(
+            "Bonjour, j'ai commandé il y a 10 jours (commande 104233) et toujours rien, "
+            "c'est normal ?"
+        )
+    )
+    # The lookup started with the number: only the proof is asked for.
+    assert "code postal" in ask, ask
+    assert "numéro" not in ask, ask
+    answer = joined_text(widget.send("marie.dupont@example.fr"))
+    assert "OM-104233" in answer and "JD014600003828461025" in answer, answer
+
+
 # --- the widget against a scripted Rasa ----------------------------------------------------
 
 

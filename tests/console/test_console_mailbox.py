@@ -1,20 +1,29 @@
 """E-mail out of the box: `make run` gives the gateway a local SMTP catcher when SMTP_URL is
 unset; the catcher (a real aiosmtpd server in the gateway) keeps every mail for the demo
-mailbox, where a visitor writes to a shop and reads the replies."""
+mailbox, where a visitor writes to a shop and reads the replies. `python -m bot.mail.worker
+--once` in the local profile sends to the same catcher (or runs one for its pass)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from email.message import EmailMessage
 
+import pytest
 from sqlalchemy import select
 
-from bot.config import Settings
+from bot.config import PROJECT_ROOT, Settings
+from bot.db.console import DemoMail
 from bot.db.mailbox import InboxMessage
+from bot.mail.intake import accept_raw
 from bot.mail.smtp import SmtpConfig, SmtpSender
-from bot.stack import LOCAL_SMTP_PORT, free_port, local_mail
+from bot.stack import LOCAL_SMTP_PORT, free_port, local_mail, port_is_free
+from tests.conftest import LiveStack
 from tests.console.conftest import ConsoleEnv, MakeConsole, csrf_of
+from tests.mail.helpers import BTOMIC_SUPPORT, SmtpServer, make_mail
 
 
 def test_make_run_gives_the_gateway_a_catcher_only_without_smtp_url() -> None:
@@ -70,3 +79,91 @@ def test_a_visitor_writes_to_a_shop_and_reads_the_reply(
 def test_no_demo_mailbox_without_the_catcher(make_console: MakeConsole) -> None:
     client = make_console()
     assert client.get("/mailbox").status_code == 404
+
+
+def _worker_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m bot.mail.worker --once` in the local profile, without SMTP_URL."""
+    token = {"RASA_TOKEN": os.environ["RASA_TOKEN"]} if os.environ.get("RASA_TOKEN") else {}
+    return subprocess.run(
+        [sys.executable, "-m", "bot.mail.worker", "--once"],
+        cwd=PROJECT_ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "BOT_PROFILE": "local",
+            "SMTP_URL": "",
+            **token,
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def _store_question(console_env: ConsoleEnv, message_id: str) -> None:
+    settings = Settings(_env_file=None, database_url=console_env.database_url)  # type: ignore[call-arg]
+    with console_env.sessions() as session:
+        accept_raw(
+            session=session,
+            raw=make_mail(
+                sender="Alex Martin <alex.martin@example.com>",
+                to=BTOMIC_SUPPORT,
+                subject="Payment",
+                body="Hello,\n\nWhich payment methods do you accept?\n\nAlex",
+                message_id=message_id,
+            ),
+            settings=settings,
+        )
+        session.commit()
+
+
+@pytest.mark.e2e
+def test_the_worker_command_without_smtp_url_keeps_the_reply_in_the_demo_mailbox(
+    console_env: ConsoleEnv, live_stack: LiveStack
+) -> None:
+    """No gateway runs the catcher: the command runs one for its pass (real Rasa, real SMTP)."""
+    _store_question(console_env, "<once-local@example.com>")
+    port = free_port()
+    result = _worker_once(
+        {
+            "DATABASE_URL": console_env.database_url,
+            "RASA_URL": live_stack.rasa_url,
+            "LOCAL_SMTP_PORT": str(port),
+        }
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Processed 1 message(s); replied=1." in result.stdout
+    assert f"local SMTP catcher on 127.0.0.1:{port}" in result.stdout
+    with console_env.sessions() as session:
+        (mail,) = session.scalars(select(DemoMail))
+    assert mail.rcpt_to == ",alex.martin@example.com,"
+    assert mail.subject == "Re: Payment"
+    assert "PayPal" in mail.raw.decode("utf-8", "replace")
+    assert port_is_free(port)  # the command's catcher is gone with it
+
+
+@pytest.mark.e2e
+def test_the_worker_command_sends_through_the_running_catcher(
+    console_env: ConsoleEnv, live_stack: LiveStack
+) -> None:
+    """`make run`'s gateway holds the catcher's port: the command's mail goes to it."""
+    _store_question(console_env, "<once-running@example.com>")
+    running = SmtpServer().start()  # stands where make run's gateway listens
+    try:
+        result = _worker_once(
+            {
+                "DATABASE_URL": console_env.database_url,
+                "RASA_URL": live_stack.rasa_url,
+                "LOCAL_SMTP_PORT": str(running.port),
+            }
+        )
+    finally:
+        running.stop()
+    assert result.returncode == 0, result.stderr
+    assert "Processed 1 message(s); replied=1." in result.stdout
+    (reply,) = running.received
+    assert reply.rcpt_tos == ["alex.martin@example.com"]
+    assert "PayPal" in reply.text
+    with console_env.sessions() as session:
+        assert session.scalars(select(DemoMail)).all() == []  # not caught twice

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.mail.questions import detect_language, find_questions, split_sentences
+from bot.mail.questions import detect_language, find_questions, names_an_order, split_sentences
 
 
 @pytest.mark.parametrize(
@@ -83,3 +83,16 @@ def test_requests_count_as_questions() -> None:
 def test_empty_text() -> None:
     assert find_questions("", "fr") == []
     assert find_questions("Bonjour,", "fr") == []
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["Ma commande est la om104233.", "Commande n° 104 233.", "Order #104233.", "Ref BT-200517."],
+)
+def test_an_order_number_in_any_shape_goes_with_the_next_question(sentence: str) -> None:
+    assert names_an_order(sentence)
+    assert find_questions(f"{sentence} Où en est-elle ?", "fr") == [f"{sentence} Où en est-elle ?"]
+
+
+def test_no_order_number_in_other_digits() -> None:
+    assert not names_an_order("Mon numéro est le 06 12 34 56 78, code 1042334.")

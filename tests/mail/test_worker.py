@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import secrets
 import signal
 import subprocess
 import sys
@@ -105,9 +106,22 @@ def test_once_command_drains_the_inbox(
     assert smtp_server.received == []
 
 
-def test_once_command_without_smtp_url_says_so(inbox_url: str) -> None:
-    result = run_worker({"DATABASE_URL": inbox_url, "SMTP_URL": ""}, "--once")
-    assert result.returncode == 2
+def test_once_command_without_smtp_url_in_production_says_so() -> None:
+    # In the local profile the command uses the local SMTP catcher instead
+    # (tests/console/test_console_mailbox.py).
+    secret = secrets.token_hex(24)
+    result = run_worker(
+        {
+            "BOT_PROFILE": "production",
+            "DATABASE_URL": "postgresql+psycopg2://shop@127.0.0.1:9/orders",
+            "RASA_TOKEN": secret,
+            "EMAIL_WEBHOOK_SECRET": secret,
+            "CONSOLE_SESSION_SECRET": secret,
+            "SMTP_URL": "",
+        },
+        "--once",
+    )
+    assert result.returncode == 2, result.stderr
     assert "SMTP_URL is not set" in result.stderr
 
 
