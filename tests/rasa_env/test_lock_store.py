@@ -118,9 +118,58 @@ def test_the_fixed_lock_store_takes_the_lock_once_the_dead_ticket_expired(
 
 
 def test_waiters_whose_tickets_expired_keep_their_order_and_take_turns(clock: HandClock) -> None:
+    """Two messages wait behind a dead server's ticket; every ticket expires while they wait.
+    Each waiter's look at the lock is one call here, in the order the test chooses."""
     store = InMemoryLockStore()
     store.issue_ticket("c", LIFETIME_S)  # dead
-    order: list[str] = []
+    first = store.issue_ticket("c", LIFETIME_S)
+    second = store.issue_ticket("c", LIFETIME_S)
+    assert store.try_acquire("c", first, LIFETIME_S)[1] is None  # behind the dead ticket
+    clock.advance(LIFETIME_S + 1)
+
+    first, held = store.try_acquire("c", first, LIFETIME_S)
+    assert held is not None  # the first one looks first: its turn, in its place
+    second, waiting = store.try_acquire("c", second, LIFETIME_S)
+    assert waiting is None  # renewed behind the first
+    store.cleanup("c", first)
+    second, held = store.try_acquire("c", second, LIFETIME_S)
+    assert held is not None
+    store.cleanup("c", second)
+    assert store.get_lock("c") is None  # cleaned up: nothing left behind
+
+
+def test_a_waiter_that_looks_late_never_takes_the_lock_from_a_later_holder(
+    clock: HandClock,
+) -> None:
+    """The same, but the second waiter looks first after the expiry and takes the lock: the
+    first one, renewed, must queue behind it (two holders would run two turns of one
+    conversation at once)."""
+    store = InMemoryLockStore()
+    store.issue_ticket("c", LIFETIME_S)  # dead
+    first = store.issue_ticket("c", LIFETIME_S)
+    second = store.issue_ticket("c", LIFETIME_S)
+    clock.advance(LIFETIME_S + 1)
+
+    second, held = store.try_acquire("c", second, LIFETIME_S)
+    assert held is not None
+    first, waiting = store.try_acquire("c", first, LIFETIME_S)
+    assert waiting is None, "two holders at once"
+    assert first > second  # queued again at the end
+    store.cleanup("c", second)
+    first, held = store.try_acquire("c", first, LIFETIME_S)
+    assert held is not None
+    store.cleanup("c", first)
+    assert store.get_lock("c") is None
+
+
+def test_two_waiters_behind_a_dead_ticket_both_get_their_turn_one_at_a_time(
+    clock: HandClock,
+) -> None:
+    """The whole `lock()` with two messages on one event loop: one holder at a time, both
+    served, whatever order they look in."""
+    store = InMemoryLockStore()
+    store.issue_ticket("c", LIFETIME_S)  # dead
+    served: list[str] = []
     inside = 0
 
     async def message(name: str) -> None:
@@ -128,21 +177,21 @@ def test_waiters_whose_tickets_expired_keep_their_order_and_take_turns(clock: Ha
         async with store.lock("c", lock_lifetime=LIFETIME_S, wait_time_in_seconds=POLL_S):
             inside += 1
             assert inside == 1, "two holders at once"
-            order.append(name)
+            served.append(name)
             await asyncio.sleep(POLL_S * 3)  # the other waiter looks meanwhile
             inside -= 1
 
     async def both() -> None:
         first = asyncio.ensure_future(message("first"))
-        await _until(lambda: _tickets(store) == [0, 1])  # the first is queued...
+        await _until(lambda: _tickets(store) == [0, 1])
         second = asyncio.ensure_future(message("second"))
-        await _until(lambda: _tickets(store) == [0, 1, 2])  # ...then the second
+        await _until(lambda: _tickets(store) == [0, 1, 2])
         clock.advance(LIFETIME_S + 1)  # every ticket expires while they wait
         await asyncio.wait_for(asyncio.gather(first, second), timeout=PATIENCE_S)
 
     asyncio.run(both())
-    assert order == ["first", "second"]
-    assert store.get_lock("c") is None  # cleaned up: nothing left behind
+    assert sorted(served) == ["first", "second"]
+    assert store.get_lock("c") is None
 
 
 def test_the_redis_store_takes_the_endpoints_settings_like_rasa() -> None:
