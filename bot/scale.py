@@ -30,7 +30,6 @@ import secrets
 import shutil
 import signal
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +52,7 @@ from bot.stack import (
     gateway_service,
     port_is_free,
     rasa_service,
+    serve,
 )
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,23 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_LOCK_LIFETIME_S = 20
 # nginx leaves a failed server out of the rotation for this long, then probes it again.
 DEFAULT_FAIL_TIMEOUT_S = 10
+# What a Rasa turn may take on top of waiting for a lock (deploy/nginx/nginx.conf.template).
+TURN_MARGIN_S = 10
+
+
+def read_timeouts(lock_lifetime_s: int) -> dict[str, str]:
+    """nginx's timeouts for a lock lifetime: a hung Rasa server costs a turn about
+    ``lock_lifetime_s + TURN_MARGIN_S``; a hung action server half the lock lifetime."""
+    rasa = lock_lifetime_s + TURN_MARGIN_S
+    actions = max(5, lock_lifetime_s // 2)
+    return {
+        "rasa_read_timeout": f"{rasa}s",
+        # Room for one retry on another server after a timeout, and its own turn.
+        "rasa_retry_window": f"{2 * rasa + TURN_MARGIN_S}s",
+        "actions_read_timeout": f"{actions}s",
+        "actions_retry_window": f"{2 * actions + TURN_MARGIN_S}s",
+    }
+
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -99,6 +116,7 @@ def render_nginx_config(
     access_log: str,
     user: str | None = None,
     fail_timeout_s: int = DEFAULT_FAIL_TIMEOUT_S,
+    lock_lifetime_s: int = DEFAULT_LOCK_LIFETIME_S,
     template: Path = NGINX_TEMPLATE,
 ) -> str:
     """Fills `deploy/nginx/nginx.conf.template`.
@@ -114,6 +132,8 @@ def render_nginx_config(
         user: the `user` directive's value; needed only when nginx starts as root, whose
             workers would otherwise run as `nobody` and could not write to `runtime_dir`.
         fail_timeout_s: how long a failed server stays out of the rotation.
+        lock_lifetime_s: the Rasa servers' TICKET_LOCK_LIFETIME, which sets the read timeouts
+            (:func:`read_timeouts`).
         template: the template file.
 
     Raises:
@@ -128,6 +148,7 @@ def render_nginx_config(
         "error_log": error_log,
         "access_log": access_log,
         "user_directive": f"user {user};" if user else "# (no `user`: not started as root)",
+        **read_timeouts(lock_lifetime_s),
     }
 
     def fill(match: re.Match[str]) -> str:
@@ -183,6 +204,7 @@ def write_nginx_config(
     rasa_listen_port: int,
     actions_listen_port: int,
     fail_timeout_s: int = DEFAULT_FAIL_TIMEOUT_S,
+    lock_lifetime_s: int = DEFAULT_LOCK_LIFETIME_S,
 ) -> Path:
     """Renders the template for loopback ports into `work_dir/nginx.conf`."""
     runtime = work_dir / "nginx"
@@ -198,6 +220,7 @@ def write_nginx_config(
         access_log=str(runtime / "nginx-access.log"),
         user=user,
         fail_timeout_s=fail_timeout_s,
+        lock_lifetime_s=lock_lifetime_s,
     )
     path = work_dir / "nginx.conf"
     path.write_text(config, encoding="utf-8")
@@ -205,6 +228,7 @@ def write_nginx_config(
 
 
 COMPOSE_NGINX_CONFIG = PROJECT_ROOT / "deploy" / "nginx" / "compose.conf"
+COMPOSE_LOCK_LIFETIME_S = 60
 
 
 def compose_nginx_config() -> str:
@@ -222,6 +246,8 @@ def compose_nginx_config() -> str:
         error_log="/dev/stderr",
         access_log="/dev/stdout",
         user="nginx",
+        # deploy/production.env.example's TICKET_LOCK_LIFETIME (Rasa's default).
+        lock_lifetime_s=COMPOSE_LOCK_LIFETIME_S,
     )
 
 
@@ -434,6 +460,7 @@ class ScaleStack:
             rasa_listen_port=config.rasa_balancer_port,
             actions_listen_port=config.actions_balancer_port,
             fail_timeout_s=config.fail_timeout_s,
+            lock_lifetime_s=config.lock_lifetime_s,
         )
         smtp_url = config.smtp_url or config.gateway_env.get("SMTP_URL")
         self.local_smtp_port: int | None = None
@@ -642,38 +669,29 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
-    def _terminate(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+    gateway = scaled.gateway_urls[0]
 
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        print(
-            f"Starting nginx, {args.rasa} Rasa servers, {args.actions} action servers and the "
-            "gateway (the Rasa servers take a minute to load the model)...",
-            flush=True,
-        )
-        started = time.monotonic()
-        scaled.start()
-        gateway = scaled.gateway_urls[0]
-        print(
-            f"\nReady in {time.monotonic() - started:.0f} s. What runs where:\n"
+    def ready(seconds: float) -> str:
+        return (
+            f"\nReady in {seconds:.0f} s. What runs where:\n"
             f"{scaled.describe()}\n\n"
             f"  Chat in the browser:  {gateway}/\n"
             f"  Try the balancer:     curl -s {scaled.rasa_url}/webhooks/rest/webhook "
             '-d \'{"sender": "demo", "message": "Where is my order OM-104233?"}\' -i '
             "| grep X-Upstream\n"
-            "Press Ctrl-C to stop everything.",
-            flush=True,
+            "A server that dies or hangs is left out by nginx and restarted; "
+            "press Ctrl-C to stop everything."
         )
-        return scaled.stack.watch()
-    except KeyboardInterrupt:
-        print("\nStopping...", flush=True)
-        return 0
-    except StackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        scaled.stop()
+
+    return serve(
+        scaled.stack,
+        starting=(
+            f"Starting nginx, {args.rasa} Rasa servers, {args.actions} action servers and the "
+            "gateway (the Rasa servers take a minute to load the model)..."
+        ),
+        ready=ready,
+        start=scaled.start,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

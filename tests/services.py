@@ -13,6 +13,11 @@ import os
 
 import pytest
 
+#: Figures tests measured and report (not assert): printed at the end of the run and written
+#: to var/test-figures.txt by tests/conftest.py (e.g. the scale tests' lost turns and worst
+#: turn time when a server dies or hangs).
+TEST_FIGURES: list[str] = []
+
 
 def in_ci() -> bool:
     """Whether this run is a CI run (``CI`` set to a true value, as CI services do)."""

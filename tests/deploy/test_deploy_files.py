@@ -262,3 +262,24 @@ def test_the_local_profile_uses_the_repository_endpoints(tmp_path: Path) -> None
 def test_an_unknown_profile_is_refused(tmp_path: Path) -> None:
     result = entrypoint(tmp_path, BOT_PROFILE="staging")
     assert result.returncode == 2 and "'staging'" in result.stderr
+
+
+@pytest.mark.parametrize(("lifetime", "rasa", "actions"), [(20, 30, 10), (60, 70, 30)])
+def test_nginx_read_timeouts_follow_the_lock_lifetime(
+    tmp_path: Path, lifetime: int, rasa: int, actions: int
+) -> None:
+    # A frozen Rasa server costs a turn about TICKET_LOCK_LIFETIME + 10 s (not 180 s), and a
+    # turn waiting for a dead server's lock (up to the lifetime) is never cut short.
+    config = write_nginx_config(
+        tmp_path,
+        rasa_ports=[15101],
+        action_ports=[15151],
+        rasa_listen_port=15100,
+        actions_listen_port=15150,
+        lock_lifetime_s=lifetime,
+    ).read_text(encoding="utf-8")
+    rasa_block, actions_block = config.split("# Action servers: only the Rasa servers")
+    assert re.findall(r"proxy_read_timeout (\d+)s;", rasa_block) == [str(rasa)]
+    assert re.findall(r"proxy_read_timeout (\d+)s;", actions_block) == [str(actions)]
+    assert rasa > lifetime
+    assert "proxy_next_upstream error timeout http_503 non_idempotent;" in rasa_block
