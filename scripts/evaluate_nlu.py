@@ -1,10 +1,10 @@
 """Evaluates the trained NLU model on the held-out test set (runs in the Rasa environment).
 
 Usage: .venv-rasa/bin/python scripts/evaluate_nlu.py [--model models/bot.tar.gz]
-           [--test tests/nlu/test_nlu.yml] [--out results]
+           [--test tests/nlu/test_nlu.yml | tests/nlu_realistic] [--out results] [--name evaluation]
 
-Writes `<out>/evaluation.json` and `<out>/evaluation.md` and prints the summary: per-language
-intent accuracy and macro-F1, the most frequent confusion pairs, out-of-scope precision and
+Writes `<out>/<name>.json` and `<out>/<name>.md` and prints the summary: per-language
+intent accuracy (answered right), confident wrong answers, first guess, macro-F1, the most frequent confusion pairs, out-of-scope precision and
 recall, entity precision/recall by type, language-detection accuracy, and the share of
 messages the fallback threshold sends to clarification. The per-example language comes from
 the `metadata: {language: ...}` of each block of the test file.
@@ -72,7 +72,10 @@ def parse_example(line: str) -> tuple[str, list[tuple[str, str]]]:
 
 
 def load_test_set(path: Path) -> list[dict[str, Any]]:
-    """Examples of a Rasa NLU YAML file with intent, language and expected entities."""
+    """Examples of a Rasa NLU YAML file (or of every file of a folder, in name order) with
+    intent, language and expected entities."""
+    if path.is_dir():
+        return [e for file in sorted(path.glob("*.yml")) for e in load_test_set(file)]
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     examples = []
     for block in data.get("nlu", []):
@@ -142,15 +145,20 @@ def evaluate(examples: list[dict[str, Any]], parsed: list[dict[str, Any]]) -> di
         accuracy = sum(1 for g, p in pairs if g == p) / len(pairs)
         f1, report = macro_f1(pairs)
         fallback = sum(1 for _, p in pairs if p == "nlu_fallback") / len(pairs)
+        # A confident wrong answer: not sent to clarification, and not the gold intent.
+        wrong = sum(1 for g, p in pairs if p not in (g, "nlu_fallback")) / len(pairs)
         # Intent as ranked first by the classifier, before the fallback threshold.
         raw_pairs = [(e["intent"], ranked_top(p)) for e, p in subset]
         raw_f1, _ = macro_f1(raw_pairs)
+        first = sum(1 for g, p in raw_pairs if g == p) / len(raw_pairs)
         key = language or "all"
         out["by_language"][key] = {
             "examples": len(pairs),
             "accuracy": round(accuracy, 4),
             "macro_f1": round(f1, 4),
             "macro_f1_without_fallback": round(raw_f1, 4),
+            "first_guess_accuracy": round(first, 4),
+            "confident_wrong": round(wrong, 4),
             "fallback_rate": round(fallback, 4),
             "per_intent": {k: {m: round(v, 4) for m, v in r.items()} for k, r in report.items()},
         }
@@ -237,12 +245,16 @@ def ranked_top(parse: dict[str, Any]) -> str:
 def markdown(result: dict[str, Any]) -> str:
     """A short summary table for the README."""
     lines = [
-        "| language | examples | accuracy | macro-F1 | macro-F1 before fallback | sent to clarification |",
-        "|---|---|---|---|---|---|",
+        f"`{result.get('test_set', '?')}`: accuracy = answered right (a message sent to "
+        "clarification is not); confident wrong = answered with another intent.",
+        "",
+        "| language | examples | accuracy | confident wrong | first guess | macro-F1 | macro-F1 before fallback | sent to clarification |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for key, r in result["by_language"].items():
         lines.append(
-            f"| {key} | {r['examples']} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
+            f"| {key} | {r['examples']} | {r['accuracy']:.3f} | {r['confident_wrong']:.1%} | "
+            f"{r['first_guess_accuracy']:.3f} | {r['macro_f1']:.3f} | "
             f"{r['macro_f1_without_fallback']:.3f} | {r['fallback_rate']:.1%} |"
         )
     oos = result["out_of_scope"]
@@ -272,7 +284,12 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "bot.tar.gz")
-    parser.add_argument("--test", type=Path, default=ROOT / "tests" / "nlu" / "test_nlu.yml")
+    parser.add_argument(
+        "--test",
+        type=Path,
+        default=ROOT / "tests" / "nlu" / "test_nlu.yml",
+        help="a test file or a folder of them (tests/nlu_realistic)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "reports")
     parser.add_argument("--name", default="evaluation")
     args = parser.parse_args()

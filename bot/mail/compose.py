@@ -37,6 +37,10 @@ _TEXTS: dict[Lang, dict[str, str]] = {
     "fr": {
         "greeting": "Bonjour,",
         "closing": "Nous restons à votre disposition pour toute autre question.",
+        "rest_handed_over": (
+            "Nous avons transmis le reste de votre message à un membre de notre équipe, "
+            "qui vous répondra."
+        ),
         "regards": "Cordialement,",
         "automatic": (
             "Cette réponse a été rédigée par l'assistant automatique du service client. "
@@ -49,6 +53,10 @@ _TEXTS: dict[Lang, dict[str, str]] = {
     "en": {
         "greeting": "Hello,",
         "closing": "Please let us know if there is anything else we can do for you.",
+        "rest_handed_over": (
+            "We have passed the rest of your message on to a member of our team, who will "
+            "reply to you."
+        ),
         "regards": "Kind regards,",
         "automatic": (
             "This reply was written by our customer service's automatic assistant. To reach "
@@ -92,6 +100,7 @@ def compose_body(
     answers: Sequence[str],
     parsed: ParsedMail,
     customer_text: str,
+    rest_handed_over: bool = False,
 ) -> str:
     """The text of the reply.
 
@@ -102,6 +111,8 @@ def compose_body(
             questions with one answer) appear once.
         parsed: the inbound mail (for the quotation header).
         customer_text: what the customer wrote, quoted at the end.
+        rest_handed_over: part of the mail was left to a person: the reply says so after
+            the answers.
     """
     unique: list[str] = []
     for answer in answers:
@@ -112,6 +123,7 @@ def compose_body(
     paragraphs = [
         _text(lang, "greeting"),
         *unique,
+        *([_text(lang, "rest_handed_over")] if rest_handed_over else []),
         _text(lang, "closing"),
         f"{_text(lang, 'regards')}\n{team}",
         f"-- \n{_text(lang, 'automatic')}",

@@ -49,7 +49,7 @@ from bot.mail.cleaning import strip_quotes_and_signature
 from bot.mail.compose import build_forward, build_reply, compose_body
 from bot.mail.guards import is_complaint, no_reply_reason
 from bot.mail.parsing import ParsedMail, read_mail
-from bot.mail.questions import detect_language, find_questions
+from bot.mail.questions import Request, detect_language, find_requests, other_language_of
 from bot.mail.rasa import BotClient, Interpretation
 from bot.mail.routing import own_addresses
 from bot.stores import StorePolicy, load_store
@@ -63,7 +63,14 @@ HUMAN_INTENTS = frozenset({"out_of_scope", "nlu_fallback"})
 # Polite words alone ("Merci !", "Bonne journée") need no reply; answering a thank-you would
 # also invite another one.
 SMALL_TALK_INTENTS = frozenset({"greet", "thank", "goodbye"})
+# A text written in another language than French and English (bot.nlu.language): the bot
+# helps with what it can read in it, these entities.
+OTHER_LANGUAGE_INTENT = "other_language"
+READABLE_ENTITIES = frozenset({"order_number", "country"})
 DAY = dt.timedelta(days=1)
+#: A question of at most this many words may lean on the sentences before it ("What should
+#: I do?", "C'est normal ?"): it is also read with them.
+SHORT_QUESTION_WORDS = 5
 
 
 class MailSender(Protocol):
@@ -83,6 +90,8 @@ class Decision:
     lang: Lang = "fr"
     conversation_id: str | None = None
     customer_text: str = ""
+    #: Set on a reply that answers part of the mail: why the rest goes to a person too.
+    handoff_reason: str | None = None
 
 
 @dataclass
@@ -286,8 +295,16 @@ class MailProcessor:
             answers=decision.answers,
             parsed=parsed,
             customer_text=decision.customer_text,
+            rest_handed_over=decision.handoff_reason is not None,
         )
         reply = build_reply(parsed=parsed, store=store, lang=decision.lang, body=body, now=now)
+        forwarded = False
+        if decision.handoff_reason is not None:
+            forwarded, error = self._forward(
+                row, parsed, store, decision, f"partly_answered: {decision.handoff_reason}"
+            )
+            if error is not None:
+                return self._retry(claim, error)
         with self._sessions() as session:
             kept = inbox.update_claimed(
                 session=session,
@@ -296,6 +313,21 @@ class MailProcessor:
                 reply_message_id=reply["Message-ID"],
                 conversation_id=decision.conversation_id,
             )
+            if kept and decision.handoff_reason is not None:
+                # In the transaction that stores the reply: a retry sends the stored reply
+                # and never records this handoff twice.
+                record_handoff(
+                    session=session,
+                    channel=HandoffChannel.EMAIL,
+                    conversation_id=decision.conversation_id or row.message_id,
+                    store_id=store.id,
+                    customer_address=parsed.sender,
+                    reason=f"partly_answered: {decision.handoff_reason}",
+                    excerpt=decision.customer_text,
+                    forwarded=forwarded,
+                    inbox_message_id=row.id,
+                    language=decision.lang,
+                )
             session.commit()
         if not kept:
             logger.warning("Lost the claim on inbox row %s before sending", claim.inbox_id)
@@ -319,7 +351,12 @@ class MailProcessor:
             return Decision(InboxState.SKIPPED, "sender_daily_limit")
 
         text = strip_quotes_and_signature(parsed.text)
-        lang = detect_language(text, fallback=detect_language(parsed.subject))
+        # Written in another language (German, Spanish...): answered in English, the bot's
+        # answers saying so (bot/nlu/other_languages.py).
+        written_in = other_language_of(text)
+        lang: Lang = (
+            "en" if written_in else detect_language(text, fallback=detect_language(parsed.subject))
+        )
         thread_root = parsed.thread_root or row.message_id
         conversation_id = conversation_id_for(
             store_id=store.id, sender=parsed.sender, thread_root=thread_root
@@ -338,15 +375,26 @@ class MailProcessor:
             return hand_over("no_new_text")
         if is_complaint(f"{parsed.subject}\n{text}"):
             return hand_over("complaint")
-        questions = find_questions(text, lang)
-        if len(questions) > settings.email_max_questions:
+        requests = find_requests(text, lang)
+        if len(requests) > settings.email_max_questions:
             return hand_over("too_many_questions")
-        interpretations = [self._bot.parse(question) for question in questions]
-        why = self._needs_human(interpretations)
-        if why is not None:
-            return hand_over(why)
-        if all(i.intent in SMALL_TALK_INTENTS for i in interpretations):
-            return Decision(InboxState.SKIPPED, "nothing_to_answer", lang=lang)
+        readings = [self._read(request) for request in requests]
+        interpretations = [interpretation for _text, interpretation in readings]
+        if any(i.intent == HANDOFF_INTENT for i in interpretations):
+            return hand_over(HANDOFF_INTENT)
+        documented = [
+            (question, interpretation)
+            for question, interpretation in readings
+            if self._answerable(interpretation) and interpretation.intent not in SMALL_TALK_INTENTS
+        ]
+        # Not understood, out of scope: for a person. Polite words need no answer.
+        left_over = [i for _question, i in readings if not self._answerable(i)]
+        if not documented:
+            if not left_over:
+                return Decision(InboxState.SKIPPED, "nothing_to_answer", lang=lang)
+            return hand_over(self._needs_human(left_over) or "out_of_scope")
+        # The documented questions are answered; what is left goes to a person as well.
+        partly = self._needs_human(left_over) if left_over else None
 
         metadata = {
             "store": store.id,
@@ -360,11 +408,8 @@ class MailProcessor:
             # The responses then follow the bot's own per-message language detection.
             logger.warning("Could not set the slots of %s: %s", conversation_id, exc)
         answers: list[str] = []
-        for index, (question, interpretation) in enumerate(
-            zip(questions, interpretations, strict=True)
-        ):
-            if interpretation.intent in SMALL_TALK_INTENTS and len(questions) > 1:
-                continue
+        said: set[str] = set()
+        for index, (question, _interpretation) in enumerate(documented):
             # The same id when this mail is processed again (a worker that died mid-mail):
             # Rasa then answers the question again without running its turn twice
             # (bot/rasa_ext/idempotency.py).
@@ -374,19 +419,65 @@ class MailProcessor:
             )
             if not messages:
                 return hand_over("no_answer")
-            answers.append("\n\n".join(messages))
+            # A line said for each question ("I speak French and English...") is kept once.
+            fresh = [message for message in messages if message not in said]
+            said.update(messages)
+            answers.append("\n\n".join(fresh or messages))
         return Decision(
             InboxState.REPLIED,
+            handoff_reason=partly,
             answers=tuple(answers),
             lang=lang,
             conversation_id=conversation_id,
             customer_text=text,
         )
 
+    def _answerable(self, interpretation: Interpretation) -> bool:
+        """Whether the bot may answer this reading by itself (small talk included).
+
+        A text in another language is, only when it names what the bot can act on (an order
+        number, a country); the rest of it is for a person, who may read the language.
+        """
+        if interpretation.intent == OTHER_LANGUAGE_INTENT:
+            return any(entity in READABLE_ENTITIES for entity in interpretation.entities)
+        return (
+            interpretation.intent is not None
+            and interpretation.intent not in HUMAN_INTENTS
+            and interpretation.intent != HANDOFF_INTENT
+            and interpretation.confidence >= self._settings.email_min_confidence
+        )
+
+    def _read(self, request: Request) -> tuple[str, Interpretation]:
+        """The reading of a request the bot understands best, and what it understood.
+
+        The question alone first. A question that leans on the sentences before it ("What
+        should I do?" after "My watch arrived with a cracked glass.") is read with them when
+        alone it is not understood, or when it is short and the whole passage is understood
+        with more confidence. A text without any question falls back on its sentences, the
+        last one first, when the whole text is not understood.
+        """
+        alone = self._bot.parse(request.text)
+        if request.context and not (
+            self._answerable(alone) and len(request.text.split()) > SHORT_QUESTION_WORDS
+        ):
+            passage = self._bot.parse(request.with_context)
+            if self._answerable(passage) and (
+                not self._answerable(alone) or passage.confidence > alone.confidence
+            ):
+                return request.with_context, passage
+        if not self._answerable(alone) or alone.intent in SMALL_TALK_INTENTS:
+            for sentence in request.fallbacks:
+                reading = self._bot.parse(sentence)
+                if self._answerable(reading) and reading.intent not in SMALL_TALK_INTENTS:
+                    return sentence, reading
+        return request.text, alone
+
     def _needs_human(self, interpretations: list[Interpretation]) -> str | None:
         intents = [i.intent for i in interpretations]
         if HANDOFF_INTENT in intents:
             return HANDOFF_INTENT
+        if OTHER_LANGUAGE_INTENT in intents:
+            return OTHER_LANGUAGE_INTENT
         if any(intent in HUMAN_INTENTS for intent in intents):
             return "out_of_scope"
         if any(
@@ -460,6 +551,43 @@ class MailProcessor:
             logger.exception("Reply to inbox row %s sent but not recorded", claim.inbox_id)
             return InboxState.PROCESSING
 
+    def _forward(
+        self,
+        row: InboxMessage,
+        parsed: ParsedMail,
+        store: StorePolicy,
+        decision: Decision,
+        reason: str,
+    ) -> tuple[bool, str | None]:
+        """Forwards the mail to ``EMAIL_HANDOFF_FORWARD_TO`` when it is set.
+
+        Returns:
+            Whether it was forwarded, and the error to retry the row with when sending failed
+            (out of attempts, no retry: the handoff row alone puts the mail in front of a
+            human).
+        """
+        forward_to = self._settings.email_handoff_forward_to
+        if not forward_to:
+            return False, None
+        forward = build_forward(
+            original=parsed.message,
+            store=store,
+            forward_to=forward_to,
+            reason=reason,
+            customer=parsed.sender,
+            excerpt=excerpt_of(decision.customer_text),
+            now=self._clock(),
+        )
+        try:
+            self._sender.send(forward)
+        except MailDeliveryError as exc:
+            if row.attempts < self._settings.email_max_attempts:
+                logger.warning("Handoff forward of inbox row %s not sent: %s", row.id, exc)
+                return False, str(exc)
+            logger.error("Handoff forward of inbox row %s given up: %s", row.id, exc)
+            return False, None
+        return True, None
+
     def _hand_off(
         self,
         claim: inbox.Claim,
@@ -469,27 +597,9 @@ class MailProcessor:
         decision: Decision,
     ) -> InboxState:
         reason = decision.reason or "handoff"
-        forward_to = self._settings.email_handoff_forward_to
-        forwarded = False
-        if forward_to:
-            forward = build_forward(
-                original=parsed.message,
-                store=store,
-                forward_to=forward_to,
-                reason=reason,
-                customer=parsed.sender,
-                excerpt=excerpt_of(decision.customer_text),
-                now=self._clock(),
-            )
-            try:
-                self._sender.send(forward)
-                forwarded = True
-            except MailDeliveryError as exc:
-                if row.attempts < self._settings.email_max_attempts:
-                    logger.warning("Handoff forward of inbox row %s not sent: %s", row.id, exc)
-                    return self._retry(claim, str(exc))
-                # Out of attempts: the handoff row still puts the mail in front of a human.
-                logger.error("Handoff forward of inbox row %s given up: %s", row.id, exc)
+        forwarded, error = self._forward(row, parsed, store, decision, reason)
+        if error is not None:
+            return self._retry(claim, error)
         with self._sessions() as session:
             done = inbox.finish(
                 session=session,

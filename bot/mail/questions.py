@@ -15,6 +15,7 @@ import importlib
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -186,6 +187,20 @@ def _load_language_of() -> Callable[[str], tuple[str | None, float]]:
 language_of = _load_language_of()
 
 
+def _load_other_language_of() -> Callable[[str], str | None]:
+    # Same reason as above: bot/nlu is the Rasa environment's code, imported by name.
+    try:
+        module = importlib.import_module("bot.nlu.other_languages")
+    except ImportError:
+        logger.warning("bot.nlu.other_languages is missing; no other-language detection")
+        return lambda _text: None
+    function: Callable[[str], str | None] = module.other_language_of
+    return function
+
+
+other_language_of = _load_other_language_of()
+
+
 def detect_language(text: str, *, fallback: Lang = DEFAULT_LANGUAGE) -> Lang:
     """The language a mail is written in.
 
@@ -260,35 +275,74 @@ def is_question(sentence: str) -> bool:
     return folded.startswith(_FR_OPENINGS) or folded.startswith(_EN_OPENINGS)
 
 
-def find_questions(text: str, lang: Lang) -> list[str]:
-    """The questions to put to the bot, in the order of the mail.
+#: How many sentences before a question are kept as its context.
+MAX_CONTEXT_SENTENCES = 3
+
+
+@dataclass(frozen=True)
+class Request:
+    """One thing the customer asks, as the bot is asked it.
+
+    Attributes:
+        text: the question (greeting removed, with the sentence naming the order when the
+            question does not name it), or the whole text when no sentence is a question.
+        context: the sentences just before the question (since the previous question, at
+            most :data:`MAX_CONTEXT_SENTENCES`), not already in ``text``: "My watch arrived
+            with a cracked glass. Photo attached." before "What should I do?".
+        fallbacks: other readings to try when ``text`` is not understood: for a text without
+            any question, each of its sentences, the last one first.
+    """
+
+    text: str
+    context: str = ""
+    fallbacks: tuple[str, ...] = ()
+
+    @property
+    def with_context(self) -> str:
+        """The question read with the sentences before it ("" when there are none)."""
+        return f"{self.context} {self.text}" if self.context else ""
+
+
+def find_requests(text: str, lang: Lang) -> list[Request]:
+    """The requests to put to the bot, in the order of the mail.
 
     Args:
         text: the customer's new text (quotes and signature already removed).
         lang: the mail's language.
 
     Returns:
-        Each question (greeting removed, order-reference context prepended when the question
-        does not name the order itself); ``[text]`` when no sentence is a question; ``[]``
-        for an empty text.
+        One :class:`Request` per question; one for the whole text when no sentence is a
+        question; ``[]`` for an empty text.
     """
     sentences = [stripped for s in split_sentences(text, lang) if (stripped := strip_greeting(s))]
     if not sentences:
         return []
-    questions: list[str] = []
-    context: list[str] = []
+    requests: list[Request] = []
+    orders: list[str] = []  # sentences naming an order, for the next question
+    before: list[str] = []  # every other sentence since the previous question
     for sentence in sentences:
         if is_question(sentence):
             question = sentence
-            if context and not names_an_order(question):
-                question = " ".join([*context, question])
-            context = []
-            questions.append(question)
-        elif names_an_order(sentence):
-            context.append(sentence)
-    if not questions:
-        return [" ".join(sentences)]
-    if context and not names_an_order(questions[-1]):
+            if orders and not names_an_order(question):
+                question = " ".join([*orders, question])
+            context = [s for s in before if s not in orders][-MAX_CONTEXT_SENTENCES:]
+            requests.append(Request(question, " ".join(context)))
+            orders, before = [], []
+            continue
+        if names_an_order(sentence):
+            orders.append(sentence)
+        before.append(sentence)
+    if not requests:
+        whole = " ".join(sentences)
+        fallbacks = tuple(reversed(sentences)) if len(sentences) > 1 else ()
+        return [Request(whole, fallbacks=fallbacks)]
+    if orders and not names_an_order(requests[-1].text):
         # An order number given after the last question ("... ? C'est la OM-104233.").
-        questions[-1] = " ".join([questions[-1], *context])
-    return questions
+        last = requests[-1]
+        requests[-1] = Request(" ".join([last.text, *orders]), last.context)
+    return requests
+
+
+def find_questions(text: str, lang: Lang) -> list[str]:
+    """The text of each request of :func:`find_requests` (the questions, in order)."""
+    return [request.text for request in find_requests(text, lang)]

@@ -35,6 +35,8 @@ class Interpretation:
 
     intent: str | None
     confidence: float
+    #: The entity types found in the text ("order_number", "country"...), in text order.
+    entities: tuple[str, ...] = ()
 
 
 class BotClient(Protocol):
@@ -126,9 +128,16 @@ class RasaClient:
             return Interpretation(intent=None, confidence=0.0)
         name = intent.get("name")
         confidence = intent.get("confidence")
+        found = result.get("entities")
+        entities = tuple(
+            entity["entity"]
+            for entity in (found if isinstance(found, list) else [])
+            if isinstance(entity, Mapping) and isinstance(entity.get("entity"), str)
+        )
         return Interpretation(
             intent=name if isinstance(name, str) else None,
             confidence=float(confidence) if isinstance(confidence, int | float) else 0.0,
+            entities=entities,
         )
 
     def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:

@@ -40,13 +40,17 @@ from rasa.shared.nlu.constants import (
     ENTITY_ATTRIBUTE_TYPE,
     ENTITY_ATTRIBUTE_VALUE,
     EXTRACTOR,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
     METADATA,
+    PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu import langid
+from bot.nlu import langid, other_languages
 
 logger = logging.getLogger(__name__)
 
@@ -274,3 +278,106 @@ class LanguageDetector(GraphComponent):
             ENTITY_ATTRIBUTE_CONFIDENCE: confidence,
             EXTRACTOR: self.name,
         }
+
+
+#: The intent of a message written in another language than French and English.
+OTHER_LANGUAGE_INTENT = "other_language"
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
+class OtherLanguageClassifier(GraphComponent):
+    """Marks messages clearly written in another language (German, Spanish...).
+
+    Placed after the intent classifier and before `FallbackClassifier`: on strong evidence
+    (`bot.nlu.other_languages.other_language_of`) the message's intent becomes
+    `other_language` (confidence 1.0, the classifier's guesses kept below it in the ranking)
+    and its `language` entity `en`, the language the assistant answers such customers in.
+    Everything else is left alone, so French and English messages are unaffected; the
+    entities (an order number, a country) still reach the actions, which help with them.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[str, Any]:
+        """Returns the component's default config."""
+        return {
+            # The language the assistant answers in when the customer writes another one.
+            "answer_language": langid.ENGLISH,
+        }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """Changes with the word lists, not only this class's source."""
+        return source_fingerprint("bot.nlu.language", "bot.nlu.other_languages")
+
+    def __init__(self, config: Dict[str, Any]) -> None:
+        """Creates the component.
+
+        Args:
+            config: The component configuration (defaults merged in by the recipe).
+
+        Raises:
+            InvalidConfigException: If `answer_language` is not French or English.
+        """
+        merged = {**self.get_default_config(), **config}
+        self._answer_language = str(merged["answer_language"])
+        if self._answer_language not in langid.LANGUAGES:
+            raise InvalidConfigException(
+                f"OtherLanguageClassifier: answer_language {self._answer_language!r} is not "
+                f"one of {list(langid.LANGUAGES)}."
+            )
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> OtherLanguageClassifier:
+        """Creates a new component (see parent class for full docstring)."""
+        return cls(config)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Sets the `other_language` intent on messages clearly in another language.
+
+        Args:
+            messages: The messages to process.
+
+        Returns:
+            The same messages.
+        """
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str):
+                continue
+            written = other_languages.other_language_of(text)
+            if written is None:
+                continue
+            logger.debug("Message written in %s: answered in %s.", written, self._answer_language)
+            ranking = [
+                entry
+                for entry in message.get(INTENT_RANKING_KEY) or []
+                if entry.get(INTENT_NAME_KEY) != OTHER_LANGUAGE_INTENT
+            ]
+            intent = {INTENT_NAME_KEY: OTHER_LANGUAGE_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+            message.set(INTENT, intent, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
+            if os.environ.get(CONTEXT_ENTITIES_ENV_VAR, "1") == "0":
+                continue
+            entities = [
+                entity
+                for entity in message.get(ENTITIES, [])
+                if entity.get(ENTITY_ATTRIBUTE_TYPE) != LANGUAGE_ENTITY
+            ]
+            entities.append(
+                {
+                    ENTITY_ATTRIBUTE_TYPE: LANGUAGE_ENTITY,
+                    ENTITY_ATTRIBUTE_VALUE: self._answer_language,
+                    ENTITY_ATTRIBUTE_START: 0,
+                    ENTITY_ATTRIBUTE_END: 0,
+                    ENTITY_ATTRIBUTE_CONFIDENCE: 1.0,
+                    EXTRACTOR: self.__class__.__name__,
+                }
+            )
+            message.set(ENTITIES, entities, add_to_output=True)
+        return messages

@@ -147,6 +147,7 @@ class Rule:
     intent: str
     confidence: float = 0.95
     answer: str = ""
+    entities: tuple[str, ...] = ()
 
 
 @dataclass
@@ -173,7 +174,7 @@ class ScriptedBot:
         rule = self._rule(text)
         if rule is None:
             return Interpretation("nlu_fallback", 0.2)
-        return Interpretation(rule.intent, rule.confidence)
+        return Interpretation(rule.intent, rule.confidence, rule.entities)
 
     def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:
         self.slots.append((sender_id, dict(slots)))

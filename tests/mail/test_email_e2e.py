@@ -25,7 +25,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.db.mailbox import InboxMessage, InboxState
+from bot.db.mailbox import Handoff, InboxMessage, InboxState
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, session_factory
 from bot.stack import Stack, free_port, gateway_service
@@ -287,3 +287,130 @@ def test_angry_complaint_goes_to_a_human(mail_gateway: MailGateway) -> None:
     assert mail_gateway.replies_to("<angry@example.fr>") == []
     forwards = mail_gateway.smtp.to("agents@example.test")
     assert any(f.message["Reply-To"] == "luc.bernard@example.fr" for f in forwards)
+
+
+# --- real customers' mails: context, quotes, signatures, several questions ----------------------
+
+
+def test_a_question_that_leans_on_the_sentence_before_is_read_with_it(
+    mail_gateway: MailGateway,
+) -> None:
+    # Alone, "What should I do?" is out of scope; with the sentences before it, damaged_item.
+    raw = make_mail(
+        sender="Emma Jones <emma.jones@example.co.uk>",
+        to=BTOMIC_SUPPORT,
+        message_id="<cracked@example.co.uk>",
+        subject="My watch",
+        body=(
+            "Hello,\n\nMy watch arrived yesterday with a cracked glass. Photo attached. "
+            "What should I do?\n\nThanks,\nEmma"
+        ),
+    )
+    assert mail_gateway.deliver(raw).status_code == 202
+
+    text = mail_gateway.only_reply("<cracked@example.co.uk>").text
+    answer = text.split("\n> ")[0]
+    assert "48 hours" in answer, text  # btomic's damaged-item answer
+    assert "passed the rest of your message" not in answer
+
+
+def test_a_long_paragraph_asking_in_its_last_sentence_gets_that_answer(
+    mail_gateway: MailGateway,
+) -> None:
+    raw = make_mail(
+        sender="Sophie Bernard <sophie.bernard@example.fr>",
+        message_id="<long-fr@example.fr>",
+        subject="Livraison",
+        body=(
+            "Bonjour,\n\nJe suis photographe amateur depuis des années et j'ai enfin décidé de "
+            "passer à un hybride. J'ai longuement comparé les modèles sur votre site et en "
+            "magasin, mon beau-frère m'a aussi conseillée, et je compte commander un boîtier "
+            "avec un objectif la semaine prochaine pour un voyage en Islande qui approche. "
+            "Combien de temps faut-il pour être livré ?\n\n"
+            "Bien cordialement,\nSophie Bernard\n06 12 34 56 78\n\n"
+            "Le lun. 2 févr. 2025 à 09:00, E-Boutique OM SYSTEM "
+            "<eshop.support@om-digitalsolutions.com> a écrit :\n"
+            "> Bonjour, quelle météo fera-t-il demain ?\n"
+        ),
+    )
+    assert mail_gateway.deliver(raw).status_code == 202
+
+    text = mail_gateway.only_reply("<long-fr@example.fr>").text
+    answer = text.split("\n> ")[0]
+    assert "3 à 4 jours ouvrables" in answer, text  # om-system's delivery time
+
+
+def test_context_signature_and_quoted_history_do_not_hide_the_question(
+    mail_gateway: MailGateway,
+) -> None:
+    raw = make_mail(
+        sender="John Smith <john.smith@example.co.uk>",
+        to=BTOMIC_SUPPORT,
+        message_id="<gift@example.co.uk>",
+        subject="Re: Your order",
+        body=(
+            "Hi there,\n\nI bought one of your watches last month as a birthday present for "
+            "my brother. He loves it and wears it every day. Is there a warranty on it?\n\n"
+            "Best regards,\nJohn Smith\nSenior Accountant, Smith & Sons Ltd\n"
+            "+44 20 7946 0000\n\nSent from my iPhone\n\n"
+            "On Mon, Feb 2, 2025 at 9:00 AM BTOMIC <service@btomic.com> wrote:\n"
+            "> Thank you for your order.\n> What do you think of the weather today?\n"
+        ),
+    )
+    assert mail_gateway.deliver(raw).status_code == 202
+
+    text = mail_gateway.only_reply("<gift@example.co.uk>").text
+    assert "24 months" in text.split("\n> ")[0], text
+
+
+def test_two_questions_in_one_paragraph_get_both_answers(mail_gateway: MailGateway) -> None:
+    raw = make_mail(
+        sender="Lukas Becker <lukas.becker@example.de>",
+        message_id="<two-delivery@example.de>",
+        subject="Delivery",
+        body=(
+            "Hello,\n\nI am moving to Switzerland next month and I would like to order a "
+            "camera before that. Do you deliver to Switzerland? And how long does the "
+            "delivery take?\n\nKind regards,\nLukas"
+        ),
+    )
+    assert mail_gateway.deliver(raw).status_code == 202
+
+    answer = mail_gateway.only_reply("<two-delivery@example.de>").text.split("\n> ")[0]
+    assert "Switzerland" in answer, answer
+    assert "3 to 4 business days" in answer, answer
+
+
+def test_a_documented_question_is_answered_and_the_rest_handed_over(
+    mail_gateway: MailGateway,
+) -> None:
+    raw = make_mail(
+        sender="Giulia Rossi <giulia.rossi@example.it>",
+        message_id="<partly@example.it>",
+        subject="Two things",
+        body=(
+            "Hello,\n\nWhich payment methods do you accept?\n\n"
+            "Also, which of your lenses would you recommend for bird photography?\n\n"
+            "Thanks,\nGiulia"
+        ),
+    )
+    assert mail_gateway.deliver(raw).status_code == 202
+
+    reply = mail_gateway.only_reply("<partly@example.it>")
+    answer = reply.text.split("\n> ")[0]
+    assert "PayPal" in answer and "Klarna" in answer, answer
+    assert "passed the rest of your message on to a member of our team" in answer, answer
+    forwards = mail_gateway.smtp.to("agents@example.test")
+    assert any(f.message["Reply-To"] == "giulia.rossi@example.it" for f in forwards)
+    row = mail_gateway.processed("<partly@example.it>")
+    engine = make_engine(mail_gateway.database_url)
+    try:
+        with session_factory(engine)() as session:
+            (handoff,) = session.scalars(
+                select(Handoff).where(Handoff.inbox_message_id == row.id)
+            ).all()
+            assert handoff.reason.startswith("partly_answered")
+            assert handoff.customer_address == "giulia.rossi@example.it"
+            assert handoff.forwarded is True
+    finally:
+        engine.dispose()

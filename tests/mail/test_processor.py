@@ -503,3 +503,193 @@ def test_a_sent_reply_that_cannot_be_recorded_is_never_sent_again(
     assert processor.drain().outcomes == {"handoff": 1}
     assert len(smtp_server.received) == 1
     assert row(sessions, inbox_id).reason == "interrupted_send"
+
+
+# --- real customers: context, several questions, part answered ------------------------------
+
+
+def real_customer_bot() -> ScriptedBot:
+    return ScriptedBot(
+        rules=[
+            Rule("cracked", "damaged_item", 0.95, "Contact us within 48 hours."),
+            Rule("paiement|payer", "payment_methods", 0.93, PAYMENT_FR),
+            Rule("météo|weather", "out_of_scope", 0.9, "Je ne peux pas vous aider."),
+            # First match wins: the passage names what is wrong, the short question does not.
+            Rule("toujours rien", "order_status", 0.9, "Quel est le numéro de votre commande ?"),
+            Rule("normal", "delivery_time", 0.55, DELIVERY_FR),
+        ]
+    )
+
+
+def test_a_question_that_needs_the_sentence_before_it_is_read_with_it(
+    sessions: sessionmaker[Session], make_settings: MakeSettings, smtp_server: SmtpServer
+) -> None:
+    settings = make_settings()
+    bot = real_customer_bot()
+    body = (
+        "Hello,\n\nMy watch arrived yesterday with a cracked glass. Photo attached. "
+        "What should I do?"
+    )
+    inbox_id = store_mail(sessions, settings, make_mail(body=body))
+
+    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
+        InboxState.REPLIED
+    )
+    # Alone the question is not understood; with the two sentences before it, it is.
+    assert bot.parsed == [
+        "What should I do?",
+        "My watch arrived yesterday with a cracked glass. Photo attached. What should I do?",
+    ]
+    assert [asked[1] for asked in bot.asked] == [bot.parsed[1]]
+    assert "Contact us within 48 hours." in smtp_server.received[0].text
+    assert handoffs(sessions) == []
+
+
+def test_a_short_question_is_read_with_its_context_when_that_is_clearer(
+    sessions: sessionmaker[Session], make_settings: MakeSettings, smtp_server: SmtpServer
+) -> None:
+    # "C'est normal ?" alone is a weak delivery_time; with the sentence before, order_status.
+    settings = make_settings()
+    bot = real_customer_bot()
+    body = "Bonjour,\n\nJ'ai commandé il y a 10 jours et toujours rien. C'est normal ?"
+    inbox_id = store_mail(sessions, settings, make_mail(body=body))
+
+    make_processor(sessions, settings, bot, smtp_server).process(inbox_id)
+
+    assert [asked[1] for asked in bot.asked] == [
+        "J'ai commandé il y a 10 jours et toujours rien. C'est normal ?"
+    ]
+
+
+def test_a_long_question_understood_alone_is_asked_alone(
+    sessions: sessionmaker[Session], make_settings: MakeSettings, smtp_server: SmtpServer
+) -> None:
+    settings = make_settings()
+    bot = real_customer_bot()
+    body = "Bonjour,\n\nIl fait beau, la météo est bonne. Quels moyens de paiement pour payer ?"
+    inbox_id = store_mail(sessions, settings, make_mail(body=body))
+
+    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
+        InboxState.REPLIED
+    )
+    assert bot.parsed == ["Quels moyens de paiement pour payer ?"]
+    assert handoffs(sessions) == []
+
+
+def test_the_documented_question_is_answered_and_the_rest_handed_over(
+    sessions: sessionmaker[Session], make_settings: MakeSettings, smtp_server: SmtpServer
+) -> None:
+    settings = make_settings(email_handoff_forward_to="agents@om-digitalsolutions.com")
+    bot = real_customer_bot()
+    body = "Bonjour,\n\nPuis-je payer avec Klarna ?\n\nEt quelle météo fera-t-il demain ?\n\nMarie"
+    inbox_id = store_mail(sessions, settings, make_mail(body=body))
+
+    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
+        InboxState.REPLIED
+    )
+    # Only the documented question went into the conversation.
+    assert [asked[1] for asked in bot.asked] == ["Puis-je payer avec Klarna ?"]
+    by_recipient = {mail.rcpt_tos[0]: mail for mail in smtp_server.received}
+    reply = by_recipient["marie.dupont@example.fr"].text
+    assert PAYMENT_FR in reply
+    assert "Nous avons transmis le reste de votre message à un membre de notre équipe" in reply
+    assert reply.index(PAYMENT_FR) < reply.index("Nous avons transmis")
+    forward = by_recipient["agents@om-digitalsolutions.com"].message
+    assert forward["Reply-To"] == "marie.dupont@example.fr"
+    assert "partly_answered" in forward["Subject"]
+    (handoff,) = handoffs(sessions)
+    assert handoff.reason == "partly_answered: out_of_scope"
+    assert handoff.forwarded is True and handoff.inbox_message_id == inbox_id
+    assert handoff.customer_address == "marie.dupont@example.fr"
+
+
+def test_a_partly_answered_mail_retried_after_an_smtp_failure_records_one_handoff(
+    sessions: sessionmaker[Session], make_settings: MakeSettings, smtp_server: SmtpServer
+) -> None:
+    settings = make_settings()
+    bot = real_customer_bot()
+    body = "Puis-je payer avec Klarna ?\n\nEt quelle météo fera-t-il demain ?"
+    inbox_id = store_mail(sessions, settings, make_mail(body=body))
+    processor = make_processor(sessions, settings, bot, smtp_server)
+
+    smtp_server.refuse_next(1)
+    assert processor.process(inbox_id) is InboxState.RECEIVED
+    assert processor.drain().outcomes == {"replied": 1}
+
+    assert len(smtp_server.received) == 1
+    assert [h.reason for h in handoffs(sessions)] == ["partly_answered: out_of_scope"]
+
+
+def test_nothing_documented_still_goes_to_a_person(
+    sessions: sessionmaker[Session], make_settings: MakeSettings, smtp_server: SmtpServer
+) -> None:
+    settings = make_settings()
+    bot = real_customer_bot()
+    inbox_id = store_mail(
+        sessions, settings, make_mail(body="Merci !\n\nQuelle météo fera-t-il demain ?")
+    )
+    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
+        InboxState.HANDOFF
+    )
+    assert row(sessions, inbox_id).reason == "out_of_scope"
+    assert bot.asked == []
+
+
+# --- mails written in another language (German, Spanish...) --------------------------------
+
+OTHER_LANGUAGE_LINE = "I speak French and English only, so I'll answer you in English."
+ORDER_EN = "Your order OM-104233 was shipped on Friday 4 December 2026 by DHL."
+
+
+def other_language_bot() -> ScriptedBot:
+    # As the real NLU does: intent other_language, the entities it could read.
+    return ScriptedBot(
+        rules=[
+            Rule(
+                "OM-104233",
+                "other_language",
+                1.0,
+                f"{OTHER_LANGUAGE_LINE}\n\n{ORDER_EN}",
+                ("order_number",),
+            ),
+            Rule("Geld", "other_language", 1.0, OTHER_LANGUAGE_LINE),
+        ]
+    )
+
+
+def test_a_german_mail_naming_its_order_is_answered_in_english(
+    sessions: sessionmaker[Session], make_settings: MakeSettings, smtp_server: SmtpServer
+) -> None:
+    settings = make_settings()
+    bot = other_language_bot()
+    body = "Guten Tag,\n\nwo ist meine Bestellung OM-104233? Ich warte schon zwei Wochen.\n\nLukas"
+    inbox_id = store_mail(sessions, settings, make_mail(subject="Bestellung", body=body))
+
+    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
+        InboxState.REPLIED
+    )
+    (mail,) = smtp_server.received
+    text = mail.text
+    assert text.startswith("Hello,\n")  # English throughout, not a French greeting
+    assert text.count(OTHER_LANGUAGE_LINE) == 1 and ORDER_EN in text
+    assert "Kind regards," in text and "Cordialement" not in text
+    assert mail.message["Content-Language"] == "en"
+    assert bot.slots[0][1]["language"] == "en"
+    assert handoffs(sessions) == []
+
+
+def test_a_german_mail_with_nothing_readable_goes_to_a_person(
+    sessions: sessionmaker[Session], make_settings: MakeSettings, smtp_server: SmtpServer
+) -> None:
+    settings = make_settings()
+    bot = other_language_bot()
+    body = "Guten Tag,\n\nwann bekomme ich mein Geld zurück? Ich habe die Uhr schon geschickt."
+    inbox_id = store_mail(sessions, settings, make_mail(body=body))
+
+    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
+        InboxState.HANDOFF
+    )
+    assert row(sessions, inbox_id).reason == "other_language"
+    assert bot.asked == []
+    (handoff,) = handoffs(sessions)
+    assert handoff.reason == "other_language"
