@@ -35,41 +35,12 @@ import pytest
 from bot.config import PROJECT_ROOT
 from bot.stack import free_port, group_members, port_is_free
 from tests.conftest import load_demo_database
+from tests.processes import alive, children_of, cmdline
 from tests.services import TEST_FIGURES
 
 pytestmark = pytest.mark.e2e
 
 PATIENCE_S = 900.0  # Rasa loading its model on a busy machine, twice
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
-def children_of(parent: int) -> list[int]:
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", encoding="ascii") as stat:
-                if int(stat.read().rsplit(") ", 1)[1].split()[1]) == parent:
-                    found.append(int(name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
-
-
-def cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as raw:
-            return raw.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 @dataclass

@@ -29,6 +29,7 @@ from bot.mail.smtp import SmtpConfig, SmtpSender
 from tests.mail.conftest import MakeSettings
 from tests.mail.helpers import Rule, ScriptedBot, SmtpServer, make_mail
 from tests.mail.troublesome import ANSWER
+from tests.processes import alive
 
 FACTORY = "tests.mail.troublesome:processor"
 FORWARD_TO = "humans@shop.example"
@@ -45,15 +46,6 @@ def store(sessions: sessionmaker[Session], settings: Settings, word: str, n: int
         session.commit()
     assert result.status is IntakeStatus.ACCEPTED
     return result.inbox_id
-
-
-def alive(pid: int) -> bool:
-    """Whether a process with this pid still exists (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
 
 
 def wait_until_gone(pid: int, timeout_s: float = 30.0) -> None:

@@ -19,7 +19,8 @@ from pathlib import Path
 from bot.config import PROJECT_ROOT
 from bot.stack import free_port, group_members, port_is_free
 from tests.conftest import load_demo_database
-from tests.supervisor.test_supervisor import PATIENCE_S, _ppid, alive
+from tests.processes import alive, children_of, cmdline
+from tests.supervisor.test_supervisor import PATIENCE_S
 
 
 def test_make_shell_restarts_its_action_server_and_a_sigterm_ends_everything(
@@ -64,20 +65,14 @@ def test_make_shell_restarts_its_action_server_and_a_sigterm_ends_everything(
     threading.Thread(target=pump, daemon=True).start()
     try:
         wait_for("Action server ready")
-        (leader,) = [
-            int(p)
-            for p in os.listdir("/proc")
-            if p.isdigit() and _ppid(int(p)) == process.pid and "rasa_sdk" in _cmdline(int(p))
-        ]
+        (leader,) = [p for p in children_of(process.pid) if "rasa_sdk" in cmdline(p)]
         old = group_members(leader)
         os.kill(leader, signal.SIGKILL)
         wait_for("The action server exited with code -9; restarting it")
         wait_for("The action server is back")
         assert not [pid for pid in old if alive(pid)]
 
-        children = [
-            int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == process.pid
-        ]
+        children = children_of(process.pid)
         everyone = [pid for child in children for pid in group_members(child)] + children
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=PATIENCE_S) == 0, "\n".join(seen[-30:])
@@ -87,11 +82,3 @@ def test_make_shell_restarts_its_action_server_and_a_sigterm_ends_everything(
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as raw:
-            return raw.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""

@@ -24,6 +24,7 @@ import pytest
 
 from bot.config import PROJECT_ROOT
 from bot.stack import Service, Stack, free_port, group_members
+from tests.processes import alive, children_of
 
 PATIENCE_S = 120.0
 
@@ -31,15 +32,6 @@ PATIENCE_S = 120.0
 def fake(port: int, *args: str, name: str = "fake service") -> Service:
     argv = [sys.executable, "-m", "tests.supervisor.fake_service", str(port), *args]
     return Service(name, argv, port, "/health", ready_timeout_s=PATIENCE_S)
-
-
-def alive(pid: int) -> bool:
-    """Whether the process exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
@@ -203,11 +195,7 @@ def test_a_second_signal_while_stopping_orphans_nothing(tmp_path: Path, second: 
     try:
         lines = read_lines(process)
         wait_for_line(lines, "Ready in", seen)
-        children = [
-            pid
-            for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
-            if _ppid(pid) == process.pid
-        ]
+        children = children_of(process.pid)
         everyone = [pid for child in children for pid in group_members(child)]
         assert len(children) == 2 and len(everyone) == 4, (children, everyone)
 
@@ -226,11 +214,3 @@ def test_a_second_signal_while_stopping_orphans_nothing(tmp_path: Path, second: 
         if process.poll() is None:
             process.kill()
             process.wait()
-
-
-def _ppid(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return int(stat.read().rsplit(") ", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return -1
