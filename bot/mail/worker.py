@@ -26,6 +26,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -255,7 +256,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # e.g. BOT_PROFILE=production without SMTP_URL: one sentence per problem, no traceback.
+        messages = (str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+        problems = "; ".join(messages)
+        print(f"error: {problems}", file=sys.stderr)
+        return 2
     try:
         with local_catcher(settings) as where, mail_processor(settings) as processor:
             if args.once:
