@@ -107,6 +107,10 @@ nginx: $(NGINX)
 
 # pytest's exit code 5 ("no tests collected") counts as a failure, like any non-zero code.
 test: venvs model browser nginx
+	@echo "== training data and domain (rasa data validate)"
+	$(RASA) data validate --domain domain.yml --data data --config config.yml --quiet
+	@echo "== answers: every response x language for every shop, placeholders, typography"
+	$(APP_PY) -m bot.answers check
 	@echo "== NLU components (Rasa environment)"
 	$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider -c tests/rasa_env/pytest.ini tests/rasa_env
 	@echo "== everything else (app environment)"

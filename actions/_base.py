@@ -20,6 +20,7 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.answers.library import RenderError, render
 from bot.conversation import conversation_channel, conversation_store
 from bot.db.mailbox import HandoffChannel
 from bot.i18n import Lang, normalise_language
@@ -100,36 +101,27 @@ def latest_entity_values(tracker: Tracker, entity: str) -> list[str]:
     return values
 
 
-def response_text(domain: DomainDict, response: str, lang: Lang) -> str | None:
-    """The text of a language-conditioned response of the domain, as Rasa would pick it.
+def response_text(store_id: str, response: str, lang: Lang) -> str | None:
+    """The text of a response for the shop and language, as the answer service renders it.
 
-    For the responses conditioned on the ``language`` slot only (topic labels): the variation
-    whose condition names ``lang``, else the first one without a condition.
+    For the texts an action puts into buttons (topic labels): the same templates
+    (``data/stores/<shop>/texts.yml``, ``data/stores/_common/texts.yml``) as the messages
+    Rasa renders through the answer service.
 
     Args:
-        domain: the domain dict rasa-sdk passes to ``run()``.
+        store_id: the conversation's shop.
         response: the response name (``utter_topic_payment_methods``).
         lang: the customer's language.
 
     Returns:
-        The text, or None when the domain has no such response.
+        The text, or None when there is no such text (or it cannot be rendered: logged).
     """
-    variations: Sequence[Mapping[str, Any]] = domain.get("responses", {}).get(response) or []
-    fallback: str | None = None
-    for variation in variations:
-        text = variation.get("text")
-        if not isinstance(text, str):
-            continue
-        conditions = variation.get("condition") or []
-        if not conditions:
-            fallback = fallback if fallback is not None else text
-            continue
-        if all(
-            condition.get("name") != "language" or condition.get("value") == lang
-            for condition in conditions
-        ) and any(condition.get("name") == "language" for condition in conditions):
-            return text
-    return fallback
+    try:
+        return render(response, store_id, lang)
+    except RenderError as exc:
+        if "no text for" not in str(exc):
+            logger.error("Cannot render %s: %s", response, exc)
+        return None
 
 
 async def run_guarded(

@@ -24,9 +24,7 @@ SOMETHING_ELSE_INTENT = "deny"
 TOPICS_OFFERED = 2
 
 
-def topic_buttons(
-    ranking: list[dict[str, Any]], domain: DomainDict, lang: Lang
-) -> list[dict[str, str]]:
+def topic_buttons(ranking: list[dict[str, Any]], store_id: str, lang: Lang) -> list[dict[str, str]]:
     """Buttons for the most likely intents of ``ranking`` that have a topic label.
 
     ``nlu_fallback`` is skipped, and so is ``deny``: its payload is the "something else"
@@ -34,7 +32,7 @@ def topic_buttons(
 
     Args:
         ranking: ``latest_message["intent_ranking"]``, most likely first.
-        domain: the domain dict (for the ``utter_topic_<intent>`` labels).
+        store_id: the conversation's shop (for the ``utter_topic_<intent>`` labels).
         lang: the customer's language.
     """
     buttons: list[dict[str, str]] = []
@@ -45,7 +43,7 @@ def topic_buttons(
         payload = f"/{intent}"
         if any(button["payload"] == payload for button in buttons):
             continue
-        title = response_text(domain, f"utter_topic_{intent}", lang)
+        title = response_text(store_id, f"utter_topic_{intent}", lang)
         if title is None:
             continue
         buttons.append({"title": title, "payload": payload})
@@ -71,8 +69,9 @@ class ActionClarify(ShopAction):
         """Utters ``utter_clarify_intro`` with the topic buttons and "something else"."""
         lang = conversation.lang
         ranking = (tracker.latest_message or {}).get("intent_ranking") or []
-        buttons = topic_buttons(list(ranking), domain, lang)
-        something_else = response_text(domain, "utter_something_else", lang)
+        store_id = conversation.policy.id
+        buttons = topic_buttons(list(ranking), store_id, lang)
+        something_else = response_text(store_id, "utter_something_else", lang)
         buttons.append(
             {
                 "title": something_else or SOMETHING_ELSE_INTENT,

@@ -263,7 +263,7 @@ class ActionAnswerOrderLookup(ShopAction):
         reset = [SlotSet(ORDER_NUMBER, None), SlotSet(ORDER_PROOF, None)]
         lang = conversation.lang
         if tracker.get_slot(LOOKUP_LOCKED):
-            title = response_text(domain, "utter_topic_human_handoff", lang)
+            title = response_text(conversation.policy.id, "utter_topic_human_handoff", lang)
             dispatcher.utter_message(
                 text=lookup_locked_answer(conversation.policy, lang),
                 buttons=[{"title": title or HANDOFF_PAYLOAD, "payload": HANDOFF_PAYLOAD}],

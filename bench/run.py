@@ -84,6 +84,7 @@ from bot.stack import (  # noqa: E402 - needs the path above
     Stack,
     StackError,
     action_service,
+    answer_service,
     free_port,
     gateway_service,
     rasa_service,
@@ -365,6 +366,8 @@ class Target:
     stacks: list[Stack] = field(default_factory=list)
     services: dict[str, Service] = field(default_factory=dict)
     startup: dict[str, Any] | None = None
+    # The answer service (Rasa's NLG endpoint) the Rasa servers started here use.
+    answer_port: int | None = None
 
     def stop(self) -> None:
         """Stops what this script started, last started first."""
@@ -502,6 +505,13 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
         work=work,
     )
     try:
+        # Every Rasa server started here gets its texts from this answer service.
+        answers = answer_service(port=free_port(), env=env)
+        answers_stack = Stack([answers], log_dir=work / "log")
+        target.stacks.append(answers_stack)
+        answers_stack.start()
+        target.services["answer service"] = answers
+        target.answer_port = answers.port
         if not args.rasa_url:
             action = action_service(port=free_port(), env=env)
             stack = Stack([action], log_dir=work / "log")
@@ -510,7 +520,10 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
             target.services["action server"] = action
             target.action_url = action.base_url
             write_endpoints(
-                target.endpoints, action_port=action.port, tracker_db=work / "tracker.db"
+                target.endpoints,
+                action_port=action.port,
+                tracker_db=work / "tracker.db",
+                answer_port=target.answer_port,
             )
             log("starting the Rasa server (timed: start-up to first answer)...")
             rasa_stack, rasa, timings = start_rasa_timed(
@@ -531,6 +544,7 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
                 target.endpoints,
                 action_port=port_of(target.action_url),
                 tracker_db=work / "tracker.db",
+                answer_port=target.answer_port,
             )
         if not args.gateway_url:
             gateway = gateway_service(
@@ -1011,6 +1025,7 @@ def bench_rasa_fixes(
         work / "endpoints.yml",
         action_port=port_of(target.action_url),
         tracker_db=work / "tracker.db",
+        answer_port=target.answer_port,
     )
     env = {"DATABASE_URL": target.database_url, "DEFAULT_STORE": "om-system"}
     rasa_stack, rasa, timings = start_rasa_timed(

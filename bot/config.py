@@ -14,11 +14,10 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.shops import FALLBACK_DEFAULT_STORE
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
-STORES_DIR = PROJECT_ROOT / "data" / "stores"
-
-KNOWN_STORES = ("om-system", "btomic")
 
 
 class Settings(BaseSettings):
@@ -42,13 +41,16 @@ class Settings(BaseSettings):
     # Seconds a database statement may take before the action gives up (PostgreSQL only).
     database_statement_timeout_s: float = 5.0
 
-    # Store used when a channel does not say which shop the customer is on.
-    default_store: str = "om-system"
+    # Store used when a channel does not say which shop the customer is on (a folder of
+    # data/stores/, see bot/shops.py).
+    default_store: str = FALLBACK_DEFAULT_STORE
 
     # Where the processes listen / reach each other.
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_port: int = 5005
     action_server_port: int = 5055
+    # The answer service (Rasa's NLG endpoint, bot/answers/service.py).
+    answer_service_port: int = 5057
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     # Seconds the gateway waits for Rasa before telling the customer to retry.
@@ -77,7 +79,7 @@ class Settings(BaseSettings):
     # profile); the production profile refuses to start without it.
     email_webhook_secret: str | None = None
     # Extra recipient address -> store id entries (aliases such as a second mailbox), as JSON in
-    # EMAIL_STORE_ADDRESSES. Each store's own `contact.email` from data/stores/*.yml is always
+    # EMAIL_STORE_ADDRESSES. Each store's own `contact.email` from data/stores/*/facts.yml is always
     # mapped, so the defaults live in one place (the store files).
     email_store_addresses: dict[str, str] = Field(default_factory=dict)
     # At most this many automatic replies to one sender in 24 hours: a last-resort loop guard

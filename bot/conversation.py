@@ -11,7 +11,8 @@ from typing import Any
 
 from bot.config import get_settings
 from bot.db.mailbox import HandoffChannel
-from bot.stores import StorePolicy, load_store, resolve_store
+from bot.shops import resolve_store
+from bot.stores import StorePolicy, load_store
 
 __all__ = ["conversation_channel", "conversation_store"]
 
@@ -29,8 +30,7 @@ def conversation_store(store_id: object) -> StorePolicy:
     Raises:
         UnknownStoreError: the configured default store itself is unknown.
     """
-    candidate = store_id if isinstance(store_id, str) else None
-    return load_store(resolve_store(candidate, get_settings().default_store))
+    return load_store(resolve_store(store_id, get_settings().default_store))
 
 
 def conversation_channel(metadata: Mapping[str, Any], input_channel: str | None) -> HandoffChannel:

@@ -1,6 +1,6 @@
 """Whether a store delivers to a country (or a UK area), and whether Klarna is offered there.
 
-The facts come from ``data/stores/<store>.yml`` (``delivery.countries``,
+The facts come from ``data/stores/<store>/facts.yml`` (``delivery.countries``,
 ``delivery.excluded_areas``, ``delivery.excluded_areas_complete``,
 ``payment.klarna_countries``); this module only applies them:
 

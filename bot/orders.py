@@ -159,15 +159,19 @@ def order_facts(order: Order) -> OrderFacts:
 # --- order numbers --------------------------------------------------------------------------
 
 
-@cache
 def _prefixes() -> tuple[str, ...]:
-    # The prefixes are store facts (data/stores/*.yml `order_prefix`), not constants here.
+    # The prefixes are store facts (data/stores/<shop>/facts.yml `order_prefix`), not constants
+    # here; a shop added to the registry is seen without a restart.
     return tuple(policy.order_prefix for policy in all_stores())
 
 
-@cache
 def _number_pattern() -> re.Pattern[str]:
-    prefixes = "|".join(re.escape(prefix) for prefix in _prefixes())
+    return _compiled_number_pattern(_prefixes())
+
+
+@cache
+def _compiled_number_pattern(known: tuple[str, ...]) -> re.Pattern[str]:
+    prefixes = "|".join(re.escape(prefix) for prefix in known)
     return re.compile(
         rf"(?<![A-Za-z0-9])(?:(?P<prefix>{prefixes})[\s_-]*)?#?\s*(?P<digits>[0-9]{{6}})(?![0-9])",
         re.IGNORECASE,

@@ -48,6 +48,7 @@ from bot.stack import (
     Stack,
     StackError,
     action_service,
+    answer_service,
     free_port,
     gateway_service,
     port_is_free,
@@ -363,12 +364,16 @@ def rasa_production_env(
     redis: RedisAddress,
     key_prefix: str,
     lock_lifetime_s: int,
+    answer_service_url: str,
+    answer_service_token: str,
 ) -> dict[str, str]:
     """The environment `deploy/rasa/endpoints.yml` is filled from (see that file)."""
     tracker = make_url(tracker_url)
     return {
         "BOT_PROFILE": "production",
         "ACTION_SERVER_URL": action_server_url,
+        "ANSWER_SERVICE_URL": answer_service_url,
+        "ANSWER_SERVICE_TOKEN": answer_service_token,
         "DB_HOST": tracker.host or "127.0.0.1",
         "DB_PORT": str(tracker.port or 5432),
         "DB_USER": tracker.username or "postgres",
@@ -398,6 +403,9 @@ class ScaleConfig:
     gateway_ports: Sequence[int] = (8000,)
     rasa_balancer_port: int = 5005
     actions_balancer_port: int = 5055
+    # The answer service (Rasa's NLG endpoint, bot/answers/service.py) and its token.
+    answer_port: int = 5058
+    answer_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     # The inbound-mail webhook's secret (the production profile requires one).
     webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
@@ -440,6 +448,7 @@ class ScaleConfig:
             gateway_ports=[free_port() for _ in range(gateways)],
             rasa_balancer_port=free_port(),
             actions_balancer_port=free_port(),
+            answer_port=free_port(),
             **{"local_smtp_port": free_port(), **options},
         )
 
@@ -488,6 +497,8 @@ class ScaleStack:
                 redis=RedisAddress.from_url(config.redis_url),
                 key_prefix=config.redis_key_prefix,
                 lock_lifetime_s=config.lock_lifetime_s,
+                answer_service_url=f"http://127.0.0.1:{config.answer_port}/nlg",
+                answer_service_token=config.answer_token,
             ),
             "DEFAULT_STORE": config.default_store,
         }
@@ -495,6 +506,9 @@ class ScaleStack:
             action_service(port=port, env=app_env, name=f"action server {i}")
             for i, port in enumerate(config.action_ports, start=1)
         ]
+        self.answer_service = answer_service(
+            port=config.answer_port, env={**app_env, "ANSWER_SERVICE_TOKEN": config.answer_token}
+        )
         self.rasa_services = [
             rasa_service(
                 port=port,
@@ -520,7 +534,13 @@ class ScaleStack:
         # Start order matters only for readiness waits: the gateways and nginx come up in
         # seconds, the Rasa servers take the longest (model loading).
         self.stack = Stack(
-            [self.nginx, *self.action_services, *self.rasa_services, *self.gateway_services],
+            [
+                self.nginx,
+                *self.action_services,
+                self.answer_service,
+                *self.rasa_services,
+                *self.gateway_services,
+            ],
             log_dir=work / "log",
         )
 
@@ -575,6 +595,7 @@ class ScaleStack:
             ("nginx -> action servers", self.actions_url, None),
             *[(s.name, s.base_url, s) for s in self.rasa_services],
             *[(s.name, s.base_url, s) for s in self.action_services],
+            (self.answer_service.name, self.answer_service.base_url, self.answer_service),
             *[(s.name, s.base_url, s) for s in self.gateway_services],
         ]
         lines = []

@@ -14,6 +14,7 @@ import ctypes
 import enum
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -30,6 +31,7 @@ import httpx
 
 from bot.config import PROJECT_ROOT, VAR_DIR, Settings, get_settings
 from bot.mail.worker import LOCAL_SMTP_PORT, local_smtp_url
+from bot.shops import shop_ids
 
 logger = logging.getLogger(__name__)
 
@@ -106,13 +108,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def write_endpoints(path: Path, *, action_port: int, tracker_db: Path | None) -> Path:
+def write_endpoints(
+    path: Path,
+    *,
+    action_port: int,
+    tracker_db: Path | None,
+    answer_port: int | None = None,
+    answer_token: str | None = None,
+) -> Path:
     """Writes a Rasa endpoints file pointing at the given action server and tracker store.
 
     Tests and `make run` with non-default ports need one; the committed `endpoints.yml`
-    holds the defaults for a plain `rasa run` or `rasa shell`.
+    holds the defaults for a plain `rasa run` or `rasa shell`. `answer_port` is the answer
+    service (Rasa's NLG endpoint, bot/answers/service.py), which renders every text: without
+    it Rasa has no text to send.
     """
     lines = [f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n']
+    if answer_port is not None:
+        token = f'\n  token: "{answer_token}"' if answer_token else ""
+        lines.append(f'nlg:\n  url: "http://127.0.0.1:{answer_port}/nlg"{token}\n')
     if tracker_db is not None:
         lines.append(f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tracker_db}"\n')
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,6 +183,19 @@ def action_service(
     """The rasa-sdk action server serving `actions/`."""
     argv = [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
     return Service(name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
+
+
+def answer_service(
+    *, port: int, env: Mapping[str, str] | None = None, name: str = "answer service"
+) -> Service:
+    """The answer service: Rasa's NLG endpoint, every text from data/stores (bot/answers)."""
+    argv = [str(APP_PYTHON), "-m", "bot.answers.service", "--port", str(port)]
+    return Service(name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
+
+
+def answer_token() -> str:
+    """A token for one run's answer service (ANSWER_SERVICE_TOKEN when set)."""
+    return os.environ.get("ANSWER_SERVICE_TOKEN") or secrets.token_urlsafe(24)
 
 
 def gateway_service(
@@ -696,14 +723,21 @@ def default_stack(*, store: str | None = None, var_dir: Path = VAR_DIR) -> Stack
     if var_dir != VAR_DIR:
         extra["TRACKER_STORE_URL"] = f"sqlite:///{var_dir / 'rasa-tracker.db'}"
     mail = local_mail(settings)
+    token = answer_token()
     endpoints = write_endpoints(
         var_dir / "endpoints.yml",
         action_port=settings.action_server_port,
         tracker_db=var_dir / "rasa-tracker.db",
+        answer_port=settings.answer_service_port,
+        answer_token=token,
     )
     return Stack(
         [
             action_service(port=settings.action_server_port, env=extra),
+            answer_service(
+                port=settings.answer_service_port,
+                env={**extra, "ANSWER_SERVICE_TOKEN": token},
+            ),
             rasa_service(port=settings.rasa_port, endpoints=endpoints, env=extra),
             # The gateway talks to the Rasa server this stack starts, whatever RASA_URL says.
             gateway_service(
@@ -734,6 +768,8 @@ def banner(settings: Settings, var_dir: Path = VAR_DIR) -> str:
         f"{mail_line}"
         f"  Rasa REST channel:    http://localhost:{settings.rasa_port}/webhooks/rest/webhook\n"
         f"  Action server:        http://localhost:{settings.action_server_port}/health\n"
+        f"  Answer service:       http://localhost:{settings.answer_service_port}/nlg "
+        "(texts: data/stores/<shop>/texts.yml, live on the next turn)\n"
         f"  Logs:                 {var_dir / 'log'}/\n"
         "A process that crashes or hangs is restarted; press Ctrl-C to stop."
     )
@@ -768,7 +804,9 @@ def run(store: str | None, var_dir: Path = VAR_DIR) -> int:
 
     return serve(
         stack,
-        starting="Starting the action server, the Rasa server and the gateway...",
+        starting=(
+            "Starting the action server, the answer service, the Rasa server and the gateway..."
+        ),
         ready=ready,
     )
 
@@ -821,7 +859,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.stack")
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="start the three processes in the foreground")
-    run_parser.add_argument("--store", choices=["om-system", "btomic"], default=None)
+    run_parser.add_argument("--store", choices=shop_ids(), default=None)
     run_parser.add_argument(
         "--var-dir",
         type=Path,

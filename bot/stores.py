@@ -1,34 +1,38 @@
-"""The two shops' documented policies, read from ``data/stores/<store id>.yml``.
+"""The shops' documented policies, read from ``data/stores/<store id>/facts.yml``.
 
 Each YAML file is the one place for a store's facts (contact, delays, countries, Klarna
 countries, payment means, return window...). Each fact is written ``{value: ..., faq: "..."}``
-with the FAQ's own words beside it (``data/stores/faq/<store id>.fr.txt`` is the FAQ page
+with the FAQ's own words beside it (``data/stores/<store id>/faq.fr.txt`` is the FAQ page
 they quote); the policy below holds the values, :func:`read_store_file` also gives the
 quotes. ``null`` in the file means "the FAQ says nothing": the bot must then say so and give
 the store's contact route, so every such field is ``Optional`` here and the callers have to
 handle ``None``.
 
-The files are validated once, when first needed, against the models below: an unknown key, a
-misspelled country code or an inverted day range is a :class:`~bot.errors.ConfigurationError`
-at start-up rather than a wrong answer to a customer.
+The files are validated when read, against the models below: an unknown key, a misspelled
+country code or an inverted day range is a :class:`~bot.errors.ConfigurationError` rather than
+a wrong answer to a customer. Which shops exist is the registry's business (:mod:`bot.shops`:
+one folder per shop); the policies are read again when a ``facts.yml`` changes (its
+modification time, looked at most every :data:`bot.shops.REGISTRY_TTL_S` seconds), so an edited
+fact is live on the next turn without a restart.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bot.config import KNOWN_STORES, STORES_DIR
 from bot.errors import ConfigurationError, UnknownStoreError
 from bot.nlu.countries import is_known_code, parent_country
+from bot.shops import FACTS_FILE, FAQ_FILE, REGISTRY_TTL_S, shop_ids, stores_dir
 
 __all__ = [
     "IDENTITY_KEYS",
@@ -40,7 +44,6 @@ __all__ = [
     "load_store",
     "load_stores_from",
     "read_store_file",
-    "resolve_store",
     "store_ids",
 ]
 
@@ -224,6 +227,8 @@ class StorePolicy(_Facts):
     legal_name: str
     order_prefix: str = Field(pattern=r"^[A-Z]{2}$")
     support_team: Localised
+    # The short name the chat widget shows ("OM SYSTEM"); the shop's `name` when not given.
+    widget_name: str | None = None
     account_name: str
     contact: Contact
     payment: Payment
@@ -248,7 +253,7 @@ class StorePolicy(_Facts):
 #: The keys of a store file that describe the shop's set-up rather than its FAQ: they carry
 #: no FAQ quote.
 IDENTITY_KEYS = frozenset(
-    {"id", "name", "display_name", "legal_name", "order_prefix", "support_team"}
+    {"id", "name", "display_name", "legal_name", "order_prefix", "support_team", "widget_name"}
 )
 _FACT_KEYS = frozenset({"value", "faq"})
 
@@ -328,59 +333,123 @@ def read_store_file(path: Path) -> StoreFile:
     return StoreFile(facts=facts, sources=sources)
 
 
-def faq_path(store_id: str, directory: Path = STORES_DIR) -> Path:
-    """The verbatim copy of the store's FAQ page its facts quote (``faq/<id>.fr.txt``)."""
-    return directory / "faq" / f"{store_id}.fr.txt"
+def faq_path(store_id: str, directory: Path | None = None) -> Path:
+    """The verbatim copy of the store's FAQ page its facts quote (``<id>/faq.fr.txt``)."""
+    return (directory or stores_dir()) / store_id / FAQ_FILE
 
 
-def _read(path: Path) -> StorePolicy:
+def facts_path(store_id: str, directory: Path | None = None) -> Path:
+    """The store's facts file (``<id>/facts.yml``)."""
+    return (directory or stores_dir()) / store_id / FACTS_FILE
+
+
+def _read(path: Path, store_id: str) -> StorePolicy:
     try:
         policy = StorePolicy.model_validate(read_store_file(path).facts)
     except ValidationError as exc:
         raise ConfigurationError(f"invalid store policy {path}:\n{exc}") from exc
-    if policy.id != path.stem:
-        raise ConfigurationError(f"{path} declares id {policy.id!r}; it must match the file name")
+    if policy.id != store_id:
+        raise ConfigurationError(
+            f"{path} declares id {policy.id!r}; it must match its folder's name {store_id!r}"
+        )
     return policy
 
 
+def _check_prefixes(policies: dict[str, StorePolicy], directory: Path) -> None:
+    prefixes = [policy.order_prefix for policy in policies.values()]
+    if len(set(prefixes)) != len(prefixes):
+        # The digits-alone lookup tries every prefix: two stores must never share one.
+        raise ConfigurationError(f"stores in {directory} share an order prefix: {prefixes}")
+
+
 def load_stores_from(directory: Path) -> dict[str, StorePolicy]:
-    """Reads and validates every ``*.yml`` store policy in ``directory`` (no cache).
+    """Reads and validates every shop folder's ``facts.yml`` in ``directory`` (no cache).
 
     Args:
-        directory: a folder of ``<store id>.yml`` files.
+        directory: a folder of ``<store id>/facts.yml`` shop folders.
 
     Returns:
-        The policies by store id, the configured stores (``KNOWN_STORES``) first in their
-        configured order, then any others alphabetically.
+        The policies by store id, in :func:`bot.shops.shop_ids` order.
 
     Raises:
         ConfigurationError: a file cannot be read or is invalid, or two stores share an
             order prefix.
     """
-    policies = {path.stem: _read(path) for path in sorted(directory.glob("*.yml"))}
-    order = [s for s in KNOWN_STORES if s in policies] + sorted(set(policies) - set(KNOWN_STORES))
-    prefixes = [policies[s].order_prefix for s in order]
-    if len(set(prefixes)) != len(prefixes):
-        # The digits-alone lookup tries every prefix: two stores must never share one.
-        raise ConfigurationError(f"stores in {directory} share an order prefix: {prefixes}")
-    return {store_id: policies[store_id] for store_id in order}
-
-
-@cache
-def _policies() -> dict[str, StorePolicy]:
-    policies = load_stores_from(STORES_DIR)
-    logger.debug("Loaded the store policies %s from %s", list(policies), STORES_DIR)
+    policies = {
+        store_id: _read(facts_path(store_id, directory), store_id)
+        for store_id in shop_ids(directory, fresh=True)
+    }
+    _check_prefixes(policies, directory)
     return policies
 
 
+class _PolicyCache:
+    """The policies of the registry's shops, read again when a ``facts.yml`` changes.
+
+    The modification times are looked at most every :data:`REGISTRY_TTL_S` seconds, so a
+    turn costs no file system call most of the time, and an edit (or a new shop folder) is
+    seen within that delay by every process.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._checked = -1.0e9
+        self._directory: Path | None = None
+        self._stamps: dict[str, float] = {}
+        self._policies: dict[str, StorePolicy] = {}
+
+    def get(self) -> dict[str, StorePolicy]:
+        now = time.monotonic()
+        directory = stores_dir()
+        if directory == self._directory and now - self._checked < REGISTRY_TTL_S:
+            return self._policies
+        with self._lock:
+            ids = shop_ids(directory)
+            stamps = {}
+            for store_id in ids:
+                try:
+                    stamps[store_id] = facts_path(store_id, directory).stat().st_mtime
+                except OSError:
+                    continue
+            if directory != self._directory or stamps != self._stamps:
+                policies = {
+                    store_id: (
+                        self._policies[store_id]
+                        if directory == self._directory
+                        and self._stamps.get(store_id) == stamp
+                        and store_id in self._policies
+                        else _read(facts_path(store_id, directory), store_id)
+                    )
+                    for store_id, stamp in stamps.items()
+                }
+                _check_prefixes(policies, directory)
+                self._policies, self._stamps, self._directory = policies, stamps, directory
+                logger.debug("Loaded the store policies %s from %s", list(policies), directory)
+            self._checked = now
+            return self._policies
+
+    def clear(self) -> None:
+        with self._lock:
+            self._directory = None
+            self._stamps = {}
+            self._policies = {}
+
+
+_POLICIES = _PolicyCache()
+
+
+def _policies() -> dict[str, StorePolicy]:
+    return _POLICIES.get()
+
+
 def load_store(store_id: str) -> StorePolicy:
-    """The policy of one store (read once per process).
+    """The policy of one store (read again when its file changes).
 
     Args:
-        store_id: ``"om-system"`` or ``"btomic"`` (exact).
+        store_id: a shop id of :func:`bot.shops.shop_ids` (exact).
 
     Raises:
-        UnknownStoreError: no ``data/stores/<store_id>.yml``.
+        UnknownStoreError: no ``data/stores/<store_id>/facts.yml``.
         ConfigurationError: a policy file is invalid.
     """
     try:
@@ -390,37 +459,10 @@ def load_store(store_id: str) -> StorePolicy:
 
 
 def all_stores() -> tuple[StorePolicy, ...]:
-    """Every configured store's policy, the ``KNOWN_STORES`` order first."""
+    """Every shop's policy, in :func:`bot.shops.shop_ids` order."""
     return tuple(_policies().values())
 
 
 def store_ids() -> tuple[str, ...]:
-    """The ids of every configured store, in :func:`all_stores` order."""
+    """The ids of every shop whose policy is valid, in :func:`all_stores` order."""
     return tuple(_policies())
-
-
-def resolve_store(store_id: str | None, default: str) -> str:
-    """The store a conversation is about: ``store_id`` when known, else ``default``.
-
-    Channel metadata can carry anything (an old widget, a typo in a mailbox mapping), and a
-    customer must still get an answer, so an unknown id falls back to the default with a
-    warning instead of failing.
-
-    Args:
-        store_id: the id from a slot or channel metadata; surrounding spaces and case are
-            ignored; None or empty means "not said".
-        default: the configured default store (``Settings.default_store``).
-
-    Raises:
-        UnknownStoreError: ``default`` itself is not a configured store (a deployment error).
-    """
-    known = _policies()
-    if default not in known:
-        raise UnknownStoreError(f"the default store {default!r} is not configured")
-    if store_id is None or not store_id.strip():
-        return default
-    candidate = store_id.strip().lower()
-    if candidate in known:
-        return candidate
-    logger.warning("Unknown store %r; answering as the default store %r", store_id, default)
-    return default

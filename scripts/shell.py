@@ -35,7 +35,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from bot.config import KNOWN_STORES, PROJECT_ROOT, VAR_DIR, get_settings
+from bot.config import PROJECT_ROOT, VAR_DIR, get_settings
+from bot.shops import shop_ids
 from bot.stack import (
     DEFAULT_MODEL,
     LOG_DIR,
@@ -46,6 +47,8 @@ from bot.stack import (
     Stack,
     StackError,
     action_service,
+    answer_service,
+    answer_token,
     become_subreaper,
     free_port,
     write_endpoints,
@@ -128,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("mode", choices=["shell", "interactive"])
     parser.add_argument(
         "--store",
-        choices=KNOWN_STORES,
+        choices=shop_ids(),
         default=None,
         help="the shop the answers are for (default: DEFAULT_STORE, om-system)",
     )
@@ -145,8 +148,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     store = args.store or settings.default_store
     env = {"DEFAULT_STORE": store}
     action_port = settings.action_server_port
-    stack = Stack([action_service(port=action_port, env=env)], log_dir=LOG_DIR)
-    endpoints = write_endpoints(SHELL_ENDPOINTS, action_port=action_port, tracker_db=None)
+    # The answer service renders every text (Rasa's NLG endpoint): it runs beside the action
+    # server, on ANSWER_SERVICE_PORT, with a token of this run.
+    answer_port, token = settings.answer_service_port, answer_token()
+    stack = Stack(
+        [
+            action_service(port=action_port, env=env),
+            answer_service(port=answer_port, env={**env, "ANSWER_SERVICE_TOKEN": token}),
+        ],
+        log_dir=LOG_DIR,
+    )
+    endpoints = write_endpoints(
+        SHELL_ENDPOINTS,
+        action_port=action_port,
+        tracker_db=None,
+        answer_port=answer_port,
+        answer_token=token,
+    )
 
     # The action server's workers are adopted if it dies, and stopped with it; SIGTERM or
     # SIGHUP while it starts stop it (once the shell runs, they end the shell first).

@@ -25,6 +25,8 @@ from bot.stack import (
     DEFAULT_MODEL,
     Stack,
     action_service,
+    answer_service,
+    answer_token,
     free_port,
     gateway_service,
     rasa_service,
@@ -115,8 +117,13 @@ def live_stack(
     """The real action server, Rasa server and gateway, started once per test session."""
     work = tmp_path_factory.mktemp("stack")
     rasa_port, action_port, gateway_port = free_port(), free_port(), free_port()
+    answer_port, token = free_port(), answer_token()
     endpoints = write_endpoints(
-        work / "endpoints.yml", action_port=action_port, tracker_db=work / "tracker.db"
+        work / "endpoints.yml",
+        action_port=action_port,
+        tracker_db=work / "tracker.db",
+        answer_port=answer_port,
+        answer_token=token,
     )
     env = {
         "DATABASE_URL": demo_database_url,
@@ -128,6 +135,7 @@ def live_stack(
     stack = Stack(
         [
             action_service(port=action_port, env=env),
+            answer_service(port=answer_port, env={**env, "ANSWER_SERVICE_TOKEN": token}),
             rasa_service(port=rasa_port, endpoints=endpoints, model=trained_model, env=env),
             gateway_service(port=gateway_port, env=env),
         ],

@@ -1,7 +1,8 @@
 """Demo orders for the embedded database: the design's canonical orders plus generated ones.
 
 The canonical orders (``bot/db/demo_orders.yml``, a copy of the design's
-``demo-orders.yml``) are loaded exactly as written: numbers, owners, states, carriers and
+``demo-orders.yml``, plus the ``demo_orders.yml`` of any shop folder ``data/stores/<shop>/``,
+in the same format) are loaded exactly as written: numbers, owners, states, carriers and
 dates, the dates being offsets in days from ``today``. Where the file says nothing, the
 loader decides, always the same way:
 
@@ -48,7 +49,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.config import KNOWN_STORES, get_settings
+from bot.config import get_settings
 from bot.db.migrate import upgrade
 from bot.db.models import (
     CENT,
@@ -64,6 +65,7 @@ from bot.db.models import (
 )
 from bot.db.session import make_engine, session_factory
 from bot.errors import BotError, ConfigurationError
+from bot.shops import shop_dir, shop_ids
 from bot.stores import load_store
 
 logger = logging.getLogger(__name__)
@@ -78,7 +80,7 @@ DEFAULT_EXTRA = 240
 
 @dataclass(frozen=True)
 class StoreFacts:
-    """The few facts of a store's policy (``data/stores/<id>.yml``) the demo data needs."""
+    """The few facts of a store's policy (``data/stores/<id>/facts.yml``) the demo data needs."""
 
     id: str
     name: str
@@ -111,9 +113,9 @@ def read_store_facts(store_id: str) -> StoreFacts:
 
 
 def ensure_stores(session: Session) -> dict[str, Store]:
-    """Adds the configured stores, or refreshes their names; returns them by id."""
+    """Adds every shop of the registry (``bot.shops``), or refreshes its name; returns them."""
     stores: dict[str, Store] = {}
-    for store_id in KNOWN_STORES:
+    for store_id in shop_ids():
         facts = read_store_facts(store_id)
         store = session.get(Store, store_id)
         if store is None:
@@ -140,19 +142,37 @@ def read_canonical_orders(path: Path = DEMO_ORDERS_FILE) -> list[dict[str, Any]]
     return orders
 
 
-def canonical_orders(*, today: dt.date, path: Path = DEMO_ORDERS_FILE) -> list[Order]:
+def shop_demo_files() -> list[Path]:
+    """The ``demo_orders.yml`` of the shop folders that have one (``data/stores/<shop>/``)."""
+    files = [shop_dir(store_id) / "demo_orders.yml" for store_id in shop_ids()]
+    return [path for path in files if path.is_file()]
+
+
+def canonical_orders(*, today: dt.date, path: Path | None = None) -> list[Order]:
     """Builds the canonical orders (not added to any session), dated relative to ``today``.
 
+    Args:
+        today: the day the dates are offsets from.
+        path: one file to read; None: ``bot/db/demo_orders.yml`` and every shop folder's
+            ``demo_orders.yml``.
+
     Raises:
-        ConfigurationError: an entry of the file is incomplete or has an unknown value.
+        ConfigurationError: an entry of a file is incomplete or has an unknown value, or
+            names a shop that is not in the registry.
     """
+    paths = [path] if path is not None else [DEMO_ORDERS_FILE, *shop_demo_files()]
+    known = set(shop_ids())
     orders = []
-    for entry in read_canonical_orders(path):
-        try:
-            orders.append(_canonical_order(entry, today=today))
-        except (KeyError, TypeError, ValueError, ArithmeticError) as error:
-            number = entry.get("number") if isinstance(entry, dict) else entry
-            raise ConfigurationError(f"{path}: order {number}: {error!r}") from error
+    for source in paths:
+        for entry in read_canonical_orders(source):
+            try:
+                order = _canonical_order(entry, today=today)
+                if order.store_id not in known:
+                    raise ValueError(f"unknown shop {order.store_id!r}")
+                orders.append(order)
+            except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+                number = entry.get("number") if isinstance(entry, dict) else entry
+                raise ConfigurationError(f"{source}: order {number}: {error!r}") from error
     return orders
 
 
@@ -548,7 +568,7 @@ _BT_DEFAULT_CARRIERS = ("DHL", "FedEx", "UPS")
 
 
 def _carriers(store_id: str, country: str) -> tuple[str, ...]:
-    if store_id == "btomic":
+    if store_id != "om-system":
         return _BT_CARRIERS.get(country, _BT_DEFAULT_CARRIERS)
     return _OM_CARRIERS.get(country, _OM_DEFAULT_CARRIERS)
 
@@ -569,7 +589,7 @@ class _Logistics:
 
 
 # OM SYSTEM: 3 to 4 business days in all; BTOMIC: 1-2 days to ship, 7-12 business days on the
-# way (data/stores/*.yml), in calendar days with a weekend or two.
+# way (data/stores/*/facts.yml), in calendar days with a weekend or two.
 _LOGISTICS = {
     "om-system": _Logistics(processing=(1, 2), transit=(2, 5)),
     "btomic": _Logistics(processing=(1, 3), transit=(7, 16)),
@@ -751,7 +771,10 @@ def generate_orders(
     reserved_numbers: set[str] | frozenset[str] = frozenset(),
     reserved_emails: set[str] | frozenset[str] = frozenset(),
 ) -> list[Order]:
-    """Generates ``count`` plausible orders over both stores (not added to any session).
+    """Generates ``count`` plausible orders for the two original shops (not added to a session).
+
+    Only OM SYSTEM and BTOMIC have a generated catalogue; another shop's demo orders are the
+    ``demo_orders.yml`` of its folder (see :func:`canonical_orders`).
 
     Args:
         today: the day the data is made for; every date is on or before it.
@@ -769,7 +792,7 @@ def generate_orders(
     first_numbers = {"om-system": 100_000, "btomic": 200_000}
     taken_emails = set(reserved_emails)
     orders: list[Order] = []
-    for store_id in KNOWN_STORES:
+    for store_id in (s for s in counts if s in shop_ids()):
         facts = read_store_facts(store_id)
         store_count = counts[store_id]
         if store_count == 0:

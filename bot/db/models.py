@@ -106,7 +106,7 @@ class Base(DeclarativeBase):
 
 
 class Store(Base):
-    """One of the online shops (ids as in ``data/stores/<id>.yml``)."""
+    """One of the online shops (ids as in ``data/stores/<id>/facts.yml``)."""
 
     __tablename__ = "stores"
 

@@ -2,7 +2,7 @@
 
 The reply is a polite letter in the customer's language: a greeting, the bot's answers in the
 order of the questions, a closing, the store's support team signature (``support_team`` in
-``data/stores/<store>.yml``), a line saying an assistant wrote it, then the customer's text
+``data/stores/<store>/facts.yml``), a line saying an assistant wrote it, then the customer's text
 quoted. Its headers make it a proper, loop-safe automatic reply (RFC 3834 and RFC 5322):
 ``In-Reply-To``/``References`` keep the thread, ``Auto-Submitted: auto-replied`` tells other
 robots not to answer it, and the ``Subject`` gets exactly one ``Re:``.

@@ -32,7 +32,7 @@ from bot.mail.parsing import (
     recipient_addresses,
 )
 from bot.mail.routing import choose_store
-from bot.stores import resolve_store
+from bot.shops import resolve_store
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Which store a mail is for, and which addresses are ours.
 
 The store is chosen by the recipient: each store's own support address (``contact.email`` in
-``data/stores/<store>.yml``, the one place for that fact) plus the extra aliases of the
+``data/stores/<store>/facts.yml``, the one place for that fact) plus the extra aliases of the
 ``EMAIL_STORE_ADDRESSES`` setting. A mail to none of them (a BCC, a forward from another
 mailbox) is answered as the default store, and logged so the mapping can be completed.
 """
@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.stores import all_stores, load_store, resolve_store
+from bot.shops import resolve_store
+from bot.stores import all_stores, load_store
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ These four entities have fixed shapes, so rules beat a statistical extractor on 
 no training examples needed for every postcode format, no partial matches ("OM-10423"),
 and normalised values the actions can use directly (see docs/contracts.md):
 
-* `order_number`: a shop's prefix (`order_prefix` of `data/stores/*.yml`), optional
+* `order_number`: a shop's prefix (`order_prefix` of `data/stores/*/facts.yml`), optional
   separator, 6 digits -> "OM-104233"; "#104233", "n° 104233" or 6 digits alone (only when
   no prefixed or announced number is in the message) -> "104233" (the lookup tries the
   shop's prefix first, then the others); shapes in `bot.nlu.order_numbers`;
@@ -105,7 +105,7 @@ def _emails(text: str) -> List[Span]:
 
 def _order_numbers(text: str, taken: List[Span]) -> List[Span]:
     # Prefixed and announced numbers first; bare digits only when there are none
-    # ("OM-104233 (ref 555123)" does not also mean 555123). Prefixes: data/stores/*.yml.
+    # ("OM-104233 (ref 555123)" does not also mean 555123). Prefixes: data/stores/*/facts.yml.
     found = [
         (start, end, ORDER_NUMBER, value)
         for start, end, value in order_numbers.find_order_numbers(text)

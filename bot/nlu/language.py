@@ -51,6 +51,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import langid, other_languages
+from bot.shops import FALLBACK_DEFAULT_STORE, resolve_store, shop_ids
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +60,6 @@ LANGUAGE_ATTRIBUTE = "language"
 #: Entity names (see docs/contracts.md).
 LANGUAGE_ENTITY = "language"
 STORE_ENTITY = "store"
-#: Store ids the bot knows (data/stores/<id>.yml).
-KNOWN_STORES = ("om-system", "btomic")
-DEFAULT_STORE = "om-system"
 #: Set to "0" to keep the `language` / `store` entities out of the parse result. Only the
 #: story test (`rasa test core`) does this: its test stories can annotate the entities a
 #: customer typed, not these two, which describe the whole message and its channel.
@@ -87,21 +85,14 @@ def source_fingerprint(*module_names: str) -> str:
     return digest.hexdigest()
 
 
-def _normalise_store_id(value: Any) -> Optional[str]:
-    if not isinstance(value, str):
-        return None
-    value = value.strip().lower()
-    return value or None
-
-
-def resolve_store(
+def message_store(
     metadata: Optional[Mapping[str, Any]],
     environ: Mapping[str, str],
-    default_store: str = DEFAULT_STORE,
-    known_stores: Iterable[str] = KNOWN_STORES,
+    default_store: Optional[str] = None,
+    known_stores: Optional[Iterable[str]] = None,
     env_var: str = STORE_ENV_VAR,
 ) -> str:
-    """Chooses the store a message belongs to.
+    """Chooses the store a message belongs to (:func:`bot.shops.resolve_store` does the check).
 
     Order: the channel metadata's `store`, else the environment variable, else the
     configured default. An unknown id is logged and skipped rather than trusted: a typo
@@ -110,41 +101,19 @@ def resolve_store(
     Args:
         metadata: The message metadata sent by the channel (may be None or not a dict).
         environ: The process environment (`os.environ`).
-        default_store: The last-resort store id.
-        known_stores: The valid store ids.
+        default_store: The last-resort store id (None: `bot.shops.FALLBACK_DEFAULT_STORE`).
+        known_stores: The valid store ids (None: the shop registry, `bot.shops.shop_ids`).
         env_var: Name of the environment variable holding the deployment's default.
 
     Returns:
         A known store id.
     """
-    known = set(known_stores)
-    fallback = default_store
-    env_value = _normalise_store_id(environ.get(env_var))
-    if env_value is not None:
-        if env_value in known:
-            fallback = env_value
-        else:
-            logger.warning(
-                "Unknown store %r in the %s environment variable; using %r.",
-                env_value,
-                env_var,
-                default_store,
-            )
-    requested = None
-    if isinstance(metadata, Mapping):
-        requested = _normalise_store_id(metadata.get(STORE_ENTITY))
-        if requested is None and metadata.get(STORE_ENTITY) is not None:
-            logger.warning(
-                "Ignoring a non-text store %r in the message metadata; using %r.",
-                metadata.get(STORE_ENTITY),
-                fallback,
-            )
-    if requested is None:
-        return fallback
-    if requested not in known:
-        logger.warning("Unknown store %r in the message metadata; using %r.", requested, fallback)
-        return fallback
-    return requested
+    known = tuple(known_stores) if known_stores is not None else shop_ids()
+    fallback = resolve_store(
+        environ.get(env_var), default_store or FALLBACK_DEFAULT_STORE, known=known
+    )
+    requested = metadata.get(STORE_ENTITY) if isinstance(metadata, Mapping) else None
+    return resolve_store(requested, fallback, known=known)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -156,9 +125,11 @@ class LanguageDetector(GraphComponent):
         """Returns the component's default config."""
         return {
             # Store used when neither the metadata nor DEFAULT_STORE names a known one.
-            "default_store": DEFAULT_STORE,
-            # Store ids accepted from metadata and from the environment.
-            "known_stores": list(KNOWN_STORES),
+            "default_store": FALLBACK_DEFAULT_STORE,
+            # Store ids accepted from metadata and from the environment; None (the default):
+            # the shop folders of data/stores/ (bot/shops.py), read while the server runs, so
+            # a new shop needs no retraining.
+            "known_stores": None,
             # Environment variable naming the deployment's default store.
             "store_env_var": STORE_ENV_VAR,
         }
@@ -178,13 +149,17 @@ class LanguageDetector(GraphComponent):
             InvalidConfigException: If `default_store` is not one of `known_stores`.
         """
         merged = {**self.get_default_config(), **config}
-        self._known_stores: List[str] = [str(s).lower() for s in merged["known_stores"]]
+        configured = merged["known_stores"]
+        self._known_stores: Optional[List[str]] = (
+            None if configured is None else [str(s).lower() for s in configured]
+        )
         self._default_store: str = str(merged["default_store"]).lower()
         self._env_var: str = str(merged["store_env_var"])
-        if self._default_store not in self._known_stores:
+        known = self._known_stores if self._known_stores is not None else shop_ids()
+        if self._default_store not in known:
             raise InvalidConfigException(
                 f"LanguageDetector: default_store {self._default_store!r} is not one of "
-                f"known_stores {self._known_stores}."
+                f"the shops {list(known)}."
             )
 
     @classmethod
@@ -247,7 +222,7 @@ class LanguageDetector(GraphComponent):
                 new_entities.append(self._entity(LANGUAGE_ENTITY, requested, 1.0))
             elif written is not None:
                 new_entities.append(self._entity(LANGUAGE_ENTITY, written, confidence))
-            store = resolve_store(
+            store = message_store(
                 message.get(METADATA),
                 os.environ,
                 default_store=self._default_store,

@@ -3,8 +3,9 @@
 Pure standard library plus PyYAML: the Rasa component `bot.nlu.entities.ShopEntityExtractor`
 uses it in the Rasa environment, the e-mail channel (`bot.mail.questions`) in the app one.
 
-The prefixes are the shops' set-up (`order_prefix` in `data/stores/<store>.yml`), never a
-list in the code: a third shop with its own prefix is recognised as soon as its file exists.
+The prefixes are the shops' set-up (`order_prefix` in `data/stores/<store>/facts.yml`), never
+a list in the code: a third shop with its own prefix is recognised as soon as its folder exists
+(the shop registry, `bot.shops`, looks at the folder again every few seconds: no restart).
 
 Shapes, in the order they are looked for:
 
@@ -24,13 +25,14 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
+import time
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import yaml
 
-#: `data/stores/` of this checkout (the Rasa image copies it too).
-STORES_DIR = Path(__file__).resolve().parents[2] / "data" / "stores"
+from bot.shops import FACTS_FILE, REGISTRY_TTL_S, shop_ids, stores_dir
 
 # (start, end, canonical value)
 Found = Tuple[int, int, str]
@@ -50,11 +52,12 @@ _ANNOUNCED = re.compile(
 _BARE = re.compile(r"(?<![\w.,/+-])(\d{6})(?![\w]|[.,/-]\d)")
 
 
-def read_prefixes(directory: Path = STORES_DIR) -> Tuple[str, ...]:
-    """The `order_prefix` of every store file in `directory`, in file-name order.
+def read_prefixes(directory: Optional[Path] = None) -> Tuple[str, ...]:
+    """The `order_prefix` of every shop folder in `directory`, in the registry's order.
 
     Args:
-        directory: a folder of `<store id>.yml` files.
+        directory: a folder of `<store id>/facts.yml` shop folders (default: the registry's,
+            `data/stores/`).
 
     Returns:
         The upper-case prefixes ("BT", "OM"...).
@@ -62,8 +65,10 @@ def read_prefixes(directory: Path = STORES_DIR) -> Tuple[str, ...]:
     Raises:
         ValueError: no store file declares a prefix.
     """
+    folder = directory or stores_dir()
     prefixes: List[str] = []
-    for path in sorted(directory.glob("*.yml")):
+    for store_id in shop_ids(folder, fresh=True):
+        path = folder / store_id / FACTS_FILE
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         prefix = data.get("order_prefix") if isinstance(data, dict) else None
         if isinstance(prefix, str) and prefix.strip():
@@ -80,10 +85,22 @@ def _prefixed_pattern(prefixes: Tuple[str, ...]) -> "re.Pattern[str]":
     return re.compile(rf"(?<![\w-])({alternatives}){_SEPARATOR}{_DIGITS}", re.IGNORECASE)
 
 
-@functools.lru_cache(maxsize=1)
+_lock = threading.Lock()
+_cached: Dict[Path, Tuple[float, Tuple[str, ...]]] = {}
+
+
 def store_prefixes() -> Tuple[str, ...]:
-    """The prefixes of the shops of this checkout (`data/stores/*.yml`), read once."""
-    return read_prefixes()
+    """The prefixes of the registry's shops, read again after `bot.shops.REGISTRY_TTL_S` s."""
+    folder = stores_dir()
+    now = time.monotonic()
+    with _lock:
+        cached = _cached.get(folder)
+    if cached is not None and now - cached[0] < REGISTRY_TTL_S:
+        return cached[1]
+    prefixes = read_prefixes(folder)
+    with _lock:
+        _cached[folder] = (now, prefixes)
+    return prefixes
 
 
 def find_order_numbers(text: str, prefixes: Optional[Tuple[str, ...]] = None) -> List[Found]:

@@ -29,10 +29,13 @@ ENV PATH=/opt/venv/bin:$PATH \
 COPY --from=build /opt/venv /opt/venv
 RUN useradd --create-home --uid 1001 --user-group app
 WORKDIR /app
-COPY alembic.ini ./
+COPY alembic.ini domain.yml ./
 COPY bot bot
 COPY actions actions
-COPY data/stores data/stores
+# The shops' folders are edited in place (texts and facts, live on the next turn): the app's.
+COPY --chown=1001:1001 data/stores data/stores
+RUN install -d -o 1001 -g 1001 /app/var
 USER 1001
-EXPOSE 8000 5055
+# Gateway, action server, answer service (python -m bot.answers.service --port 5057).
+EXPOSE 8000 5055 5057
 CMD ["uvicorn", "bot.api.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log", "--proxy-headers", "--forwarded-allow-ips", "*"]

@@ -32,7 +32,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 COPY --from=build /opt/venv /opt/venv
 RUN useradd --create-home --uid 1001 --user-group rasa
 WORKDIR /app
-COPY bot/__init__.py bot/__init__.py
+COPY bot/__init__.py bot/errors.py bot/shops.py bot/
 COPY bot/nlu bot/nlu
 COPY bot/rasa_ext bot/rasa_ext
 # The shops' files: the entity extractor reads each shop's order prefix from them.

@@ -47,10 +47,10 @@ def test_only_the_rasa_3_6_version_warning_is_silenced() -> None:
     assert len(caught) == 1 and "might not be compatible" in str(caught[0].message)
 
 
-def test_response_text_follows_the_language(domain) -> None:
-    assert response_text(domain, "utter_topic_warranty", "fr") == "Garantie"
-    assert response_text(domain, "utter_topic_warranty", "en") == "Warranty"
-    assert response_text(domain, "utter_nothing_like_this", "en") is None
+def test_response_text_follows_the_language() -> None:
+    assert response_text("btomic", "utter_topic_warranty", "fr") == "Garantie"
+    assert response_text("btomic", "utter_topic_warranty", "en") == "Warranty"
+    assert response_text("btomic", "utter_nothing_like_this", "en") is None
 
 
 async def test_a_failing_body_is_answered_and_logged(caplog) -> None:

@@ -2,7 +2,7 @@
 
 :func:`check_answer` splits an answer into sentences and looks, in each, for the claims it
 knows (a catalogue of sentence forms, French and English). Every claim names its source and
-is checked against it: the values of ``data/stores/<store>.yml`` (read from the file, as the
+is checked against it: the values of ``data/stores/<store>/facts.yml`` (read from the file, as the
 FAQ quotes beside them justify) or the order's own data. A sentence is faithful when
 
 * it makes at least one known claim (a sentence the catalogue cannot read is a claim with no
@@ -74,7 +74,7 @@ class Context:
     Attributes:
         lang: the answer's language.
         facts: the plain facts of the shop whose policy the answer applies (the order's shop
-            for an order answer); values only, from ``data/stores/<store>.yml``.
+            for an order answer); values only, from ``data/stores/<store>/facts.yml``.
         sources: that shop's FAQ quotes, by fact path.
         conversation_facts: the facts of the shop the customer is talking to.
         order: the order the answer is about, if any.

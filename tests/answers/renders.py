@@ -4,9 +4,9 @@ The answers are produced the way the action server produces them: the real actio
 (``actions/``) run on a rasa-sdk ``Tracker`` against a real SQLite orders database filled by
 the demo CLI (``python -m bot.db.demo``), and what their ``CollectingDispatcher`` collects is
 turned into text by :func:`message_text`: a ``text`` as is, a ``response`` rendered from the
-domain's variations for the store and language, as Rasa does. When the texts move out of
-``domain.yml`` and ``bot/replies.py`` (an answer service), only :func:`message_text` has to
-follow; the matrix and the checks stay.
+shop's templates (``data/stores/<shop>/texts.yml``) by the answer service's renderer, as Rasa
+gets it from the answer service. The matrix and the checks do not depend on where the texts
+live.
 
 The matrix:
 
@@ -45,9 +45,11 @@ from actions.order_tracking import ActionAskOrderNumber
 from actions.orders import ActionAnswerOrderLookup
 from actions.payment import ActionPaymentMethods
 from actions.refunds import ActionRefundStatus
+from bot.answers import library as answers
 from bot.config import PROJECT_ROOT, get_settings
 from bot.db.models import Order
 from bot.db.session import dispose_engines
+from bot.i18n import normalise_language
 from bot.orders import OrderFacts, order_facts
 from bot.stores import store_ids
 from tests.actions.conftest import entity, make_tracker
@@ -99,22 +101,9 @@ def domain() -> dict[str, Any]:
     return loaded
 
 
-def _conditions(variation: Mapping[str, Any]) -> dict[str, Any]:
-    return {c["name"]: c["value"] for c in variation.get("condition") or []}
-
-
 def response_text(name: str, store: str, lang: str, **values: Any) -> str:
-    """A domain response as Rasa renders it for these slots (exact condition, else none)."""
-    variations = domain()["responses"][name]
-    slots = {"store": store, "language": lang}
-    chosen = next(
-        (v for v in variations if _conditions(v) and _conditions(v).items() <= slots.items()),
-        None,
-    ) or next(v for v in variations if not _conditions(v))
-    text = str(chosen["text"])
-    for key, value in values.items():
-        text = text.replace("{" + key + "}", str(value))
-    return text
+    """A response as the answer service renders it for the shop and language."""
+    return answers.render(name, store, normalise_language(lang), values)
 
 
 def message_text(message: Mapping[str, Any], store: str, lang: str) -> str:

@@ -3,7 +3,7 @@
 The answers are rendered through the real actions (tests/answers/renders.py: every demo
 order x purpose x language on demo data of three ages; every country class x store x
 language; the refund policy, the locked lookup, the failure apology, the tracking route).
-Each sentence is checked against the facts of ``data/stores/<store>.yml`` and the order
+Each sentence is checked against the facts of ``data/stores/<store>/facts.yml`` and the order
 (tests/answers/claims.py): a claim with no source fails, with the sentence and why.
 
 The checker is itself tested: the unfaithful sentences the bot used to send (issue 14) must
@@ -22,11 +22,11 @@ from functools import cache
 
 import pytest
 
-from bot.config import STORES_DIR
 from bot.db.models import OrderStatus, PaymentMethod, RefundStatus
 from bot.delivery import EligibilityReason, delivery_eligibility
 from bot.i18n import format_date
 from bot.orders import RefundFacts, ReturnFacts
+from bot.shops import DEFAULT_STORES_DIR as STORES_DIR
 from bot.stores import StoreFile, load_store, read_store_file, store_ids
 from tests.answers.claims import DATE, RANGE, Context, check_answer, parse_date
 from tests.answers.renders import LANGUAGES, Case, Matrix, Rendered
@@ -38,7 +38,7 @@ MAX_REPORTED = 25
 @cache
 def store_file(store: str) -> StoreFile:
     """The store file as written: the facts' values and their FAQ quotes."""
-    return read_store_file(STORES_DIR / f"{store}.yml")
+    return read_store_file(STORES_DIR / store / "facts.yml")
 
 
 def context(case: Case, lang: str | None = None, today: dt.date | None = None) -> Context:

@@ -4,8 +4,9 @@ No line may break before ``? ! ; :``, inside ``« »``, in "8 h", before a curre
 inside a phone number: U+202F before ``? ! ;`` and inside guillemets, U+00A0 before ``:``
 and in the others. Checked on every French text, wherever it lives:
 
-* every response of ``domain.yml`` (the variations Rasa says in French: language ``fr``,
-  language not detected yet, and the last resort without condition);
+* every response of ``domain.yml`` for every shop and language, as the answer service renders
+  it from the templates (``data/stores/<shop>/texts.yml``, ``data/stores/_common/texts.yml``)
+  and the shop's facts;
 * every composed answer (the rendered matrix of tests/answers/renders.py);
 * the e-mail reply's own sentences (bot/mail/compose.py);
 * the chat widget's strings (``bot/api/static/widget.js``);
@@ -22,13 +23,14 @@ from html.parser import HTMLParser
 
 import pytest
 
+from bot.answers.library import find_template, response_names
 from bot.api.pages import DEMO_SHOPS, render_index_page, render_shop_page
 from bot.api.paths import STATIC_DIR
 from bot.mail.compose import compose_body
 from bot.mail.parsing import read_mail
 from bot.stores import load_store, store_ids
 from bot.typography import NBSP, NNBSP, french_typography, typeset, typography_errors
-from tests.answers.renders import Matrix, domain
+from tests.answers.renders import Matrix, response_text
 from tests.mail.helpers import make_mail
 
 # --- the helper --------------------------------------------------------------------------------
@@ -66,22 +68,25 @@ def test_english_is_left_alone() -> None:
     assert typography_errors(f"Hello{NNBSP}?", "en")
 
 
-# --- domain.yml --------------------------------------------------------------------------------
+# --- the responses, as the answer service renders them ------------------------------------------
 
 
-def domain_texts() -> list[tuple[str, str, str]]:
-    """(response, language, text) of every variation; French unless conditioned on en."""
+def response_texts() -> list[tuple[str, str, str]]:
+    """(response for a shop, language, text) of every response x shop x language, rendered."""
     texts = []
-    for name, variations in domain()["responses"].items():
-        for variation in variations:
-            conditions = {c["name"]: c["value"] for c in variation.get("condition") or []}
-            texts.append((name, conditions.get("language") or "fr", str(variation["text"])))
+    for store in store_ids():
+        for name in response_names():
+            values = dict.fromkeys(find_template(store, name).arguments, "client@example.fr")
+            for lang in ("fr", "en"):
+                texts.append((f"{store} {name}", lang, response_text(name, store, lang, **values)))
     return texts
 
 
-def test_every_domain_response_is_set_for_its_language() -> None:
-    texts = domain_texts()
-    assert sum(lang == "fr" for _, lang, _ in texts) > 200
+def test_every_response_is_set_for_its_language() -> None:
+    texts = response_texts()
+    assert sum(lang == "fr" for _, lang, _ in texts) > 100
+    # The templates fill in facts: a French phone number gets its no-break spaces.
+    assert any("+1\u00a0(347)\u00a0459-1491" in text for _, lang, text in texts if lang == "fr")
     wrong = {
         f"{name} ({lang})": errors
         for name, lang, text in texts

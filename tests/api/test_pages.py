@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.shops import DEFAULT_STORES_DIR
 from tests.api.conftest import MakeClient
 
 WIDGET_TAG = re.compile(r'<script src="/widget\.js" data-store="([a-z-]+)" defer></script>')
@@ -18,6 +24,20 @@ def test_widget_js_is_served_as_javascript(make_client: MakeClient) -> None:
     # Offline machine, any shop page: nothing fetched from elsewhere, nothing parsed as HTML.
     assert "innerHTML" not in response.text
     assert "cdn" not in response.text.lower()
+
+
+def test_the_widget_names_the_shops_of_the_registry(
+    make_client: MakeClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = make_client().get("/widget.js").text
+    assert 'const SHOPS = {"btomic": "BTOMIC", "om-system": "OM SYSTEM"};' in script
+    # A new shop's folder is enough for the widget to name it.
+    stores = tmp_path / "stores"
+    shutil.copytree(DEFAULT_STORES_DIR, stores)
+    shutil.copytree(PROJECT_ROOT / "tests" / "fixtures" / "shops" / "lumen", stores / "lumen")
+    monkeypatch.setenv("STORES_DIR", str(stores))
+    script = make_client().get("/widget.js").text
+    assert '"lumen": "LUMEN"' in script
 
 
 def test_index_links_to_both_demo_shops(make_client: MakeClient) -> None:

@@ -72,10 +72,11 @@ def test_normalise_order_number(text: str, expected: str | None) -> None:
 
 def test_candidate_numbers() -> None:
     assert candidate_numbers("OM-104233") == ["OM-104233"]
-    assert candidate_numbers("104233") == ["OM-104233", "BT-104233"]
+    # Without a preference, the registry's order (the shop folders, alphabetically).
+    assert candidate_numbers("104233") == ["BT-104233", "OM-104233"]
     assert candidate_numbers("104233", prefer_store="btomic") == ["BT-104233", "OM-104233"]
     assert candidate_numbers("104233", prefer_store="om-system") == ["OM-104233", "BT-104233"]
-    assert candidate_numbers("#104233") == ["OM-104233", "BT-104233"]  # raw text is normalised
+    assert candidate_numbers("#104233") == ["BT-104233", "OM-104233"]  # raw text is normalised
     assert candidate_numbers("no number") == []
 
 

@@ -1,6 +1,6 @@
 """The composed answers (bot/replies.py): facts from the store policies and orders, both languages.
 
-Expected values are taken from the store policies (data/stores/*.yml) and the sample orders
+Expected values are taken from the store policies (data/stores/*/facts.yml) and the sample orders
 wherever possible, so a fact changed in one place only fails here.
 """
 

@@ -1,10 +1,12 @@
-"""The answers in domain.yml quote the store facts of data/stores/<store>.yml, and nothing else.
+"""The answers quote the facts of data/stores/<store>/facts.yml, and nothing else.
 
-Expected strings are derived from the facts files wherever possible, so a fact changed on one side
-only (the policy file or the response text) fails here. Checks:
+The texts are the templates of data/stores/<store>/texts.yml (and _common/texts.yml), checked
+as the customer reads them: rendered by the answer service's renderer with the shop's facts.
+Expected strings are derived from the facts files wherever possible, so a fact changed on one
+side only (the policy file or the response text) fails here. Checks:
 
-- every store-dependent response has one variation per (store, language), a French fallback per
-  store for an undetected language, and a last variation without condition;
+- every response has a text per (store, language); an undetected language gets the store's
+  French text, an unknown store the default store's;
 - every e-mail address, phone number, day range, duration and amount in a store's answers is one
   of that store's facts; no answer names another store's contact or brand;
 - the facts each topic needs are in its answers (delays, Klarna countries, return window...);
@@ -23,31 +25,48 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.answers.library import render, response_names
+from bot.answers.service import nlg_answer
 from bot.stores import read_store_file
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-RESPONSES: dict[str, list[dict[str, Any]]] = DOMAIN["responses"]
-# The facts' values (data/stores/*.yml without the FAQ quotes beside them).
+# The facts' values (data/stores/*/facts.yml without the FAQ quotes beside them).
 STORES: dict[str, dict[str, Any]] = {
-    path.stem: read_store_file(path).facts
-    for path in sorted((ROOT / "data" / "stores").glob("*.yml"))
+    path.parent.name: read_store_file(path).facts
+    for path in sorted((ROOT / "data" / "stores").glob("*/facts.yml"))
 }
 LANGUAGES = ("fr", "en")
 
-# docs/contracts.md, "Intents".
-FAQ_INTENTS = (
-    "how_to_order", "payment_methods", "order_confirmation", "delivery_time", "shipping_cost",
-    "delivery_inspection", "customs_duties", "account_benefits", "cancel_order", "modify_order",
-    "damaged_item", "order_security", "return_policy", "return_shipping_cost", "discount_code",
-    "warranty", "repair_request", "repair_cost", "contact_support",
-)  # fmt: skip
-LOOKUP_INTENTS = ("order_status", "refund_status", "delivery_countries")
-CONVERSATION_INTENTS = (
-    "greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "human_handoff", "inform",
-    "out_of_scope",
-)  # fmt: skip
-EXTENSION_INTENTS = ("switch_language", "stop")
+
+def contract_intents() -> dict[str, tuple[str, ...]]:
+    """The intent lists of docs/contracts.md, "Intents" (read, not copied: the contract)."""
+    text = (ROOT / "docs" / "contracts.md").read_text(encoding="utf-8")
+    section = text.split("## Intents", 1)[1].split("\n## ", 1)[0]
+    groups: dict[str, list[str]] = {}
+    current = ""
+    for line in section.splitlines():
+        head, colon, rest = line.partition(": ")
+        if colon and head in ("FAQ", "Lookup", "Conversation"):
+            current, line = head, rest
+        elif line.startswith("Extension"):
+            current = "Extension"
+        if not line.strip():
+            current = ""
+        elif current == "Extension":
+            # Backquoted names: "`switch_language` ("in English please", ...), `stop` (...)".
+            groups.setdefault(current, []).extend(re.findall(r"`(\w+)`", line))
+            continue
+        if current:
+            groups.setdefault(current, []).extend(line.split())
+    return {name: tuple(intents) for name, intents in groups.items()}
+
+
+INTENT_GROUPS = contract_intents()
+FAQ_INTENTS = INTENT_GROUPS["FAQ"]
+LOOKUP_INTENTS = INTENT_GROUPS["Lookup"]
+CONVERSATION_INTENTS = INTENT_GROUPS["Conversation"]
+EXTENSION_INTENTS = INTENT_GROUPS["Extension"]
 ALL_INTENTS = FAQ_INTENTS + LOOKUP_INTENTS + CONVERSATION_INTENTS + EXTENSION_INTENTS
 
 # Responses that name the shop or its contact route: conditioned on store and language.
@@ -62,6 +81,7 @@ LANGUAGE_RESPONSES = (
     "utter_ask_rephrase", "utter_anything_else", "utter_stopped", "utter_affirm_ack",
     "utter_deny_ack", "utter_clarify_intro", "utter_something_else",
     "utter_handoff_email_saved", "utter_handoff_email_invalid", "utter_ask_handoff_email",
+    "utter_ask_order_proof", "utter_order_not_found",
 ) + tuple(f"utter_topic_{intent}" for intent in ALL_INTENTS)  # fmt: skip
 
 # The fixed wording of the honest answer where a store's FAQ is silent.
@@ -86,7 +106,7 @@ TOPIC_FACTS = {
     "repair_cost": "repair",
     "contact_support": "contact.email",
 }
-# Topics with no field in data/stores/*.yml yet: the FAQ section answering them, per store
+# Topics with no field in data/stores/*/facts.yml yet: the FAQ section answering them, per store
 # (shared/design/intents.md). Move these into the store files if they gain a field.
 UNFIELDED_TOPICS: dict[str, dict[str, str | None]] = {
     "how_to_order": {"om-system": "Q1", "btomic": None},
@@ -218,15 +238,6 @@ def documented(store: str, intent: str) -> bool:
     return fact(STORES[store], TOPIC_FACTS[intent]) is not None
 
 
-def condition_of(variation: dict[str, Any]) -> dict[str, Any] | None:
-    """A variation's condition as {slot: value}, or None when it has none."""
-    condition = variation.get("condition")
-    if condition is None:
-        return None
-    assert all(item["type"] == "slot" for item in condition), variation
-    return {item["name"]: item["value"] for item in condition}
-
-
 def plain(text: str) -> str:
     """The text with every space, no-break ones included, as one ordinary space.
 
@@ -236,11 +247,13 @@ def plain(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def text_for(response: str, **slots: Any) -> str:
-    """The text of the one variation whose condition is exactly `slots` (see `plain`)."""
-    matches = [v["text"] for v in RESPONSES[response] if condition_of(v) == slots]
-    assert len(matches) == 1, f"{response}: {len(matches)} variations for {slots}"
-    return plain(matches[0])
+# A value for the texts that name one the action sends ({handoff_email}).
+ARGUMENTS = {"handoff_email": "client@example.com"}
+
+
+def text_for(response: str, *, language: str, store: str | None = None) -> str:
+    """The text the customer reads for these slots (see `plain`); any store when not given."""
+    return plain(render(response, store or sorted(STORES)[0], language, ARGUMENTS))  # type: ignore[arg-type]
 
 
 def store_texts() -> Iterator[tuple[str, str, str]]:
@@ -303,15 +316,16 @@ def required_facts(intent: str, facts: dict[str, Any], language: str) -> list[st
 # ---- structure -----------------------------------------------------------------------------
 
 
-def test_store_files_are_the_slot_values() -> None:
-    assert STORES, "no data/stores/*.yml"
-    for stem, facts in STORES.items():
-        assert facts["id"] == stem
+def test_store_and_language_slots() -> None:
+    assert STORES, "no data/stores/*/facts.yml"
+    for folder, facts in STORES.items():
+        assert facts["id"] == folder
     slots = DOMAIN["slots"]
-    assert set(slots["store"]["values"]) == set(STORES)
+    # Any shop folder (bot/shops.py): a text slot, so a new shop needs no retraining.
+    assert slots["store"]["type"] == "text"
+    assert slots["language"]["type"] == "categorical"
     assert set(slots["language"]["values"]) == set(LANGUAGES)
     for name, entity in (("store", "store"), ("language", "language")):
-        assert slots[name]["type"] == "categorical"
         assert slots[name]["influence_conversation"] is False
         assert slots[name]["mappings"] == [{"type": "from_entity", "entity": entity}]
 
@@ -321,33 +335,40 @@ def test_domain_declares_the_contract_intents_and_only_them() -> None:
     assert sorted(declared) == sorted(ALL_INTENTS)
 
 
+def test_the_domain_lists_exactly_the_responses_of_the_contract() -> None:
+    assert set(response_names()) == {*STORE_RESPONSES, *LANGUAGE_RESPONSES}
+    # Names only: the texts are data (data/stores/), the model depends on none.
+    assert all(variations == [] for variations in DOMAIN["responses"].values())
+
+
+def nlg(response: str, slots: dict[str, Any]) -> str:
+    """What the answer service answers Rasa for these slots."""
+    body = {"response": response, "arguments": ARGUMENTS, "tracker": {"slots": slots}}
+    return plain(nlg_answer(body, default_store="om-system")["text"])
+
+
 @pytest.mark.parametrize("response", STORE_RESPONSES)
 def test_store_response_has_every_variation(response: str) -> None:
-    variations = RESPONSES[response]
     for store in STORES:
         for language in LANGUAGES:
-            assert text_for(response, store=store, language=language).strip()
-        # language not detected yet: the store's French text, not the neutral fallback
-        assert text_for(response, store=store, language=None) == text_for(
+            text = text_for(response, store=store, language=language)
+            assert text.strip()
+            assert nlg(response, {"store": store, "language": language}) == text
+        # language not detected yet: the store's French text
+        assert nlg(response, {"store": store, "language": None}) == text_for(
             response, store=store, language="fr"
         )
-    conditions = [condition_of(v) for v in variations]
-    assert conditions[-1] is None, "the variation without condition must come last"
-    assert conditions.count(None) == 1
-    for condition in conditions[:-1]:
-        assert condition is not None
-        assert set(condition) == {"store", "language"}  # a store-only one would mix languages
-        assert condition["store"] in STORES and condition["language"] in (*LANGUAGES, None)
-    assert len(conditions) == len(STORES) * (len(LANGUAGES) + 1) + 1
+    # store unknown or unset: the default store's (never a mix of shops)
+    for slots in ({"store": "amazon", "language": "en"}, {"language": "en"}):
+        assert nlg(response, slots) == text_for(response, store="om-system", language="en")
 
 
 @pytest.mark.parametrize("response", LANGUAGE_RESPONSES)
 def test_language_response_has_every_variation(response: str) -> None:
     for language in LANGUAGES:
-        assert text_for(response, language=language).strip()
-    conditions = [condition_of(v) for v in RESPONSES[response]]
-    assert conditions[-1] is None and conditions.count(None) == 1
-    assert plain(RESPONSES[response][-1]["text"]) == text_for(response, language="fr")
+        texts = {text_for(response, store=store, language=language) for store in STORES}
+        assert len(texts) == 1 and next(iter(texts)).strip(), texts
+    assert nlg(response, {"language": None}) == text_for(response, language="fr")
 
 
 # ---- every figure is a fact of the right store -----------------------------------------------
@@ -389,16 +410,6 @@ def test_store_answer_quotes_only_its_store_facts(response: str, store: str, lan
     assert set(NUMBER_RE.findall(ORDER_EXAMPLE_RE.sub(" ", EMAIL_RE.sub(" ", text)))) <= (
         fact_numbers(facts)
     )
-
-
-def test_fallback_variations_quote_only_known_facts() -> None:
-    """The variations without condition (store unknown) name only real contact routes."""
-    emails = {facts["contact"]["email"] for facts in STORES.values()}
-    numbers = set().union(*(fact_numbers(facts) for facts in STORES.values()))
-    for response in STORE_RESPONSES:
-        text = plain(RESPONSES[response][-1]["text"])
-        assert set(EMAIL_RE.findall(text)) <= emails
-        assert set(NUMBER_RE.findall(ORDER_EXAMPLE_RE.sub(" ", EMAIL_RE.sub(" ", text)))) <= numbers
 
 
 # ---- what each answer must say ---------------------------------------------------------------
@@ -521,9 +532,9 @@ def test_klarna_countries_have_names() -> None:
 
 def conditioned_language_texts() -> Iterator[tuple[str, str, str]]:
     for response in (*STORE_RESPONSES, *LANGUAGE_RESPONSES):
-        for variation in RESPONSES[response]:
-            condition = condition_of(variation) or {}
-            yield response, condition.get("language") or "fr", variation["text"]
+        for store in STORES:
+            for language in LANGUAGES:
+                yield response, language, text_for(response, store=store, language=language)
 
 
 # Texts of fewer than five words ("OK.", "Merci !") carry too few stop words to count.

@@ -1,6 +1,6 @@
-"""Every fact of data/stores/<store>.yml quotes the shop's FAQ, and every quote is in the FAQ.
+"""Every fact of data/stores/<store>/facts.yml quotes the shop's FAQ, and every quote is in the FAQ.
 
-The FAQ pages are the source of truth (``data/stores/faq/<store>.fr.txt``, verbatim copies).
+The FAQ pages are the source of truth (``data/stores/<store>/faq.fr.txt``, verbatim copies).
 A fact without a quote, or a quote the FAQ does not contain (a paraphrase, a quote copied
 from the other shop), fails here, so a reviewer can trust the quote beside each value.
 """
@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from bot.config import STORES_DIR
 from bot.errors import ConfigurationError
+from bot.shops import DEFAULT_STORES_DIR as STORES_DIR
 from bot.stores import IDENTITY_KEYS, faq_path, read_store_file, store_ids
 
 # Spaces of any width, the FAQ's non-breaking hyphen and curly apostrophe are the same text.
@@ -43,7 +43,7 @@ def quoted(path: str, sources: dict[str, tuple[str, ...]]) -> bool:
 
 @pytest.mark.parametrize("store", store_ids())
 def test_every_fact_has_its_faq_quote(store: str) -> None:
-    stored = read_store_file(STORES_DIR / f"{store}.yml")
+    stored = read_store_file(STORES_DIR / store / "facts.yml")
     facts = {key: value for key, value in stored.facts.items() if key not in IDENTITY_KEYS}
     missing = [path for path, _ in fact_paths(facts) if not quoted(path, stored.sources)]
     assert not missing, f"{store}.yml: facts without a `faq` quote: {missing}"
@@ -53,7 +53,7 @@ def test_every_fact_has_its_faq_quote(store: str) -> None:
 @pytest.mark.parametrize("store", store_ids())
 def test_every_quote_is_in_the_shops_faq(store: str) -> None:
     faq = normalise(faq_path(store).read_text(encoding="utf-8"))
-    stored = read_store_file(STORES_DIR / f"{store}.yml")
+    stored = read_store_file(STORES_DIR / store / "facts.yml")
     assert stored.sources, "no quoted fact"
     wrong = {
         path: quote
@@ -66,7 +66,7 @@ def test_every_quote_is_in_the_shops_faq(store: str) -> None:
 
 def test_a_quote_from_the_other_shop_is_caught() -> None:
     other = normalise(faq_path("btomic").read_text(encoding="utf-8"))
-    om_quotes = read_store_file(STORES_DIR / "om-system.yml").sources
+    om_quotes = read_store_file(STORES_DIR / "om-system" / "facts.yml").sources
     assert any(normalise(q) not in other for quotes in om_quotes.values() for q in quotes)
 
 
@@ -85,7 +85,7 @@ def test_a_fact_without_a_real_quote_is_refused(tmp_path: Path, fact: str, messa
 
 
 def test_the_quotes_are_kept_apart_from_the_values() -> None:
-    stored = read_store_file(STORES_DIR / "om-system.yml")
+    stored = read_store_file(STORES_DIR / "om-system" / "facts.yml")
     assert stored.facts["delivery"]["delivery_business_days"] == [3, 4]
     assert stored.sources["delivery.delivery_business_days"] == (
         "Nous nous efforçons d'assurer les livraisons dans un délai de 3 à 4 jours ouvrables.",

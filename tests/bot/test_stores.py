@@ -8,23 +8,24 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bot.config import STORES_DIR
 from bot.db.models import PaymentMethod
 from bot.errors import ConfigurationError, UnknownStoreError
+from bot.shops import DEFAULT_STORES_DIR as STORES_DIR
+from bot.shops import resolve_store
 from bot.stores import (
     StorePolicy,
     all_stores,
     load_store,
     load_stores_from,
     read_store_file,
-    resolve_store,
     store_ids,
 )
 
 
-def test_both_stores_load_in_the_configured_order() -> None:
-    assert store_ids() == ("om-system", "btomic")
-    assert [policy.id for policy in all_stores()] == ["om-system", "btomic"]
+def test_both_stores_load_in_the_registry_order() -> None:
+    # The registry lists the shop folders of data/stores/ in alphabetical order.
+    assert store_ids() == ("btomic", "om-system")
+    assert [policy.id for policy in all_stores()] == ["btomic", "om-system"]
     assert load_store("om-system").order_prefix == "OM"
     assert load_store("btomic").order_prefix == "BT"
 
@@ -106,7 +107,7 @@ def test_resolve_store() -> None:
 
 
 def test_resolve_unknown_store_falls_back_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.stores"):
+    with caplog.at_level(logging.WARNING, logger="bot.shops"):
         assert resolve_store("amazon", "om-system") == "om-system"
     assert "amazon" in caplog.text
 
@@ -120,13 +121,13 @@ def test_resolve_store_with_an_unknown_default_is_a_configuration_error() -> Non
 
 
 def _write(directory: Path, text: str, name: str = "om-system") -> Path:
-    directory.mkdir(exist_ok=True)
-    path = directory / f"{name}.yml"
+    (directory / name).mkdir(parents=True, exist_ok=True)
+    path = directory / name / "facts.yml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
-OM_TEXT = (STORES_DIR / "om-system.yml").read_text(encoding="utf-8")
+OM_TEXT = (STORES_DIR / "om-system" / "facts.yml").read_text(encoding="utf-8")
 
 
 def test_the_real_files_validate_from_another_directory(tmp_path: Path) -> None:
@@ -148,7 +149,7 @@ def test_unquoted_no_is_still_norway(tmp_path: Path) -> None:
         ("  shipping_fees: null", "  shipping_fees: null\n  shipping_weeks: 2", "shipping_weeks"),
         ("[DE, AT,", "[XX, AT,", "XX"),  # unknown country code
         ("value: [3, 4]", "value: [4, 3]", "low <= high"),
-        ("id: om-system", "id: btomic", "file name"),
+        ("id: om-system", "id: btomic", "folder's name"),
         ("order_prefix: OM", "order_prefix: om1", "order_prefix"),
         ("  refund_counted_from: null", "  refund_counted_from: acceptance", "refund_counted_from"),
         ("name: OM SYSTEM e-shop", "name: [", "cannot read"),
@@ -171,7 +172,7 @@ def test_two_stores_may_not_share_an_order_prefix(tmp_path: Path) -> None:
 
 
 def test_refused_areas_need_a_country_list() -> None:
-    facts = read_store_file(STORES_DIR / "om-system.yml").facts
+    facts = read_store_file(STORES_DIR / "om-system" / "facts.yml").facts
     facts["delivery"]["countries"] = None
     with pytest.raises(ValidationError, match="needs a `countries` list"):
         StorePolicy.model_validate(facts)

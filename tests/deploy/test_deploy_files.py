@@ -95,7 +95,8 @@ def test_compose_gives_the_rasa_servers_every_endpoints_variable() -> None:
     assert services["rasa"]["environment"]["BOT_PROFILE"] == "production"
     assert services["rasa"]["environment"]["ACTION_SERVER_URL"] == "http://nginx:5055/webhook"
     # The app services share one environment: production profile, token, PostgreSQL.
-    for name in ("migrate", "actions", "gateway"):
+    assert services["rasa"]["environment"]["ANSWER_SERVICE_URL"] == "http://answers:5057/nlg"
+    for name in ("migrate", "actions", "answers", "gateway"):
         env = services[name]["environment"]
         assert env["BOT_PROFILE"] == "production" and "RASA_TOKEN" in env
         assert env["DATABASE_URL"].startswith("postgresql+psycopg2://")
@@ -164,6 +165,7 @@ def test_every_copied_path_exists_and_is_in_the_build_context(dockerfile: Path) 
         for line in text.splitlines()
         if line.startswith("COPY ") and "--from=" not in line
         for source in line.split()[1:-1]
+        if not source.startswith("--")  # options such as --chown=
     ]
     assert sources
     for source in sources:
@@ -216,6 +218,8 @@ def test_make_scale_demo_sets_every_endpoints_variable() -> None:
         redis=RedisAddress.from_url("redis://:secret@127.0.0.1:6380/2"),
         key_prefix="demo",
         lock_lifetime_s=20,
+        answer_service_url="http://127.0.0.1:5058/nlg",
+        answer_service_token="t0ken",
     )
     assert endpoints_variables() <= set(env)
     assert (env["REDIS_PORT"], env["REDIS_DB"], env["REDIS_PASSWORD"]) == ("6380", "2", "secret")

@@ -1,37 +1,26 @@
 """FAQ answers through the real Rasa server: the right shop's text in the customer's language.
 
-The expected text is read from domain.yml (the variation conditioned on the store and the
-language), so this proves the whole path: language detection, the store from the channel
-metadata, intent classification and the conditioned response.
+The expected text is the shop's template for the language (data/stores/<shop>/texts.yml) filled
+with its facts, so this proves the whole path: language detection, the store from the channel
+metadata, intent classification and the answer service Rasa asks for the text.
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import pytest
-import yaml
 
-from bot.config import PROJECT_ROOT
+from bot.answers.library import render
+from bot.i18n import normalise_language
 from tests.conftest import LiveStack, new_sender, texts
 
 pytestmark = pytest.mark.e2e
 
 
-@cache
-def domain() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text("utf-8"))
-    return loaded
-
-
 def expected_text(response: str, store: str, language: str) -> str:
-    """The text of `response` conditioned on exactly this store and language."""
-    for variation in domain()["responses"][response]:
-        conditions = {c["name"]: c["value"] for c in variation.get("condition", [])}
-        if conditions == {"store": store, "language": language}:
-            return " ".join(str(variation["text"]).split())
-    raise AssertionError(f"{response} has no variation for {store}/{language}")
+    """The text of `response` for this store and language, spaces normalised."""
+    return " ".join(render(response, store, normalise_language(language)).split())
 
 
 def said(messages: list[dict[str, Any]]) -> str:
@@ -94,9 +83,5 @@ def test_the_language_switch_is_kept_for_the_conversation(live_stack: LiveStack)
 
 
 def expected_text_any(response: str, language: str) -> str:
-    """A language-only conditioned response."""
-    for variation in domain()["responses"][response]:
-        conditions = {c["name"]: c["value"] for c in variation.get("condition", [])}
-        if conditions.get("language") == language:
-            return str(variation["text"])
-    raise AssertionError(f"{response} has no {language} variation")
+    """A response every shop shares (data/stores/_common/texts.yml)."""
+    return render(response, "btomic", normalise_language(language))

@@ -1,12 +1,13 @@
 """`make run`'s supervisor on the real stack: each process, and a worker, killed under load.
 
 The real command (`python -m bot.stack run`, what `make run` runs) starts the Rasa server,
-the action server and the gateway on free ports, with its own demo orders database and its own
-`--var-dir`. A load thread keeps chatting through the gateway (`POST /api/chat`, a delivery
-question whose answer needs the action server) while the tests kill, in turn, the action
-server's main process, one of its workers (Sanic's), the Rasa server and the gateway, each with
-SIGKILL: the stack must say it restarts the process, bring it back, leave nothing of the old
-one behind (Sanic's worker used to keep the port), and answer every turn again. One instance
+the action server, the answer service and the gateway on free ports, with its own demo orders
+database and its own `--var-dir`. A load thread keeps chatting through the gateway
+(`POST /api/chat`, a delivery question whose answer needs the action server) while the tests
+kill, in turn, the action server's main process, one of its workers (Sanic's), the Rasa
+server, the gateway and the answer service, each with SIGKILL: the stack must say it restarts
+the process, bring it back, leave nothing of the old one behind (Sanic's worker used to keep
+the port), and answer every turn again. One instance
 of each process runs here, so the turns sent while a process is down fail (reported, not
 hidden); `make scale-demo` (tests/scale) is where a dead process costs no turn. Last, two
 SIGTERMs in a row (what `make` does) stop everything, leaving no process behind.
@@ -147,6 +148,7 @@ def running(
         "RASA_PORT": free_port(),
         "ACTION_SERVER_PORT": free_port(),
         "GATEWAY_PORT": free_port(),
+        "ANSWER_SERVICE_PORT": free_port(),
         "LOCAL_SMTP_PORT": free_port(),
     }
     env = {
@@ -263,10 +265,14 @@ def test_the_gateway_killed(running: RunningStack) -> None:
     kill_and_see_it_back(running, "gateway", "uvicorn")
 
 
+def test_the_answer_service_killed(running: RunningStack) -> None:
+    kill_and_see_it_back(running, "answer service", "bot.answers.service")
+
+
 def test_two_sigterms_stop_everything_and_leave_nothing(running: RunningStack) -> None:
     leaders = children_of(running.process.pid)
     everyone = [pid for leader in leaders for pid in group_members(leader)]
-    assert len(leaders) == 3 and len(everyone) >= 4, (leaders, everyone)
+    assert len(leaders) == 4 and len(everyone) >= 5, (leaders, everyone)
     running.load.stop()
     # No turn failed but those in flight on, or sent while, a killed process was down.
     stray = [
@@ -280,5 +286,5 @@ def test_two_sigterms_stop_everything_and_leave_nothing(running: RunningStack) -
     assert running.process.wait(timeout=120) == 0, "\n".join(running.seen[-20:])
     running.wait_for("Stopped.")
     assert not [pid for pid in everyone if alive(pid)], "processes left behind"
-    for name in ("RASA_PORT", "ACTION_SERVER_PORT", "GATEWAY_PORT", "LOCAL_SMTP_PORT"):
+    for name in running.ports:
         assert port_is_free(running.ports[name]), f"{name} still taken"

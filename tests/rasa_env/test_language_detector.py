@@ -12,7 +12,7 @@ from rasa.shared.nlu.constants import ENTITIES, METADATA, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.language import LANGUAGE_ATTRIBUTE, LanguageDetector, resolve_store
+from bot.nlu.language import LANGUAGE_ATTRIBUTE, LanguageDetector, message_store
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ def test_unknown_store_in_metadata_warns_and_uses_default(
     detector: LanguageDetector, caplog: pytest.LogCaptureFixture
 ) -> None:
     message = live_message("bonjour", {"store": "amazon"})
-    with caplog.at_level(logging.WARNING, logger="bot.nlu.language"):
+    with caplog.at_level(logging.WARNING, logger="bot.shops"):
         detector.process([message])
     assert [e["value"] for e in entities_of(message, "store")] == ["om-system"]
     assert "Unknown store 'amazon'" in caplog.text
@@ -137,15 +137,15 @@ def test_unknown_store_in_environment_warns(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("DEFAULT_STORE", "nope")
-    with caplog.at_level(logging.WARNING, logger="bot.nlu.language"):
-        store = resolve_store(None, {"DEFAULT_STORE": "nope"})
+    with caplog.at_level(logging.WARNING, logger="bot.shops"):
+        store = message_store(None, {"DEFAULT_STORE": "nope"})
     assert store == "om-system"
-    assert "DEFAULT_STORE" in caplog.text
+    assert "Unknown store 'nope'" in caplog.text
 
 
 def test_non_text_store_in_metadata_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.nlu.language"):
-        assert resolve_store({"store": 42}, {}) == "om-system"
+    with caplog.at_level(logging.WARNING, logger="bot.shops"):
+        assert message_store({"store": 42}, {}) == "om-system"
     assert "non-text store" in caplog.text
 
 

@@ -23,7 +23,7 @@ def orders(text: str) -> list[tuple[str, str]]:
 def test_the_prefixes_are_the_shops_own() -> None:
     stores = Path(__file__).resolve().parents[2] / "data" / "stores"
     declared = set()
-    for path in stores.glob("*.yml"):
+    for path in stores.glob("*/facts.yml"):
         match = re.search(r"^order_prefix:\s*(\w+)", path.read_text(encoding="utf-8"), re.M)
         assert match, path
         declared.add(match.group(1).upper())
@@ -81,9 +81,14 @@ def test_order_number_shapes(text: str, expected: list[tuple[str, str]]) -> None
     assert orders(text) == expected
 
 
+def shop_folder(directory: Path, store_id: str, text: str) -> None:
+    (directory / store_id).mkdir()
+    (directory / store_id / "facts.yml").write_text(text, encoding="utf-8")
+
+
 def test_a_new_shop_prefix_comes_from_its_store_file(tmp_path: Path) -> None:
-    (tmp_path / "a.yml").write_text("id: a\norder_prefix: OM\n", encoding="utf-8")
-    (tmp_path / "zx.yml").write_text("id: zx\norder_prefix: zx\n", encoding="utf-8")
+    shop_folder(tmp_path, "a", "id: a\norder_prefix: OM\n")
+    shop_folder(tmp_path, "zx", "id: zx\norder_prefix: zx\n")
     prefixes = read_prefixes(tmp_path)
     assert prefixes == ("OM", "ZX")
     assert [v for _s, _e, v in find_order_numbers("zx 300001 svp", prefixes)] == ["ZX-300001"]
@@ -93,7 +98,7 @@ def test_a_new_shop_prefix_comes_from_its_store_file(tmp_path: Path) -> None:
 
 
 def test_a_folder_without_prefix_is_an_error(tmp_path: Path) -> None:
-    (tmp_path / "a.yml").write_text("id: a\n", encoding="utf-8")
+    shop_folder(tmp_path, "a", "id: a\n")
     with pytest.raises(ValueError, match="order_prefix"):
         read_prefixes(tmp_path)
 

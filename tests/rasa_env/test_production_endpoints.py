@@ -20,6 +20,8 @@ ENDPOINTS = Path(__file__).resolve().parents[2] / "deploy" / "rasa" / "endpoints
 
 PRODUCTION = {
     "ACTION_SERVER_URL": "http://actions.internal:5055/webhook",
+    "ANSWER_SERVICE_URL": "http://answers.internal:5057/nlg",
+    "ANSWER_SERVICE_TOKEN": "t0ken",
     "DB_HOST": "db.internal",
     "DB_PORT": "5433",
     "DB_USER": "shop",
@@ -44,6 +46,9 @@ def production_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_rasa_reads_the_production_endpoints_from_the_environment() -> None:
     endpoints = read_endpoints_from_path(ENDPOINTS)
     assert endpoints.action.url == "http://actions.internal:5055/webhook"
+    # Every text comes from the answer service, with its token.
+    assert endpoints.nlg.url == "http://answers.internal:5057/nlg"
+    assert endpoints.nlg.token == "t0ken"
     tracker = endpoints.tracker_store
     assert tracker.type == "SQL"
     assert tracker.url == "db.internal"

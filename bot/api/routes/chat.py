@@ -13,26 +13,15 @@ from fastapi.concurrency import run_in_threadpool
 from bot.api.deps import ChatRateLimit, RasaClientDep, SettingsDep
 from bot.api.errors import ApiError
 from bot.api.schemas import ChatButton, ChatMessage, ChatRequest, ChatResponse, ErrorResponse
-from bot.config import KNOWN_STORES, Settings
 from bot.console.web import customer_message_mode
 from bot.i18n import Lang
+from bot.shops import resolve_store
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
 CHANNEL = "web"
-
-
-def resolve_store(requested: str | None, settings: Settings) -> str:
-    """The store the message is for: the widget's `data-store`, else the configured default."""
-    if requested is not None and requested in KNOWN_STORES:
-        return requested
-    if requested:
-        logger.warning(
-            "Unknown store %r from the web widget; using %s", requested, settings.default_store
-        )
-    return settings.default_store
 
 
 def ui_language(requested: str | None) -> Lang | None:
@@ -97,7 +86,7 @@ async def chat(
         raise ApiError(422, "empty_message", detail="The message is empty.")
     if len(message) > settings.max_message_chars:
         raise ApiError(413, "message_too_long", max_chars=settings.max_message_chars)
-    store = resolve_store(body.store, settings)
+    store = resolve_store(body.store, settings.default_store)
     sender = web_sender(store, body.sender_id)
     sent_at = dt.datetime.now(dt.UTC)
     replies = await rasa.send_message(

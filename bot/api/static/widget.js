@@ -30,7 +30,9 @@
   const LIVE_POLL_MS = 1000;
   const WAITING_POLL_MS = 2000;
   const STORE = (script.getAttribute("data-store") || "").trim() || "om-system";
-  const SHOPS = { "om-system": "OM SYSTEM", btomic: "BTOMIC" };
+  // The shops' names, filled in from the shop registry (data/stores/) when the gateway serves
+  // this file (bot/api/routes/widget.py): no shop is listed here.
+  const SHOPS = {} /* shops */;
   const SHOP_NAME = SHOPS[STORE] || "";
   const LANG = pickLanguage();
   const STORAGE_KEY = "shop-support-chat:" + STORE;

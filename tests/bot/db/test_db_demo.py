@@ -14,10 +14,11 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.config import PROJECT_ROOT, STORES_DIR
+from bot.config import PROJECT_ROOT
 from bot.db.demo import DEMO_ORDERS_FILE, canonical_orders, generate_orders
 from bot.db.models import Order, OrderStatus, RefundStatus
 from bot.errors import ConfigurationError
+from bot.shops import DEFAULT_STORES_DIR as STORES_DIR
 
 # The conftest loads the demo data for this day (2024-03-01, the day after a 29 February).
 TODAY = dt.date(2024, 3, 1)
@@ -73,7 +74,7 @@ def store_policy(store_id: str) -> dict[str, Any]:
         return node
 
     policy: dict[str, Any] = values(
-        yaml.safe_load((STORES_DIR / f"{store_id}.yml").read_text("utf-8"))
+        yaml.safe_load((STORES_DIR / store_id / "facts.yml").read_text("utf-8"))
     )
     return policy
 
