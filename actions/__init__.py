@@ -11,7 +11,7 @@ are in `_base`.
 import warnings
 
 # rasa-sdk warns on every action call when its major.minor differs from the calling Rasa's
-# (here rasa-sdk 3.21 against Rasa Open Source 3.6.21, see ARCHITECTURE.md). Silencing only
+# (here rasa-sdk 3.21 against Rasa Open Source 3.6.21, see docs/architecture.md). Silencing only
 # that warning, and only for Rasa 3.6.x, is safe: the action server's HTTP/JSON protocol (the
 # tracker, domain and events exchanged on /webhook) has not changed between them, and
 # tests/e2e prove it against the real 3.6.21 server. Any other version still warns.

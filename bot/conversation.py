@@ -1,7 +1,7 @@
 """What the chat actions need to know about a conversation besides its slots.
 
 Kept out of ``actions/`` because it reads the settings (``actions/`` holds rasa-sdk actions
-only, see ARCHITECTURE.md), and out of :mod:`bot.replies`, which stays pure.
+only, see docs/architecture.md), and out of :mod:`bot.replies`, which stays pure.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 BotError
 ├── ConfigurationError      a setting or data file is missing or invalid
 ├── UnknownStoreError       a store id that is not configured
-├── OrdersUnavailableError  the orders database cannot be reached or timed out
 ├── RasaUnavailableError    the Rasa server cannot be reached or timed out (gateway)
 └── MailError               an inbound mail cannot be parsed or a reply cannot be sent
     ├── MalformedMailError  the inbound message is not a usable RFC 5322 message
@@ -23,10 +22,6 @@ class ConfigurationError(BotError):
 
 class UnknownStoreError(BotError):
     """A store id that is not configured."""
-
-
-class OrdersUnavailableError(BotError):
-    """The orders database cannot be reached or a query timed out."""
 
 
 class RasaUnavailableError(BotError):

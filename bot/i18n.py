@@ -59,14 +59,7 @@ _PAYMENT_METHODS = {
     "amazon_pay": ("Amazon Pay", "Amazon Pay"),
     "usdc": ("USDC (monnaie virtuelle)", "USDC (digital currency)"),
 }
-_STATUSES = {
-    "placed": ("enregistrée", "placed"),
-    "processing": ("en cours de préparation", "being processed"),
-    "shipped": ("expédiée", "shipped"),
-    "delivered": ("livrée", "delivered"),
-    "cancelled": ("annulée", "cancelled"),
-    "returned": ("retournée", "returned"),
-}
+
 _NBSP = "\u00a0"  # no-break space
 _NNBSP = "\u202f"  # narrow no-break space
 _CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
@@ -112,12 +105,4 @@ def payment_method_name(method: str, lang: Lang) -> str:
     names = _PAYMENT_METHODS.get(method)
     if names is None:
         return method
-    return names[0] if lang == "fr" else names[1]
-
-
-def status_name(status: str, lang: Lang) -> str:
-    """Human name of an order status."""
-    names = _STATUSES.get(status)
-    if names is None:
-        return status
     return names[0] if lang == "fr" else names[1]

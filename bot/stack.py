@@ -719,7 +719,9 @@ def default_stack(*, store: str | None = None, var_dir: Path = VAR_DIR) -> Stack
     give each run its own).
     """
     settings = get_settings()
-    extra = {"DEFAULT_STORE": store} if store else {}
+    # Every process gets the default store, also when it comes from `.env`: Rasa's NLU reads
+    # DEFAULT_STORE from its environment only (it has no settings class).
+    extra = {"DEFAULT_STORE": store or settings.default_store}
     if var_dir != VAR_DIR:
         extra["TRACKER_STORE_URL"] = f"sqlite:///{var_dir / 'rasa-tracker.db'}"
     mail = local_mail(settings)

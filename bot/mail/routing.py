@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.shops import resolve_store
-from bot.stores import all_stores, load_store
+from bot.stores import all_stores
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +69,3 @@ def own_addresses(settings: Settings) -> frozenset[str]:
     if settings.email_handoff_forward_to:
         addresses.add(settings.email_handoff_forward_to.strip().lower())
     return frozenset(addresses)
-
-
-def support_address(store_id: str) -> str:
-    """The store's support mailbox, the From of its replies."""
-    return load_store(store_id).contact.email

@@ -14,6 +14,7 @@ from bot.config import PROJECT_ROOT, Settings
 from bot.db.console import ConsoleUser, ConsoleUserShop, Role
 from bot.db.session import make_engine, session_factory
 from bot.stack import banner
+from bot.stores import store_ids
 from tests.console.conftest import MakeConsole, login
 
 
@@ -75,7 +76,9 @@ def test_make_user_creates_the_first_admin_who_can_sign_in(
         _, status = os.waitpid(pid, 0)
         os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0, shown
-    assert "Created admin chloe.admin@shops.example for om-system, btomic." in shown
+    # `all` = every shop of the registry, in its order (the shop folders, alphabetically).
+    shops_said = ", ".join(store_ids())
+    assert f"Created admin chloe.admin@shops.example for {shops_said}." in shown
     assert password not in shown  # typed without echo
 
     engine = make_engine(url)

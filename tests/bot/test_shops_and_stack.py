@@ -1,0 +1,71 @@
+"""The shop registry, and how `make run` wires the answer service and the default store."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.config import PROJECT_ROOT, get_settings
+from bot.errors import UnknownStoreError
+from bot.shops import DEFAULT_STORES_DIR, resolve_store, shop_ids
+from bot.stack import default_stack, write_endpoints
+
+
+def test_the_registry_lists_the_shop_folders_only(tmp_path: Path) -> None:
+    assert shop_ids(DEFAULT_STORES_DIR, fresh=True) == ("btomic", "om-system")
+    shutil.copytree(DEFAULT_STORES_DIR, tmp_path / "stores")
+    (tmp_path / "stores" / "not-a-shop").mkdir()  # no facts.yml
+    assert shop_ids(tmp_path / "stores", fresh=True) == ("btomic", "om-system")  # nor _common
+    shutil.copytree(DEFAULT_STORES_DIR / "btomic", tmp_path / "stores" / "another")
+    assert "another" in shop_ids(tmp_path / "stores", fresh=True)
+
+
+def test_one_resolve_store_for_every_store_id(caplog: pytest.LogCaptureFixture) -> None:
+    assert resolve_store(" BTOMIC ", "om-system") == "btomic"
+    assert resolve_store(None, "btomic") == "btomic"
+    assert resolve_store(42, "btomic") == "btomic"
+    with caplog.at_level(logging.WARNING, logger="bot.shops"):
+        assert resolve_store("amazon", "om-system") == "om-system"
+    assert "Unknown store 'amazon'" in caplog.text
+    with pytest.raises(UnknownStoreError, match="default store 'amazon'"):
+        resolve_store("btomic", "amazon")
+    assert resolve_store(None, environ={"DEFAULT_STORE": "btomic"}) == "btomic"
+
+
+def test_rasa_gets_its_texts_from_the_answer_service(tmp_path: Path) -> None:
+    path = write_endpoints(
+        tmp_path / "endpoints.yml",
+        action_port=5055,
+        tracker_db=None,
+        answer_port=5057,
+        answer_token="t0ken",
+    )
+    endpoints = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert endpoints["nlg"] == {"url": "http://127.0.0.1:5057/nlg", "token": "t0ken"}
+    committed = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
+    assert committed["nlg"]["url"] == "http://127.0.0.1:5057/nlg"
+
+
+def test_make_run_starts_the_answer_service_and_passes_the_default_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEFAULT_STORE", "btomic")  # as if from .env: the settings read both
+    get_settings.cache_clear()
+    try:
+        stack = default_stack()
+    finally:
+        get_settings.cache_clear()
+    names = [service.name for service in stack.services]
+    assert names == ["action server", "answer service", "Rasa server", "gateway"]
+    for service in stack.services:
+        assert service.env["DEFAULT_STORE"] == "btomic", service.name
+    answers = stack.services[1]
+    token = answers.env["ANSWER_SERVICE_TOKEN"]
+    assert len(token) >= 24
+    endpoints_file = Path(stack.services[2].argv[stack.services[2].argv.index("--endpoints") + 1])
+    endpoints = yaml.safe_load(endpoints_file.read_text(encoding="utf-8"))
+    assert endpoints["nlg"] == {"url": f"http://127.0.0.1:{answers.port}/nlg", "token": token}
