@@ -68,6 +68,15 @@ class Conversation:
             return None
         return address.strip().lower()
 
+    @property
+    def client(self) -> str | None:
+        """The web client's address as the gateway saw it (``client`` metadata), else None.
+
+        Only the gateway reaches Rasa (its API needs the token), so the metadata is its own.
+        """
+        address = self.metadata.get("client")
+        return address.strip()[:100] if isinstance(address, str) and address.strip() else None
+
     @classmethod
     def of(cls, tracker: Tracker) -> Conversation:
         """The context of ``tracker``'s latest turn."""

@@ -38,8 +38,9 @@ from actions._base import (
     response_text,
     run_guarded,
 )
+from bot.config import get_settings
 from bot.db.session import get_sessionmaker
-from bot.order_lookup import MAX_LOOKUP_FAILURES, find_verified_order, get_order, split_proof
+from bot.order_lookup import MAX_LOOKUP_FAILURES, find_verified_order, split_proof
 from bot.orders import (
     OrderFacts,
     candidate_numbers,
@@ -50,6 +51,7 @@ from bot.orders import (
 from bot.refunds import refund_timeline
 from bot.replies import lookup_locked_answer, order_status_answer, refund_answer
 from bot.stores import load_store
+from bot.verification import Check, CheckResult, check_proof, client_key
 
 logger = logging.getLogger(__name__)
 
@@ -57,27 +59,43 @@ FORM_NAME = "order_lookup_form"
 HANDOFF_PAYLOAD = "/human_handoff"
 
 
-def _verified_number(
-    number: str, email: str | None, postcode: str | None, prefer_store: str
-) -> str | None:
+def _checked(number: str, proof: str, conversation: Conversation, tracker: Tracker) -> Check:
     # Runs in a worker thread: SQLAlchemy is synchronous and a slow or dead database must not
     # block the action server's event loop (other conversations, /health).
+    email, postcode = split_proof(proof)
+    client = client_key(
+        channel=conversation.channel.value,
+        client=conversation.client,
+        sender_email=conversation.sender_email,
+        conversation=tracker.sender_id,
+    )
     with get_sessionmaker()() as session:  # one session per action run, closed on exit
-        order = find_verified_order(
-            session=session,
+        return check_proof(
+            session,
+            get_settings(),
             number=number,
             email=email,
             postcode=postcode,
-            prefer_store=prefer_store,
+            prefer_store=conversation.policy.id,
+            client=client,
+            channel=conversation.channel.value,
+            conversation=tracker.sender_id,
         )
-        return order.number if order is not None else None
 
 
-def _load_facts(number: str) -> OrderFacts | None:
+def _load_facts(number: str, proof: str) -> OrderFacts | None:
+    """The facts of the order, if the proof still matches it now (else None).
+
+    The answer never trusts the ``verified_order`` slot alone: the stored proof is checked
+    against the database again at answer time.
+    """
+    email, postcode = split_proof(proof)
     with get_sessionmaker()() as session:
-        order = get_order(session=session, number=number)
+        order = find_verified_order(session=session, number=number, email=email, postcode=postcode)
+        if order is None or order.number != number:
+            return None
         # order_facts() reads the relationships: while the session is open.
-        return order_facts(order) if order is not None else None
+        return order_facts(order)
 
 
 def _remembered_proof(tracker: Tracker, number: object) -> str | None:
@@ -217,10 +235,16 @@ class ValidateOrderLookupForm(FormValidationAction):  # type: ignore[misc]
         self, dispatcher: CollectingDispatcher, tracker: Tracker, number: str, proof: str
     ) -> list[EventType]:
         conversation = Conversation.of(tracker)
-        email, postcode = split_proof(proof)
-        verified = await asyncio.to_thread(
-            _verified_number, number, email, postcode, conversation.policy.id
-        )
+        check = await asyncio.to_thread(_checked, number, proof, conversation, tracker)
+        if check.result is CheckResult.REFUSED:
+            # Too many failures on this order or from this client, wherever they came from:
+            # nothing is checked; the submit action stops and offers a person.
+            return [
+                SlotSet(ORDER_NUMBER, None),
+                SlotSet(ORDER_PROOF, None),
+                SlotSet(LOOKUP_LOCKED, True),
+            ]
+        verified = check.number
         if verified is not None:
             return [
                 SlotSet(ORDER_NUMBER, verified),
@@ -270,12 +294,14 @@ class ActionAnswerOrderLookup(ShopAction):
             )
             return reset
         number, verified = tracker.get_slot(ORDER_NUMBER), tracker.get_slot(VERIFIED_ORDER)
-        if not number or number != verified:
+        proof = tracker.get_slot(VERIFIED_PROOF)
+        if not number or number != verified or not proof:
             # The form ended without a verified order (stopped, or a failure already answered).
             return reset
-        facts = await asyncio.to_thread(_load_facts, str(verified))
+        facts = await asyncio.to_thread(_load_facts, str(verified), str(proof))
         if facts is None:
-            # Verified a moment ago and gone now (deleted): the same neutral answer.
+            # The proof does not match the order now (gone, changed, or slots the customer's
+            # own check never set): the same neutral answer.
             dispatcher.utter_message(response="utter_order_not_found")
             return reset
         order_policy = load_store(facts.store_id)

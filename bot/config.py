@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     # a failed attempt; the inbox row then waits for a retry, nothing is lost.
     smtp_timeout_s: float = 30.0
 
+    # --- order verification limits (bot/verification.py) ------------------------------------
+    # Failed proofs of ownership on one order number (from anywhere) within the window that
+    # lock it: it is then not checked at all, even with the right proof, for the cool-down.
+    verification_max_failures: int = Field(default=5, ge=1)
+    # Failed proofs from one client (web address, e-mail sender) on any orders that lock it.
+    verification_client_max_failures: int = Field(default=20, ge=1)
+    verification_window_s: float = Field(default=3600.0, gt=0.0)
+    verification_cooldown_s: float = Field(default=3600.0, gt=0.0)
+
     # --- support e-mail auto-reply (bot/mail, POST /email/inbound) ---------------------------
     # Shared secret the inbound-parse webhook sends in `X-Webhook-Secret`. Unset = the route
     # accepts any caller (only for a gateway that is not reachable from outside: the local
@@ -109,6 +118,10 @@ class Settings(BaseSettings):
     email_max_bytes: int = Field(default=10_000_000, gt=0)
     # At most this many questions of one mail are put to the bot; a longer mail goes to a human.
     email_max_questions: int = Field(default=5, ge=1)
+    # A customer text (quotes and signature removed) longer than this, in characters, goes to
+    # a human without being split into questions: no customer writes 20,000 characters to a
+    # bot, and the NLU is not run on megabytes.
+    email_max_text_chars: int = Field(default=20_000, ge=100)
 
     # --- support console (bot/console, /console) -------------------------------------------
     # Key of the console's session and CSRF tokens. Required in production (start-up refused

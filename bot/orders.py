@@ -172,8 +172,10 @@ def _number_pattern() -> re.Pattern[str]:
 @cache
 def _compiled_number_pattern(known: tuple[str, ...]) -> re.Pattern[str]:
     prefixes = "|".join(re.escape(prefix) for prefix in known)
+    # "(?=\S)": a match never starts on a space. Without it every space of a long run of spaces
+    # was a start where "\s*" ran to the end of the run before failing: quadratic time.
     return re.compile(
-        rf"(?<![A-Za-z0-9])(?:(?P<prefix>{prefixes})[\s_-]*)?#?\s*(?P<digits>[0-9]{{6}})(?![0-9])",
+        rf"(?<![A-Za-z0-9])(?=\S)(?:(?P<prefix>{prefixes})[\s_-]*)?#?\s*(?P<digits>[0-9]{{6}})(?![0-9])",
         re.IGNORECASE,
     )
 

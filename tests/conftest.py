@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -19,8 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
 from bot.config import PROJECT_ROOT
+from bot.db.session import make_engine
+from bot.db.verification import VerificationAttempt
+from bot.shops import DEFAULT_STORES_DIR
 from bot.stack import (
     DEFAULT_MODEL,
     Stack,
@@ -33,6 +38,28 @@ from bot.stack import (
     write_endpoints,
 )
 from tests.services import TEST_FIGURES
+
+
+def clear_verification_attempts(database_url: str) -> None:
+    """Empties the verification log, so one test's failed proofs never lock the next test's order.
+
+    The brute-force limits (bot/verification.py) count failures per order across every
+    conversation of the database: a session of tests sharing the demo orders would otherwise
+    lock an order after its fifth wrong proof, in whichever test came next.
+    """
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(delete(VerificationAttempt))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_verification_limits(request: pytest.FixtureRequest) -> None:
+    """Before each test of the live stack: no failed proofs left by earlier tests."""
+    if "live_stack" in request.fixturenames:
+        clear_verification_attempts(request.getfixturevalue("demo_database_url"))
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +106,9 @@ class LiveStack:
     stack: Stack
     # Rasa's tracker store (the support console reads it).
     tracker_url: str = ""
+    # The shops' folders (a copy of data/stores: STORES_DIR of every process of the stack), so
+    # a test may edit an answer of the running stack (the console's answer editor) safely.
+    stores_dir: Path | None = None
 
     def say(
         self, text: str, *, sender: str | None = None, metadata: Mapping[str, Any] | None = None
@@ -125,7 +155,10 @@ def live_stack(
         answer_port=answer_port,
         answer_token=token,
     )
+    stores = work / "stores"
+    shutil.copytree(DEFAULT_STORES_DIR, stores)
     env = {
+        "STORES_DIR": str(stores),
         "DATABASE_URL": demo_database_url,
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
         "DEFAULT_STORE": "om-system",
@@ -149,6 +182,7 @@ def live_stack(
             database_url=demo_database_url,
             stack=stack,
             tracker_url=f"sqlite:///{work / 'tracker.db'}",
+            stores_dir=stores,
         )
 
 

@@ -159,7 +159,9 @@ def _target(store_id: str, kind: Kind) -> Path:
 
 
 def _history_dir(store_id: str) -> Path:
-    return HISTORY_DIR / store_id
+    # ANSWERS_HISTORY_DIR: elsewhere than var/ (the console's tests keep theirs apart).
+    root = os.environ.get("ANSWERS_HISTORY_DIR", "").strip()
+    return (Path(root) if root else HISTORY_DIR) / store_id
 
 
 def _write(store_id: str, kind: Kind, text: str) -> None:

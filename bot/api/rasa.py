@@ -91,14 +91,19 @@ class RasaClient:
         # httpx merges these params with the client's (the token).
         await self._request("POST", path, json=events, params={"include_events": "NONE"})
 
-    async def load_model(self, model_file: str) -> None:
+    async def load_model(self, model_file: str, *, timeout_s: float = 600.0) -> None:
         """Asks Rasa to load another model from its own disk (``PUT /model``).
+
+        Rasa answers once the model is loaded: tens of seconds (the spaCy pipelines), hence
+        a timeout of its own, longer than a chat turn's.
 
         Raises:
             RasaUnavailableError: Rasa cannot be reached or did not load it.
         """
         try:
-            response = await self._http.put("/model", json={"model_file": model_file})
+            response = await self._http.put(
+                "/model", json={"model_file": model_file}, timeout=timeout_s
+            )
         except httpx.HTTPError as exc:
             raise RasaUnavailableError(f"Rasa could not be reached: {exc!r}") from exc
         if response.status_code != 204:

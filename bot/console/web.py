@@ -223,7 +223,7 @@ def nav(agent: Agent) -> list[tuple[str, str]]:
         ("/console/analytics", "Analytics"),
     ]
     if agent.has_role(Role.EDITOR):
-        items.append(("/console/teaching", "Teaching"))
+        items += [("/console/teaching", "Teaching"), ("/console/answers", "Answers")]
     if agent.has_role(Role.ADMIN):
         items += [
             ("/console/privacy", "Privacy"),
@@ -935,17 +935,14 @@ def teaching_page(request: Request, state: StateDep, agent: AgentDep) -> HTMLRes
             .limit(200)
         ).all()
         runs = session.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(10)).all()
-    candidates = {
-        run.id: training.figures_of(json.loads(run.evaluation)) if run.evaluation else None
-        for run in runs
-    }
+    comparisons = {run.id: training.comparison_of(run.evaluation) for run in runs}
     return render(
         request,
         "teaching.html",
         agent,
         examples=examples,
         runs=runs,
-        candidates=candidates,
+        comparisons=comparisons,
         current=training.current_figures(),
         training_file=state.settings.console_training_file,
     )
@@ -977,7 +974,12 @@ async def start_training(state: StateDep, agent: PostAgent) -> Response:
 
     run_id = await run_in_threadpool(create)
     task = asyncio.get_running_loop().create_task(
-        asyncio.to_thread(training.train_and_evaluate, state.sessions, run_id)
+        asyncio.to_thread(
+            training.train_and_evaluate,
+            state.sessions,
+            run_id,
+            state.settings.console_training_file,
+        )
     )
     state.training_tasks.add(task)
     task.add_done_callback(state.training_tasks.discard)
@@ -1335,6 +1337,18 @@ def _mailbox_enabled(state: ConsoleState) -> None:
 def mailbox_page(request: Request, state: StateDep) -> HTMLResponse:
     """Write to a shop's support address as a customer; read the replies."""
     _mailbox_enabled(state)
+    return _mailbox(request, state)
+
+
+def _mailbox(
+    request: Request,
+    state: ConsoleState,
+    *,
+    draft: Mapping[str, str] | None = None,
+    notice: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The mailbox page; a refused ``draft`` comes back filled in, with what to fix."""
     visitor = _visitor(request) or secrets.token_hex(6)
     address = f"visitor-{visitor}@example.com"
     with state.sessions() as session:
@@ -1351,15 +1365,20 @@ def mailbox_page(request: Request, state: StateDep) -> HTMLResponse:
             .limit(50)
         ).all()
     nonce = secrets.token_urlsafe(16)
+    context: dict[str, Any] = {"draft": draft or {}}
+    if notice:
+        context["notice"] = notice
     response = render(
         request,
         "mailbox.html",
         None,
+        status_code=status_code,
         address=address,
         shops=all_stores(),
         sent=sent,
         received=[_demo_view(m) for m in received],
         csrf=state.keys.login_csrf(nonce),
+        **context,
     )
     response.set_cookie(
         VISITOR_COOKIE,
@@ -1397,17 +1416,31 @@ async def mailbox_send(request: Request, state: StateDep, form: FormDep) -> Resp
     _mailbox_enabled(state)
     visitor = _visitor(request)
     nonce = request.cookies.get("demo_mailbox_csrf", "")
+    store = form.get("store", "")
+    subject = " ".join(form.get("subject", "").split())[:200]
+    text = form.get("text", "").strip()[:10_000]
+    draft = {"store": store, "subject": subject, "text": form.get("text", "")}
     if (
         not visitor
         or not nonce
         or not tokens_equal(form.get("csrf_token"), state.keys.login_csrf(nonce))
     ):
-        return back("/mailbox", "The form expired; write your message again.")
-    store = form.get("store", "")
-    subject = " ".join(form.get("subject", "").split())[:200]
-    text = form.get("text", "").strip()[:10_000]
+        # Nothing is lost: the page comes back with the message, to send again.
+        return _mailbox(
+            request,
+            state,
+            draft=draft,
+            notice="Not sent: the form had expired. Your message is below: press Send again.",
+            status_code=403,
+        )
     if store not in store_ids() or not text:
-        return back("/mailbox", "Choose a shop and write a message.")
+        return _mailbox(
+            request,
+            state,
+            draft=draft,
+            notice="Not sent: choose a shop and write a message.",
+            status_code=400,
+        )
     from email.message import EmailMessage
     from email.utils import format_datetime, make_msgid
 
@@ -1457,3 +1490,7 @@ def install(app: FastAPI) -> None:
     app.mount(
         "/console/static", StaticFiles(directory=CONSOLE_DIR / "static"), name="console-static"
     )
+
+
+# The Answers section (editors) registers its routes on `router` (bot/console/answer_pages.py).
+from bot.console import answer_pages  # noqa: E402, F401

@@ -7,7 +7,7 @@ stored here (raw, as received) before anything else happens, and its ``state`` w
         ^                   |
         +---- retry --------+--> failed  (too many attempts, or not a usable message)
                                    |
-                                   +--> a handoff (``dead_lettered_at``, revision 0005)
+                                   +--> a handoff (``dead_lettered_at``, revision 0006)
 
 The claim is a conditional ``UPDATE ... WHERE state = 'received'`` (see :mod:`bot.mail.inbox`),
 so two workers draining the same inbox never process one message twice.
@@ -18,7 +18,7 @@ channel and by the chat actions (web widget, ``rasa shell``) through
 
 The tables live in the orders database (same ``Base``, same migrations); the schema is created
 by the Alembic revision ``0002`` in ``bot/db/migrations/versions`` (``0003`` adds the
-handoff's address source and language, ``0005`` the dead letters' ``dead_lettered_at``).
+handoff's address source and language, ``0006`` the dead letters' ``dead_lettered_at``).
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class InboxMessage(Base):
     # Set just before the SMTP conversation starts: an abandoned row with this set may have
     # been answered, so it goes to a human rather than risk a second reply.
     send_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    # --- revision 0005 ---
+    # --- revision 0006 ---
     # When this `failed` mail was handed over to a human (bot/mail/dead_letters.py); a failed
     # row without it is a dead letter no one has seen yet.
     dead_lettered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -190,3 +190,4 @@ class Handoff(Base):
 # The console's tables reference the handoffs (and the handoffs its accounts): declaring them
 # whenever this module is imported keeps Base.metadata whole for Alembic and its tests.
 import bot.db.console  # noqa: E402, F401
+import bot.db.verification  # noqa: E402, F401  (the verification attempts, revision 0005)

@@ -25,9 +25,10 @@ _SEPARATOR = re.compile(
     re.IGNORECASE,
 )
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
-_HEADER_FROM = re.compile(r"^\s*\*?(?:de|from)\s*\*?\s*:\s*\S", re.IGNORECASE)
+# "(?:\s*\*)?\s*" rather than "\s*\*?\s*": two adjacent runs of spaces are quadratic to backtrack.
+_HEADER_FROM = re.compile(r"^\s*\*?(?:de|from)(?:\s*\*)?\s*:\s*\S", re.IGNORECASE)
 _HEADER_NEXT = re.compile(
-    r"^\s*\*?(?:envoyé|envoye|sent|date|à|a|to|objet|subject|cc)\s*\*?\s*:", re.IGNORECASE
+    r"^\s*\*?(?:envoyé|envoye|sent|date|à|a|to|objet|subject|cc)(?:\s*\*)?\s*:", re.IGNORECASE
 )
 _SIGNATURE_DASHES = re.compile(r"^\s*--\s*$")
 _MOBILE = re.compile(
@@ -36,20 +37,83 @@ _MOBILE = re.compile(
     r"|^\s*(?:get|obtenir|télécharger|telecharger)\s+outlook\s+(?:for|pour)\s+.{1,20}$",
     re.IGNORECASE,
 )
-_SIGN_OFFS = (
-    r"cordialement|bien cordialement|très cordialement|tres cordialement|bien à vous|"
-    r"bien a vous|sincères salutations|sinceres salutations|salutations distinguées|"
-    r"meilleures salutations|salutations|bonne journée|bonne journee|bonne soirée|"
-    r"merci d'avance|merci par avance|merci beaucoup|merci|"
-    r"best regards|kind regards|warm regards|warmest regards|regards|best wishes|best|"
-    r"cheers|sincerely|yours sincerely|yours faithfully|many thanks|thanks in advance|"
-    r"thank you in advance|thanks|thank you"
+_SIGN_OFFS = tuple(
+    sorted(
+        (
+            "cordialement",
+            "bien cordialement",
+            "très cordialement",
+            "tres cordialement",
+            "bien à vous",
+            "bien a vous",
+            "sincères salutations",
+            "sinceres salutations",
+            "salutations distinguées",
+            "meilleures salutations",
+            "salutations",
+            "bonne journée",
+            "bonne journee",
+            "bonne soirée",
+            "merci d'avance",
+            "merci par avance",
+            "merci beaucoup",
+            "merci",
+            "best regards",
+            "kind regards",
+            "warm regards",
+            "warmest regards",
+            "regards",
+            "best wishes",
+            "best",
+            "cheers",
+            "sincerely",
+            "yours sincerely",
+            "yours faithfully",
+            "many thanks",
+            "thanks in advance",
+            "thank you in advance",
+            "thanks",
+            "thank you",
+        ),
+        key=len,
+        reverse=True,
+    )
 )
-# The sign-off alone on its line, possibly followed by a short name ("Cordialement, Marie").
-# The name must be capitalised words: "Merci de me dire où est ma commande" is no sign-off.
-_SIGN_OFF = re.compile(
-    rf"^\s*(?i:{_SIGN_OFFS})[\s,.!-]*(?:[A-ZÀ-Ý][\w'.-]*(?:\s+[A-ZÀ-Ý][\w'.-]*){{0,3}})?[\s.!]*$"
-)
+# A word of the short name that may follow a sign-off ("Cordialement, Marie"): capitalised,
+# so "Merci de me dire où est ma commande" is no sign-off. No nested or overlapping
+# quantifier (each piece of the line is cut with str methods first): linear in the line.
+_NAME_WORD = re.compile(r"[A-ZÀ-Ý][\w'.-]*")
+_LEADING_PUNCTUATION = re.compile(r"[\s,.!-]*")
+_MAX_NAME_WORDS = 4
+
+
+def is_sign_off(line: str) -> bool:
+    """Whether ``line`` is a sign-off alone, possibly followed by a short name.
+
+    "Cordialement", "Merci d'avance !", "Best regards, Marie Dupont." are; "Merci de me
+    dire où est ma commande" is not. Linear in the length of the line.
+    """
+    stripped = line.strip()
+    lowered = stripped.lower()
+    for sign_off in _SIGN_OFFS:
+        if lowered.startswith(sign_off) and _name_only(stripped[len(sign_off) :]):
+            return True
+    return False
+
+
+def _name_only(rest: str) -> bool:
+    # Punctuation, then at most four capitalised words, then final dots or exclamation marks.
+    if rest and rest[0].isalnum():
+        return False  # "Merciii", "Bestow": the sign-off must end at a word boundary
+    leading = _LEADING_PUNCTUATION.match(rest)
+    start = leading.end() if leading else 0
+    end = len(rest)
+    while end > start and (rest[end - 1].isspace() or rest[end - 1] in ".!"):
+        end -= 1
+    words = rest[start:end].split()
+    return len(words) <= _MAX_NAME_WORDS and all(_NAME_WORD.fullmatch(word) for word in words)
+
+
 # A sign-off ends the text only when at most this many non-empty lines follow (a name, a
 # title, a phone number...); otherwise it was a polite phrase in the middle of the text.
 _MAX_SIGNATURE_LINES = 6
@@ -78,6 +142,8 @@ def _header_block_at(lines: list[str], index: int) -> bool:
 def quote_start(lines: list[str]) -> int:
     """Index of the first line of quoted history, ``len(lines)`` when there is none."""
     for index, line in enumerate(lines):
+        if not line or line.isspace():
+            continue  # no pattern matches a blank line: skipped at once (a mail of blank lines)
         if _SEPARATOR.match(line) or _attribution_at(lines, index):
             return index
         if _UNDERSCORES.match(line) and any(
@@ -99,9 +165,11 @@ def _looks_like_signature(lines: list[str]) -> bool:
 def signature_start(lines: list[str]) -> int:
     """Index of the first line of the signature, ``len(lines)`` when there is none."""
     for index, line in enumerate(lines):
+        if not line or line.isspace():
+            continue
         if _SIGNATURE_DASHES.match(line) or _MOBILE.match(line):
             return index
-        if _SIGN_OFF.match(line) and index > 0:
+        if index > 0 and is_sign_off(line):
             rest = [later for later in lines[index + 1 :] if later.strip()]
             if _looks_like_signature(rest):
                 return index

@@ -160,7 +160,8 @@ def accept_json(*, session: Session, body: bytes, settings: Settings) -> IntakeR
         if not isinstance(data, dict):
             raise MalformedMailError("The JSON body is not an object.")
         raw, _message_id = message_from_json(data)
-    except (ValueError, MalformedMailError) as exc:
+    except (ValueError, RecursionError, MalformedMailError) as exc:
+        # RecursionError: JSON nested deeper than the parser's stack (a hostile body).
         error = str(exc) if isinstance(exc, MalformedMailError) else f"The body is not JSON: {exc}"
         return _store_malformed(
             session=session,

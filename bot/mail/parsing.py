@@ -264,7 +264,9 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     for candidate in candidates:
         try:
             return data.decode(candidate)
-        except UnicodeDecodeError:
+        except (UnicodeError, LookupError):
+            # LookupError: a label naming a codec that is no text encoding ("base64", "zlib",
+            # "rot13": a hostile mail's charset); UnicodeError: bytes it cannot decode.
             continue
     return data.decode("utf-8", errors="replace")  # unreachable: latin-1 decodes any byte
 
@@ -500,8 +502,9 @@ def message_from_json(data: Mapping[str, Any]) -> tuple[bytes, str]:
 def _set_header(message: EmailMessage, name: str, value: str) -> None:
     try:
         message[name] = value
-    except (ValueError, TypeError) as exc:
-        # A CR/LF in a value (header injection) or an unparseable structured header: the
+    except Exception as exc:  # noqa: BLE001 - the header parser's failures are not documented
+        # A CR/LF in a value (header injection) or an unparseable structured header (the
+        # standard library raises ValueError, TypeError, even IndexError on a lone '"'): the
         # header is dropped, the message is still usable.
         logger.warning("Dropped the %s header of a JSON mail: %s", name, exc)
 

@@ -351,11 +351,14 @@ class MailProcessor:
             return Decision(InboxState.SKIPPED, "sender_daily_limit")
 
         text = strip_quotes_and_signature(parsed.text)
+        cap = settings.email_max_text_chars
         # Written in another language (German, Spanish...): answered in English, the bot's
         # answers saying so (bot/nlu/other_languages.py).
-        written_in = other_language_of(text)
+        written_in = other_language_of(text[:cap])
         lang: Lang = (
-            "en" if written_in else detect_language(text, fallback=detect_language(parsed.subject))
+            "en"
+            if written_in
+            else detect_language(text[:cap], fallback=detect_language(parsed.subject[:cap]))
         )
         thread_root = parsed.thread_root or row.message_id
         conversation_id = conversation_id_for(
@@ -373,6 +376,8 @@ class MailProcessor:
 
         if not text:
             return hand_over("no_new_text")
+        if len(text) > cap:
+            return hand_over("too_long")
         if is_complaint(f"{parsed.subject}\n{text}"):
             return hand_over("complaint")
         requests = find_requests(text, lang)

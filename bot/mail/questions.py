@@ -241,6 +241,14 @@ def _paragraph_lines(paragraph: str) -> str:
     return " ".join(pieces)
 
 
+_MAX_RUN = 100
+_LONG_RUN = re.compile(rf"\S{{{_MAX_RUN + 1},}}")
+
+
+def _pieces(run: str) -> list[str]:
+    return [run[start : start + _MAX_RUN] for start in range(0, len(run), _MAX_RUN)]
+
+
 def split_sentences(text: str, lang: Lang) -> list[str]:
     """The sentences of a text; a blank line or a short unpunctuated line ends a sentence.
 
@@ -248,6 +256,11 @@ def split_sentences(text: str, lang: Lang) -> list[str]:
     must not cut a sentence in two.
     """
     sentences: list[str] = []
+    # spaCy's tokenizer is quadratic in the length of a run without spaces (5,000 "?" take
+    # 10 s): no word is that long, so such a run is cut by spaces first.
+    text = _LONG_RUN.sub(lambda run: " ".join(_pieces(run.group(0))), text)
+    # A lone surrogate (possible in a JSON form's text) is no character spaCy can read.
+    text = text.encode("utf-8", "replace").decode("utf-8")
     for paragraph in re.split(r"\n\s*\n", text):
         joined = _paragraph_lines(paragraph)
         if not joined:

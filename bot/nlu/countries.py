@@ -371,10 +371,12 @@ _ALPHA2_TOKEN = re.compile(r"(?<![\w\u0300-\u036f])[A-Z]{2}(?![\w\u0300-\u036f])
 # Text that must not be read as names: e-mail addresses, URLs and bare domain names
 # ("john.smith@example.co.uk", "amazon.co.uk" are not the UK). Bare domains need a common
 # top-level domain, so that a missing space ("en france.merci") does not hide a name.
+# Each alternative starts only where its run of characters starts (the lookbehinds): starting
+# inside a run, "a.a.a.a..." took quadratic time to fail (tests/hostile).
 _MASKED = re.compile(
-    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
     r"|(?:https?://|www\.)\S+"
-    r"|(?i:\b[a-z0-9-]+(?:\.[a-z0-9-]+)*"
+    r"|(?i:(?<![\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*"
     r"\.(?:com|net|org|info|shop|io|eu|fr|de|uk|ch|be|nl|it|es|at|jp|us|ca|au)\b)"
 )
 

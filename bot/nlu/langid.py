@@ -177,14 +177,18 @@ _FR_ELISIONS = frozenset(
 _EN_CONTRACTIONS = ("n't", "'s", "'m", "'ve", "'re", "'ll", "'d")
 
 _APOSTROPHES = re.compile(r"[\u2019\u2018\u02bc\u0060\u00b4]")
-_EMAIL = re.compile(r"\S+@\S+")
+# Runs of non-space characters: addresses and tokens with digits are dropped whole, one
+# token at a time (the former "\\S+@\\S+" and "\\S*\\d\\S*" took quadratic time to fail on
+# a long token without "@" or digit).
+_TOKEN = re.compile(r"\S+")
 # Payment brands made of ordinary words: "Apple Pay ?" is not English.
 _BRANDS = re.compile(r"\b(?:apple|google|samsung)\s+pay\b|\bmondial\s+relay\b", re.IGNORECASE)
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 # Letters with inner apostrophes or hyphens ("aujourd'hui", "livrez-vous", "e-mail").
 _WORD = re.compile(r"[^\W\d_]+(?:['\-][^\W\d_]+)*'?")
-# A token with digits in it (order numbers, postcodes, phone numbers) is no language.
-_HAS_DIGIT = re.compile(r"\S*\d\S*")
+# Longer runs of letters are no word of either language ("anticonstitutionnellement" has 25
+# letters): they are left out rather than scored trigram by trigram.
+MAX_WORD_LENGTH = 40
 # Not "ü": it is German far more often than French ("Zürich").
 _FRENCH_ACCENTS = frozenset("àâçéèêëîïôœûùÿæ")
 
@@ -260,13 +264,24 @@ def _model() -> _TrigramModel:
 # --- scoring ---------------------------------------------------------------------------
 
 
+def _without_address_or_digits(match: "re.Match[str]") -> str:
+    """A token, or a space for an e-mail address or a token with digits in it.
+
+    An address is an "@" with something on both sides; a token with digits (order numbers,
+    postcodes, phone numbers) is no language either.
+    """
+    token = match.group(0)
+    if "@" in token[1:-1] or any(ch.isdecimal() for ch in token):
+        return " "
+    return token
+
+
 def _candidate_words(text: str) -> List[Tuple[str, bool]]:
     """Returns (lower-cased word, looks like a proper noun) pairs worth scoring."""
     text = normalise_apostrophes(text)
     text = _URL.sub(" ", text)
     text = _BRANDS.sub(" ", text)
-    text = _EMAIL.sub(" ", text)
-    text = _HAS_DIGIT.sub(" ", text)
+    text = _TOKEN.sub(_without_address_or_digits, text)
     # "OU EST MA COMMANDE" is all capitals: then capitals say nothing about acronyms.
     shouting = not any(ch.islower() for ch in text)
     words: List[Tuple[str, bool]] = []
@@ -277,6 +292,8 @@ def _candidate_words(text: str) -> List[Tuple[str, bool]]:
         # "de". "I" is the one upper-case English word.
         proper = position > 0 and raw[:1].isupper()
         if not shouting and raw.isupper() and 2 <= len(raw) <= 4:
+            continue
+        if len(raw) > MAX_WORD_LENGTH:
             continue
         words.append((raw.lower(), proper))
     return words

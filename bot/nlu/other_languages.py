@@ -122,6 +122,8 @@ _LETTERS: Dict[str, Tuple[str, ...]] = {
 # others "ü" in names): counted for each language listing them, still at most one per kind.
 
 _TOKEN = re.compile(r"[^\W\d_]+")
+_LINK = re.compile(r"(?:https?://|www\.)\S+")
+_NON_SPACE = re.compile(r"\S+")
 _NEVER: FrozenSet[str] = frozenset(_NEVER_TEXT.split())
 _KNOWN_FR_EN: FrozenSet[str] = langid.FR_WORDS | langid.EN_WORDS | langid.SHARED_WORDS
 
@@ -142,7 +144,10 @@ WORDS: Dict[str, FrozenSet[str]] = {lang: _vocabulary(text) for lang, text in _W
 
 def _tokens(text: str) -> List[str]:
     cleaned = langid.normalise_apostrophes(text).lower()
-    cleaned = re.sub(r"\S+@\S+|(?:https?://|www\.)\S+", " ", cleaned)
+    # Links, then addresses, token by token: "\S+@\S+" took quadratic time to fail on a long
+    # run without "@" (tests/hostile).
+    cleaned = _LINK.sub(" ", cleaned)
+    cleaned = _NON_SPACE.sub(lambda m: " " if "@" in m.group(0)[1:-1] else m.group(0), cleaned)
     return _TOKEN.findall(cleaned)
 
 

@@ -32,7 +32,7 @@ import logging
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional
 
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -167,6 +167,36 @@ def load_pipeline(lang: str) -> _Pipeline:
         return _load_pipeline_cached(lang)
 
 
+# spaCy's suffix search is quadratic in the length of a run without spaces ("????..." of 5,000
+# characters: 10 s). No word is that long: a longer run is tokenised in pieces of this size.
+MAX_RUN_CHARS = 100
+_LONG_RUN = re.compile(r"\S{%d,}" % (MAX_RUN_CHARS + 1))
+
+
+class _Piece(NamedTuple):
+    text: str
+    idx: int
+
+
+def _spacy_tokens(pipeline: _Pipeline, text: str) -> Iterator[_Piece]:
+    """spaCy's tokens of ``text`` (text and offset); long runs without spaces in pieces."""
+    position = 0
+    for run in _LONG_RUN.finditer(text):
+        if run.start() > position:
+            for t in pipeline.nlp.make_doc(text[position : run.start()]):
+                yield _Piece(t.text, position + t.idx)
+        for start in range(run.start(), run.end(), MAX_RUN_CHARS):
+            piece = text[start : min(start + MAX_RUN_CHARS, run.end())]
+            for t in pipeline.nlp.make_doc(piece):
+                yield _Piece(t.text, start + t.idx)
+        position = run.end()
+    if position == 0:
+        yield from (_Piece(t.text, t.idx) for t in pipeline.nlp.make_doc(text))
+    elif position < len(text):
+        for t in pipeline.nlp.make_doc(text[position:]):
+            yield _Piece(t.text, position + t.idx)
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class SpacyLookupTokenizer(Tokenizer):
     """Tokenises with the spaCy rules of the message's language; lookup lemmas."""
@@ -286,9 +316,8 @@ class SpacyLookupTokenizer(Tokenizer):
     @staticmethod
     def _tokens(pipeline: _Pipeline, text: str, use_lemmas: bool = True) -> List[Token]:
         # Only the tokenizer runs: lemmas come from our own lower-cased lookup.
-        doc = pipeline.nlp.make_doc(text)
         spans: List[List[Any]] = []  # [text, start]
-        for t in doc:
+        for t in _spacy_tokens(pipeline, text):
             if not t.text.strip():
                 continue
             if spans and spans[-1][0] == "#" and spans[-1][1] + 1 == t.idx and t.text.isdigit():

@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.config import PROJECT_ROOT, get_settings
 from bot.db.session import dispose_engines
-from tests.conftest import load_demo_database
+from tests.conftest import clear_verification_attempts, load_demo_database
 
 DOMAIN: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
 DEAD_POSTGRES_URL = "postgresql+psycopg2://postgres@127.0.0.1:1/none"
@@ -45,6 +45,7 @@ def use_database(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
 def demo_database(monkeypatch: pytest.MonkeyPatch, orders_db_url: str) -> Iterator[str]:
     """Every action test runs against the demo database (a test may switch it)."""
     use_database(monkeypatch, orders_db_url)
+    clear_verification_attempts(orders_db_url)  # no test's failed proofs lock another's order
     yield orders_db_url
     monkeypatch.delenv("DATABASE_URL")
     get_settings.cache_clear()

@@ -225,6 +225,7 @@ async def test_status_answer_shows_tracking(dispatcher, domain, language) -> Non
         order_number="OM-104233",
         order_proof=MARIE,
         verified_order="OM-104233",
+        verified_proof=MARIE,
         lookup_purpose="status",
     )
     text = texts(dispatcher)
@@ -242,6 +243,7 @@ async def test_refund_answers(dispatcher, domain, language) -> None:
         language=language,
         order_number="OM-104250",
         verified_order="OM-104250",
+        verified_proof="lukas.becker@example.de",
         lookup_purpose="refund",
     )
     await answer(
@@ -251,6 +253,7 @@ async def test_refund_answers(dispatcher, domain, language) -> None:
         language=language,
         order_number="BT-200530",
         verified_order="BT-200530",
+        verified_proof="69002",
         lookup_purpose="refund",
     )
     issued, pending = (m["text"] for m in dispatcher.messages)
@@ -266,6 +269,7 @@ async def test_other_store_order_names_its_shop(dispatcher, domain) -> None:
         store="btomic",
         order_number="OM-104233",
         verified_order="OM-104233",
+        verified_proof=MARIE,
         lookup_purpose="status",
     )
     assert load_store("om-system").name in texts(dispatcher)
@@ -313,8 +317,54 @@ async def test_database_down_during_the_answer(dispatcher, domain, monkeypatch) 
         language="fr",
         order_number="BT-200530",
         verified_order="BT-200530",
+        verified_proof="69002",
         lookup_purpose="refund",
     )
     (message,) = dispatcher.messages
     assert message["text"].startswith("Désolé")
     assert contact_route(load_store("btomic"), "fr") in message["text"]
+
+
+async def test_the_answer_checks_the_proof_again(dispatcher, domain) -> None:
+    # Slots the customer's own check never set (a forged tracker): no order data.
+    for proof in (None, "someone@example.com", "75011 "):
+        events = await answer(
+            dispatcher,
+            domain,
+            order_number="OM-104250",
+            verified_order="OM-104250",
+            verified_proof=proof,
+            lookup_purpose="status",
+        )
+        assert slot_events(events) == {"order_number": None, "order_proof": None}
+    said = texts(dispatcher)
+    assert "Klarna" not in said and "749" not in said
+
+
+async def test_five_failures_in_five_conversations_lock_the_order_everywhere(domain) -> None:
+    # Each guess in a new conversation (as after /restart) and from another client: the
+    # conversation's own three-failure lock never triggers, the order's limit does.
+    for i in range(5):
+        events = await validate(
+            CollectingDispatcher(),
+            domain,
+            entities=[entity("postcode", f"7500{i}")],
+            slots={"order_number": "OM-104233"},
+            sender_id=f"web-om-system-guess-{i}",
+            metadata={"client": f"198.51.100.{i}"},
+        )
+        assert "verified_order" not in slot_events(events)
+        assert "lookup_locked" not in slot_events(events)
+    dispatcher = CollectingDispatcher()
+    events = await validate(
+        dispatcher,
+        domain,
+        entities=[entity("email", MARIE)],
+        slots={"order_number": "OM-104233"},
+        sender_id="web-om-system-owner",
+        metadata={"client": "203.0.113.50"},
+    )
+    slots = slot_events(events)
+    assert "verified_order" not in slots
+    assert slots["lookup_locked"] is True
+    assert dispatcher.messages == []  # the submit action answers: stop, a person, the contact

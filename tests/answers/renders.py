@@ -179,6 +179,8 @@ def order_answers(url: str, age: int) -> list[Rendered]:
                         slots = {
                             "order_number": order.number,
                             "verified_order": order.number,
+                            # The answer checks the stored proof against the order again.
+                            "verified_proof": order.customer_email,
                             "lookup_purpose": purpose,
                         }
                         rendered += run_action(ActionAnswerOrderLookup(), case, slots=slots)
@@ -258,7 +260,11 @@ def store_answers(orders_url: str) -> list[Rendered]:
                 rendered += run_action(
                     ActionAnswerOrderLookup(),
                     case,
-                    slots={"order_number": "OM-104233", "verified_order": "OM-104233"},
+                    slots={
+                        "order_number": "OM-104233",
+                        "verified_order": "OM-104233",
+                        "verified_proof": "marie.dupont@example.fr",
+                    },
                 )
     return rendered
 

@@ -54,6 +54,19 @@ def test_button_payloads_are_sent_as_they_are(make_client: MakeClient, fake_rasa
     assert fake_rasa.messages()[0]["message"] == "/payment_methods"
 
 
+def test_a_lone_surrogate_is_replaced_before_rasa(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    client = make_client()
+    response = client.post(
+        "/api/chat",
+        content=b'{"sender_id": "abcDEF123_-x", "message": "OM-104233 \\ud800 ?"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+    assert fake_rasa.messages()[0]["message"] == "OM-104233 ? ?"
+
+
 def test_unknown_store_falls_back_to_the_default_and_is_logged(
     make_client: MakeClient, fake_rasa: FakeRasa, caplog: pytest.LogCaptureFixture
 ) -> None:

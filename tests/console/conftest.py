@@ -102,9 +102,9 @@ def make_console(console_env: ConsoleEnv, fake_rasa: FakeRasa) -> Iterator[MakeC
     clients: list[TestClient] = []
 
     def make(**overrides: Any) -> TestClient:
-        settings = gateway_settings(
-            fake_rasa.url, **console_env.settings(fake_rasa.url, **overrides)
-        )
+        # The scripted Rasa unless the test gives a real one (rasa_url=...).
+        rasa_url = overrides.pop("rasa_url", fake_rasa.url)
+        settings = gateway_settings(rasa_url, **console_env.settings(rasa_url, **overrides))
         client = TestClient(
             create_app(settings), base_url="http://testserver", follow_redirects=False
         )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
 
+from bot.console import web
 from bot.db.console import AuditEntry
 from bot.db.mailbox import Handoff, HandoffChannel
 from bot.handoffs import record_handoff
@@ -170,3 +172,43 @@ def test_an_admin_creates_an_agent_who_can_then_log_in(make_console: MakeConsole
     assert login(other, "new@btomic.example", "a long enough password").status_code == 303
     assert other.get("/console/handoffs").status_code == 200
     assert dt.date.today()  # the account works today
+
+
+def test_every_console_form_refuses_a_post_without_its_csrf_token(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
+    """Each POST route of the console, signed in as an admin (who may do everything): without
+    the token, with a forged one, or from another site's page, nothing is done (403)."""
+    client = make_console()
+    login(client, "admin@shops.example")
+    token = csrf_of(client.get("/console/handoffs").text)
+    with console_env.sessions() as session:
+        audited = session.scalar(select(func.count()).select_from(AuditEntry))
+    posts = sorted(
+        route.path
+        for route in web.router.routes
+        if isinstance(route, APIRoute) and "POST" in route.methods
+    )
+    assert len(posts) >= 15, posts  # every form of the console (login included)
+    for path in posts:
+        url = path
+        for name, value in (
+            ("handoff_id", "1"),
+            ("run_id", "1"),
+            ("user_id", "1"),
+            ("store_id", "btomic"),
+            ("name", "utter_greet"),
+        ):
+            url = url.replace(f"{{{name}}}", value)
+        assert "{" not in url, path
+        for form, headers in (
+            ({}, {}),
+            ({"csrf_token": "forged"}, {}),
+            ({"csrf_token": token}, {"Origin": "https://evil.example"}),
+        ):
+            response = client.post(url, data=form, headers=headers)
+            assert response.status_code == 403, (path, form, headers, response.status_code)
+    with console_env.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == audited
+    # Still signed in: the forged logouts did nothing.
+    assert client.get("/console/handoffs").status_code == 200

@@ -8,6 +8,9 @@ demo orders database the actions write handoffs to, and Rasa's SQLite tracker st
   reply goes through SMTP and arrives in the visitor's mailbox;
 - an editor teaches a misunderstood message and finds it in the training data;
 - a BTOMIC agent is refused OM SYSTEM pages (403), a POST without CSRF token is refused;
+- a BTOMIC editor changes an answer (refused first with a clear reason, previewed, saved): the
+  customer on the widget gets the new text on the next message; putting the former version
+  back brings the old text back;
 - the analytics charts render (screenshot kept in tests/artifacts/).
 """
 
@@ -36,6 +39,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 PASSWORD = "console e2e password"
 ADMIN = "ada@shops.example"
 BT_AGENT = "bea@btomic.example"
+BT_EDITOR = "eli@btomic.example"
 # The 2-second promise of a live takeover, with the poll interval (1 s) inside it.
 LIVE_DELIVERY_MS = 2_000
 RASA_ANSWER_MS = 60_000
@@ -99,8 +103,13 @@ def console_gateway(
     }
     if os.environ.get("RASA_TOKEN"):
         env["RASA_TOKEN"] = os.environ["RASA_TOKEN"]
+    if live_stack.stores_dir is not None:
+        # The answer editor edits the shops' folders the live stack's answer service reads.
+        env["STORES_DIR"] = str(live_stack.stores_dir)
+        env["ANSWERS_HISTORY_DIR"] = str(work / "answers-history")
     create_account(env, ADMIN, "admin", "all", "Ada Martin")
     create_account(env, BT_AGENT, "agent", "btomic", "Bea Lopez")
+    create_account(env, BT_EDITOR, "editor", "btomic", "Eli Moreau")
     stack = Stack([gateway_service(port=port, env=env)], log_dir=work / "log")
     with stack.running():
         yield ConsoleGateway(f"http://127.0.0.1:{port}", work / "reviewed.yml", env)
@@ -186,7 +195,8 @@ def test_live_takeover_between_the_widget_and_the_console(
         "Bea (service client)\u00a0: "
     )
 
-    widget.send("Ma montre s'est arrêtée au bout de deux jours")
+    # The bot is paused: Rasa logs the customer's message but does not answer it.
+    assert widget.send("Ma montre s'est arrêtée au bout de deux jours") == []
     expect(agent.locator("#thread .msg.customer").last).to_contain_text(
         "Ma montre s'est arrêtée", timeout=LIVE_DELIVERY_MS + 1_000
     )
@@ -331,3 +341,80 @@ def test_the_analytics_charts_render(
         "day,store,language,channel,conversations"
     )
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+PAYMENT_QUESTION = "Quels moyens de paiement acceptez-vous ?"
+
+
+def _answer_until(widget: Widget, wanted: str, attempts: int = 5) -> str:
+    """Asks the payment question until the answer shows ``wanted`` (an edit reaches the answer
+    service within its file cache's few seconds); returns the last answer."""
+    answer = ""
+    for _ in range(attempts):
+        answer = "\n".join(b.inner_text() for b in widget.send(PAYMENT_QUESTION))
+        if wanted in answer:
+            break
+        time.sleep(1)
+    return answer
+
+
+def test_an_editor_changes_an_answer_live_then_puts_it_back(
+    console_gateway: ConsoleGateway, browser: Browser, contexts: list[BrowserContext]
+) -> None:
+    customer = new_page(browser, contexts)
+    customer.goto(f"{console_gateway.url}/shops/btomic")
+    widget = Widget(customer)
+    widget.open()
+    before = "\n".join(
+        b.inner_text() for b in widget.send(PAYMENT_QUESTION, timeout_ms=RASA_ANSWER_MS)
+    )
+    assert "USDC" in before
+
+    editor = new_page(browser, contexts, locale="en-GB")
+    sign_in(editor, console_gateway, BT_EDITOR)
+    editor.get_by_role("link", name="Answers").click()
+    expect(editor.get_by_role("heading", name="Answers · BTOMIC")).to_be_visible()
+    row = editor.locator("#utter_payment_methods")
+    expect(row.locator(".answer-fr")).to_contain_text("USDC")
+    expect(row.locator(".answer-en")).to_contain_text("USDC")
+    row.get_by_role("link", name="Edit").click()
+
+    french = editor.get_by_label("French")
+    english = editor.get_by_label("English")
+    french.fill(
+        "Chez BTOMIC, payez par carte ou PayPal. Une question ? Écrivez à {contact.email} !"
+    )
+    english.fill("At BTOMIC, pay by card or PayPal. Questions? Write to {contact.fax}!")
+    editor.get_by_role("button", name="Save").click()
+    # Refused, with the reason, and nothing typed is lost.
+    expect(editor.get_by_role("alert")).to_contain_text("contact.fax")
+    expect(english).to_have_value(
+        "At BTOMIC, pay by card or PayPal. Questions? Write to {contact.fax}!"
+    )
+    english.fill("At BTOMIC, pay by card or PayPal. Questions? Write to {contact.email}!")
+    editor.get_by_role("button", name="Preview").click()
+    expect(editor.locator(".preview-fr")).to_have_text(
+        "Chez BTOMIC, payez par carte ou PayPal. Une question\u202f? Écrivez à "
+        "service@btomic.com\u202f!"
+    )
+    expect(editor.locator(".preview-en")).to_have_text(
+        "At BTOMIC, pay by card or PayPal. Questions? Write to service@btomic.com!"
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    editor.screenshot(path=str(ARTIFACTS / "console-answer-edit.png"))
+    editor.get_by_role("button", name="Save").click()
+    expect(editor.locator(".notice")).to_contain_text("Saved utter_payment_methods")
+
+    # The customer, still on the page, gets the new text on the next message.
+    after = _answer_until(widget, "payez par carte ou PayPal")
+    assert "Une question\u202f? Écrivez à service@btomic.com\u202f!" in after
+    assert "USDC" not in after
+
+    # The history puts the former version back; the customer gets the old text again.
+    history = editor.locator("#history tbody tr").first
+    expect(history).to_contain_text("texts.yml")
+    history.get_by_role("button", name="Put this version back").click()
+    expect(editor.locator(".notice")).to_contain_text("is back")
+    expect(editor.locator("#utter_payment_methods .answer-fr")).to_contain_text("USDC")
+    assert "USDC" in _answer_until(widget, "USDC")
+    assert customer.errors == [] and editor.errors == []  # type: ignore[attr-defined]

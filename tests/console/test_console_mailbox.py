@@ -76,14 +76,41 @@ def test_a_visitor_writes_to_a_shop_and_reads_the_reply(
     assert "Re: Straps" in inbox
 
 
+def test_a_refused_mail_comes_back_filled_in(
+    make_console: MakeConsole, console_env: ConsoleEnv
+) -> None:
+    """An expired form or a missing shop loses nothing: the page returns with the message."""
+    port = free_port()
+    client = make_console(local_smtp_port=port, smtp_url=f"smtp://127.0.0.1:{port}")
+    assert client.get("/mailbox").status_code == 200
+    draft = {"store": "btomic", "subject": "Bracelet", "text": "Vendez-vous des bracelets <cuir> ?"}
+    expired = client.post("/mailbox", data={**draft, "csrf_token": "stale"})
+    assert expired.status_code == 403
+    assert "the form had expired" in expired.text
+    assert '<option value="btomic" selected>' in expired.text
+    assert 'value="Bracelet"' in expired.text
+    assert "Vendez-vous des bracelets &lt;cuir&gt; ?</textarea>" in expired.text
+    no_shop = client.post(
+        "/mailbox", data={**draft, "store": "nowhere", "csrf_token": csrf_of(expired.text)}
+    )
+    assert no_shop.status_code == 400 and "choose a shop" in no_shop.text
+    assert "Vendez-vous des bracelets &lt;cuir&gt; ?</textarea>" in no_shop.text
+    with console_env.sessions() as session:
+        assert session.scalars(select(InboxMessage)).all() == []
+    # Sent again from the returned page, it goes.
+    sent = client.post("/mailbox", data={**draft, "csrf_token": csrf_of(no_shop.text)})
+    assert sent.status_code == 303 and "Sent" in sent.headers["location"]
+
+
 def test_no_demo_mailbox_without_the_catcher(make_console: MakeConsole) -> None:
     client = make_console()
     assert client.get("/mailbox").status_code == 404
 
 
-def _worker_once(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _worker_once(env: dict[str, str], live_stack: LiveStack) -> subprocess.CompletedProcess[str]:
     """`python -m bot.mail.worker --once` in the local profile, without SMTP_URL."""
-    token = {"RASA_TOKEN": os.environ["RASA_TOKEN"]} if os.environ.get("RASA_TOKEN") else {}
+    rasa_token = getattr(live_stack, "rasa_token", None) or os.environ.get("RASA_TOKEN")
+    token = {"RASA_TOKEN": rasa_token} if rasa_token else {}
     return subprocess.run(
         [sys.executable, "-m", "bot.mail.worker", "--once"],
         cwd=PROJECT_ROOT,
@@ -130,7 +157,8 @@ def test_the_worker_command_without_smtp_url_keeps_the_reply_in_the_demo_mailbox
             "DATABASE_URL": console_env.database_url,
             "RASA_URL": live_stack.rasa_url,
             "LOCAL_SMTP_PORT": str(port),
-        }
+        },
+        live_stack,
     )
     assert result.returncode == 0, result.stderr
     assert "Processed 1 message(s); replied=1." in result.stdout
@@ -156,7 +184,8 @@ def test_the_worker_command_sends_through_the_running_catcher(
                 "DATABASE_URL": console_env.database_url,
                 "RASA_URL": live_stack.rasa_url,
                 "LOCAL_SMTP_PORT": str(running.port),
-            }
+            },
+            live_stack,
         )
     finally:
         running.stop()

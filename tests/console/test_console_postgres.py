@@ -5,6 +5,7 @@ several importing gateways and erasure as on SQLite."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +16,14 @@ from sqlalchemy import create_engine, func, select
 from bot.console import analytics, privacy
 from bot.console.reporting import TRACKER_EVENTS, import_events, tracker_engine
 from bot.console.seeding import create_tracker_table, write_conversations
-from bot.db.console import ReportConversation
+from bot.console.users import create_user
+from bot.db.console import ReportConversation, Role
 from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, session_factory
 from bot.stores import store_ids
 from tests.bot.db.conftest import new_database
+from tests.console.conftest import PASSWORD, MakeConsole, login
 from tests.console.test_console_analytics import SEEDED
 
 pytestmark = pytest.mark.postgres
@@ -108,3 +111,46 @@ def test_import_figures_and_erasure_on_postgresql(databases: tuple[str, str]) ->
         reader.dispose()
         writer.dispose()
         engine.dispose()
+
+
+def test_the_production_console_signs_in_with_a_secure_cookie(
+    databases: tuple[str, str], make_console: MakeConsole
+) -> None:
+    """The production profile (PostgreSQL, secrets set): the session cookie is also Secure (sent
+    over HTTPS only), and the session works across requests on PostgreSQL."""
+    app_url, tracker_url = databases
+    upgrade(app_url)
+    create_tracker_table(create_engine(tracker_url))
+    engine = make_engine(app_url)
+    try:
+        with session_factory(engine)() as session:
+            create_user(
+                session,
+                email="prod.admin@shops.example",
+                name="Prod Admin",
+                role=Role.ADMIN,
+                shops=["om-system", "btomic"],
+                password=PASSWORD,
+            )
+            session.commit()
+    finally:
+        engine.dispose()
+    secret = secrets.token_urlsafe(32)
+    client = make_console(
+        bot_profile="production",
+        database_url=app_url,
+        tracker_store_url=tracker_url,
+        rasa_token=secrets.token_urlsafe(24),
+        email_webhook_secret=secrets.token_urlsafe(24),
+        console_session_secret=secret,
+    )
+    client.base_url = client.base_url.copy_with(scheme="https")  # production is behind HTTPS
+    signed_in = login(client, "prod.admin@shops.example")
+    assert signed_in.status_code == 303, signed_in.text
+    cookie = signed_in.headers["set-cookie"]
+    assert "console_session=" in cookie
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert client.get("/console/handoffs").status_code == 200
+    # Over plain HTTP the browser keeps it to itself: no session there.
+    client.base_url = client.base_url.copy_with(scheme="http")
+    assert client.get("/console/handoffs").status_code == 303

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import yaml
 from sqlalchemy import func, select
 
 from bot.config import PROJECT_ROOT
@@ -183,3 +184,20 @@ def test_the_retention_purge_command_deletes_what_is_older(console_env: ConsoleE
         check=False,
     )
     assert missing.returncode == 2 and "RETENTION_DAYS" in missing.stderr
+
+
+def test_the_deployments_schedule_that_purge_command() -> None:
+    """Kubernetes runs it nightly (a CronJob), Docker Compose daily (a loop), with a retention."""
+    purge = ["python", "-m", "bot.console.privacy", "purge"]
+    deploy = PROJECT_ROOT / "deploy"
+    cronjob = yaml.safe_load((deploy / "k8s" / "privacy-purge-cronjob.yaml").read_text())
+    (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == purge
+    assert cronjob["spec"]["schedule"] == "30 3 * * *"
+    config = yaml.safe_load((deploy / "k8s" / "configmap.yaml").read_text())["data"]
+    assert int(config["RETENTION_DAYS"]) >= 1
+    assert {"configMapRef": {"name": "shop-support-config"}} in container["envFrom"]
+    service = yaml.safe_load((deploy / "compose.yaml").read_text())["services"]["privacy-purge"]
+    assert " ".join(purge) in service["command"][-1] and "sleep 86400" in service["command"][-1]
+    assert service["environment"]["RETENTION_DAYS"] == "${RETENTION_DAYS:-365}"
+    assert service["environment"]["TRACKER_STORE_URL"]  # the tracker store is purged too

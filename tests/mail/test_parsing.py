@@ -225,3 +225,9 @@ def test_absurdly_long_ids_and_addresses() -> None:
     assert parsed.message_id is not None and len(parsed.message_id) < 100
     with pytest.raises(MalformedMailError, match="no usable address"):
         read_mail(make_mail(sender="a" * 250 + "@example.fr"))
+
+
+@pytest.mark.parametrize("label", ["zlib", "base64", "rot13", "idna", "punycode", "hex"])
+def test_a_charset_naming_a_codec_that_is_no_text_encoding_falls_back(label: str) -> None:
+    # A hostile mail's label: Python knows these codecs, but they turn bytes into bytes.
+    assert decode_bytes("Où est ma commande ?".encode(), label) == "Où est ma commande ?"

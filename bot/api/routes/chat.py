@@ -81,7 +81,8 @@ async def chat(
     request: Request, body: ChatRequest, settings: SettingsDep, rasa: RasaClientDep
 ) -> ChatResponse:
     """Sends one customer message (or a button's '/intent' payload) to the assistant."""
-    message = body.message.strip()
+    # A lone surrogate ("\ud800" in the JSON) is no character: Rasa's tokenizer would fail on it.
+    message = body.message.encode("utf-8", "replace").decode("utf-8").strip()
     if not message:
         raise ApiError(422, "empty_message", detail="The message is empty.")
     if len(message) > settings.max_message_chars:

@@ -8,8 +8,8 @@ dead_lettered_at IS NULL``, so several workers never hand one mail over twice. T
 failed before this revision have it unset: the next worker pass hands them over too. Columns
 are only added, so the readers of ``0002`` keep working.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 00:00:00
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | Sequence[str] | None = "0004"
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,141 @@
+"""A pathological mail through the real webhook and worker, with the real Rasa.
+
+A gateway process of this module (the command `make run` uses) takes a megabyte mail built to
+make a backtracking regex run for hours on `POST /email/inbound` over HTTP; its worker
+processes it with the session's real Rasa server (`live_stack`) and a real SMTP server. The
+gateway must keep answering `/health` in under a second meanwhile, and the mail must go to a
+person (too long for the bot).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.db.mailbox import InboxMessage, InboxState
+from bot.db.migrate import upgrade
+from bot.db.session import make_engine, session_factory
+from bot.stack import Stack, free_port, gateway_service
+from tests.conftest import LiveStack
+from tests.hostile.corpus import MB, RawCase
+from tests.mail.helpers import SmtpServer, make_mail
+
+pytestmark = pytest.mark.e2e
+
+SECRET = "hostile-webhook-secret"
+FINAL = {InboxState.REPLIED, InboxState.SKIPPED, InboxState.HANDOFF, InboxState.FAILED}
+
+
+@dataclass
+class MailGateway:
+    url: str
+    database_url: str
+
+    def post(self, case: RawCase) -> httpx.Response:
+        return httpx.post(
+            f"{self.url}/email/inbound",
+            content=case.body,
+            headers={
+                "Content-Type": case.content_type,
+                "X-Webhook-Secret": SECRET,
+                **dict(case.headers),
+            },
+            timeout=120,
+        )
+
+    def rows(self) -> list[InboxMessage]:
+        engine = make_engine(self.database_url)
+        try:
+            with session_factory(engine)() as session:
+                return list(session.scalars(select(InboxMessage).order_by(InboxMessage.id)))
+        finally:
+            engine.dispose()
+
+    def wait_all_final(self, timeout_s: float = 600.0) -> list[InboxMessage]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            rows = self.rows()
+            pending = [row for row in rows if row.state not in FINAL]
+            if not pending:
+                return rows
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not processed: {[(r.id, r.state) for r in pending]}")
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def hostile_gateway(
+    live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MailGateway]:
+    work: Path = tmp_path_factory.mktemp("hostile-gateway")
+    database_url = f"sqlite:///{work / 'inbox.db'}"
+    upgrade(database_url)
+    smtp = SmtpServer().start()
+    port = free_port()
+    env = {
+        "RASA_URL": live_stack.rasa_url,
+        "DATABASE_URL": database_url,
+        "SMTP_URL": smtp.url,
+        "EMAIL_WEBHOOK_SECRET": SECRET,
+        "EMAIL_WORKER_ENABLED": "true",
+        "EMAIL_WORKER_POLL_S": "0.5",
+        "EMAIL_RETRY_DELAY_S": "1",
+        "EMAIL_MAX_ATTEMPTS": "2",
+        # Every mail of the corpus comes from the same few senders: no daily loop guard here.
+        "EMAIL_MAX_REPLIES_PER_SENDER_PER_DAY": "100000",
+        "DEFAULT_STORE": "om-system",
+    }
+    stack = Stack([gateway_service(port=port, env=env)], log_dir=work / "log")
+    try:
+        with stack.running():
+            yield MailGateway(url=f"http://127.0.0.1:{port}", database_url=database_url)
+    finally:
+        smtp.stop()
+
+
+def test_health_answers_within_a_second_while_a_pathological_megabyte_mail_is_processed(
+    hostile_gateway: MailGateway,
+) -> None:
+    raw = make_mail(
+        message_id="<megabyte-dots@hostile.example>",
+        body="Bonjour,\nOù est ma commande OM-104233 ?\nMerci" + "." * MB + "x",
+    )
+    delays: list[float] = []
+    stop = threading.Event()
+
+    def watch_health() -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            response = httpx.get(f"{hostile_gateway.url}/health", timeout=30)
+            delays.append(time.monotonic() - started)
+            assert response.status_code in (200, 503)
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch_health, daemon=True)
+    watcher.start()
+    try:
+        response = httpx.post(
+            f"{hostile_gateway.url}/email/inbound",
+            content=raw,
+            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": SECRET},
+            timeout=120,
+        )
+        assert response.status_code == 202, response.text
+        rows = hostile_gateway.wait_all_final(timeout_s=300)
+    finally:
+        stop.set()
+        watcher.join(timeout=60)
+    (row,) = [r for r in rows if r.message_id == "<megabyte-dots@hostile.example>"]
+    # A person answers a megabyte: the bot does not split it into questions.
+    assert (row.state, row.reason) == (InboxState.HANDOFF, "too_long")
+    # Linear code processes the megabyte in well under a second or two: a few looks at /health
+    # fall in that time (the watcher started before the post).
+    assert len(delays) >= 2
+    assert max(delays) < 1.0, sorted(delays)[-5:]
