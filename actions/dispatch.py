@@ -50,3 +50,29 @@ class ActionHandleInform(ShopAction):
         else:
             dispatcher.utter_message(response="utter_default")
         return [SlotSet(START_LOOKUP, False)]
+
+
+class ActionOtherLanguage(ActionHandleInform):
+    """A message written in another language than French and English (German, Spanish...).
+
+    The NLU (``bot.nlu.language.OtherLanguageClassifier``) sets the intent ``other_language``
+    and the ``language`` slot to English. The answer is in English: one line saying the
+    assistant speaks French and English, then help with what could be read: an order
+    number (or the e-mail address on an order) starts the order lookup, a country gets the
+    delivery answer; anything else, the request to rephrase with the contact route.
+    """
+
+    def name(self) -> str:
+        """The action name used in rules.yml."""
+        return "action_other_language"
+
+    async def act(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+        conversation: Conversation,
+    ) -> list[EventType]:
+        """Says which languages the assistant speaks, then helps as with ``inform``."""
+        dispatcher.utter_message(response="utter_other_language")
+        return await super().act(dispatcher, tracker, domain, conversation)

@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     email_worker_poll_s: float = Field(default=5.0, gt=0.0)
     # A row `processing` for longer than this is taken to be abandoned by a crashed worker.
     email_processing_lease_s: float = Field(default=600.0, gt=0.0)
+    # Seconds one mail may take (its questions to Rasa, the reply over SMTP) in the worker's
+    # child process before the child is killed and the attempt counts as failed
+    # (bot/mail/isolation.py). Must be shorter than the lease.
+    email_processing_budget_s: float = Field(default=300.0, gt=0.0)
     # Largest inbound message accepted (bytes of the raw message or of the JSON form).
     email_max_bytes: int = Field(default=10_000_000, gt=0)
     # At most this many questions of one mail are put to the bot; a longer mail goes to a human.
@@ -147,6 +151,16 @@ class Settings(BaseSettings):
     local_smtp_port: int | None = None
 
     @model_validator(mode="after")
+    def _budget_within_lease(self) -> Self:
+        """A mail's time budget must end before its claim is taken to be abandoned."""
+        if self.email_processing_budget_s >= self.email_processing_lease_s:
+            raise ValueError(
+                "EMAIL_PROCESSING_BUDGET_S must be shorter than EMAIL_PROCESSING_LEASE_S "
+                "(otherwise a second worker takes over a mail still being processed)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _production_needs_real_services(self) -> Self:
         """In the production profile, refuses the local defaults that would lose data.
 
@@ -165,6 +179,11 @@ class Settings(BaseSettings):
             problems.append(
                 "EMAIL_WEBHOOK_SECRET must be set (the inbound-mail webhook would accept any "
                 "caller's mail and answer it from the shop's address)"
+            )
+        if not self.smtp_url:
+            problems.append(
+                "SMTP_URL must be set (without it no e-mail is answered, forwarded or handed "
+                "over: inbound mail would only pile up)"
             )
         if not self.console_session_secret or len(self.console_session_secret) < 32:
             problems.append(

@@ -30,7 +30,6 @@ import secrets
 import shutil
 import signal
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +53,7 @@ from bot.stack import (
     gateway_service,
     port_is_free,
     rasa_service,
+    serve,
 )
 
 logger = logging.getLogger(__name__)
@@ -69,6 +69,23 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_LOCK_LIFETIME_S = 20
 # nginx leaves a failed server out of the rotation for this long, then probes it again.
 DEFAULT_FAIL_TIMEOUT_S = 10
+# What a Rasa turn may take on top of waiting for a lock (deploy/nginx/nginx.conf.template).
+TURN_MARGIN_S = 10
+
+
+def read_timeouts(lock_lifetime_s: int) -> dict[str, str]:
+    """nginx's timeouts for a lock lifetime: a hung Rasa server costs a turn about
+    ``lock_lifetime_s + TURN_MARGIN_S``; a hung action server half the lock lifetime."""
+    rasa = lock_lifetime_s + TURN_MARGIN_S
+    actions = max(5, lock_lifetime_s // 2)
+    return {
+        "rasa_read_timeout": f"{rasa}s",
+        # Room for one retry on another server after a timeout, and its own turn.
+        "rasa_retry_window": f"{2 * rasa + TURN_MARGIN_S}s",
+        "actions_read_timeout": f"{actions}s",
+        "actions_retry_window": f"{2 * actions + TURN_MARGIN_S}s",
+    }
+
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -100,6 +117,7 @@ def render_nginx_config(
     access_log: str,
     user: str | None = None,
     fail_timeout_s: int = DEFAULT_FAIL_TIMEOUT_S,
+    lock_lifetime_s: int = DEFAULT_LOCK_LIFETIME_S,
     template: Path = NGINX_TEMPLATE,
 ) -> str:
     """Fills `deploy/nginx/nginx.conf.template`.
@@ -115,6 +133,8 @@ def render_nginx_config(
         user: the `user` directive's value; needed only when nginx starts as root, whose
             workers would otherwise run as `nobody` and could not write to `runtime_dir`.
         fail_timeout_s: how long a failed server stays out of the rotation.
+        lock_lifetime_s: the Rasa servers' TICKET_LOCK_LIFETIME, which sets the read timeouts
+            (:func:`read_timeouts`).
         template: the template file.
 
     Raises:
@@ -129,6 +149,7 @@ def render_nginx_config(
         "error_log": error_log,
         "access_log": access_log,
         "user_directive": f"user {user};" if user else "# (no `user`: not started as root)",
+        **read_timeouts(lock_lifetime_s),
     }
 
     def fill(match: re.Match[str]) -> str:
@@ -184,6 +205,7 @@ def write_nginx_config(
     rasa_listen_port: int,
     actions_listen_port: int,
     fail_timeout_s: int = DEFAULT_FAIL_TIMEOUT_S,
+    lock_lifetime_s: int = DEFAULT_LOCK_LIFETIME_S,
 ) -> Path:
     """Renders the template for loopback ports into `work_dir/nginx.conf`."""
     runtime = work_dir / "nginx"
@@ -199,6 +221,7 @@ def write_nginx_config(
         access_log=str(runtime / "nginx-access.log"),
         user=user,
         fail_timeout_s=fail_timeout_s,
+        lock_lifetime_s=lock_lifetime_s,
     )
     path = work_dir / "nginx.conf"
     path.write_text(config, encoding="utf-8")
@@ -206,6 +229,7 @@ def write_nginx_config(
 
 
 COMPOSE_NGINX_CONFIG = PROJECT_ROOT / "deploy" / "nginx" / "compose.conf"
+COMPOSE_LOCK_LIFETIME_S = 60
 
 
 def compose_nginx_config() -> str:
@@ -223,6 +247,8 @@ def compose_nginx_config() -> str:
         error_log="/dev/stderr",
         access_log="/dev/stdout",
         user="nginx",
+        # deploy/production.env.example's TICKET_LOCK_LIFETIME (Rasa's default).
+        lock_lifetime_s=COMPOSE_LOCK_LIFETIME_S,
     )
 
 
@@ -393,6 +419,11 @@ class ScaleConfig:
     default_store: str = "om-system"
     # Extra environment of the gateways (e.g. SMTP_URL for the e-mail worker).
     gateway_env: Mapping[str, str] = field(default_factory=dict)
+    # Outbound mail (the production profile requires SMTP_URL). Unset (and not in
+    # gateway_env): the first gateway runs the local SMTP catcher on this port and every
+    # process sends there, as `make run` does (the demo mailbox shows the mail).
+    smtp_url: str | None = None
+    local_smtp_port: int = 2525
 
     @classmethod
     def on_free_ports(
@@ -418,7 +449,7 @@ class ScaleConfig:
             rasa_balancer_port=free_port(),
             actions_balancer_port=free_port(),
             answer_port=free_port(),
-            **options,
+            **{"local_smtp_port": free_port(), **options},
         )
 
 
@@ -438,9 +469,17 @@ class ScaleStack:
             rasa_listen_port=config.rasa_balancer_port,
             actions_listen_port=config.actions_balancer_port,
             fail_timeout_s=config.fail_timeout_s,
+            lock_lifetime_s=config.lock_lifetime_s,
         )
+        smtp_url = config.smtp_url or config.gateway_env.get("SMTP_URL")
+        self.local_smtp_port: int | None = None
+        if not smtp_url:
+            self.local_smtp_port = config.local_smtp_port
+            smtp_url = f"smtp://127.0.0.1:{config.local_smtp_port}"
+        self.smtp_url = smtp_url
         app_env = {
             "BOT_PROFILE": "production",
+            "SMTP_URL": smtp_url,
             "DATABASE_URL": config.orders_url,
             "RASA_TOKEN": config.token,
             "EMAIL_WEBHOOK_SECRET": config.webhook_secret,
@@ -482,8 +521,11 @@ class ScaleStack:
             for i, port in enumerate(config.rasa_ports, start=1)
         ]
         gateway_env = {**app_env, "RASA_URL": self.rasa_url, **config.gateway_env}
+        catcher = {"LOCAL_SMTP_PORT": str(self.local_smtp_port)} if self.local_smtp_port else {}
         self.gateway_services = [
-            gateway_service(port=port, env=gateway_env, name=f"gateway {i}")
+            gateway_service(
+                port=port, env={**gateway_env, **(catcher if i == 1 else {})}, name=f"gateway {i}"
+            )
             for i, port in enumerate(config.gateway_ports, start=1)
         ]
         self.nginx = nginx_service(
@@ -512,6 +554,11 @@ class ScaleStack:
             raise PortInUseError(
                 f"Port {self.config.actions_balancer_port} for nginx (action servers) is already "
                 "in use: stop the program using it or choose another port."
+            )
+        if self.local_smtp_port and not port_is_free(self.local_smtp_port):
+            raise PortInUseError(
+                f"Port {self.local_smtp_port} for the local SMTP catcher is already in use: stop "
+                "the program using it, or set LOCAL_SMTP_PORT (or SMTP_URL) to another."
             )
         self.stack.start()
 
@@ -563,6 +610,13 @@ class ScaleStack:
             f"  orders database:            {orders}",
             f"  Rasa API token:             {config.token}",
             f"  e-mail webhook secret:      {config.webhook_secret} (X-Webhook-Secret)",
+            "  outbound mail:              "
+            + (
+                f"local SMTP catcher on 127.0.0.1:{self.local_smtp_port} (demo mailbox: "
+                f"{self.gateway_urls[0]}/mailbox)"
+                if self.local_smtp_port
+                else f"SMTP_URL ({urlsplit(self.smtp_url).hostname}:{urlsplit(self.smtp_url).port})"
+            ),
             f"  nginx configuration:        {config.work_dir / 'nginx.conf'}",
             f"  logs:                       {config.work_dir / 'log'}/ and {self.nginx_access_log}",
         ]
@@ -627,6 +681,8 @@ def run_demo(args: argparse.Namespace) -> int:
         token=os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24),
         webhook_secret=os.environ.get("EMAIL_WEBHOOK_SECRET") or secrets.token_urlsafe(24),
         model=Path(args.model),
+        smtp_url=os.environ.get("SMTP_URL") or None,
+        local_smtp_port=int(os.environ.get("LOCAL_SMTP_PORT") or 2525),
     )
     try:
         scaled = ScaleStack(config)
@@ -634,38 +690,29 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
-    def _terminate(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+    gateway = scaled.gateway_urls[0]
 
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        print(
-            f"Starting nginx, {args.rasa} Rasa servers, {args.actions} action servers and the "
-            "gateway (the Rasa servers take a minute to load the model)...",
-            flush=True,
-        )
-        started = time.monotonic()
-        scaled.start()
-        gateway = scaled.gateway_urls[0]
-        print(
-            f"\nReady in {time.monotonic() - started:.0f} s. What runs where:\n"
+    def ready(seconds: float) -> str:
+        return (
+            f"\nReady in {seconds:.0f} s. What runs where:\n"
             f"{scaled.describe()}\n\n"
             f"  Chat in the browser:  {gateway}/\n"
             f"  Try the balancer:     curl -s {scaled.rasa_url}/webhooks/rest/webhook "
             '-d \'{"sender": "demo", "message": "Where is my order OM-104233?"}\' -i '
             "| grep X-Upstream\n"
-            "Press Ctrl-C to stop everything.",
-            flush=True,
+            "A server that dies or hangs is left out by nginx and restarted; "
+            "press Ctrl-C to stop everything."
         )
-        return scaled.stack.watch()
-    except KeyboardInterrupt:
-        print("\nStopping...", flush=True)
-        return 0
-    except StackError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        scaled.stop()
+
+    return serve(
+        scaled.stack,
+        starting=(
+            f"Starting nginx, {args.rasa} Rasa servers, {args.actions} action servers and the "
+            "gateway (the Rasa servers take a minute to load the model)..."
+        ),
+        ready=ready,
+        start=scaled.start,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

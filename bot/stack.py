@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import enum
 import logging
 import os
 import secrets
@@ -17,8 +19,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -49,6 +52,15 @@ class PortInUseError(StackError):
     """A port the stack needs is already taken by another program."""
 
 
+class ServiceState(enum.Enum):
+    """Where a supervised service is."""
+
+    STOPPED = "stopped"
+    STARTING = "starting"  # spawned, not answering its health check yet
+    RUNNING = "running"
+    BACKOFF = "backoff"  # crashed, waiting to be restarted
+
+
 @dataclass
 class Service:
     """One process of the stack: how to start it and how to know it is ready."""
@@ -62,6 +74,16 @@ class Service:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _log_file: IO[bytes] | None = None
+    # Supervision (Stack.watch): the process group, the state, recent crash times.
+    pgid: int | None = None
+    state: ServiceState = field(default_factory=lambda: ServiceState.STOPPED)
+    crashes: list[float] = field(default_factory=list)
+    next_start: float = 0.0
+    start_deadline: float = 0.0
+    unanswered_since: float | None = None
+    next_check: float = 0.0
+    # time.monotonic() when it last became ready (after a start or a restart).
+    ready_at: float = 0.0
 
     @property
     def base_url(self) -> str:
@@ -195,11 +217,45 @@ def gateway_service(
 
 
 class Stack:
-    """Runs a set of services; stops them all on exit, whatever happened."""
+    """Runs a set of services and supervises them; stops them all on exit, whatever happened.
 
-    def __init__(self, services: Sequence[Service], log_dir: Path = LOG_DIR) -> None:
+    * Each service runs in its own process group (``start_new_session``), so stopping it
+      reaches everything it forked: Sanic's and multiprocessing's workers included.
+    * :meth:`watch` supervises: a service that exits (or whose process group is killed) is
+      restarted with a back-off (1, 2, 4... seconds, at most ``backoff_max_s``), and the
+      console says so; what is left of its old process group (a Sanic worker still holding
+      the port) is stopped first. A service that crashes more than ``max_restarts`` times in
+      ``restart_window_s`` seconds stops the whole stack, with the end of its log.
+    * A service that stops answering its health check (frozen: SIGSTOP, a dead lock) for
+      ``hang_after_s`` seconds in a row is killed and restarted the same way.
+    * :meth:`stop` signals every process group, waits for every process of it (not only the
+      one it started), and kills what lingers; it is idempotent, and the console's signals
+      (Ctrl-C, SIGTERM: ``make`` forwards its own, so two arrive) are held back while it runs,
+      so a second signal never interrupts it half-way and never orphans anything.
+    """
+
+    def __init__(
+        self,
+        services: Sequence[Service],
+        log_dir: Path = LOG_DIR,
+        *,
+        max_restarts: int = 5,
+        restart_window_s: float = 300.0,
+        backoff_max_s: float = 30.0,
+        hang_after_s: float = 45.0,
+        check_every_s: float = 5.0,
+        say: Callable[[str], None] | None = None,
+    ) -> None:
         self.services = list(services)
         self.log_dir = log_dir
+        self.max_restarts = max_restarts
+        self.restart_window_s = restart_window_s
+        self.backoff_max_s = backoff_max_s
+        self.hang_after_s = hang_after_s
+        self.check_every_s = check_every_s
+        self._say = say or _say_on_stderr
+        self._stopping = False
+        self._lock = threading.RLock()
 
     def check_ports(self) -> None:
         """Fails with one clear sentence when a port is taken."""
@@ -214,31 +270,38 @@ class Stack:
         """Starts every service, then waits until each answers its health check."""
         self.check_ports()
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._stopping = False
         for service in self.services:
             self._spawn(service)
         deadline_base = time.monotonic()
         for service in self.services:
             self._wait_ready(service, deadline_base + service.ready_timeout_s)
+            service.state = ServiceState.RUNNING
+            service.ready_at = time.monotonic()
 
     def start_service(self, service: Service) -> None:
-        """(Re)starts one service of this stack, stopped or dead, and waits until it is ready.
-
-        The scale-out tests use it to bring back a server they killed.
-        """
-        if service.process is not None and service.process.poll() is None:
-            return
-        if service._log_file is not None:
-            service._log_file.close()
-        self._spawn(service)
+        """(Re)starts one service of this stack, stopped or dead, and waits until it is ready."""
+        with self._lock:
+            if service.process is not None and service.process.poll() is None:
+                return
+            self._end_group(service)
+            self._spawn(service)
         self._wait_ready(service, time.monotonic() + service.ready_timeout_s)
+        service.state = ServiceState.RUNNING
+        service.ready_at = time.monotonic()
 
     def _spawn(self, service: Service) -> None:
         slug = service.name.replace(" ", "-")
         service.log_path = self.log_dir / f"{slug}-{service.port}.log"
+        if service._log_file is not None:
+            service._log_file.close()
         service._log_file = service.log_path.open("ab")
         env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **service.env}
         env.setdefault("RASA_TELEMETRY_ENABLED", "false")
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # (Signals are not held back here: a child inherits the signal mask, and a service
+        # must get the SIGTERM that stops it. A signal between the fork and the bookkeeping
+        # is covered by serve(), which stops any process group it started.)
         service.process = subprocess.Popen(  # noqa: S603 - fixed argv built above
             list(service.argv),
             cwd=PROJECT_ROOT,
@@ -247,9 +310,12 @@ class Stack:
             stdout=service._log_file,
             stderr=subprocess.STDOUT,
             # Own process group: Ctrl-C in the terminal reaches us once, and we stop each
-            # service (and anything it forked) in order.
+            # service (and anything it forked) ourselves.
             start_new_session=True,
         )
+        service.pgid = service.process.pid
+        service.state = ServiceState.STARTING
+        service.unanswered_since = None
         logger.info(
             "started %s (pid %s), log %s", service.name, service.process.pid, service.log_path
         )
@@ -269,15 +335,19 @@ class Stack:
                         f"The {service.name} exited with code {code} while starting; "
                         f"see {service.log_path}:\n{tail(service.log_path)}"
                     )
-                with contextlib.suppress(httpx.HTTPError):
-                    response = client.get(url)
-                    if response.status_code == 200 and self._is_ready(service, response):
-                        return
+                if self._answers(client, service):
+                    return
                 time.sleep(0.5)
         raise StackError(
             f"The {service.name} did not answer {url} in time; see {service.log_path}:\n"
             f"{tail(service.log_path)}"
         )
+
+    def _answers(self, client: httpx.Client, service: Service) -> bool:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            response = client.get(service.base_url + service.health_path)
+            return response.status_code == 200 and self._is_ready(service, response)
+        return False
 
     @staticmethod
     def _is_ready(service: Service, response: httpx.Response) -> bool:
@@ -286,45 +356,171 @@ class Stack:
             return bool(response.json().get("model_file"))
         return True
 
+    # --- stopping ----------------------------------------------------------------------------
+
     def stop(self, timeout_s: float = 15.0) -> None:
-        """Stops every service: SIGTERM to its process group, SIGKILL if it lingers."""
-        for service in reversed(self.services):
-            proc = service.process
-            if proc is None:
-                continue
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=timeout_s)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=5)
-            if service._log_file is not None:
-                service._log_file.close()
-            service.process = None
+        """Stops every service: SIGTERM to each process group, SIGKILL to what lingers.
+
+        Waits until no process of any group is left (the services' own children included),
+        reaping the orphans this process adopted (see :func:`become_subreaper`). Safe to
+        call again, and from a `finally` after a signal: the console's signals wait until it
+        is done.
+        """
+        with _signals_held(), self._lock:
+            self._stopping = True
+            groups = [s.pgid for s in self.services if s.pgid is not None]
+            for pgid in groups:
+                _signal_group(pgid, signal.SIGTERM)
+            self._wait_groups_gone(groups, time.monotonic() + timeout_s)
+            leftover = [pgid for pgid in groups if group_members(pgid)]
+            for pgid in leftover:
+                _signal_group(pgid, signal.SIGKILL)
+            self._wait_groups_gone(leftover, time.monotonic() + 10.0)
+            for service in self.services:
+                if service.process is not None and service.process.poll() is None:
+                    service.process.kill()  # outside its group? (never: belt and braces)
+                    service.process.wait(timeout=5)
+                if service._log_file is not None:
+                    service._log_file.close()
+                    service._log_file = None
+                service.process = None
+                service.pgid = None
+                service.state = ServiceState.STOPPED
+
+    def _wait_groups_gone(self, groups: Sequence[int], deadline: float) -> None:
+        while True:
+            for service in self.services:
+                if service.process is not None:
+                    service.process.poll()  # reaps our own child when it exited
+            reap_adopted(self._own_pids())
+            if not any(group_members(pgid) for pgid in groups):
+                return
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.05)
+
+    def _own_pids(self) -> set[int]:
+        return {s.process.pid for s in self.services if s.process is not None}
+
+    def _end_group(self, service: Service, grace_s: float = 5.0) -> None:
+        """Stops what is left of a service's process group (its workers, after a crash)."""
+        pgid = service.pgid
+        if pgid is None:
+            return
+        if service.process is not None:
+            service.process.poll()
+        if group_members(pgid):
+            _signal_group(pgid, signal.SIGTERM)
+            self._wait_groups_gone([pgid], time.monotonic() + grace_s)
+            if group_members(pgid):
+                _signal_group(pgid, signal.SIGKILL)
+                self._wait_groups_gone([pgid], time.monotonic() + 10.0)
+        if service.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                service.process.wait(timeout=5)
+        service.pgid = None
+
+    # --- supervising ------------------------------------------------------------------------
 
     def dead_services(self) -> list[Service]:
         """The services whose process has exited."""
         return [s for s in self.services if s.process is not None and s.process.poll() is not None]
 
-    def watch(self, poll_s: float = 1.0) -> int:
-        """Blocks until a service exits on its own; prints why and returns 1.
+    def watch(self, poll_s: float = 0.5, *, until: threading.Event | None = None) -> int:
+        """Supervises the services until `until` is set (returns 0) or one keeps crashing
+        (prints why with its log's end and returns 1; the caller stops the stack).
 
-        Ctrl-C (KeyboardInterrupt) goes through to the caller, which stops the stack.
+        KeyboardInterrupt (Ctrl-C, or SIGTERM turned into it) goes through to the caller.
         """
-        while True:
-            dead = self.dead_services()
-            if dead:
-                for service in dead:
-                    print(
-                        f"The {service.name} stopped unexpectedly; see {service.log_path}:\n"
-                        f"{tail(service.log_path)}",
-                        file=sys.stderr,
+        with httpx.Client(timeout=min(10.0, self.hang_after_s / 3)) as client:
+            while until is None or not until.is_set():
+                for service in self.services:
+                    if self._stopping:
+                        return 0
+                    failed = self.supervise(service, client)
+                    if failed is not None:
+                        self._say(failed)
+                        return 1
+                reap_adopted(self._own_pids())
+                if until is not None:
+                    until.wait(poll_s)
+                else:
+                    time.sleep(poll_s)
+        return 0
+
+    def supervise(self, service: Service, client: httpx.Client) -> str | None:
+        """One look at one service; returns the reason to give up on the stack, if any."""
+        with self._lock:
+            if self._stopping or service.process is None:
+                return None
+            now = time.monotonic()
+            state = service.state
+            if state is ServiceState.BACKOFF:
+                if now >= service.next_start:
+                    self._end_group(service)
+                    self._spawn(service)
+                    service.start_deadline = now + service.ready_timeout_s
+                return None
+            code = service.process.poll()
+            if code is not None:
+                return self._crashed(service, f"exited with code {code}")
+            if state is ServiceState.STARTING:
+                if self._answers(client, service):
+                    service.state = ServiceState.RUNNING
+                    service.ready_at = time.monotonic()
+                    self._say(
+                        f"The {service.name} is back (pid {service.process.pid}, "
+                        f"restart {len(service.crashes)})."
                     )
-                return 1
-            time.sleep(poll_s)
+                elif now > service.start_deadline:
+                    return self._crashed(service, "did not become ready in time")
+                return None
+        # Running: is it still answering? (outside the lock: the check may take seconds)
+        if now < service.next_check:
+            return None
+        service.next_check = now + self.check_every_s
+        if self._answers(client, service):
+            service.unanswered_since = None
+            return None
+        with self._lock:
+            if self._stopping or service.state is not ServiceState.RUNNING:
+                return None
+            if service.process is not None and service.process.poll() is not None:
+                return self._crashed(service, f"exited with code {service.process.returncode}")
+            if service.unanswered_since is None:
+                service.unanswered_since = now
+            elif now - service.unanswered_since >= self.hang_after_s:
+                return self._crashed(
+                    service, f"did not answer its health check for {self.hang_after_s:.0f} s"
+                )
+        return None
+
+    def _crashed(self, service: Service, why: str) -> str | None:
+        now = time.monotonic()
+        service.crashes = [t for t in service.crashes if now - t < self.restart_window_s]
+        service.crashes.append(now)
+        count = len(service.crashes)
+        # Stop the rest of it now: a frozen process, the workers still holding its port.
+        self._end_group(service)
+        if count > self.max_restarts:
+            return (
+                f"The {service.name} {why} and keeps crashing ({count} times in "
+                f"{self.restart_window_s:.0f} s): stopping everything. The end of its log "
+                f"({service.log_path}):\n{tail(service.log_path)}"
+            )
+        delay = min(self.backoff_max_s, 2.0 ** (count - 1))
+        service.state = ServiceState.BACKOFF
+        service.next_start = now + delay
+        self._say(
+            f"The {service.name} {why}; restarting it in {delay:g} s (restart {count}, at "
+            f"most {self.max_restarts} in {self.restart_window_s:.0f} s). Log: {service.log_path}"
+        )
+        return None
+
+    def supervise_in_background(self, poll_s: float = 0.5) -> Supervisor:
+        """Runs :meth:`watch` in a thread (tests; the scale benchmark); stop it with
+        ``.stop()``."""
+        return Supervisor(self, poll_s)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Stack]:
@@ -334,6 +530,166 @@ class Stack:
             yield self
         finally:
             self.stop()
+
+
+class Supervisor:
+    """:meth:`Stack.watch` in a background thread."""
+
+    def __init__(self, stack: Stack, poll_s: float) -> None:
+        self.stack = stack
+        self._until = threading.Event()
+        self.result: int | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(poll_s,), name="stack-supervisor", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, poll_s: float) -> None:
+        self.result = self.stack.watch(poll_s, until=self._until)
+
+    def stop(self) -> int | None:
+        """Stops supervising (the services keep running); returns watch()'s result."""
+        self._until.set()
+        self._thread.join(timeout=60)
+        return self.result
+
+
+def _say_on_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- process groups, orphans, signals ---------------------------------------------------------
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Makes this process adopt its descendants' orphans (Linux ``PR_SET_CHILD_SUBREAPER``).
+
+    A service's worker whose parent died (Sanic's manager killed) is then reparented to the
+    stack, not to init: :func:`reap_adopted` collects it once it exits, and :meth:`Stack.stop`
+    finds it by its process group whatever happened to its parent.
+
+    Returns:
+        Whether the kernel accepted it.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, pgrp) of a process from /proc, None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            fields = stat.read().rsplit(") ", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0], int(fields[1]), int(fields[2])
+
+
+def _all_pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def group_members(pgid: int) -> list[int]:
+    """The live (not zombie) processes of a process group."""
+    members = []
+    for pid in _all_pids():
+        stat = _proc_stat(pid)
+        if stat is not None and stat[2] == pgid and stat[0] != "Z":
+            members.append(pid)
+    return members
+
+
+def reap_adopted(own: set[int]) -> list[int]:
+    """Collects the exited orphans this process adopted (not the children it started, whose
+    exit codes their Popen objects read)."""
+    me = os.getpid()
+    reaped = []
+    for pid in _all_pids():
+        stat = _proc_stat(pid)
+        if stat is None or stat[1] != me or stat[0] != "Z" or pid in own:
+            continue
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+            reaped.append(pid)
+    return reaped
+
+
+def stop_own_groups(grace_s: float = 5.0) -> None:
+    """Stops every process group this process started as a child (`make run`'s last word).
+
+    Only for a process whose children are all its stack's services: it catches a service
+    spawned in the instant a signal arrived, before the stack recorded it.
+    """
+    me = os.getpid()
+    groups = []
+    for pid in _all_pids():
+        stat = _proc_stat(pid)
+        if stat is not None and stat[1] == me and stat[2] == pid and stat[0] != "Z":
+            groups.append(pid)
+    for pgid in groups:
+        _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while any(group_members(pgid) for pgid in groups) and time.monotonic() < deadline:
+        reap_adopted(set())
+        time.sleep(0.05)
+    for pgid in groups:
+        if group_members(pgid):
+            _signal_group(pgid, signal.SIGKILL)
+    reap_adopted(set())
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Holds the console's signals back for the block (main thread only); they are delivered
+    when it ends, to handlers that then know the stack is stopped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class ShutdownSignals:
+    """The console's SIGINT/SIGTERM/SIGHUP for a foreground stack (``make run``...).
+
+    The first signal raises KeyboardInterrupt (the caller's ``finally`` stops the stack); any
+    later one only says it is stopping already: ``make`` forwards the SIGTERM it gets, so the
+    stack gets two, and the second must not interrupt :meth:`Stack.stop`.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> ShutdownSignals:
+        for signum in _HELD_SIGNALS:
+            signal.signal(signum, self._handle)
+        return self
+
+    def stopping(self) -> None:
+        """From now on signals are only acknowledged (the stack is being stopped)."""
+        self.requested = True
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.requested:
+            return
+        self.requested = True
+        raise KeyboardInterrupt
 
 
 def tail(path: Path | None, lines: int = 25) -> str:
@@ -356,18 +712,24 @@ def local_mail(settings: Settings) -> dict[str, str]:
     return {"SMTP_URL": url, "LOCAL_SMTP_PORT": str(settings.local_smtp_port or LOCAL_SMTP_PORT)}
 
 
-def default_stack(*, store: str | None = None) -> Stack:
-    """The stack `make run` starts, on the configured ports."""
+def default_stack(*, store: str | None = None, var_dir: Path = VAR_DIR) -> Stack:
+    """The stack `make run` starts, on the configured ports.
+
+    `var_dir` holds the endpoints file, the tracker store and the logs (`var/`; the tests
+    give each run its own).
+    """
     settings = get_settings()
     # Every process gets the default store, also when it comes from `.env`: Rasa's NLU reads
     # DEFAULT_STORE from its environment only (it has no settings class).
     extra = {"DEFAULT_STORE": store or settings.default_store}
+    if var_dir != VAR_DIR:
+        extra["TRACKER_STORE_URL"] = f"sqlite:///{var_dir / 'rasa-tracker.db'}"
     mail = local_mail(settings)
     token = answer_token()
     endpoints = write_endpoints(
-        VAR_DIR / "endpoints.yml",
+        var_dir / "endpoints.yml",
         action_port=settings.action_server_port,
-        tracker_db=VAR_DIR / "rasa-tracker.db",
+        tracker_db=var_dir / "rasa-tracker.db",
         answer_port=settings.answer_service_port,
         answer_token=token,
     )
@@ -384,11 +746,12 @@ def default_stack(*, store: str | None = None) -> Stack:
                 port=settings.gateway_port,
                 env={**extra, **mail, "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}"},
             ),
-        ]
+        ],
+        log_dir=var_dir / "log",
     )
 
 
-def banner(settings: Settings) -> str:
+def banner(settings: Settings, var_dir: Path = VAR_DIR) -> str:
     """What `make run` prints once the stack is ready: where everything is."""
     gateway = f"http://localhost:{settings.gateway_port}"
     mail = local_mail(settings)
@@ -409,20 +772,25 @@ def banner(settings: Settings) -> str:
         f"  Action server:        http://localhost:{settings.action_server_port}/health\n"
         f"  Answer service:       http://localhost:{settings.answer_service_port}/nlg "
         "(texts: data/stores/<shop>/texts.yml, live on the next turn)\n"
-        f"  Logs:                 {LOG_DIR}/\n"
-        "Press Ctrl-C to stop."
+        f"  Logs:                 {var_dir / 'log'}/\n"
+        "A process that crashes or hangs is restarted; press Ctrl-C to stop."
     )
 
 
-def run(store: str | None) -> int:
-    """Runs the stack in the foreground until Ctrl-C; returns the exit code."""
+def run(store: str | None, var_dir: Path = VAR_DIR) -> int:
+    """Runs and supervises the stack in the foreground until a signal; returns the exit code.
+
+    A crashed process is restarted (see :class:`Stack`); one that keeps crashing stops
+    everything with exit code 1. Ctrl-C, SIGTERM or SIGHUP stop everything (exit code 0),
+    however many arrive.
+    """
     if not DEFAULT_MODEL.exists():
         print(
             "No trained model at models/bot.tar.gz: run `make run` (it trains one).",
             file=sys.stderr,
         )
         return 1
-    stack = default_stack(store=store)
+    stack = default_stack(store=store, var_dir=var_dir)
     settings = get_settings()
     mail = local_mail(settings)
     if mail and not port_is_free(int(mail["LOCAL_SMTP_PORT"])):
@@ -433,18 +801,47 @@ def run(store: str | None) -> int:
         )
         return 1
 
-    def _terminate(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+    def ready(seconds: float) -> str:
+        return f"\nReady in {seconds:.0f} s.\n{banner(settings, var_dir)}"
 
-    signal.signal(signal.SIGTERM, _terminate)
+    return serve(
+        stack,
+        starting=(
+            "Starting the action server, the answer service, the Rasa server and the gateway..."
+        ),
+        ready=ready,
+    )
+
+
+def serve(
+    stack: Stack,
+    *,
+    starting: str,
+    ready: Callable[[float], str],
+    start: Callable[[], None] | None = None,
+) -> int:
+    """Starts `stack` and supervises it in the foreground (`make run`, `make scale-demo`).
+
+    This process adopts the services' orphans (:func:`become_subreaper`); the first Ctrl-C,
+    SIGTERM or SIGHUP stops everything, and later ones cannot interrupt the stopping
+    (:class:`ShutdownSignals`).
+
+    Args:
+        stack: the services.
+        starting: printed before starting them.
+        ready: the message once they all answer, given the seconds it took.
+        start: what starts them (default `stack.start`).
+
+    Returns:
+        0 after a signal, 1 when a service could not start or kept crashing.
+    """
+    become_subreaper()
+    signals = ShutdownSignals().install()
     try:
-        print(
-            "Starting the action server, the answer service, the Rasa server and the gateway...",
-            flush=True,
-        )
+        print(starting, flush=True)
         started = time.monotonic()
-        stack.start()
-        print(f"\nReady in {time.monotonic() - started:.0f} s.\n{banner(settings)}", flush=True)
+        (start or stack.start)()
+        print(ready(time.monotonic() - started), flush=True)
         return stack.watch()
     except KeyboardInterrupt:
         print("\nStopping...", flush=True)
@@ -453,7 +850,10 @@ def run(store: str | None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        signals.stopping()
         stack.stop()
+        stop_own_groups()
+        print("Stopped.", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -462,10 +862,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="start the three processes in the foreground")
     run_parser.add_argument("--store", choices=shop_ids(), default=None)
+    run_parser.add_argument(
+        "--var-dir",
+        type=Path,
+        default=VAR_DIR,
+        help="folder of the endpoints file, the tracker store and the logs (default: var/)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "run":
-        return run(args.store)
+        return run(args.store, args.var_dir)
     return 2
 
 

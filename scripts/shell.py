@@ -25,6 +25,7 @@ stopped when the shell ends, whatever happened.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,11 +43,13 @@ from bot.stack import (
     RASA_FIXES_MODULE,
     RASA_PYTHON,
     PortInUseError,
+    ShutdownSignals,
     Stack,
     StackError,
     action_service,
     answer_service,
     answer_token,
+    become_subreaper,
     free_port,
     write_endpoints,
 )
@@ -104,8 +107,17 @@ def run_foreground(argv: Sequence[str], env: dict[str, str]) -> int:
 
     Ctrl-C reaches the whole foreground process group, Rasa included: Rasa decides what it
     means (leave the prompt, or stop loading), and this process only waits for it to end.
+    SIGTERM or SIGHUP (a closed terminal, a process manager) reach only this process: they
+    are passed on to Rasa, and the session ends when Rasa has.
     """
     process = subprocess.Popen(list(argv), cwd=PROJECT_ROOT, env=env)  # noqa: S603 - fixed argv
+
+    def pass_on(signum: int, _frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, pass_on)
     while True:
         try:
             return process.wait()
@@ -154,11 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         answer_token=token,
     )
 
-    # SIGTERM (a closed terminal, a process manager) must still stop the action server.
-    def _terminate(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
+    # The action server's workers are adopted if it dies, and stopped with it; SIGTERM or
+    # SIGHUP while it starts stop it (once the shell runs, they end the shell first).
+    become_subreaper()
+    signals = ShutdownSignals().install()
     # The URL may hold a password (PostgreSQL): never print it.
     orders = make_url(settings.database_url).render_as_string(hide_password=True)
     print(f"Starting the action server on port {action_port} (orders: {orders})...", flush=True)
@@ -175,8 +186,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except StackError as exc:
         print(f"error: the action server could not start. {exc}", file=sys.stderr)
+        signals.stopping()
         stack.stop()
         return 1
+    except KeyboardInterrupt:
+        signals.stopping()
+        stack.stop()
+        return 0
+    # While the agent chats, a crashed action server is restarted (and said so).
+    supervisor = stack.supervise_in_background()
     try:
         print(
             f"Action server ready (log: {stack.services[0].log_path}).\n"
@@ -197,18 +215,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         command = rasa_command(args.mode, model=args.model, endpoints=endpoints, port=free_port())
         code = run_foreground(command, rasa_env)
-        if code not in (0, -signal.SIGINT, 130):
+        if code not in (0, -signal.SIGINT, -signal.SIGTERM, 130):
             print(f"`rasa {args.mode}` exited with code {code}.", file=sys.stderr)
-        dead = stack.dead_services()
-        if dead:
-            print(
-                f"The action server stopped during the session; see {dead[0].log_path}.",
-                file=sys.stderr,
-            )
-        return 0 if code in (0, -signal.SIGINT, 130) else 1
+        if supervisor.stop() == 1:
+            print("The action server kept crashing during the session.", file=sys.stderr)
+        return 0 if code in (0, -signal.SIGINT, -signal.SIGTERM, 130) else 1
     except KeyboardInterrupt:
         return 0
     finally:
+        signals.stopping()
+        supervisor.stop()
         stack.stop()
 
 

@@ -37,6 +37,7 @@ from bot.stack import (
     rasa_service,
     write_endpoints,
 )
+from tests.services import TEST_FIGURES
 
 
 def clear_verification_attempts(database_url: str) -> None:
@@ -183,3 +184,16 @@ def live_stack(
             tracker_url=f"sqlite:///{work / 'tracker.db'}",
             stores_dir=stores,
         )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Prints the figures tests measured (tests/services.py) and writes them to a file."""
+    if not TEST_FIGURES:
+        return
+    terminalreporter.section("measured figures")
+    for line in TEST_FIGURES:
+        terminalreporter.write_line(line)
+    out = PROJECT_ROOT / "var" / "test-figures.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(TEST_FIGURES) + "\n", encoding="utf-8")
+    terminalreporter.write_line(f"(written to {out})")

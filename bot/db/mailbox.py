@@ -6,6 +6,8 @@ stored here (raw, as received) before anything else happens, and its ``state`` w
     received --claim--> processing --> replied | skipped | handoff
         ^                   |
         +---- retry --------+--> failed  (too many attempts, or not a usable message)
+                                   |
+                                   +--> a handoff (``dead_lettered_at``, revision 0006)
 
 The claim is a conditional ``UPDATE ... WHERE state = 'received'`` (see :mod:`bot.mail.inbox`),
 so two workers draining the same inbox never process one message twice.
@@ -16,7 +18,7 @@ channel and by the chat actions (web widget, ``rasa shell``) through
 
 The tables live in the orders database (same ``Base``, same migrations); the schema is created
 by the Alembic revision ``0002`` in ``bot/db/migrations/versions`` (``0003`` adds the
-handoff's address source and language).
+handoff's address source and language, ``0006`` the dead letters' ``dead_lettered_at``).
 """
 
 from __future__ import annotations
@@ -122,6 +124,10 @@ class InboxMessage(Base):
     # Set just before the SMTP conversation starts: an abandoned row with this set may have
     # been answered, so it goes to a human rather than risk a second reply.
     send_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # --- revision 0006 ---
+    # When this `failed` mail was handed over to a human (bot/mail/dead_letters.py); a failed
+    # row without it is a dead letter no one has seen yet.
+    dead_lettered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
     def __repr__(self) -> str:
         return f"InboxMessage(id={self.id!r}, state={self.state.value!r})"

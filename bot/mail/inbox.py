@@ -103,15 +103,25 @@ def _rowcount(result: Any) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
-def claim(*, session: Session, inbox_id: int, now: dt.datetime) -> Claim | None:
+def claim(
+    *, session: Session, inbox_id: int, now: dt.datetime, max_attempts: int | None = None
+) -> Claim | None:
     """Takes a ``received`` row for processing (one more attempt).
 
+    With ``max_attempts``, a row that already had that many attempts is not taken: a mail
+    whose processing killed or froze its worker that often is not tried again (see
+    :func:`fail_exhausted`, which fails it, and :mod:`bot.mail.dead_letters`).
+
     Returns:
-        The claim, or None when another worker took the row first (or it is not due).
+        The claim, or None when another worker took the row first (or it is not due, or out
+        of attempts).
     """
+    condition = (InboxMessage.id == inbox_id) & (InboxMessage.state == InboxState.RECEIVED)
+    if max_attempts is not None:
+        condition &= InboxMessage.attempts < max_attempts
     result = session.execute(
         update(InboxMessage)
-        .where(InboxMessage.id == inbox_id, InboxMessage.state == InboxState.RECEIVED)
+        .where(condition)
         .values(
             state=InboxState.PROCESSING,
             claimed_at=now,
@@ -120,6 +130,30 @@ def claim(*, session: Session, inbox_id: int, now: dt.datetime) -> Claim | None:
         .execution_options(synchronize_session=False)
     )
     return Claim(inbox_id=inbox_id, claimed_at=now) if _rowcount(result) == 1 else None
+
+
+def fail_exhausted(*, session: Session, now: dt.datetime, max_attempts: int) -> int:
+    """Fails the ``received`` rows that already had ``max_attempts`` attempts.
+
+    Only a worker that died or froze in the middle of a mail leaves such a row (an ordinary
+    failure fails the row at its last attempt): after the lease the row came back
+    ``received`` (:func:`release_abandoned`), and a mail that keeps killing its worker must
+    not be re-queued forever. It ends ``failed`` with the reason ``poison``, and becomes a
+    handoff like any failed mail.
+
+    Returns:
+        How many rows were failed.
+    """
+    result = session.execute(
+        update(InboxMessage)
+        .where(
+            InboxMessage.state == InboxState.RECEIVED,
+            InboxMessage.attempts >= max_attempts,
+        )
+        .values(state=InboxState.FAILED, reason="poison", processed_at=now, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
 
 
 def update_claimed(*, session: Session, claim: Claim, **values: Any) -> bool:
@@ -178,8 +212,11 @@ def retry_later(
     now: dt.datetime,
     max_attempts: int,
     first_delay_s: float,
+    reason: str | None = None,
 ) -> InboxState:
     """Puts a claimed row back for a later attempt, or fails it after ``max_attempts``.
+
+    ``reason`` is recorded when the row fails (``poison``: its processing was killed).
 
     The delay doubles at each attempt (``first_delay_s``, 2x, 4x...): a server that is down
     for an hour is not hammered, one that blinked is retried within a minute.
@@ -188,7 +225,14 @@ def retry_later(
         ``received`` (will be retried) or ``failed``.
     """
     if attempts >= max_attempts:
-        finish(session=session, claim=claim, state=InboxState.FAILED, now=now, error=error)
+        finish(
+            session=session,
+            claim=claim,
+            state=InboxState.FAILED,
+            now=now,
+            reason=reason,
+            error=error,
+        )
         return InboxState.FAILED
     delay = first_delay_s * 2 ** max(0, attempts - 1)
     update_claimed(
@@ -270,3 +314,50 @@ def replies_since(
         )
     query = select(func.count(InboxMessage.id)).where(InboxMessage.sender == sender, condition)
     return int(session.scalar(query) or 0)
+
+
+@dataclass(frozen=True)
+class InboxHealth:
+    """What `/health/ready` reports of the inbox."""
+
+    # Mails not finished yet: waiting for a worker, for a retry, or being processed.
+    backlog: int
+    processing: int
+    # Seconds since the oldest unfinished mail was received (None: nothing waits).
+    oldest_waiting_s: float | None
+    # Mails that ended `failed` in the last 24 hours, and those not handed to a human yet.
+    failed_24h: int
+    failed_not_handed_over: int
+
+
+def health(*, session: Session, now: dt.datetime) -> InboxHealth:
+    """The inbox's backlog, its oldest waiting mail and its failures (three small queries)."""
+    waiting = InboxMessage.state.in_([InboxState.RECEIVED, InboxState.PROCESSING])
+    backlog, processing, oldest = session.execute(
+        select(
+            func.count(InboxMessage.id),
+            func.count(InboxMessage.id).filter(InboxMessage.state == InboxState.PROCESSING),
+            func.min(InboxMessage.received_at),
+        ).where(waiting)
+    ).one()
+    failed = InboxMessage.state == InboxState.FAILED
+    failed_24h = session.scalar(
+        select(func.count(InboxMessage.id)).where(
+            failed, InboxMessage.processed_at >= now - dt.timedelta(days=1)
+        )
+    )
+    not_handed_over = session.scalar(
+        select(func.count(InboxMessage.id)).where(failed, InboxMessage.dead_lettered_at.is_(None))
+    )
+    oldest_s = None
+    if oldest is not None:
+        if oldest.tzinfo is None:  # SQLite gives naive datetimes back
+            oldest = oldest.replace(tzinfo=dt.UTC)
+        oldest_s = max(0.0, round((now - oldest).total_seconds(), 1))
+    return InboxHealth(
+        backlog=int(backlog or 0),
+        processing=int(processing or 0),
+        oldest_waiting_s=oldest_s,
+        failed_24h=int(failed_24h or 0),
+        failed_not_handed_over=int(not_handed_over or 0),
+    )

@@ -13,6 +13,12 @@ The steps of :meth:`MailProcessor.process`, each ending in a committed state:
 5. send it: ``replied``. An SMTP or Rasa failure puts the row back for a later attempt
    (``attempts`` + 1), up to ``EMAIL_MAX_ATTEMPTS``, then ``failed``: nothing is lost.
 
+Every ``failed`` row then becomes a handoff, forwarded when ``EMAIL_HANDOFF_FORWARD_TO`` is set
+(:mod:`bot.mail.dead_letters`, at the end of each :meth:`MailProcessor.drain`). A row is
+claimed at most ``EMAIL_MAX_ATTEMPTS`` times: one whose processing killed or froze its worker
+that often fails as ``poison`` (the gateway runs each mail in a child process with a time
+budget, :mod:`bot.mail.isolation`).
+
 The processor is synchronous (httpx, smtplib, a SQLAlchemy session per step); the gateway runs
 it in a worker thread so the event loop keeps serving requests.
 """
@@ -29,6 +35,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Protocol
 
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,7 +44,7 @@ from bot.db.mailbox import HandoffChannel, InboxMessage, InboxState, utcnow
 from bot.errors import MailDeliveryError, MalformedMailError, RasaUnavailableError
 from bot.handoffs import excerpt_of, record_handoff
 from bot.i18n import Lang
-from bot.mail import inbox
+from bot.mail import dead_letters, inbox
 from bot.mail.cleaning import strip_quotes_and_signature
 from bot.mail.compose import build_forward, build_reply, compose_body
 from bot.mail.guards import is_complaint, no_reply_reason
@@ -93,6 +100,8 @@ class DrainReport:
 
     outcomes: dict[str, int] = field(default_factory=dict)
     requeued: int = 0
+    # Failed rows handed over to a human by this pass (bot/mail/dead_letters.py).
+    dead_lettered: int = 0
 
     def count(self, state: InboxState | None) -> None:
         """Counts one processed row."""
@@ -167,31 +176,86 @@ class MailProcessor:
         for claim in taken:
             report.count(self._abandoned_during_send(claim))
         with self._sessions() as session:
+            poisoned = inbox.fail_exhausted(
+                session=session,
+                now=self._clock(),
+                max_attempts=self._settings.email_max_attempts,
+            )
+            session.commit()
+        if poisoned:
+            logger.error(
+                "%d inbox row(s) killed or froze their worker %d times: failed (poison)",
+                poisoned,
+                self._settings.email_max_attempts,
+            )
+        with self._sessions() as session:
             ids = inbox.due_ids(session=session, now=self._clock(), limit=limit)
         for inbox_id in ids:
             if should_stop():
                 break
             report.count(self.process(inbox_id))
+        report.dead_lettered = self.hand_over_failed()
         return report
+
+    def hand_over_failed(self) -> int:
+        """Hands every failed row no one handed over yet to a human; returns how many."""
+        return dead_letters.hand_over_failed(
+            sessions=self._sessions,
+            settings=self._settings,
+            sender=self._sender,
+            clock=self._clock,
+        )
 
     def process(self, inbox_id: int) -> InboxState | None:
         """Processes one row if this worker can claim it.
 
         Returns:
-            The state the row is left in, or None when another worker had claimed it.
+            The state the row is left in, or None when another worker had claimed it (or it
+            had all its attempts).
         """
         with self._sessions() as session:
-            claim = inbox.claim(session=session, inbox_id=inbox_id, now=self._clock())
+            claim = inbox.claim(
+                session=session,
+                inbox_id=inbox_id,
+                now=self._clock(),
+                max_attempts=self._settings.email_max_attempts,
+            )
             session.commit()
         if claim is None:
             return None
+        return self.run_claimed(claim)
+
+    def run_claimed(self, claim: inbox.Claim) -> InboxState:
+        """Processes a row this worker claimed (what :mod:`bot.mail.isolation` runs in a
+        child process)."""
         try:
             return self._process_claimed(claim)
         except Exception as exc:
             # A bug or an unexpected outage must not leave the row `processing` until the
             # lease runs out: it goes back for a retry like any other failure.
-            logger.exception("Processing inbox row %s failed unexpectedly", inbox_id)
+            logger.exception("Processing inbox row %s failed unexpectedly", claim.inbox_id)
             return self._retry(claim, f"{type(exc).__name__}: {exc}")
+
+    def interrupted(self, claim: inbox.Claim, why: str) -> InboxState | None:
+        """Settles a claimed row whose processing was killed (crashed or over its budget).
+
+        Returns:
+            The row's new state, or None when the processing had settled it before dying.
+        """
+        with self._sessions() as session:
+            found = session.execute(
+                select(InboxMessage.send_started_at).where(
+                    InboxMessage.id == claim.inbox_id,
+                    InboxMessage.state == InboxState.PROCESSING,
+                    InboxMessage.claimed_at == claim.claimed_at,
+                )
+            ).one_or_none()
+        if found is None:
+            return None
+        if found.send_started_at is not None:
+            # The reply may have gone out: a human checks rather than risk a second one.
+            return self._abandoned_during_send(claim)
+        return self._retry(claim, why, reason="poison")
 
     def _load(self, claim: inbox.Claim) -> InboxMessage:
         with self._sessions() as session:
@@ -450,7 +514,7 @@ class MailProcessor:
             session.commit()
         return state
 
-    def _retry(self, claim: inbox.Claim, error: str) -> InboxState:
+    def _retry(self, claim: inbox.Claim, error: str, *, reason: str | None = None) -> InboxState:
         with self._sessions() as session:
             row = session.get(InboxMessage, claim.inbox_id)
             attempts = row.attempts if row is not None else self._settings.email_max_attempts
@@ -462,6 +526,7 @@ class MailProcessor:
                 now=self._clock(),
                 max_attempts=self._settings.email_max_attempts,
                 first_delay_s=self._settings.email_retry_delay_s,
+                reason=reason,
             )
             session.commit()
         if state is InboxState.FAILED:

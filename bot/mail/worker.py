@@ -26,12 +26,14 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings, get_settings
-from bot.db.session import get_sessionmaker
+from bot.db.session import get_sessionmaker, make_engine, session_factory
 from bot.errors import ConfigurationError
+from bot.mail.isolation import IsolatedProcessor
 from bot.mail.processor import DrainReport, MailProcessor
 from bot.mail.rasa import RasaClient
 from bot.mail.smtp import SmtpConfig, SmtpSender
@@ -45,11 +47,21 @@ logger = logging.getLogger(__name__)
 _MAX_ERROR_BACKOFF_S = 60.0
 
 
+def _smtp_sender(settings: Settings) -> SmtpSender:
+    smtp_url = settings.smtp_url or local_smtp_url(settings)
+    if not smtp_url:
+        raise ConfigurationError("SMTP_URL is not set: the e-mail worker cannot send replies")
+    return SmtpSender(SmtpConfig.from_url(smtp_url), timeout_s=settings.smtp_timeout_s)
+
+
 @contextlib.contextmanager
 def mail_processor(
     settings: Settings, sessions: sessionmaker[Session] | None = None
 ) -> Iterator[MailProcessor]:
     """A processor wired to the configured database, Rasa server and SMTP server.
+
+    Each mail is processed in a child process with a time budget
+    (``EMAIL_PROCESSING_BUDGET_S``, :mod:`bot.mail.isolation`), stopped at the end of the block.
 
     Args:
         settings: the configuration.
@@ -58,16 +70,41 @@ def mail_processor(
     Raises:
         ConfigurationError: ``SMTP_URL`` is not set (production profile) or not valid.
     """
-    smtp_url = settings.smtp_url or local_smtp_url(settings)
-    if not smtp_url:
-        raise ConfigurationError("SMTP_URL is not set: the e-mail worker cannot send replies")
-    sender = SmtpSender(SmtpConfig.from_url(smtp_url), timeout_s=settings.smtp_timeout_s)
-    with RasaClient(
-        settings.rasa_url, timeout_s=settings.rasa_timeout_s, token=settings.rasa_token
-    ) as bot:
-        yield MailProcessor(
-            sessions=sessions or get_sessionmaker(), settings=settings, bot=bot, sender=sender
-        )
+    sender = _smtp_sender(settings)
+    with (
+        RasaClient(
+            settings.rasa_url, timeout_s=settings.rasa_timeout_s, token=settings.rasa_token
+        ) as bot,
+        IsolatedProcessor(
+            budget_s=settings.email_processing_budget_s,
+            sessions=sessions or get_sessionmaker(),
+            settings=settings,
+            bot=bot,
+            sender=sender,
+        ) as processor,
+    ):
+        yield processor
+
+
+@contextlib.contextmanager
+def processor_for_child(settings: Settings) -> Iterator[MailProcessor]:
+    """The processor the mail child process runs (:mod:`bot.mail.isolation`): a plain one on
+    its own connections to the database of ``settings``."""
+    engine = make_engine(
+        settings.database_url, statement_timeout_s=settings.database_statement_timeout_s
+    )
+    try:
+        with RasaClient(
+            settings.rasa_url, timeout_s=settings.rasa_timeout_s, token=settings.rasa_token
+        ) as bot:
+            yield MailProcessor(
+                sessions=session_factory(engine),
+                settings=settings,
+                bot=bot,
+                sender=_smtp_sender(settings),
+            )
+    finally:
+        engine.dispose()
 
 
 class MailWorker:
@@ -118,8 +155,12 @@ class MailWorker:
                 backoff = min(backoff * 2, _MAX_ERROR_BACKOFF_S)
             else:
                 backoff = self._poll_s
-                if report.processed or report.requeued:
-                    logger.info("E-mail worker pass: %s", report.outcomes)
+                if report.processed or report.requeued or report.dead_lettered:
+                    logger.info(
+                        "E-mail worker pass: %s, %d failed mail(s) handed over",
+                        report.outcomes,
+                        report.dead_lettered,
+                    )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=backoff)
 
@@ -215,13 +256,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # e.g. BOT_PROFILE=production without SMTP_URL: one sentence per problem, no traceback.
+        messages = (str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+        problems = "; ".join(messages)
+        print(f"error: {problems}", file=sys.stderr)
+        return 2
     try:
         with local_catcher(settings) as where, mail_processor(settings) as processor:
             if args.once:
                 report = processor.drain(limit=args.limit)
                 summary = ", ".join(f"{k}={v}" for k, v in sorted(report.outcomes.items()))
                 print(f"Processed {report.processed} message(s); {summary or 'nothing due'}.")
+                if report.dead_lettered:
+                    print(f"Handed {report.dead_lettered} failed message(s) over to a human.")
                 if where and report.processed:
                     print(where)
                 return 0

@@ -265,8 +265,8 @@ class OtherLanguageClassifier(GraphComponent):
 
     Placed after the intent classifier and before `FallbackClassifier`: on strong evidence
     (`bot.nlu.other_languages.other_language_of`) the message's intent becomes
-    `other_language` (confidence 1.0, the classifier's guesses kept below it in the ranking)
-    and its `language` entity `en`, the language the assistant answers such customers in.
+    `other_language` (confidence 1.0, alone in the ranking) and its `language` entity `en`,
+    the language the assistant answers such customers in.
     Everything else is left alone, so French and English messages are unaffected; the
     entities (an order number, a country) still reach the actions, which help with them.
     """
@@ -329,14 +329,11 @@ class OtherLanguageClassifier(GraphComponent):
             if written is None:
                 continue
             logger.debug("Message written in %s: answered in %s.", written, self._answer_language)
-            ranking = [
-                entry
-                for entry in message.get(INTENT_RANKING_KEY) or []
-                if entry.get(INTENT_NAME_KEY) != OTHER_LANGUAGE_INTENT
-            ]
+            # The classifier's guesses are dropped: it never saw this language, and a second
+            # intent close to the first would make FallbackClassifier ask to clarify.
             intent = {INTENT_NAME_KEY: OTHER_LANGUAGE_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
             message.set(INTENT, intent, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [intent, *ranking], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [intent], add_to_output=True)
             if os.environ.get(CONTEXT_ENTITIES_ENV_VAR, "1") == "0":
                 continue
             entities = [

@@ -19,7 +19,9 @@ servers and by tests/rasa_env/test_lock_store.py in isolation.
    by the load balancer, waits behind it. If both tickets expire between two of the waiter's
    polls, the waiter's own ticket is gone and Rasa's loop waits for it forever (the customer's
    message is lost when the client gives up). Here a waiter whose ticket expired puts it back
-   with the same number (messages keep their order) and a fresh lifetime.
+   with a fresh lifetime: with the same number (messages keep their order), or, when a later
+   ticket is already queued (it may hold the lock), at the end of the queue, so two messages
+   never hold the lock at once.
 
 An empty lock is deleted, and a stored lock expires in Redis with its last ticket, so nothing
 is left behind by a server that died.
@@ -50,18 +52,29 @@ T = TypeVar("T")
 _MAX_ATTEMPTS = 50
 
 
-def _renew_if_expired(lock: TicketLock, ticket: int, lifetime: float) -> None:
-    """Puts `ticket` back in the queue, in its place, when it expired while waiting."""
+def _renew_if_expired(lock: TicketLock, ticket: int, lifetime: float) -> int:
+    """Puts `ticket` back in the queue when it expired while waiting; returns its number.
+
+    In its place when no later ticket is queued (its order is kept); otherwise at the end,
+    with a new number: a later ticket may be the one holding the lock right now (both
+    tickets expired and the later waiter looked first), and re-entering in front of it would
+    give the lock to two messages at once.
+    """
     lock.remove_expired_tickets()
     if any(t.number == ticket for t in lock.tickets):
-        return
+        return ticket
+    number = ticket
+    if any(t.number > ticket for t in lock.tickets):
+        number = lock.last_issued + 1
     logger.warning(
-        "Ticket %s of conversation '%s' expired while it waited for the lock; renewed.",
+        "Ticket %s of conversation '%s' expired while it waited for the lock; renewed as %s.",
         ticket,
         lock.conversation_id,
+        number,
     )
-    renewed = [*lock.tickets, Ticket(ticket, time.time() + lifetime)]
+    renewed = [*lock.tickets, Ticket(number, time.time() + lifetime)]
     lock.tickets = deque(sorted(renewed, key=lambda t: t.number))
+    return number
 
 
 class AtomicTicketLocking:
@@ -111,20 +124,31 @@ class AtomicTicketLocking:
     ) -> AsyncGenerator[TicketLock, None]:
         """Holds the conversation's lock for the block, once every earlier ticket is served."""
         ticket = self.issue_ticket(conversation_id, lock_lifetime)
-
-        def my_turn(lock: TicketLock) -> TicketLock | None:
-            _renew_if_expired(lock, ticket, lock_lifetime)
-            return None if lock.is_locked(ticket) else lock
-
         try:
             while True:
-                held = self._modify(conversation_id, my_turn)
+                ticket, held = self.try_acquire(conversation_id, ticket, lock_lifetime)
                 if held is not None:
                     break
                 await asyncio.sleep(wait_time_in_seconds)
             yield held
         finally:
             self.cleanup(conversation_id, ticket)
+
+    def try_acquire(
+        self, conversation_id: str, ticket: int, lock_lifetime: float
+    ) -> tuple[int, TicketLock | None]:
+        """One look at the lock for `ticket` (renewed if it expired meanwhile).
+
+        Returns:
+            The ticket's number (a renewed ticket may have a new one) and the lock when the
+            ticket holds it now, None while earlier tickets are served.
+        """
+
+        def my_turn(lock: TicketLock) -> tuple[int, TicketLock | None]:
+            number = _renew_if_expired(lock, ticket, lock_lifetime)
+            return number, (None if lock.is_locked(number) else lock)
+
+        return self._modify(conversation_id, my_turn)
 
 
 class RedisLockStore(AtomicTicketLocking, rasa_lock_store.RedisLockStore):  # type: ignore[misc]

@@ -24,6 +24,7 @@ EXPECTED_ACTIONS = {
     "action_clarify",
     "action_handle_inform",
     "action_ask_order_number",
+    "action_other_language",
 }
 
 

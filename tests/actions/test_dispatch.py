@@ -1,8 +1,8 @@
-"""action_handle_inform: information given outside a form."""
+"""action_handle_inform: information given outside a form; action_other_language."""
 
 from __future__ import annotations
 
-from actions.dispatch import ActionHandleInform
+from actions.dispatch import ActionHandleInform, ActionOtherLanguage
 from tests.actions.conftest import entity, make_tracker, responses, slot_events, texts
 
 
@@ -32,3 +32,33 @@ async def test_nothing_usable(dispatcher, domain) -> None:
     events = await ActionHandleInform().run(dispatcher, make_tracker(text="hmm"), domain)
     assert slot_events(events) == {"start_lookup": False}
     assert responses(dispatcher) == ["utter_default"]
+
+
+async def test_another_language_says_so_then_starts_the_lookup(dispatcher, domain) -> None:
+    tracker = make_tracker(
+        {"language": "en"},
+        text="Wo ist meine Bestellung OM-104233?",
+        entities=[entity("order_number", "OM-104233")],
+    )
+    events = await ActionOtherLanguage().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_other_language"]
+    assert slot_events(events) == {"start_lookup": True, "lookup_purpose": "status"}
+
+
+async def test_another_language_naming_a_country_gets_the_english_answer(
+    dispatcher, domain
+) -> None:
+    tracker = make_tracker(
+        {"language": "en"}, text="¿Hacen envíos a España?", entities=[entity("country", "ES")]
+    )
+    events = await ActionOtherLanguage().run(dispatcher, tracker, domain)
+    assert responses(dispatcher)[0] == "utter_other_language"
+    assert "Spain" in texts(dispatcher)
+    assert slot_events(events) == {"start_lookup": False}
+
+
+async def test_another_language_with_nothing_readable_asks_to_rephrase(dispatcher, domain) -> None:
+    tracker = make_tracker({"language": "en"}, text="Posso pagare con la carta?")
+    events = await ActionOtherLanguage().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_other_language", "utter_default"]
+    assert slot_events(events) == {"start_lookup": False}

@@ -416,9 +416,16 @@ def test_too_many_messages_and_too_long_messages_are_explained(
 
     widget.send("short one")
     widget.input.fill("another")
-    widget.input.press("Enter")
+    with page.expect_response(
+        lambda response: response.url.endswith("/api/chat") and response.status == 429
+    ) as refused:
+        widget.input.press("Enter")
     widget.wait_idle()
-    expect(widget.error).to_contain_text("Please wait 30 s")
+    # The wait the gateway computed (a full token takes 30 s to come back at 2 a minute,
+    # minus the time since the refusals began): the widget shows exactly that number.
+    retry_after = int(refused.value.headers["retry-after"])
+    assert 1 <= retry_after <= 30
+    expect(widget.error).to_contain_text(f"Please wait {retry_after} s")
     expect(widget.input).to_have_value("another")
 
 

@@ -78,6 +78,7 @@ STORE_RESPONSES = tuple(f"utter_{intent}" for intent in FAQ_INTENTS) + (
 # Responses conditioned on the language only.
 LANGUAGE_RESPONSES = (
     "utter_goodbye", "utter_thank", "utter_bot_challenge", "utter_language_switched",
+    "utter_other_language",
     "utter_ask_rephrase", "utter_anything_else", "utter_stopped", "utter_affirm_ack",
     "utter_deny_ack", "utter_clarify_intro", "utter_something_else",
     "utter_handoff_email_saved", "utter_handoff_email_invalid", "utter_ask_handoff_email",

@@ -34,6 +34,7 @@ from bot.scale import (
     rasa_production_env,
     write_nginx_config,
 )
+from tests.services import missing
 
 BIN = Path(sys.executable).parent
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -190,7 +191,8 @@ def test_the_compose_nginx_config_is_the_template_rendered() -> None:
 def test_nginx_accepts_the_scale_demo_config(tmp_path: Path) -> None:
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     if nginx is None:
-        pytest.skip("nginx is not installed (`make test` installs Debian's package)")
+        missing("nginx is not installed (`make test` installs Debian's package)")
+    assert nginx is not None
     config = write_nginx_config(
         tmp_path,
         rasa_ports=[15101, 15102],
@@ -264,3 +266,24 @@ def test_the_local_profile_uses_the_repository_endpoints(tmp_path: Path) -> None
 def test_an_unknown_profile_is_refused(tmp_path: Path) -> None:
     result = entrypoint(tmp_path, BOT_PROFILE="staging")
     assert result.returncode == 2 and "'staging'" in result.stderr
+
+
+@pytest.mark.parametrize(("lifetime", "rasa", "actions"), [(20, 30, 10), (60, 70, 30)])
+def test_nginx_read_timeouts_follow_the_lock_lifetime(
+    tmp_path: Path, lifetime: int, rasa: int, actions: int
+) -> None:
+    # A frozen Rasa server costs a turn about TICKET_LOCK_LIFETIME + 10 s (not 180 s), and a
+    # turn waiting for a dead server's lock (up to the lifetime) is never cut short.
+    config = write_nginx_config(
+        tmp_path,
+        rasa_ports=[15101],
+        action_ports=[15151],
+        rasa_listen_port=15100,
+        actions_listen_port=15150,
+        lock_lifetime_s=lifetime,
+    ).read_text(encoding="utf-8")
+    rasa_block, actions_block = config.split("# Action servers: only the Rasa servers")
+    assert re.findall(r"proxy_read_timeout (\d+)s;", rasa_block) == [str(rasa)]
+    assert re.findall(r"proxy_read_timeout (\d+)s;", actions_block) == [str(actions)]
+    assert rasa > lifetime
+    assert "proxy_next_upstream error timeout http_503 non_idempotent;" in rasa_block

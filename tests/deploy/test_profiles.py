@@ -30,6 +30,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "RASA_TOKEN",
         "EMAIL_WEBHOOK_SECRET",
         "CONSOLE_SESSION_SECRET",
+        "SMTP_URL",
     ):
         monkeypatch.delenv(name, raising=False)
 
@@ -51,6 +52,7 @@ def test_the_profile_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("RASA_TOKEN", "t0ken")
     monkeypatch.setenv("EMAIL_WEBHOOK_SECRET", "w3bhook")
     monkeypatch.setenv("CONSOLE_SESSION_SECRET", "s" * 32)
+    monkeypatch.setenv("SMTP_URL", "smtp://mail.example:25")
     production = settings()
     assert (production.bot_profile, production.rasa_token) == ("production", "t0ken")
 
@@ -73,7 +75,12 @@ def test_production_refuses_an_open_mail_webhook() -> None:
 
 
 def test_production_refuses_a_console_without_a_session_secret() -> None:
-    ready = {"database_url": POSTGRES, "rasa_token": "t", "email_webhook_secret": "w"}
+    ready = {
+        "database_url": POSTGRES,
+        "rasa_token": "t",
+        "email_webhook_secret": "w",
+        "smtp_url": "smtp://mail.example:25",
+    }
     with pytest.raises(ValidationError, match="CONSOLE_SESSION_SECRET must be set"):
         settings(bot_profile="production", **ready)
     with pytest.raises(ValidationError, match="CONSOLE_SESSION_SECRET must be set"):
@@ -81,6 +88,29 @@ def test_production_refuses_a_console_without_a_session_secret() -> None:
     assert settings(bot_profile="production", console_session_secret="k" * 32, **ready)
     # Local: optional (a random key per gateway process).
     assert settings().console_session_secret is None
+
+
+def test_production_refuses_to_start_without_smtp_url() -> None:
+    ready = {
+        "database_url": POSTGRES,
+        "rasa_token": "t",
+        "email_webhook_secret": "w",
+        "console_session_secret": "k" * 32,
+    }
+    # Without it no mail would be answered, forwarded or handed over: it would pile up.
+    with pytest.raises(ValidationError, match="SMTP_URL must be set"):
+        settings(bot_profile="production", **ready)
+    with pytest.raises(ValidationError, match="SMTP_URL must be set"):
+        settings(bot_profile="production", smtp_url="", **ready)
+    assert settings(bot_profile="production", smtp_url="smtp://mail.example:25", **ready)
+    # Local: optional (make run starts a local SMTP catcher).
+    assert settings().smtp_url is None
+
+
+def test_a_mail_budget_longer_than_the_lease_is_refused() -> None:
+    with pytest.raises(ValidationError, match="EMAIL_PROCESSING_BUDGET_S must be shorter"):
+        settings(email_processing_budget_s=600, email_processing_lease_s=600)
+    assert settings(email_processing_budget_s=10, email_processing_lease_s=11)
 
 
 def test_an_unknown_profile_is_refused() -> None:

@@ -400,6 +400,8 @@ def test_database_down_gets_an_apology_and_the_server_keeps_serving(tmp_path: Pa
                 "language": "en",
                 "order_number": "BT-200530",
                 "verified_order": "BT-200530",
+                # The answer checks this proof against the database again: which is down.
+                "verified_proof": "69002",
                 "lookup_purpose": "refund",
             },
             "BT-200530",

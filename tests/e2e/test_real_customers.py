@@ -74,3 +74,47 @@ def test_digits_of_the_other_shop_find_that_order_and_say_which_shop(
     answer = said(live_stack.say("marie.dupont@example.fr", sender=sender, metadata=BT))
     assert "OM-104233" in answer and OM_TRACKING in answer, answer
     assert "OM SYSTEM" in answer, answer
+
+
+# --- customers who write another language --------------------------------------------------
+
+OTHER_LANGUAGE_LINE = "I speak French and English only, so I'll answer you in English."
+
+
+def test_a_german_order_question_is_answered_in_english_and_looked_up(
+    live_stack: LiveStack,
+) -> None:
+    sender = new_sender()
+    first = live_stack.say("Wo ist meine Bestellung OM-104233?", sender=sender, metadata=OM)
+    ask = said(first)
+    assert texts(first).split("\n")[0] == OTHER_LANGUAGE_LINE, ask
+    # The order number was read: the lookup asks for the proof, in English.
+    assert "e-mail address or the postcode" in ask, ask
+    answer = said(live_stack.say("marie.dupont@example.fr", sender=sender, metadata=OM))
+    assert "Your order OM-104233" in answer and OM_TRACKING in answer, answer
+
+
+def test_a_spanish_delivery_question_gets_the_english_answer_for_spain(
+    live_stack: LiveStack,
+) -> None:
+    answer = said(live_stack.say("¿Hacen envíos a España?", metadata=OM))
+    assert answer.startswith(OTHER_LANGUAGE_LINE), answer
+    assert "Spain" in answer and "3 to 4 business days" in answer, answer
+
+
+def test_an_italian_question_with_nothing_readable_gets_the_contact_route_in_english(
+    live_stack: LiveStack,
+) -> None:
+    answer = said(live_stack.say("Buongiorno, posso pagare con la carta di credito?", metadata=BT))
+    assert answer.startswith(OTHER_LANGUAGE_LINE), answer
+    assert "service@btomic.com" in answer, answer
+    assert "Désolé" not in answer and "Bonjour" not in answer, answer
+
+
+def test_french_after_another_language_is_answered_in_french_again(live_stack: LiveStack) -> None:
+    sender = new_sender()
+    said(live_stack.say("¿Hacen envíos a España?", sender=sender, metadata=OM))
+    answer = said(
+        live_stack.say("Quels moyens de paiement acceptez-vous ?", sender=sender, metadata=OM)
+    )
+    assert "Vous pouvez payer" in answer, answer

@@ -414,3 +414,28 @@ def test_a_documented_question_is_answered_and_the_rest_handed_over(
             assert handoff.forwarded is True
     finally:
         engine.dispose()
+
+
+def test_a_german_mail_from_the_owner_gets_one_english_reply_with_the_order(
+    mail_gateway: MailGateway,
+) -> None:
+    raw = make_mail(
+        sender="Lukas Becker <lukas.becker@example.de>",
+        message_id="<german@example.de>",
+        subject="Meine Bestellung",
+        body=(
+            "Guten Tag,\n\nich habe vor zwei Wochen bestellt. Wo ist meine Bestellung "
+            "OM-104250? Ich warte immer noch.\n\nMit freundlichen Grüßen\nLukas Becker"
+        ),
+    )
+    assert mail_gateway.deliver(raw).status_code == 202
+
+    reply = mail_gateway.only_reply("<german@example.de>")
+    text = reply.text
+    answer = text.split("\n> ")[0]
+    assert text.startswith("Hello,\n"), text
+    assert answer.count("I speak French and English only") == 1, answer
+    assert "OM-104250" in answer and "Kind regards," in answer, answer
+    assert reply.message["Content-Language"] == "en"
+    for french in ("Bonjour", "Cordialement", "commande"):
+        assert french not in answer, answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -190,8 +191,24 @@ def test_text_less_messages_are_skipped(detector: LanguageDetector) -> None:
     assert message.get(ENTITIES) is None
 
 
-def test_fingerprint_follows_the_helper_modules() -> None:
-    """A word-list change must invalidate Rasa's training cache."""
+@pytest.mark.parametrize("edited_module", ["bot.nlu.language", "bot.nlu.langid"])
+def test_fingerprint_follows_the_helper_modules(
+    edited_module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A word-list change must invalidate Rasa's training cache: the fingerprint is stable
+    while the sources are unchanged, and changes when either module's source does."""
     first = LanguageDetector.fingerprint_addon({})
     assert first == LanguageDetector.fingerprint_addon({})
     assert first is not None and len(first) == 64
+    real_getsource = inspect.getsource
+
+    def one_more_word(obj: Any) -> str:
+        source = real_getsource(obj)
+        if getattr(obj, "__name__", None) == edited_module:
+            return source + '\nEXTRA_WORDS = ("bonjour",)\n'
+        return source
+
+    monkeypatch.setattr(inspect, "getsource", one_more_word)
+    edited = LanguageDetector.fingerprint_addon({})
+    assert edited is not None and len(edited) == 64
+    assert edited != first

@@ -138,7 +138,7 @@ def test_the_component_sets_the_intent_and_english_and_keeps_the_other_entities(
     (message,) = component.process([classified("Wo ist meine Bestellung OM-104233?")])
     assert message.get(INTENT) == {"name": OTHER_LANGUAGE_INTENT, "confidence": 1.0}
     ranking = message.get(INTENT_RANKING_KEY)
-    assert [r["name"] for r in ranking] == [OTHER_LANGUAGE_INTENT, "out_of_scope"]
+    assert [r["name"] for r in ranking] == [OTHER_LANGUAGE_INTENT]
     assert entity_values(message) == [("order_number", "OM-104233"), ("language", "en")]
 
 

@@ -1,14 +1,16 @@
 """The scaled deployment under test: 2 Rasa servers, 2 action servers, 2 gateways, nginx.
 
 It is the stack of `make scale-demo` (bot/scale.py), started once per module on free loopback
-ports, in the production profile, against:
+ports, in the production profile, supervised as `make scale-demo` supervises it (a killed or
+frozen server is restarted), against:
 
 * PostgreSQL (``TEST_POSTGRES_URL``): a new orders database (migrated, demo orders) and a new
   tracker database name, which the Rasa servers create themselves; both dropped afterwards;
 * Redis (``TEST_REDIS_URL``): the lock store, under a key prefix of this run only;
 * a real SMTP server (aiosmtpd) for the gateways' e-mail workers.
 
-Without those variables (or without nginx) every test here is skipped with the reason.
+Without those variables (or without nginx) every test here is skipped with the reason; under
+``CI=true`` they fail instead (tests/services.py).
 """
 
 from __future__ import annotations
@@ -37,10 +39,14 @@ from bot.scale import (
 )
 from tests.conftest import load_demo_database
 from tests.mail.helpers import SmtpServer
+from tests.services import TEST_FIGURES, missing
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 REDIS_ENV = "TEST_REDIS_URL"
 WEBHOOK_SECRET = "scale-webhook-secret"
+# Figures the failure tests measured (lost turns, worst turn time): printed at the end of the
+# run by tests/conftest.py and written to var/test-figures.txt.
+FIGURES = TEST_FIGURES
 # One HTTP call may wait for a dead server's lock ticket to expire (lock_lifetime_s) on top of
 # a turn that is slow because 50 others run at the same time.
 CALL_TIMEOUT_S = 120.0
@@ -48,17 +54,17 @@ CALL_TIMEOUT_S = 120.0
 
 def required_backends() -> tuple[str, str]:
     """``TEST_POSTGRES_URL`` and ``TEST_REDIS_URL``, or skips naming what is missing."""
-    missing = [name for name in (POSTGRES_ENV, REDIS_ENV) if not os.environ.get(name)]
-    if missing:
-        pytest.skip(
-            f"scale-out tests not run: {' and '.join(missing)} not set (they need a real "
+    absent = [name for name in (POSTGRES_ENV, REDIS_ENV) if not os.environ.get(name)]
+    if absent:
+        missing(
+            f"scale-out tests not run: {' and '.join(absent)} not set (they need a real "
             "PostgreSQL for the shared tracker store and a real Redis for the lock store; "
             ".ci/run sets both when 127.0.0.1:5432 and 127.0.0.1:6379 answer)"
         )
     try:
         nginx_binary()
     except ScaleError as exc:
-        pytest.skip(f"scale-out tests not run: {exc}")
+        missing(f"scale-out tests not run: {exc}")
     return os.environ[POSTGRES_ENV], os.environ[REDIS_ENV]
 
 
@@ -71,8 +77,9 @@ class Turn:
     answer: str = ""
     upstream: str = ""
     error: str = ""
-    # time.monotonic() when the answer (or the error) came back.
+    # time.monotonic() when the answer (or the error) came back, and when it was sent.
     finished_at: float = 0.0
+    started_at: float = 0.0
 
 
 @dataclass
@@ -115,11 +122,14 @@ class Scaled:
     ) -> Turn:
         """One message through nginx (REST channel); records which Rasa server answered."""
         url, payload = self._request(sender, message, metadata, base_url)
+        started = time.monotonic()
         try:
             response = httpx.post(url, json=payload, timeout=CALL_TIMEOUT_S)
         except httpx.HTTPError as exc:
-            return Turn(text=message, error=repr(exc), finished_at=time.monotonic())
-        return _turn(message, response)
+            return Turn(
+                text=message, error=repr(exc), finished_at=time.monotonic(), started_at=started
+            )
+        return _turn(message, response, started)
 
     async def say_async(
         self,
@@ -132,11 +142,14 @@ class Scaled:
     ) -> Turn:
         """The same from asyncio code sharing one client (the concurrency tests)."""
         url, payload = self._request(sender, message, metadata, base_url)
+        started = time.monotonic()
         try:
             response = await client.post(url, json=payload, timeout=CALL_TIMEOUT_S)
         except httpx.HTTPError as exc:
-            return Turn(text=message, error=repr(exc), finished_at=time.monotonic())
-        return _turn(message, response)
+            return Turn(
+                text=message, error=repr(exc), finished_at=time.monotonic(), started_at=started
+            )
+        return _turn(message, response, started)
 
     def tracker(self, sender: str) -> dict[str, Any]:
         """The conversation's tracker from Rasa's HTTP API (with the token).
@@ -175,8 +188,13 @@ class Scaled:
         return events
 
 
-def _turn(message: str, response: httpx.Response) -> Turn:
-    turn = Turn(text=message, status=response.status_code, finished_at=time.monotonic())
+def _turn(message: str, response: httpx.Response, started: float) -> Turn:
+    turn = Turn(
+        text=message,
+        status=response.status_code,
+        finished_at=time.monotonic(),
+        started_at=started,
+    )
     turn.upstream = response.headers.get("X-Upstream", "")
     if response.status_code == 200:
         texts = [m.get("text", "") for m in response.json() if m.get("text")]
@@ -253,9 +271,14 @@ def scaled(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         )
         stack = ScaleStack(config)
         with stack.running():
-            yield Scaled(
-                stack=stack, orders_url=orders_url, tracker_url=config.tracker_url, smtp=smtp
-            )
+            # The supervisor of `make scale-demo`: it restarts what the tests kill or freeze.
+            supervisor = stack.stack.supervise_in_background()
+            try:
+                yield Scaled(
+                    stack=stack, orders_url=orders_url, tracker_url=config.tracker_url, smtp=smtp
+                )
+            finally:
+                supervisor.stop()
     finally:
         smtp.stop()
         drop_database(postgres_url, orders_db)

@@ -9,13 +9,13 @@
   committed) once per module for ``PINNED_TODAY``, for read-only tests;
 * ``empty_database_url``: a new, never-migrated database per test (migrations, CLI).
 
-Without ``TEST_POSTGRES_URL`` the PostgreSQL cases are skipped, saying so.
+Without ``TEST_POSTGRES_URL`` the PostgreSQL cases are skipped, saying so; under ``CI=true``
+they fail instead (tests/services.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +30,7 @@ from bot.config import get_settings
 from bot.db.demo import load_demo_data
 from bot.db.migrate import upgrade
 from bot.db.session import dispose_engines, make_engine
+from tests.services import required_env
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"
 PINNED_TODAY = dt.date(2024, 3, 1)  # the day after a 29 February: date offsets cross it
@@ -42,13 +43,11 @@ BACKENDS = [
 
 def postgres_base_url() -> str:
     """``TEST_POSTGRES_URL``, or skips the test with the reason."""
-    url = os.environ.get(POSTGRES_ENV)
-    if not url:
-        pytest.skip(
-            f"PostgreSQL not configured: set {POSTGRES_ENV} "
-            "(e.g. postgresql+psycopg2://postgres@127.0.0.1:5432/test) to run this on PostgreSQL"
-        )
-    return url
+    return required_env(
+        POSTGRES_ENV,
+        "PostgreSQL not configured (e.g. postgresql+psycopg2://postgres@127.0.0.1:5432/test) "
+        "to run this on PostgreSQL",
+    )
 
 
 @contextmanager

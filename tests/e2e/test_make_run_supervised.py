@@ -1,0 +1,290 @@
+"""`make run`'s supervisor on the real stack: each process, and a worker, killed under load.
+
+The real command (`python -m bot.stack run`, what `make run` runs) starts the Rasa server,
+the action server, the answer service and the gateway on free ports, with its own demo orders
+database and its own `--var-dir`. A load thread keeps chatting through the gateway
+(`POST /api/chat`, a delivery question whose answer needs the action server) while the tests
+kill, in turn, the action server's main process, one of its workers (Sanic's), the Rasa
+server, the gateway and the answer service, each with SIGKILL: the stack must say it restarts
+the process, bring it back, leave nothing of the old one behind (Sanic's worker used to keep
+the port), and answer every turn again. One instance
+of each process runs here, so the turns sent while a process is down fail (reported, not
+hidden); `make scale-demo` (tests/scale) is where a dead process costs no turn. Last, two
+SIGTERMs in a row (what `make` does) stop everything, leaving no process behind.
+
+Waits poll a condition with a generous deadline (a loaded machine loads the model slowly);
+no duration is asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.stack import free_port, group_members, port_is_free
+from tests.conftest import load_demo_database
+from tests.processes import alive, children_of, cmdline
+from tests.services import TEST_FIGURES
+
+pytestmark = pytest.mark.e2e
+
+PATIENCE_S = 900.0  # Rasa loading its model on a busy machine, twice
+
+
+@dataclass
+class Turn:
+    started: float
+    finished: float
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class Load:
+    """A thread chatting through the gateway, one delivery question after another."""
+
+    gateway_url: str
+    turns: list[Turn] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Load:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=120)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=60) as client:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                try:
+                    response = client.post(
+                        f"{self.gateway_url}/api/chat",
+                        json={
+                            "sender_id": f"sup-{uuid.uuid4().hex[:16]}",
+                            "message": "Livrez-vous en Suisse ?",
+                            "store": "om-system",
+                        },
+                    )
+                    text = " ".join(m.get("text") or "" for m in response.json()["messages"])
+                    ok = response.status_code == 200 and "Suisse" in text
+                    detail = "" if ok else f"{response.status_code} {text[:80]!r}"
+                except (httpx.HTTPError, ValueError, KeyError) as exc:
+                    ok, detail = False, repr(exc)[:120]
+                self.turns.append(Turn(started, time.monotonic(), ok, detail))
+                if not ok:
+                    self._stop.wait(1.0)  # a customer trying again a second later
+
+    def answered_after(self, moment: float) -> list[Turn]:
+        return [t for t in list(self.turns) if t.started >= moment]
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str]
+    seen: list[str]
+    gateway_url: str
+    ports: dict[str, int]
+    load: Load
+    # (kill time, time the first turn after it was answered) of each kill.
+    outages: list[tuple[float, float]] = field(default_factory=list)
+
+    def wait_for(self, text: str, after: int = 0) -> int:
+        """Waits for a line of the stack's console containing `text` (at or after line
+        `after`); returns its index."""
+        deadline = time.monotonic() + PATIENCE_S
+        index = after
+        while True:
+            while index < len(self.seen):
+                if text in self.seen[index]:
+                    return index
+                index += 1
+            left = deadline - time.monotonic()
+            assert left > 0, f"the stack never said {text!r}:\n" + "\n".join(self.seen[-40:])
+            try:
+                self.seen.append(self.lines.get(timeout=min(left, 5.0)))
+            except queue.Empty:
+                assert self.process.poll() is None, "\n".join(self.seen[-40:])
+
+    def service_leader(self, marker: str) -> int:
+        (pid,) = [p for p in children_of(self.process.pid) if marker in cmdline(p)]
+        return pid
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def running(
+    trained_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningStack]:
+    work = tmp_path_factory.mktemp("make-run")
+    database_url = f"sqlite:///{work / 'orders.db'}"
+    load_demo_database(database_url)
+    ports = {
+        "RASA_PORT": free_port(),
+        "ACTION_SERVER_PORT": free_port(),
+        "GATEWAY_PORT": free_port(),
+        "ANSWER_SERVICE_PORT": free_port(),
+        "LOCAL_SMTP_PORT": free_port(),
+    }
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "DATABASE_URL": database_url,
+        "CHAT_RATE_LIMIT_MESSAGES": "1000000",
+        "SMTP_URL": "",
+        **{name: str(port) for name, port in ports.items()},
+    }
+    process = subprocess.Popen(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "bot.stack", "run", "--var-dir", str(work / "var")],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
+    gateway_url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+    stack = RunningStack(process, lines, [], gateway_url, ports, Load(gateway_url))
+    try:
+        stack.wait_for("Ready in")
+        stack.load.start()
+        yield stack
+    finally:
+        stack.load.stop()
+        if process.poll() is None:
+            process.kill()  # only when a test failed half-way: the last test stops it properly
+            process.wait()
+        failed = [t for t in stack.load.turns if not t.ok]
+        TEST_FIGURES.append(
+            f"make run under a chat load: {len(stack.load.turns)} turns, {len(failed)} failed "
+            "(all while a killed process was down)"
+        )
+
+
+def recovered(stack: RunningStack, since: float) -> None:
+    """The next turns after `since` are answered again, each of them."""
+    wait_until(lambda: len([t for t in stack.load.answered_after(since) if t.ok]) >= 3, "turns")
+    later = time.monotonic()
+    wait_until(lambda: len(stack.load.answered_after(later)) >= 3, "more turns")
+    assert all(t.ok for t in stack.load.answered_after(later)), [
+        t.detail for t in stack.load.answered_after(later)
+    ]
+
+
+def report(stack: RunningStack, what: str, killed_at: float) -> None:
+    """Adds the outage to the figures: failed turns from the kill to the first answer."""
+    after = stack.load.answered_after(killed_at - 60)
+    failed = [t for t in after if not t.ok and t.finished >= killed_at]
+    answered = [t for t in after if t.ok and t.started >= killed_at]
+    back = min((t.finished for t in answered), default=time.monotonic())
+    stack.outages.append((killed_at, back))
+    TEST_FIGURES.append(
+        f"make run, {what} killed (SIGKILL) under a chat load: answered again after "
+        f"{back - killed_at:.1f} s, {len(failed)} turn(s) failed meanwhile (one process of "
+        "each kind: no other server to take them)"
+    )
+
+
+def kill_and_see_it_back(stack: RunningStack, name: str, marker: str) -> None:
+    leader = stack.service_leader(marker)
+    everyone = group_members(leader)
+    mark = len(stack.seen)
+    killed_at = time.monotonic()
+    os.kill(leader, signal.SIGKILL)
+    stack.wait_for(f"The {name} exited with code -9; restarting it", after=mark)
+    back = stack.wait_for(f"The {name} is back", after=mark)
+    since = time.monotonic()
+    assert back > mark
+    assert not [pid for pid in everyone if alive(pid)], "part of the killed process was left"
+    assert stack.service_leader(marker) != leader
+    recovered(stack, since)
+    report(stack, f"the {name}'s main process", killed_at)
+
+
+def test_the_load_is_answered(running: RunningStack) -> None:
+    wait_until(lambda: sum(t.ok for t in running.load.turns) >= 5, "first turns")
+    assert all(t.ok for t in running.load.turns), [t.detail for t in running.load.turns]
+
+
+def test_the_action_server_main_process_killed(running: RunningStack) -> None:
+    kill_and_see_it_back(running, "action server", "rasa_sdk")
+
+
+def test_an_action_server_worker_killed(running: RunningStack) -> None:
+    leader = running.service_leader("rasa_sdk")
+    workers = [pid for pid in group_members(leader) if pid != leader]
+    assert workers, "Sanic runs its app in worker processes"
+    since = time.monotonic()
+    os.kill(workers[-1], signal.SIGKILL)
+    wait_until(lambda: not alive(workers[-1]), "the worker's death")
+    # Sanic's manager replaces its worker, or exits and the stack restarts it: either way
+    # the action server serves again and the turns are answered.
+    recovered(running, since)
+    report(running, "a Sanic worker of the action server", since)
+    current = running.service_leader("rasa_sdk")
+    assert len(group_members(current)) >= 2
+
+
+def test_the_rasa_server_killed(running: RunningStack) -> None:
+    kill_and_see_it_back(running, "Rasa server", "bot.rasa_ext.cli")
+
+
+def test_the_gateway_killed(running: RunningStack) -> None:
+    kill_and_see_it_back(running, "gateway", "uvicorn")
+
+
+def test_the_answer_service_killed(running: RunningStack) -> None:
+    kill_and_see_it_back(running, "answer service", "bot.answers.service")
+
+
+def test_two_sigterms_stop_everything_and_leave_nothing(running: RunningStack) -> None:
+    leaders = children_of(running.process.pid)
+    everyone = [pid for leader in leaders for pid in group_members(leader)]
+    assert len(leaders) == 4 and len(everyone) >= 5, (leaders, everyone)
+    running.load.stop()
+    # No turn failed but those in flight on, or sent while, a killed process was down.
+    stray = [
+        t
+        for t in running.load.turns
+        if not t.ok and not any(k - 30 <= t.started and t.finished <= b for k, b in running.outages)
+    ]
+    assert not stray, [t.detail for t in stray]
+    running.process.send_signal(signal.SIGTERM)  # make forwards its own SIGTERM: two arrive
+    running.process.send_signal(signal.SIGTERM)
+    assert running.process.wait(timeout=120) == 0, "\n".join(running.seen[-20:])
+    running.wait_for("Stopped.")
+    assert not [pid for pid in everyone if alive(pid)], "processes left behind"
+    for name in running.ports:
+        assert port_is_free(running.ports[name]), f"{name} still taken"

@@ -1,0 +1,216 @@
+"""The supervisor of `make run`, `make shell` and `make scale-demo` (bot/stack.py), on real
+processes: small HTTP services (tests/supervisor/fake_service.py) that crash, freeze, keep a
+worker alive after their parent died, or ignore SIGTERM. Every wait polls a condition with a
+deadline that only bounds a failing test; nothing asserts a duration.
+
+The same supervisor on the real Rasa server, action server and gateway: tests/e2e/
+test_make_run_supervised.py.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.config import PROJECT_ROOT
+from bot.stack import Service, Stack, free_port, group_members
+from tests.processes import alive, children_of
+
+PATIENCE_S = 120.0
+
+
+def fake(port: int, *args: str, name: str = "fake service") -> Service:
+    argv = [sys.executable, "-m", "tests.supervisor.fake_service", str(port), *args]
+    return Service(name, argv, port, "/health", ready_timeout_s=PATIENCE_S)
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.05)
+
+
+class Console:
+    """Collects what the supervisor says."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, message: str) -> None:
+        with self._lock:
+            self.lines.append(message)
+
+    def said(self, *parts: str) -> bool:
+        with self._lock:
+            return any(all(part in line for part in parts) for line in self.lines)
+
+
+def answers(service: Service) -> bool:
+    try:
+        return httpx.get(f"{service.base_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console()
+
+
+@pytest.fixture
+def stacks() -> Iterator[list[Stack]]:
+    """Stacks the test started; stopped afterwards whatever happened."""
+    started: list[Stack] = []
+    yield started
+    for stack in started:
+        stack.stop()
+
+
+def test_a_crashed_service_is_restarted_and_its_orphaned_worker_stopped(
+    tmp_path: Path, console: Console, stacks: list[Stack]
+) -> None:
+    service = fake(free_port(), "--worker")
+    stack = Stack([service], log_dir=tmp_path, say=console)
+    stacks.append(stack)
+    stack.start()
+    leader = service.process.pid if service.process else 0
+    wait_until(lambda: len(group_members(leader)) == 2, "the worker is forked")
+    (worker,) = [pid for pid in group_members(leader) if pid != leader]
+    supervisor = stack.supervise_in_background(poll_s=0.05)
+    try:
+        os.kill(leader, signal.SIGKILL)  # the main process dies; its worker stays behind
+        wait_until(lambda: console.said("The fake service is back"), "the restart")
+    finally:
+        assert supervisor.stop() == 0
+    assert console.said("The fake service exited with code -9; restarting it in 1 s (restart 1")
+    assert not alive(worker), "the dead service's worker was left running"
+    assert service.process is not None and service.process.pid != leader
+    assert answers(service)
+
+
+def test_a_frozen_service_is_killed_and_restarted(
+    tmp_path: Path, console: Console, stacks: list[Stack]
+) -> None:
+    service = fake(free_port())
+    stack = Stack([service], log_dir=tmp_path, say=console, hang_after_s=2, check_every_s=0.2)
+    stacks.append(stack)
+    stack.start()
+    frozen = service.process.pid if service.process else 0
+    supervisor = stack.supervise_in_background(poll_s=0.05)
+    try:
+        os.kill(frozen, signal.SIGSTOP)
+        wait_until(lambda: console.said("The fake service is back"), "the restart")
+    finally:
+        assert supervisor.stop() == 0
+    assert console.said("did not answer its health check for 2 s; restarting it")
+    assert not alive(frozen)
+    assert answers(service)
+
+
+def test_a_service_that_keeps_crashing_stops_the_stack_with_its_log(
+    tmp_path: Path, console: Console, stacks: list[Stack]
+) -> None:
+    service = fake(free_port(), "--crash-after", "1.5")
+    other = fake(free_port(), name="healthy service")
+    stack = Stack(
+        [service, other], log_dir=tmp_path, say=console, max_restarts=2, backoff_max_s=0.5
+    )
+    stacks.append(stack)
+    stack.start()
+
+    assert stack.watch(poll_s=0.05) == 1  # after the third crash in the window
+
+    restarts = [line for line in console.lines if "restarting it in" in line]
+    assert [line.split(" (restart ")[1][:1] for line in restarts] == ["1", "2"]
+    assert "restarting it in 0.5 s" in restarts[0]
+    last = console.lines[-1]
+    assert "The fake service exited with code 3 and keeps crashing (3 times in 300 s)" in last
+    assert "boom: crashing on purpose" in last  # the end of its log
+    assert answers(other)  # the caller stops the stack; watch() itself killed nobody else
+
+
+def test_stop_ends_every_process_of_every_group_and_can_be_called_again(
+    tmp_path: Path,
+) -> None:
+    services = [fake(free_port(), "--worker"), fake(free_port(), "--worker", "--stubborn")]
+    stack = Stack(services, log_dir=tmp_path)
+    stack.start()
+    leaders = [s.process.pid for s in services if s.process]
+    wait_until(lambda: all(len(group_members(p)) == 2 for p in leaders), "workers forked")
+    everyone = [pid for leader in leaders for pid in group_members(leader)]
+    os.kill(leaders[0], signal.SIGKILL)  # a group whose leader already died
+    stack.stop(timeout_s=2)  # the stubborn one ignores SIGTERM: SIGKILL after 2 s
+    assert not [pid for pid in everyone if alive(pid)]
+    stack.stop()  # again: nothing left to do, no error
+    assert all(s.process is None for s in services)
+
+
+def read_lines(process: subprocess.Popen[str]) -> queue.Queue[str]:
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+def wait_for_line(lines: queue.Queue[str], text: str, seen: list[str]) -> None:
+    deadline = time.monotonic() + PATIENCE_S
+    while True:
+        line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        seen.append(line)
+        if text in line:
+            return
+
+
+@pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT])
+def test_a_second_signal_while_stopping_orphans_nothing(tmp_path: Path, second: int) -> None:
+    """`make run` gets SIGTERM twice (make forwards its own): the second one arrives while
+    the stack is stopping a service that ignores SIGTERM."""
+    ports = [free_port(), free_port()]
+    process = subprocess.Popen(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "tests.supervisor.fake_stack", str(tmp_path), *map(str, ports)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        lines = read_lines(process)
+        wait_for_line(lines, "Ready in", seen)
+        children = children_of(process.pid)
+        everyone = [pid for child in children for pid in group_members(child)]
+        assert len(children) == 2 and len(everyone) == 4, (children, everyone)
+
+        process.send_signal(signal.SIGTERM)
+        wait_for_line(lines, "Stopping...", seen)
+        process.send_signal(second)  # during stop(): the stubborn service holds it up
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=PATIENCE_S) == 0, seen
+        wait_for_line(lines, "Stopped.", seen)
+        assert not [pid for pid in everyone if alive(pid)], "processes left behind"
+        # The well-behaved service was asked (SIGTERM reached it: no signal mask inherited
+        # from the supervisor), it did not have to be killed.
+        log = (tmp_path / f"fake-service-2-{ports[1]}.log").read_text(encoding="utf-8")
+        assert "stopping on SIGTERM" in log
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
