@@ -8,6 +8,10 @@ Three calls, all on the Rasa server started with ``--enable-api``:
   responses are conditioned on, from the whole mail rather than from one short sentence;
 * ``POST /webhooks/rest/webhook``: the REST channel, exactly as the widget's messages go, with
   the channel metadata (store, channel, sender address) the actions read.
+
+A mail never offers buttons, so no text of it is ever an intent: a question starting with
+``/`` (``/restart``, ``/inform{...}``) is read as words by both calls
+(:func:`bot.payloads.as_customer_text`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.errors import RasaUnavailableError
+from bot.payloads import as_customer_text
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +127,7 @@ class RasaClient:
         Raises:
             RasaUnavailableError: the server cannot be reached or answered an error.
         """
-        result = self._post("/model/parse", {"text": text})
+        result = self._post("/model/parse", {"text": as_customer_text(text)})
         intent = result.get("intent") if isinstance(result, Mapping) else None
         if not isinstance(intent, Mapping):
             return Interpretation(intent=None, confidence=0.0)
@@ -156,7 +161,11 @@ class RasaClient:
         Raises:
             RasaUnavailableError: the server cannot be reached or answered an error.
         """
-        payload = {"sender": sender_id, "message": text, "metadata": dict(metadata)}
+        payload = {
+            "sender": sender_id,
+            "message": as_customer_text(text),
+            "metadata": dict(metadata),
+        }
         result = self._post("/webhooks/rest/webhook", payload)
         if not isinstance(result, list):
             raise RasaUnavailableError("Rasa's REST channel did not answer with a list")
