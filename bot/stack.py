@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot.config import PROJECT_ROOT, VAR_DIR, Settings, get_settings
+from bot.config import PROJECT_ROOT, VAR_DIR, Settings, env_file_values, get_settings
 from bot.mail.worker import LOCAL_SMTP_PORT, local_smtp_url
 from bot.shops import shop_ids
 
@@ -767,9 +767,9 @@ def default_stack(*, store: str | None = None, var_dir: Path = VAR_DIR) -> Stack
     give each run its own).
     """
     settings = get_settings()
-    # Every process gets the default store, also when it comes from `.env`: Rasa's NLU reads
-    # DEFAULT_STORE from its environment only (it has no settings class).
-    extra = {"DEFAULT_STORE": store or settings.default_store}
+    # Every process gets the settings of `.env` in its environment: Rasa's NLU reads
+    # DEFAULT_STORE and STORES_DIR from there only (it has no settings class).
+    extra = {**env_file_values(), "DEFAULT_STORE": store or settings.default_store}
     if var_dir != VAR_DIR:
         extra["TRACKER_STORE_URL"] = f"sqlite:///{var_dir / 'rasa-tracker.db'}"
     mail = local_mail(settings)
