@@ -28,12 +28,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,8 +50,9 @@ from bot.mail.compose import build_forward, build_reply, compose_body
 from bot.mail.guards import is_complaint, no_reply_reason
 from bot.mail.parsing import ParsedMail, read_mail
 from bot.mail.questions import Request, detect_language, find_requests, other_language_of
-from bot.mail.rasa import BotClient, Interpretation
 from bot.mail.routing import own_addresses
+from bot.payloads import as_customer_text
+from bot.rasa_client import Interpretation
 from bot.stores import StorePolicy, load_store
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,44 @@ DAY = dt.timedelta(days=1)
 #: A question of at most this many words may lean on the sentences before it ("What should
 #: I do?", "C'est normal ?"): it is also read with them.
 SHORT_QUESTION_WORDS = 5
+
+
+class BotClient(Protocol):
+    """What the processor needs from the bot (:class:`bot.rasa_client.BlockingRasaClient`, or a
+    fake in unit tests)."""
+
+    def parse(self, text: str) -> Interpretation:
+        """The intent of ``text`` and its confidence."""
+
+    def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:
+        """Sets slots of the conversation ``sender_id``."""
+
+    def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
+        """Sends ``text`` in the conversation ``sender_id``; returns the bot's messages."""
+
+
+class WordsOnly:
+    """The bot as the mail channel talks to it: every text of a mail is the customer's words.
+
+    A mail offers no buttons, so no text of it may be read by Rasa as an intent given
+    directly: a question starting with ``/`` (``/restart``, ``/inform{...}``) is neutralised
+    for both the NLU reading and the conversation (:func:`bot.payloads.as_customer_text`).
+    """
+
+    def __init__(self, bot: BotClient) -> None:
+        self._bot = bot
+
+    def parse(self, text: str) -> Interpretation:
+        """The intent of ``text`` (as words) and its confidence."""
+        return self._bot.parse(as_customer_text(text))
+
+    def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:
+        """Sets slots of the conversation ``sender_id`` (the channel's own, not the mail's)."""
+        self._bot.set_slots(sender_id, slots)
+
+    def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
+        """Sends ``text`` (as words) in the conversation ``sender_id``."""
+        return self._bot.ask(sender_id, as_customer_text(text), metadata)
 
 
 class MailSender(Protocol):
@@ -148,7 +187,7 @@ class MailProcessor:
         """
         self._sessions = sessions
         self._settings = settings
-        self._bot = bot
+        self._bot = WordsOnly(bot)
         self._sender = sender
         self._clock = clock
         self._own_addresses = own_addresses(settings)

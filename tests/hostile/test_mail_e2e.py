@@ -199,4 +199,3 @@ def test_mails_in_rasas_intent_syntax_neither_restart_nor_set_slots(
     assert any("paiement" in text for text in user_texts), user_texts
     # Whatever of the others reached the conversation reached it as words.
     assert not any(text.strip().startswith("/") for text in user_texts), user_texts
-
