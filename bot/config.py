@@ -87,6 +87,19 @@ class Settings(BaseSettings):
     # (a burst of the full amount is allowed, then it refills evenly over the window).
     chat_rate_limit_messages: int = Field(default=30, ge=1)
     chat_rate_limit_window_s: float = Field(default=60.0, gt=0.0)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto the gateway believes, as
+    # comma-separated addresses or networks ("10.0.0.0/8, 127.0.0.1"). Empty (the default):
+    # the client is the connection's peer, whatever the headers say (bot/api/middleware.py).
+    trusted_proxies: str = ""
+    # Redis shared by every gateway: the chat rate limit's buckets live there, so a client has
+    # one budget whichever gateway answers (bot/api/ratelimit.py). The same REDIS_* variables
+    # as Rasa's lock store (deploy/); unset REDIS_HOST = buckets in this process's memory
+    # (the local profile's one gateway). Required in production.
+    redis_host: str | None = None
+    redis_port: int = 6379
+    redis_db: int = 0
+    redis_password: str | None = None
+    redis_key_prefix: str = "shopsupport"
     # Origins allowed to call the gateway from a browser (CORS), comma-separated. The demo
     # shop pages are served by the gateway itself; add each real shop's origin here
     # (e.g. "https://shop.example.com") when the widget is embedded on its pages.
@@ -190,8 +203,8 @@ class Settings(BaseSettings):
         """In the production profile, refuses the local defaults that would lose data.
 
         Several gateways and action servers share one orders database and the inbox in it, so
-        it cannot be a SQLite file of one machine; the Rasa API and the inbound-mail webhook
-        must not be open.
+        it cannot be a SQLite file of one machine, and one Redis for the chat rate limit; the
+        Rasa API and the inbound-mail webhook must not be open.
         """
         if self.bot_profile != "production":
             return self
@@ -209,6 +222,10 @@ class Settings(BaseSettings):
             problems.append(
                 "SMTP_URL must be set (without it no e-mail is answered, forwarded or handed "
                 "over: inbound mail would only pile up)"
+            )
+        if not self.redis_host:
+            problems.append(
+                "REDIS_HOST must be set (the chat rate limit is shared by the gateways there)"
             )
         if not self.console_session_secret or len(self.console_session_secret) < 32:
             problems.append(

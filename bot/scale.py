@@ -530,12 +530,21 @@ class ScaleStack:
             or secrets.token_urlsafe(32),
             "TRACKER_STORE_URL": config.tracker_url,
         }
+        redis = RedisAddress.from_url(config.redis_url)
+        # The gateways' chat rate limit: one budget per client in the lock store's Redis.
+        app_env |= {
+            "REDIS_HOST": redis.host,
+            "REDIS_PORT": str(redis.port),
+            "REDIS_DB": str(redis.db),
+            "REDIS_PASSWORD": redis.password,
+            "REDIS_KEY_PREFIX": config.redis_key_prefix,
+        }
         rasa_env = {
             **rasa_production_env(
                 action_server_url=f"{self.actions_url}/webhook",
                 tracker_url=config.tracker_url,
                 login_database=config.login_database,
-                redis=RedisAddress.from_url(config.redis_url),
+                redis=redis,
                 key_prefix=config.redis_key_prefix,
                 lock_lifetime_s=config.lock_lifetime_s,
                 answer_service_url=f"{self.answers_url}/nlg",

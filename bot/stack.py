@@ -222,6 +222,9 @@ def gateway_service(
         "--port",
         str(port),
         "--no-access-log",
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1: the app decides alone, from
+        # TRUSTED_PROXIES (bot/api/middleware.py).
+        "--no-proxy-headers",
     ]
     return Service(name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
 

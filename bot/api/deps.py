@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from bot.api.errors import ApiError
-from bot.api.ratelimit import TokenBucketLimiter
+from bot.api.ratelimit import RateLimiter, retry_after_header
 from bot.config import Settings
 from bot.rasa_client import RasaClient
 
@@ -32,18 +32,19 @@ def get_rasa_client(request: Request) -> RasaClient:
 def client_key(request: Request) -> str:
     """The key a client is rate-limited under: its IP address.
 
-    Behind a reverse proxy, run uvicorn with `--proxy-headers --forwarded-allow-ips ...` so
-    this is the customer's address and not the proxy's.
+    The connection's peer, or the address a proxy of ``TRUSTED_PROXIES`` forwarded
+    (:func:`bot.api.middleware.trusted_proxies`); X-Forwarded-For from anyone else is
+    ignored, so a client cannot pick a new key per request.
     """
     return request.client.host if request.client else "unknown"
 
 
-def enforce_chat_rate_limit(request: Request) -> None:
+async def enforce_chat_rate_limit(request: Request) -> None:
     """Refuses the request with 429 when its client has used up its message budget."""
-    limiter: TokenBucketLimiter = request.app.state.chat_rate_limiter
-    wait_s = limiter.acquire(client_key(request))
+    limiter: RateLimiter = request.app.state.chat_rate_limiter
+    wait_s = await limiter.acquire_async(client_key(request))
     if wait_s > 0:
-        retry_after = limiter.retry_after_header(wait_s)
+        retry_after = retry_after_header(wait_s)
         raise ApiError(
             429,
             "rate_limited",

@@ -13,15 +13,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.api.errors import install_error_handlers
 from bot.api.middleware import (
     BodyLimitMiddleware,
     InternalErrorMiddleware,
     SecurityHeadersMiddleware,
+    trusted_proxies,
 )
 from bot.api.paths import STATIC_DIR
-from bot.api.ratelimit import TokenBucketLimiter
+from bot.api.ratelimit import RateLimiter, RedisTokenBucketLimiter, TokenBucketLimiter
 from bot.api.routes import chat, email, health, pages, widget
 from bot.config import Settings, get_settings
 from bot.console import web as console
@@ -40,9 +42,37 @@ def cors_origins(settings: Settings) -> list[str]:
     ]
 
 
+def chat_rate_limiter(settings: Settings) -> RateLimiter:
+    """The chat's rate limiter: in Redis when ``REDIS_HOST`` is set, else in this process."""
+    local = TokenBucketLimiter(
+        capacity=settings.chat_rate_limit_messages, window_s=settings.chat_rate_limit_window_s
+    )
+    if not settings.redis_host:
+        return local
+    from redis.asyncio import Redis
+
+    redis = Redis(
+        host=settings.redis_host,
+        port=settings.redis_port,
+        db=settings.redis_db,
+        password=settings.redis_password or None,
+        socket_timeout=2.0,
+        socket_connect_timeout=2.0,
+    )
+    return RedisTokenBucketLimiter(
+        redis,
+        capacity=settings.chat_rate_limit_messages,
+        window_s=settings.chat_rate_limit_window_s,
+        key_prefix=settings.redis_key_prefix,
+        fallback=local,
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Builds the gateway app for `settings` (the process settings by default)."""
     settings = settings or get_settings()
+    proxies = trusted_proxies(settings.trusted_proxies)
+    limiter = chat_rate_limiter(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -53,7 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             token=settings.rasa_token,
         ) as http:
             app.state.rasa = RasaClient(http)
-            yield
+            try:
+                yield
+            finally:
+                if isinstance(limiter, RedisTokenBucketLimiter):
+                    await limiter.aclose()
 
     app = FastAPI(
         title="Shop support assistant gateway",
@@ -65,9 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.chat_rate_limiter = TokenBucketLimiter(
-        capacity=settings.chat_rate_limit_messages, window_s=settings.chat_rate_limit_window_s
-    )
+    app.state.chat_rate_limiter = limiter
     # Signs the quick replies relayed to the widget (bot/payloads.py). Keyed on the console's
     # session secret, which every gateway of a production deployment shares (required there);
     # in the local profile without one, a key drawn at start-up (offered buttons then end
@@ -93,6 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Retry-After"],
         max_age=600,
     )
+    # Outermost: every part of the app (rate limit, console, logs) sees the real client.
+    if proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
 
     app.include_router(health.router)
     app.include_router(chat.router)

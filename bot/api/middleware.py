@@ -1,4 +1,5 @@
-"""The gateway's ASGI middleware: last-resort error handler, body limit, security headers.
+"""The gateway's ASGI middleware: last-resort error handler, body limit, security headers,
+the client's address behind trusted proxies.
 
 Plain ASGI classes rather than `BaseHTTPMiddleware`: they touch only the response start
 message and never buffer a body.
@@ -120,3 +121,22 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def trusted_proxies(setting: str) -> list[str]:
+    """``TRUSTED_PROXIES`` as a list of addresses and networks (blanks ignored).
+
+    The gateway wraps itself in uvicorn's ``ProxyHeadersMiddleware`` with these proxies only
+    (``create_app``): when the connection's peer is one of them, the right-most address of
+    X-Forwarded-For that is not itself a trusted proxy becomes the client (a client's forged
+    entries sit to the left of what its proxy appended). None listed (the default): the
+    headers are ignored, the client is the peer. The gateway runs under uvicorn with
+    ``--no-proxy-headers`` (bot/stack.py, deploy/), so this setting alone decides.
+
+    Raises:
+        ValueError: ``*`` (trusting everyone is what this setting prevents).
+    """
+    proxies = [item.strip() for item in setting.split(",") if item.strip()]
+    if "*" in proxies:
+        raise ValueError("TRUSTED_PROXIES cannot be '*': list the proxies' addresses")
+    return proxies

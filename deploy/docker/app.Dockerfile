@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # The app image: the action server and the gateway (same code, same environment), Python 3.11
 # exactly as requirements/app.lock pins it. One image, three commands:
-#   gateway (default)  uvicorn bot.api.main:app --host 0.0.0.0 --port 8000 --proxy-headers
+#   gateway (default)  uvicorn bot.api.main:app --host 0.0.0.0 --port 8000 --no-proxy-headers
+#                      (X-Forwarded-For is believed from the proxies of TRUSTED_PROXIES only)
 #   action server      python -m rasa_sdk --actions actions --port 5055
 #   migrations (job)   python -m bot.db.migrate
 # All stateless: the orders database (and the e-mail inbox in it) is PostgreSQL in the
@@ -38,4 +39,4 @@ RUN install -d -o 1001 -g 1001 /app/var
 USER 1001
 # Gateway, action server, answer service (python -m bot.answers.service --port 5057).
 EXPOSE 8000 5055 5057
-CMD ["uvicorn", "bot.api.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log", "--proxy-headers", "--forwarded-allow-ips", "*"]
+CMD ["uvicorn", "bot.api.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-access-log", "--no-proxy-headers"]

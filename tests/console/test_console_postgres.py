@@ -144,6 +144,7 @@ def test_the_production_console_signs_in_with_a_secure_cookie(
         email_webhook_secret=secrets.token_urlsafe(24),
         console_session_secret=secret,
         smtp_url="smtp://127.0.0.1:2525",
+        redis_host="127.0.0.1",  # the chat's rate limit (not used by the console)
     )
     client.base_url = client.base_url.copy_with(scheme="https")  # production is behind HTTPS
     signed_in = login(client, "prod.admin@shops.example")

@@ -51,6 +51,7 @@ def test_the_profile_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("EMAIL_WEBHOOK_SECRET", "w3bhook")
     monkeypatch.setenv("CONSOLE_SESSION_SECRET", "s" * 32)
     monkeypatch.setenv("SMTP_URL", "smtp://mail.example:25")
+    monkeypatch.setenv("REDIS_HOST", "redis.example")
     production = settings()
     assert (production.bot_profile, production.rasa_token) == ("production", "t0ken")
 
@@ -78,6 +79,7 @@ def test_production_refuses_a_console_without_a_session_secret() -> None:
         "rasa_token": "t",
         "email_webhook_secret": "w",
         "smtp_url": "smtp://mail.example:25",
+        "redis_host": "redis.example",
     }
     with pytest.raises(ValidationError, match="CONSOLE_SESSION_SECRET must be set"):
         settings(bot_profile="production", **ready)
@@ -94,6 +96,7 @@ def test_production_refuses_to_start_without_smtp_url() -> None:
         "rasa_token": "t",
         "email_webhook_secret": "w",
         "console_session_secret": "k" * 32,
+        "redis_host": "redis.example",
     }
     # Without it no mail would be answered, forwarded or handed over: it would pile up.
     with pytest.raises(ValidationError, match="SMTP_URL must be set"):
@@ -103,6 +106,22 @@ def test_production_refuses_to_start_without_smtp_url() -> None:
     assert settings(bot_profile="production", smtp_url="smtp://mail.example:25", **ready)
     # Local: optional (make run starts a local SMTP catcher).
     assert settings().smtp_url is None
+
+
+def test_production_refuses_to_start_without_redis() -> None:
+    ready = {
+        "database_url": POSTGRES,
+        "rasa_token": "t",
+        "email_webhook_secret": "w",
+        "console_session_secret": "k" * 32,
+        "smtp_url": "smtp://mail.example:25",
+    }
+    # Without it each gateway would keep its own chat budget: N gateways, N times the limit.
+    with pytest.raises(ValidationError, match="REDIS_HOST must be set"):
+        settings(bot_profile="production", **ready)
+    assert settings(bot_profile="production", redis_host="redis.example", **ready)
+    # Local: optional (one gateway, its own memory).
+    assert settings().redis_host is None
 
 
 def test_a_mail_budget_longer_than_the_lease_is_refused() -> None:

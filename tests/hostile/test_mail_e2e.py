@@ -25,8 +25,9 @@ from bot.db.session import make_engine, session_factory
 from bot.mail.processor import conversation_id_for
 from bot.stack import Stack, free_port, gateway_service
 from tests.conftest import LiveStack
-from tests.hostile.corpus import MB, RawCase
+from tests.hostile.corpus import JSON_BODIES, MAILS, MB, RawCase
 from tests.mail.helpers import SmtpServer, make_mail
+from tests.services import TEST_FIGURES
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +59,21 @@ class MailGateway:
                 return list(session.scalars(select(InboxMessage).order_by(InboxMessage.id)))
         finally:
             engine.dispose()
+
+    def wait_dead_lettered(self, timeout_s: float = 120.0) -> None:
+        """Waits until every failed mail was handed to a person (its dead letter)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left = [
+                r.message_id
+                for r in self.rows()
+                if r.state == InboxState.FAILED and r.dead_lettered_at is None
+            ]
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"failed mails never handed over: {left}")
+            time.sleep(0.5)
 
     def wait_all_final(self, timeout_s: float = 600.0) -> list[InboxMessage]:
         deadline = time.monotonic() + timeout_s
@@ -199,3 +215,46 @@ def test_mails_in_rasas_intent_syntax_neither_restart_nor_set_slots(
     assert any("paiement" in text for text in user_texts), user_texts
     # Whatever of the others reached the conversation reached it as words.
     assert not any(text.strip().startswith("/") for text in user_texts), user_texts
+
+
+def test_the_corpus_through_the_webhook_and_the_worker(hostile_gateway: MailGateway) -> None:
+    # Every raw mail of the corpus, then every request body (the webhook's JSON form among
+    # them), posted as a provider would; the worker processes what was stored with the real
+    # Rasa. No 5xx from the webhook, every stored mail ends in a final state, and a mail that
+    # could not be answered (failed: malformed, or every attempt failed) is handed to a person.
+    cases = [*MAILS, *JSON_BODIES]
+    intake: dict[int, int] = {}
+    timings: list[tuple[float, str]] = []
+    for case in cases:
+        started = time.monotonic()
+        response = hostile_gateway.post(case)
+        timings.append((time.monotonic() - started, case.name))
+        assert response.status_code < 500, (case.name, response.status_code, response.text[:300])
+        assert response.status_code in (200, 202, 400, 413, 415), (case.name, response.text)
+        assert isinstance(response.json(), dict), case.name  # a JSON answer, never a trace
+        intake[response.status_code] = intake.get(response.status_code, 0) + 1
+    rows = hostile_gateway.wait_all_final(timeout_s=3600)
+    hostile_gateway.wait_dead_lettered(timeout_s=120)
+    rows = hostile_gateway.rows()
+    ours = [r for r in rows if "intent-syntax" not in r.message_id]
+    states: dict[str, int] = {}
+    for row in ours:
+        key = f"{row.state.value}:{row.reason}" if row.reason else row.state.value
+        states[key] = states.get(key, 0) + 1
+    # No crash: no mail killed or froze its worker (poison), none failed for lack of Rasa.
+    crashes = [r for r in ours if r.state == InboxState.FAILED and r.reason != "malformed"]
+    assert crashes == [], [(r.message_id, r.reason, r.last_error) for r in crashes]
+    # Nothing lost: each failed (malformed) mail became a person's (a dead letter).
+    assert all(r.dead_lettered_at is not None for r in ours if r.state == InboxState.FAILED)
+    processing = [
+        ((r.processed_at - r.claimed_at).total_seconds(), r.message_id)
+        for r in ours
+        if r.processed_at and r.claimed_at
+    ]
+    slowest_post_s, slowest_post = max(timings)
+    slowest_mail_s, slowest_mail = max(processing)
+    TEST_FIGURES.append(
+        f"hostile corpus, mail webhook + worker: {len(cases)} inputs, 0 crashes, webhook "
+        f"answers {intake}, stored mails {states}, slowest post {slowest_post_s:.2f} s "
+        f"({slowest_post}), slowest processing {slowest_mail_s:.2f} s ({slowest_mail})"
+    )
