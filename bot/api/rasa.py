@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 REST_WEBHOOK_PATH = "/webhooks/rest/webhook"
 STATUS_PATH = "/status"
+PARSE_PATH = "/model/parse"
 
 
 class RasaTimeoutError(RasaUnavailableError):
@@ -80,6 +81,32 @@ class RasaClient:
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
             raise RasaBadResponseError("Rasa's REST channel did not answer with a list of messages")
         return body
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """What the NLU reads in ``text`` (``POST /model/parse``: no conversation touched).
+
+        Raises:
+            RasaUnavailableError: Rasa cannot be reached or answered something unexpected.
+        """
+        response = await self._request("POST", PARSE_PATH, json={"text": text})
+        body = _json_body(response)
+        if not isinstance(body, dict):
+            raise RasaBadResponseError("Rasa's /model/parse did not answer with a JSON object")
+        return body
+
+    async def waiting_for(self, sender: str) -> str | None:
+        """What the conversation waits for instead of a new request: the active form's name,
+        ``"paused"`` while a person has taken it over (support console), else None."""
+        path = f"/conversations/{quote(sender, safe='')}/tracker"
+        response = await self._request("GET", path, params={"include_events": "NONE"})
+        body = _json_body(response)
+        if not isinstance(body, dict):
+            raise RasaBadResponseError("Rasa's tracker is not a JSON object")
+        if body.get("paused"):
+            return "paused"
+        loop = body.get("active_loop")
+        name = loop.get("name") if isinstance(loop, dict) else None
+        return name if isinstance(name, str) and name else None
 
     async def append_events(self, sender: str, events: list[dict[str, Any]]) -> None:
         """Appends events to a conversation (the console's pause, resume, agent messages).
