@@ -22,10 +22,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 from bot.errors import RasaUnavailableError
 from bot.mail.questions import detect_language, find_requests, split_joined
+from bot.rasa_client import Interpretation
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ LOOKUP_INTENTS = frozenset({"order_status", "refund_status"})
 # Cheap test before any parsing: a second question mark, or "et" / "and".
 _MAYBE_SEVERAL = re.compile(r"\?.*\?|\b(?:et|and)\b", re.IGNORECASE | re.DOTALL)
 
-Parse = Callable[[str], Awaitable[dict[str, Any]]]
+Parse = Callable[[str], Awaitable[Interpretation]]
 WaitingFor = Callable[[], Awaitable[str | None]]
 
 
@@ -75,12 +75,6 @@ def candidate_parts(message: str, ui_language: str | None = None) -> list[str]:
             joined[0] = f"{request.context} {joined[0]}"
         parts += joined
     return parts if 2 <= len(parts) <= MAX_PARTS else [message]
-
-
-def intent_of(parsed: dict[str, Any]) -> str | None:
-    intent = parsed.get("intent") if isinstance(parsed, dict) else None
-    name = intent.get("name") if isinstance(intent, dict) else None
-    return name if isinstance(name, str) else None
 
 
 def answer_order(parts: Sequence[str], intents: Sequence[str | None]) -> list[str] | None:
@@ -105,7 +99,7 @@ async def split_message(
     try:
         if await waiting_for():
             return [message]
-        intents = [intent_of(await parse(part)) for part in parts]
+        intents = [(await parse(part)).intent for part in parts]
     except RasaUnavailableError as exc:
         logger.warning("Could not read the parts of a chat message separately: %s", exc)
         return [message]

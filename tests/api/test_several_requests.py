@@ -7,12 +7,12 @@ tests/e2e/test_real_customers.py, through the gateway.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
 from bot.api.several_requests import answer_order, candidate_parts, split_message
 from bot.errors import RasaUnavailableError
+from bot.rasa_client import Interpretation
 
 
 def test_a_joined_question_gives_two_parts() -> None:
@@ -71,11 +71,11 @@ def run_split(
 ) -> tuple[list[str], list[str]]:
     asked: list[str] = []
 
-    async def parse(text: str) -> dict[str, Any]:
+    async def parse(text: str) -> Interpretation:
         if down:
             raise RasaUnavailableError("down")
         asked.append(text)
-        return {"intent": {"name": meanings.get(text, "nlu_fallback"), "confidence": 0.9}}
+        return Interpretation(intent=meanings.get(text, "nlu_fallback"), confidence=0.9)
 
     async def waiting_for() -> str | None:
         return loop
