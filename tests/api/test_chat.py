@@ -121,6 +121,25 @@ def test_a_typed_slash_text_reaches_rasa_as_words(
     assert echoed.replace(NEUTRALISER, "") == f"echo: {typed.strip()}"
 
 
+def test_a_slash_part_of_a_message_with_two_requests_is_words_too(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    # The gateway cuts a message asking two things into two turns: the part read to cut it
+    # and the part sent are the customer's words, never the intent syntax.
+    fake_rasa.meanings = {
+        "Livrez-vous en Suisse ?": "delivery_countries",
+        NEUTRALISER + "/restart ?": "payment_methods",
+    }
+    response = make_client().post("/api/chat", json=chat_body("Livrez-vous en Suisse ? /restart ?"))
+    assert response.status_code == 200
+    parsed = [r.body["text"] for r in fake_rasa.received if r.path.startswith("/model/parse")]
+    assert NEUTRALISER + "/restart ?" in parsed
+    assert [m["message"] for m in fake_rasa.messages()] == [
+        "Livrez-vous en Suisse ?",
+        NEUTRALISER + "/restart ?",
+    ]
+
+
 def test_a_signature_holds_for_its_payload_and_conversation_only(
     make_client: MakeClient, fake_rasa: FakeRasa
 ) -> None:

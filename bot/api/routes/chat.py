@@ -22,6 +22,7 @@ from bot.api.schemas import (
     NewConversationRequest,
     NewConversationResponse,
 )
+from bot.api.several_requests import split_message
 from bot.console.web import customer_message_mode
 from bot.i18n import Lang
 from bot.payloads import PayloadSigner, as_customer_text, is_intent_syntax
@@ -124,22 +125,38 @@ async def chat(
     store = resolve_store(body.store, settings.default_store)
     sender = web_sender(store, body.sender_id)
     signer = payload_signer(request)
-    to_rasa = message
-    if is_intent_syntax(message) and not signer.verify(sender, message, body.signature):
-        logger.info("A '/' text not offered as a button in %s: sent as words", sender)
-        to_rasa = as_customer_text(message)
+    page_language = ui_language(body.language)
     sent_at = dt.datetime.now(dt.UTC)
-    replies = await rasa.send_message(
-        sender=sender,
-        message=to_rasa,
-        metadata={
-            "store": store,
-            "ui_language": ui_language(body.language),
-            "channel": CHANNEL,
-            # The per-client limit of failed proofs of ownership counts under this address.
-            "client": client_key(request),
-        },
-    )
+    if is_intent_syntax(message) and signer.verify(sender, message, body.signature):
+        # A quick reply the gateway relayed in this conversation: its intent, whole.
+        parts = [message]
+    else:
+        # Two requests in one message ("livrez-vous en Suisse et combien coûte la livraison ?")
+        # are sent as two turns, and both answers come back (bot/api/several_requests.py).
+        # Every part, and every text read to cut it, is the customer's words: a '/...' part
+        # is never Rasa's intent syntax (bot/payloads.py).
+        parts = await split_message(
+            message,
+            ui_language=page_language,
+            parse=lambda text: rasa.parse(as_customer_text(text)),
+            waiting_for=lambda: rasa.waiting_for(sender),
+        )
+        if any(is_intent_syntax(part) for part in parts):
+            logger.info("A '/' text not offered as a button in %s: sent as words", sender)
+        parts = [as_customer_text(part) for part in parts]
+    replies: list[dict[str, Any]] = []
+    for part in parts:
+        replies += await rasa.send_message(
+            sender=sender,
+            message=part,
+            metadata={
+                "store": store,
+                "ui_language": page_language,
+                "channel": CHANNEL,
+                # The per-client limit of failed proofs of ownership counts under this address.
+                "client": client_key(request),
+            },
+        )
     messages = [
         m
         for m in (to_chat_message(reply, signer=signer, conversation=sender) for reply in replies)
