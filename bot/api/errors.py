@@ -14,8 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from bot.errors import RasaUnavailableError
 from bot.rasa_client import RasaTimeoutError
@@ -78,6 +81,23 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", detail=detail)
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's own HTTP errors; a chat body that is not UTF-8 gets the chat's JSON error.
+
+    FastAPI answers such a body with 400 ``{"detail": "There was an error parsing the
+    body"}`` (it cannot even be read as JSON): on the chat API it is the same mistake as
+    broken JSON, so the same answer the widget explains (422 ``invalid_json``).
+    """
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and request.url.path.startswith("/api/"):
+        return error_response(
+            422,
+            "invalid_json",
+            detail=[{"field": "body", "message": "The body is not valid UTF-8 JSON."}],
+        )
+    return await http_exception_handler(request, exc)
+
+
 async def _rasa_timeout(request: Request, exc: Exception) -> JSONResponse:
     logger.warning("Rasa timed out on %s %s: %s", request.method, request.url.path, exc)
     return error_response(504, "assistant_timeout")
@@ -92,5 +112,6 @@ def install_error_handlers(app: FastAPI) -> None:
     """Registers the JSON error handlers on `app`."""
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RasaTimeoutError, _rasa_timeout)
     app.add_exception_handler(RasaUnavailableError, _rasa_unavailable)

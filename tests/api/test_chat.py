@@ -483,3 +483,14 @@ def test_health_is_not_rate_limited(make_client: MakeClient) -> None:
     assert client.post("/api/chat", json=chat_body()).status_code == 200
     assert client.post("/api/chat", json=chat_body()).status_code == 429
     assert client.get("/health").status_code == 200
+
+
+def test_a_body_that_is_not_utf8_gets_the_chats_json_error(make_client: MakeClient) -> None:
+    # Found by the hostile corpus: FastAPI's own answer was a 400 {"detail": ...}.
+    response = make_client().post(
+        "/api/chat",
+        content=b'{"sender_id": "abcdefgh", "message": "\xc3\x28\xff"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_json"

@@ -10,6 +10,7 @@ against the real Rasa in tests/mail/test_email_e2e.py.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -246,3 +247,30 @@ def test_too_large_without_content_length(make_client: MakeClient, inbox_url: st
     response = client.post("/email/inbound", content=chunks(), headers=RAW)
     assert response.status_code == 413
     assert rows(inbox_url) == []
+
+
+def test_a_locked_database_asks_the_provider_to_send_again(
+    make_client: MakeClient, inbox_url: str
+) -> None:
+    # Found by the hostile corpus on a loaded machine: the worker held SQLite's write lock past
+    # the timeout and the webhook answered 500. Nothing is stored: a 503 asks for a new try.
+    client = make_client(
+        database_url=inbox_url,
+        email_webhook_secret=SECRET,
+        email_worker_enabled=False,
+        database_statement_timeout_s=0.2,
+    )
+    headers = {**RAW, "X-Webhook-Secret": SECRET}
+    holder = sqlite3.connect(inbox_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        refused = client.post("/email/inbound", content=make_mail(), headers=headers)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "temporarily_unavailable"
+    assert rows(inbox_url) == []
+    again = client.post("/email/inbound", content=make_mail(), headers=headers)
+    assert again.status_code == 202
+    assert len(rows(inbox_url)) == 1

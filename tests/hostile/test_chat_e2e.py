@@ -13,6 +13,7 @@ stays healthy throughout. The count, the answers and the slowest input are repor
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -76,9 +77,12 @@ def test_the_corpus_through_the_chat_endpoint(chat_gateway: str) -> None:
         for case in TEXTS:
             sender = "hostile" + uuid.uuid4().hex[:12]  # one conversation each: no carry-over
             started = time.monotonic()
+            # Escaped JSON (as a browser sends it): a lone surrogate travels as "\ud800".
+            body = {"sender_id": sender, "message": case.value, "store": "om-system"}
             response = client.post(
                 "/api/chat",
-                json={"sender_id": sender, "message": case.value, "store": "om-system"},
+                content=json.dumps(body).encode("ascii"),
+                headers={"Content-Type": "application/json"},
             )
             timings.append((time.monotonic() - started, case.name))
             kind = check_clear(response, case.name)
@@ -96,8 +100,14 @@ def test_the_corpus_through_the_chat_endpoint(chat_gateway: str) -> None:
             assert client.get("/health").status_code == 200, raw.name
     tried = len(TEXTS) + len(JSON_BODIES)
     assert sum(outcomes.values()) == tried >= 200
-    # Most texts are questions the bot answers (or says it did not understand).
-    assert outcomes["answered"] >= len(TEXTS) // 2, outcomes
+    # Every text a customer can send (not blank, within the chat's 2,000 characters once the
+    # gateway has stripped it) got the bot's answer; the others got the widget's errors.
+    sendable = [
+        case
+        for case in TEXTS
+        if 0 < len(case.value.encode("utf-8", "replace").decode("utf-8").strip()) <= 2000
+    ]
+    assert outcomes["answered"] == len(sendable), outcomes
     slowest_s, slowest = max(timings)
     TEST_FIGURES.append(
         f"hostile corpus, chat endpoint: {tried} inputs, 0 crashes, outcomes {outcomes}, "

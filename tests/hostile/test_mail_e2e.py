@@ -225,9 +225,19 @@ def test_the_corpus_through_the_webhook_and_the_worker(hostile_gateway: MailGate
     cases = [*MAILS, *JSON_BODIES]
     intake: dict[int, int] = {}
     timings: list[tuple[float, str]] = []
+    retried = 0
     for case in cases:
         started = time.monotonic()
         response = hostile_gateway.post(case)
+        for _ in range(20):
+            # The database busy (SQLite's lock, under load): nothing stored, the provider is
+            # told to send it again (503), as it does.
+            if response.status_code != 503:
+                break
+            assert response.json()["error"] == "temporarily_unavailable", case.name
+            retried += 1
+            time.sleep(1.0)
+            response = hostile_gateway.post(case)
         timings.append((time.monotonic() - started, case.name))
         assert response.status_code < 500, (case.name, response.status_code, response.text[:300])
         assert response.status_code in (200, 202, 400, 413, 415), (case.name, response.text)
@@ -255,6 +265,7 @@ def test_the_corpus_through_the_webhook_and_the_worker(hostile_gateway: MailGate
     slowest_mail_s, slowest_mail = max(processing)
     TEST_FIGURES.append(
         f"hostile corpus, mail webhook + worker: {len(cases)} inputs, 0 crashes, webhook "
-        f"answers {intake}, stored mails {states}, slowest post {slowest_post_s:.2f} s "
+        f"answers {intake} ({retried} sent again after a 503), stored mails {states}, "
+        f"slowest post {slowest_post_s:.2f} s "
         f"({slowest_post}), slowest processing {slowest_mail_s:.2f} s ({slowest_mail})"
     )

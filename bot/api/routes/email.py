@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.api.deps import SettingsDep
@@ -128,6 +129,7 @@ def _secret_ok(settings: Settings, given: str | None) -> bool:
         401: {"description": "Missing or wrong X-Webhook-Secret."},
         413: {"description": "Larger than EMAIL_MAX_BYTES."},
         415: {"description": "Neither message/rfc822 nor application/json."},
+        503: {"description": "The database is unavailable: nothing stored, send it again."},
     },
 )
 async def inbound(
@@ -156,9 +158,22 @@ async def inbound(
     if not body.strip():
         return _error(400, "malformed_message", "The request body is empty.")
 
-    result = await run_in_threadpool(
-        _store, session, body, settings, as_json=content_type in JSON_TYPES
-    )
+    try:
+        result = await run_in_threadpool(
+            _store, session, body, settings, as_json=content_type in JSON_TYPES
+        )
+    except OperationalError as exc:
+        # The database is busy or down (SQLite's write lock held past the timeout by the
+        # worker under load, a PostgreSQL restart): nothing was stored, so the provider must
+        # send the mail again, which a 503 tells it to do (every inbound-parse service retries).
+        logger.warning("Inbound mail not stored (database unavailable, retry asked): %s", exc)
+        session.rollback()
+        return _error(
+            503,
+            "temporarily_unavailable",
+            "The mail could not be stored now: send it again later.",
+            retry_after_s=30,
+        )
     if result.status is IntakeStatus.MALFORMED:
         return _error(
             400,
