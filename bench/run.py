@@ -83,6 +83,7 @@ from bot.stack import (  # noqa: E402 - needs the path above
     Service,
     Stack,
     StackError,
+    action_secret,
     action_service,
     answer_service,
     free_port,
@@ -368,6 +369,8 @@ class Target:
     startup: dict[str, Any] | None = None
     # The answer service (Rasa's NLG endpoint) the Rasa servers started here use.
     answer_port: int | None = None
+    # The action server's shared secret (ACTION_SERVER_SECRET for one given by --action-url).
+    action_secret: str = field(default_factory=action_secret)
 
     def stop(self) -> None:
         """Stops what this script started, last started first."""
@@ -513,7 +516,7 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
         target.services["answer service"] = answers
         target.answer_port = answers.port
         if not args.rasa_url:
-            action = action_service(port=free_port(), env=env)
+            action = action_service(port=free_port(), secret=target.action_secret, env=env)
             stack = Stack([action], log_dir=work / "log")
             target.stacks.append(stack)
             stack.start()
@@ -523,6 +526,7 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
                 target.endpoints,
                 action_port=action.port,
                 tracker_db=work / "tracker.db",
+                action_secret=target.action_secret,
                 answer_port=target.answer_port,
             )
             log("starting the Rasa server (timed: start-up to first answer)...")
@@ -544,6 +548,7 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
                 target.endpoints,
                 action_port=port_of(target.action_url),
                 tracker_db=work / "tracker.db",
+                action_secret=target.action_secret,
                 answer_port=target.answer_port,
             )
         if not args.gateway_url:
@@ -1025,6 +1030,7 @@ def bench_rasa_fixes(
         work / "endpoints.yml",
         action_port=port_of(target.action_url),
         tracker_db=work / "tracker.db",
+        action_secret=target.action_secret,
         answer_port=target.answer_port,
     )
     env = {"DATABASE_URL": target.database_url, "DEFAULT_STORE": "om-system"}
@@ -1450,7 +1456,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--action-url",
-        help="its action server (for the memory figure and the start-up measurement's endpoints)",
+        help="its action server (for the memory figure and the start-up measurement's endpoints; "
+        "its shared secret in ACTION_SERVER_SECRET)",
     )
     parser.add_argument(
         "--gateway-url",

@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import PROJECT_ROOT, VAR_DIR
+from bot.secret_rules import generate_secret
 from bot.stack import (
     DEFAULT_MODEL,
     PortInUseError,
@@ -366,12 +367,14 @@ def rasa_production_env(
     lock_lifetime_s: int,
     answer_service_url: str,
     answer_service_token: str,
+    action_server_secret: str,
 ) -> dict[str, str]:
     """The environment `deploy/rasa/endpoints.yml` is filled from (see that file)."""
     tracker = make_url(tracker_url)
     return {
         "BOT_PROFILE": "production",
         "ACTION_SERVER_URL": action_server_url,
+        "ACTION_SERVER_SECRET": action_server_secret,
         "ANSWER_SERVICE_URL": answer_service_url,
         "ANSWER_SERVICE_TOKEN": answer_service_token,
         "DB_HOST": tracker.host or "127.0.0.1",
@@ -407,6 +410,8 @@ class ScaleConfig:
     answer_port: int = 5058
     answer_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # The shared secret Rasa sends the action servers (bot/action_server.py).
+    action_secret: str = field(default_factory=generate_secret)
     # The inbound-mail webhook's secret (the production profile requires one).
     webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     # Alphanumeric (Rasa ignores any other prefix): tests use their own, so that several
@@ -499,11 +504,14 @@ class ScaleStack:
                 lock_lifetime_s=config.lock_lifetime_s,
                 answer_service_url=f"http://127.0.0.1:{config.answer_port}/nlg",
                 answer_service_token=config.answer_token,
+                action_server_secret=config.action_secret,
             ),
             "DEFAULT_STORE": config.default_store,
         }
         self.action_services = [
-            action_service(port=port, env=app_env, name=f"action server {i}")
+            action_service(
+                port=port, secret=config.action_secret, env=app_env, name=f"action server {i}"
+            )
             for i, port in enumerate(config.action_ports, start=1)
         ]
         self.answer_service = answer_service(
@@ -680,6 +688,7 @@ def run_demo(args: argparse.Namespace) -> int:
         actions_balancer_port=base + 50,
         token=os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24),
         webhook_secret=os.environ.get("EMAIL_WEBHOOK_SECRET") or secrets.token_urlsafe(24),
+        action_secret=os.environ.get("ACTION_SERVER_SECRET") or generate_secret(),
         model=Path(args.model),
         smtp_url=os.environ.get("SMTP_URL") or None,
         local_smtp_port=int(os.environ.get("LOCAL_SMTP_PORT") or 2525),

@@ -29,8 +29,11 @@ from urllib.parse import urlencode
 
 import httpx
 
+from bot.action_server import SECRET_ENV_VAR as ACTION_SECRET_ENV_VAR
+from bot.action_server import SECRET_HEADER as ACTION_SECRET_HEADER
 from bot.config import PROJECT_ROOT, VAR_DIR, Settings, get_settings
 from bot.mail.worker import LOCAL_SMTP_PORT, local_smtp_url
+from bot.secret_rules import generate_secret
 from bot.shops import shop_ids
 
 logger = logging.getLogger(__name__)
@@ -40,6 +43,8 @@ RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 #: `python -m` this module is `rasa` with the project's fixes to Rasa 3.6 (bot/rasa_ext/cli.py).
 RASA_FIXES_MODULE = "bot.rasa_ext.cli"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
+#: `python -m` this module: rasa-sdk's action server behind a shared secret (bot/action_server.py).
+ACTION_SERVER_MODULE = "bot.action_server"
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "bot.tar.gz"
 LOG_DIR = VAR_DIR / "log"
 
@@ -113,23 +118,31 @@ def write_endpoints(
     *,
     action_port: int,
     tracker_db: Path | None,
+    action_secret: str,
     answer_port: int | None = None,
     answer_token: str | None = None,
 ) -> Path:
     """Writes a Rasa endpoints file pointing at the given action server and tracker store.
 
     Tests and `make run` with non-default ports need one; the committed `endpoints.yml`
-    holds the defaults for a plain `rasa run` or `rasa shell`. `answer_port` is the answer
-    service (Rasa's NLG endpoint, bot/answers/service.py), which renders every text: without
-    it Rasa has no text to send.
+    holds the defaults for a plain `rasa run` or `rasa shell`. `action_secret` is the shared
+    secret Rasa sends the action server in every call (header `X-Action-Secret`, see
+    bot/action_server.py). `answer_port` is the answer service (Rasa's NLG endpoint,
+    bot/answers/service.py), which renders every text: without it Rasa has no text to send.
+    The file holds secrets: only its owner may read it.
     """
-    lines = [f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n']
+    lines = [
+        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        f'  headers:\n    {ACTION_SECRET_HEADER}: "{action_secret}"\n'
+    ]
     if answer_port is not None:
         token = f'\n  token: "{answer_token}"' if answer_token else ""
         lines.append(f'nlg:\n  url: "http://127.0.0.1:{answer_port}/nlg"{token}\n')
     if tracker_db is not None:
         lines.append(f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tracker_db}"\n')
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -177,12 +190,24 @@ def rasa_service(
     return Service(name, argv, port, health_path, env=dict(env or {}), ready_timeout_s=240)
 
 
+def action_secret() -> str:
+    """The shared secret of one run's action server (ACTION_SERVER_SECRET when set)."""
+    return os.environ.get(ACTION_SECRET_ENV_VAR) or generate_secret()
+
+
 def action_service(
-    *, port: int, env: Mapping[str, str] | None = None, name: str = "action server"
+    *,
+    port: int,
+    secret: str,
+    env: Mapping[str, str] | None = None,
+    name: str = "action server",
 ) -> Service:
-    """The rasa-sdk action server serving `actions/`."""
-    argv = [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
-    return Service(name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
+    """The action server serving `actions/` on the loopback (bot/action_server.py: rasa-sdk
+    behind the shared `secret` Rasa sends, and a body cap)."""
+    argv = [str(APP_PYTHON), "-m", ACTION_SERVER_MODULE, "--actions", "actions"]
+    argv += ["--host", "127.0.0.1", "--port", str(port)]
+    env = {**(env or {}), ACTION_SECRET_ENV_VAR: secret}
+    return Service(name, argv, port, "/health", env=env, ready_timeout_s=60)
 
 
 def answer_service(
@@ -726,16 +751,19 @@ def default_stack(*, store: str | None = None, var_dir: Path = VAR_DIR) -> Stack
         extra["TRACKER_STORE_URL"] = f"sqlite:///{var_dir / 'rasa-tracker.db'}"
     mail = local_mail(settings)
     token = answer_token()
+    # The action server's secret, new each run: Rasa reads it from the endpoints file.
+    secret = action_secret()
     endpoints = write_endpoints(
         var_dir / "endpoints.yml",
         action_port=settings.action_server_port,
         tracker_db=var_dir / "rasa-tracker.db",
+        action_secret=secret,
         answer_port=settings.answer_service_port,
         answer_token=token,
     )
     return Stack(
         [
-            action_service(port=settings.action_server_port, env=extra),
+            action_service(port=settings.action_server_port, secret=secret, env=extra),
             answer_service(
                 port=settings.answer_service_port,
                 env={**extra, "ANSWER_SERVICE_TOKEN": token},

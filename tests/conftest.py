@@ -29,6 +29,7 @@ from bot.shops import DEFAULT_STORES_DIR
 from bot.stack import (
     DEFAULT_MODEL,
     Stack,
+    action_secret,
     action_service,
     answer_service,
     answer_token,
@@ -104,6 +105,8 @@ class LiveStack:
     gateway_url: str
     database_url: str
     stack: Stack
+    # The shared secret Rasa sends the action server (X-Action-Secret).
+    action_secret: str = ""
     # Rasa's tracker store (the support console reads it).
     tracker_url: str = ""
     # The shops' folders (a copy of data/stores: STORES_DIR of every process of the stack), so
@@ -147,11 +150,12 @@ def live_stack(
     """The real action server, Rasa server and gateway, started once per test session."""
     work = tmp_path_factory.mktemp("stack")
     rasa_port, action_port, gateway_port = free_port(), free_port(), free_port()
-    answer_port, token = free_port(), answer_token()
+    answer_port, token, secret = free_port(), answer_token(), action_secret()
     endpoints = write_endpoints(
         work / "endpoints.yml",
         action_port=action_port,
         tracker_db=work / "tracker.db",
+        action_secret=secret,
         answer_port=answer_port,
         answer_token=token,
     )
@@ -167,7 +171,7 @@ def live_stack(
     }
     stack = Stack(
         [
-            action_service(port=action_port, env=env),
+            action_service(port=action_port, secret=secret, env=env),
             answer_service(port=answer_port, env={**env, "ANSWER_SERVICE_TOKEN": token}),
             rasa_service(port=rasa_port, endpoints=endpoints, model=trained_model, env=env),
             gateway_service(port=gateway_port, env=env),
@@ -181,6 +185,7 @@ def live_stack(
             gateway_url=f"http://127.0.0.1:{gateway_port}",
             database_url=demo_database_url,
             stack=stack,
+            action_secret=secret,
             tracker_url=f"sqlite:///{work / 'tracker.db'}",
             stores_dir=stores,
         )

@@ -220,6 +220,7 @@ def test_make_scale_demo_sets_every_endpoints_variable() -> None:
         lock_lifetime_s=20,
         answer_service_url="http://127.0.0.1:5058/nlg",
         answer_service_token="t0ken",
+        action_server_secret="s3cret",
     )
     assert endpoints_variables() <= set(env)
     assert (env["REDIS_PORT"], env["REDIS_DB"], env["REDIS_PASSWORD"]) == ("6380", "2", "secret")

@@ -239,11 +239,11 @@ def test_the_load_is_answered(running: RunningStack) -> None:
 
 
 def test_the_action_server_main_process_killed(running: RunningStack) -> None:
-    kill_and_see_it_back(running, "action server", "rasa_sdk")
+    kill_and_see_it_back(running, "action server", "bot.action_server")
 
 
 def test_an_action_server_worker_killed(running: RunningStack) -> None:
-    leader = running.service_leader("rasa_sdk")
+    leader = running.service_leader("bot.action_server")
     workers = [pid for pid in group_members(leader) if pid != leader]
     assert workers, "Sanic runs its app in worker processes"
     since = time.monotonic()
@@ -253,7 +253,7 @@ def test_an_action_server_worker_killed(running: RunningStack) -> None:
     # the action server serves again and the turns are answered.
     recovered(running, since)
     report(running, "a Sanic worker of the action server", since)
-    current = running.service_leader("rasa_sdk")
+    current = running.service_leader("bot.action_server")
     assert len(group_members(current)) >= 2
 
 

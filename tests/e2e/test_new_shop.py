@@ -33,6 +33,7 @@ from bot.db.session import make_engine, session_factory
 from bot.shops import DEFAULT_STORES_DIR
 from bot.stack import (
     Stack,
+    action_secret,
     action_service,
     answer_service,
     answer_token,
@@ -91,11 +92,12 @@ def shop_stack(
     load_demo_database(database_url)
     smtp = SmtpServer().start()
     rasa_port, action_port, answer_port, gateway_port = (free_port() for _ in range(4))
-    token = answer_token()
+    token, secret = answer_token(), action_secret()
     endpoints = write_endpoints(
         work / "endpoints.yml",
         action_port=action_port,
         tracker_db=work / "tracker.db",
+        action_secret=secret,
         answer_port=answer_port,
         answer_token=token,
     )
@@ -115,7 +117,7 @@ def shop_stack(
     }
     stack = Stack(
         [
-            action_service(port=action_port, env=env),
+            action_service(port=action_port, secret=secret, env=env),
             answer_service(port=answer_port, env={**env, "ANSWER_SERVICE_TOKEN": token}),
             rasa_service(port=rasa_port, endpoints=endpoints, model=trained_model, env=env),
             gateway_service(port=gateway_port, env=gateway_env),

@@ -27,7 +27,7 @@ def test_a_taken_port_gives_a_clear_message(live_stack: LiveStack) -> None:
     with pytest.raises(
         PortInUseError, match=f"Port {taken} for the action server is already in use"
     ):
-        Stack([action_service(port=taken)]).check_ports()
+        Stack([action_service(port=taken, secret="unused")]).check_ports()
 
 
 def test_current_rasa_sdk_serves_custom_actions_to_rasa_3_6(live_stack: LiveStack) -> None:
