@@ -76,6 +76,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the root, on the path
     sys.path.insert(0, str(ROOT))
 
+from bot.secret_rules import generate_secret  # noqa: E402 - needs the path above
 from bot.stack import (  # noqa: E402 - needs the path above
     DEFAULT_MODEL,
     RASA_BIN,
@@ -396,6 +397,15 @@ def load_demo_database(url: str) -> None:
     )
 
 
+def rasa_token() -> str:
+    """Rasa's API token: every Rasa server started here needs it, every call sends it.
+
+    RASA_TOKEN (that of the server given by --rasa-url), else one drawn for this run by
+    :func:`main`; the gateways started here inherit it from the environment.
+    """
+    return os.environ["RASA_TOKEN"]
+
+
 def first_answer(rasa_url: str, *, probe: str = "rest", timeout_s: float = 120.0) -> float:
     """Sends one message until Rasa answers it; returns when it did.
 
@@ -409,7 +419,7 @@ def first_answer(rasa_url: str, *, probe: str = "rest", timeout_s: float = 120.0
     else:
         path = "/webhooks/rest/webhook"
         payload = {"sender": new_sender(), "message": "Bonjour", "metadata": {"store": "om-system"}}
-    with httpx.Client(timeout=60.0) as client:
+    with httpx.Client(timeout=60.0, params={"token": rasa_token()}) as client:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 response = client.post(f"{rasa_url}{path}", json=payload)
@@ -442,7 +452,13 @@ def start_rasa_timed(
     starts it through bot.rasa_ext.cli, False with the stock `rasa run`.
     """
     service = rasa_service(
-        port=free_port(), endpoints=endpoints, model=model, env=env, name=name, rasa_fixes=fixes
+        port=free_port(),
+        endpoints=endpoints,
+        model=model,
+        env=env,
+        name=name,
+        rasa_fixes=fixes,
+        auth_token=rasa_token(),
     )
     stack = Stack([service], log_dir=log_dir)
     started = time.perf_counter()
@@ -582,7 +598,7 @@ def bench_parse(rasa_url: str, messages: Sequence[str], count: int, warmup: int)
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     languages: Counter[str] = Counter()
-    with httpx.Client(base_url=rasa_url, timeout=60.0) as client:
+    with httpx.Client(base_url=rasa_url, timeout=60.0, params={"token": rasa_token()}) as client:
         for _ in range(warmup):
             client.post("/model/parse", json={"text": next(cycle)})
         for _ in range(count):
@@ -1452,7 +1468,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--rasa-url",
-        help="measure this running Rasa server (started with --enable-api) instead of starting one",
+        help="measure this running Rasa server (started with --enable-api; its --auth-token in "
+        "RASA_TOKEN) instead of starting one",
     )
     parser.add_argument(
         "--action-url",
@@ -1552,6 +1569,8 @@ def section(results: dict[str, Any], out_dir: Path, name: str, run: Callable[[],
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs every measurement and writes the results."""
     args = parse_args(argv)
+    # Rasa's API needs its token in every profile (see rasa_token()).
+    os.environ.setdefault("RASA_TOKEN", generate_secret())
     results: dict[str, Any] = {
         "machine": machine_info(),
         "started_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -6,6 +6,8 @@ well as the app environment (bot/config.py, the action server, the answer servic
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 
 #: The shortest secret the production profile accepts (secrets.token_urlsafe(24) gives 32).
@@ -69,3 +71,45 @@ def generate_secret() -> str:
         value = secrets.token_urlsafe(32)
         if secret_problem("generated", value) is None:
             return value
+
+
+# A token in a URL's query (`?token=...`, Rasa's API and NLG endpoint): what follows `=` up to
+# the next `&`, quote, space or bracket. Linear time: one character class, no nesting.
+_TOKEN_IN_QUERY = re.compile(
+    r"([?&](?:token|auth_token|access_token)=)[^&\s'\"<>()\[\]]+", re.IGNORECASE
+)
+REDACTED = "***"
+
+
+def redact(text: str) -> str:
+    """`text` with every token of a URL's query replaced by ``***`` (error texts, log lines)."""
+    return _TOKEN_IN_QUERY.sub(rf"\g<1>{REDACTED}", text)
+
+
+class RedactTokens(logging.Filter):
+    """Rewrites a log record's message without the tokens of the URLs in it.
+
+    httpx logs every request at INFO ("HTTP Request: POST http://...?token=..."); the mail
+    worker's child logs at INFO into the gateway's log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_REDACTING = RedactTokens()
+#: The loggers that write request URLs: httpx's and its transport's.
+URL_LOGGERS = ("httpx", "httpcore")
+
+
+def redact_url_logs() -> None:
+    """Makes the HTTP clients' loggers redact tokens (idempotent; call where a client with a
+    token is made)."""
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if _REDACTING not in logger.filters:
+            logger.addFilter(_REDACTING)

@@ -33,7 +33,7 @@ from bot.action_server import SECRET_ENV_VAR as ACTION_SECRET_ENV_VAR
 from bot.action_server import SECRET_HEADER as ACTION_SECRET_HEADER
 from bot.config import PROJECT_ROOT, VAR_DIR, Settings, get_settings
 from bot.mail.worker import LOCAL_SMTP_PORT, local_smtp_url
-from bot.secret_rules import generate_secret
+from bot.secret_rules import generate_secret, redact
 from bot.shops import shop_ids
 
 logger = logging.getLogger(__name__)
@@ -218,6 +218,21 @@ def answer_service(
     return Service(name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
 
 
+def rasa_token(var_dir: Path = VAR_DIR) -> str:
+    """The Rasa API token of one `make run` (RASA_TOKEN when set, else a new one).
+
+    Written to `var/rasa-token` (its owner only), for whoever calls Rasa's HTTP API by hand:
+    ``curl "http://localhost:5005/status?token=$(cat var/rasa-token)"``.
+    """
+    token = os.environ.get("RASA_TOKEN") or generate_secret()
+    path = var_dir / "rasa-token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(token + "\n", encoding="utf-8")
+    return token
+
+
 def answer_token() -> str:
     """A token for one run's answer service (ANSWER_SERVICE_TOKEN when set)."""
     return os.environ.get("ANSWER_SERVICE_TOKEN") or secrets.token_urlsafe(24)
@@ -364,7 +379,7 @@ class Stack:
                     return
                 time.sleep(0.5)
         raise StackError(
-            f"The {service.name} did not answer {url} in time; see {service.log_path}:\n"
+            f"The {service.name} did not answer {redact(url)} in time; see {service.log_path}:\n"
             f"{tail(service.log_path)}"
         )
 
@@ -751,8 +766,8 @@ def default_stack(*, store: str | None = None, var_dir: Path = VAR_DIR) -> Stack
         extra["TRACKER_STORE_URL"] = f"sqlite:///{var_dir / 'rasa-tracker.db'}"
     mail = local_mail(settings)
     token = answer_token()
-    # The action server's secret, new each run: Rasa reads it from the endpoints file.
-    secret = action_secret()
+    # The action server's secret and Rasa's API token, new each run (or from the environment).
+    secret, api_token = action_secret(), rasa_token(var_dir)
     endpoints = write_endpoints(
         var_dir / "endpoints.yml",
         action_port=settings.action_server_port,
@@ -768,11 +783,19 @@ def default_stack(*, store: str | None = None, var_dir: Path = VAR_DIR) -> Stack
                 port=settings.answer_service_port,
                 env={**extra, "ANSWER_SERVICE_TOKEN": token},
             ),
-            rasa_service(port=settings.rasa_port, endpoints=endpoints, env=extra),
+            # Rasa's HTTP API needs this run's token; the gateway (and its mail worker) send it.
+            rasa_service(
+                port=settings.rasa_port, endpoints=endpoints, env=extra, auth_token=api_token
+            ),
             # The gateway talks to the Rasa server this stack starts, whatever RASA_URL says.
             gateway_service(
                 port=settings.gateway_port,
-                env={**extra, **mail, "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}"},
+                env={
+                    **extra,
+                    **mail,
+                    "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}",
+                    "RASA_TOKEN": api_token,
+                },
             ),
         ],
         log_dir=var_dir / "log",
@@ -797,7 +820,10 @@ def banner(settings: Settings, var_dir: Path = VAR_DIR) -> str:
         "                        Accounts page\n"
         f"{mail_line}"
         f"  Rasa REST channel:    http://localhost:{settings.rasa_port}/webhooks/rest/webhook\n"
-        f"  Action server:        http://localhost:{settings.action_server_port}/health\n"
+        f"  Rasa HTTP API:        http://localhost:{settings.rasa_port}/status?token=... "
+        f"(this run's token: {var_dir / 'rasa-token'})\n"
+        f"  Action server:        http://localhost:{settings.action_server_port}/health "
+        "(internal: answers Rasa's calls only)\n"
         f"  Answer service:       http://localhost:{settings.answer_service_port}/nlg "
         "(texts: data/stores/<shop>/texts.yml, live on the next turn)\n"
         f"  Logs:                 {var_dir / 'log'}/\n"

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.errors import RasaUnavailableError
+from bot.secret_rules import redact, redact_url_logs
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def make_http_client(
     timeout = httpx.Timeout(timeout_s, connect=min(5.0, timeout_s))
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
     params = {"token": token} if token else None
+    redact_url_logs()  # httpx logs each request's URL, token included
     return httpx.AsyncClient(base_url=rasa_url, timeout=timeout, limits=limits, params=params)
 
 
@@ -133,12 +135,13 @@ class RasaClient:
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.ConnectTimeout as exc:
-            # Not even connected: the server is unreachable rather than slow.
-            raise RasaUnavailableError(f"Rasa could not be reached: {exc!r}") from exc
+            # Not even connected: the server is unreachable rather than slow. (httpx's texts
+            # may carry the URL, with the token: redacted.)
+            raise RasaUnavailableError(f"Rasa could not be reached: {redact(repr(exc))}") from exc
         except httpx.TimeoutException as exc:
             raise RasaTimeoutError(f"Rasa did not answer {path} in time") from exc
         except httpx.HTTPError as exc:
-            raise RasaUnavailableError(f"Rasa could not be reached: {exc!r}") from exc
+            raise RasaUnavailableError(f"Rasa could not be reached: {redact(repr(exc))}") from exc
         if response.status_code != 200:
             raise RasaBadResponseError(f"Rasa answered {path} with HTTP {response.status_code}")
         return response

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.errors import RasaUnavailableError
+from bot.secret_rules import redact, redact_url_logs
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class RasaClient:
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=timeout_s)
         self._token = token
+        redact_url_logs()  # httpx logs each request's URL, token included
 
     def close(self) -> None:
         """Closes the HTTP connections this client opened."""
@@ -114,7 +116,10 @@ class RasaClient:
             response.raise_for_status()
             return response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            raise RasaUnavailableError(f"Rasa call {path.split('?')[0]} failed: {exc}") from exc
+            # httpx's texts carry the URL, token included (stored as the inbox row's error).
+            raise RasaUnavailableError(
+                f"Rasa call {path.split('?')[0]} failed: {redact(str(exc))}"
+            ) from exc
 
     def parse(self, text: str) -> Interpretation:
         """The intent of ``text`` and its confidence (``/model/parse``).

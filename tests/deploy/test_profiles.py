@@ -7,6 +7,7 @@ RASA_TOKEN as `?token=` (Rasa's `--auth-token`), keeping any query of their own.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from bot.api.rasa import RasaClient as GatewayRasaClient
 from bot.api.rasa import make_http_client
 from bot.config import Settings
+from bot.errors import RasaUnavailableError
 from bot.mail.rasa import RasaClient as MailRasaClient
 
 POSTGRES = "postgresql+psycopg2://shop:pw@db.example:5432/orders"
@@ -153,3 +155,38 @@ def test_the_mail_worker_sends_the_token_and_keeps_its_own_query() -> None:
     assert seen[0].params["token"] == "s3cret"
     assert seen[0].params["include_events"] == "NONE"
     assert seen[1].path == "/webhooks/rest/webhook" and seen[1].params["token"] == "s3cret"
+
+
+def test_the_token_never_shows_in_the_mail_worker_s_stored_error() -> None:
+    # httpx's error text carries the URL, `?token=` included; the inbox row stores the text.
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"reason": "NotAuthenticated"})
+
+    client = httpx.Client(transport=httpx.MockTransport(refuse))
+    bot = MailRasaClient("http://rasa.test", timeout_s=5, client=client, token="s3cret-t0ken")
+    with pytest.raises(RasaUnavailableError) as raised:
+        bot.ask("mail-1", "Bonjour", {})
+    assert "401" in str(raised.value) and "token=***" in str(raised.value)
+    assert "s3cret-t0ken" not in str(raised.value)
+
+
+async def test_the_token_never_shows_in_the_gateway_s_errors() -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"cannot reach {request.url}", request=request)
+
+    http = make_http_client(rasa_url="http://rasa.test", timeout_s=5, token="s3cret-t0ken")
+    http._transport = httpx.MockTransport(fail)
+    async with http:
+        with pytest.raises(RasaUnavailableError) as raised:
+            await GatewayRasaClient(http).status()
+    assert "token=***" in str(raised.value) and "s3cret-t0ken" not in str(raised.value)
+
+
+def test_http_client_logs_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[httpx.URL] = []
+    client = httpx.Client(transport=recording_transport(seen, []))
+    bot = MailRasaClient("http://rasa.test", timeout_s=5, client=client, token="s3cret-t0ken")
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        bot.ask("mail-1", "Bonjour", {})
+    assert "webhooks/rest/webhook?token=***" in caplog.text
+    assert "s3cret-t0ken" not in caplog.text

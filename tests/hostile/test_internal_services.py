@@ -15,11 +15,13 @@ import json
 import socket
 import time
 import zlib
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from bot.stack import Stack, free_port, gateway_service
 from tests.conftest import LiveStack, new_sender, texts
 from tests.e2e.test_lookups import action_call
 
@@ -208,3 +210,62 @@ def test_a_compression_bomb_gets_413_quickly_and_the_server_keeps_serving(
     assert served.status_code == 200, served.text[:300]
     assert TRACKING in served.text
     assert httpx.get(f"{live_stack.action_url}/health", timeout=10).status_code == 200
+
+
+# --- Rasa's HTTP API -----------------------------------------------------------------------------
+
+
+def test_rasa_s_api_refuses_callers_without_the_token(live_stack: LiveStack) -> None:
+    # Issue 12's probe: anyone on the host wrote slots into a conversation and ran actions.
+    sender = new_sender()
+    live_stack.say("Bonjour", sender=sender, metadata={"store": "om-system"})
+    rasa = live_stack.rasa_url
+    forged_slots = [
+        {"event": "slot", "name": "verified_order", "value": "OM-104233"},
+        {"event": "slot", "name": "verified_proof", "value": MARIE},
+    ]
+    attempts = [
+        ("GET", f"/conversations/{sender}/tracker", None),
+        ("POST", f"/conversations/{sender}/tracker/events", forged_slots),
+        ("PUT", f"/conversations/{sender}/tracker/events", forged_slots),
+        ("POST", f"/conversations/{sender}/execute", {"name": "action_answer_order_lookup"}),
+        ("POST", f"/conversations/{sender}/trigger_intent", {"name": "order_status"}),
+        ("POST", "/model/parse", {"text": "Bonjour"}),
+        ("GET", "/status", None),
+    ]
+    for method, path, body in attempts:
+        for params in ({}, {"token": live_stack.rasa_token[:-1] + "x"}):
+            refused = httpx.request(method, rasa + path, json=body, params=params, timeout=60)
+            assert refused.status_code == 401, (method, path, refused.text[:200])
+            assert TRACKING not in refused.text
+    # Nothing was written: the conversation holds no forged slot.
+    slots = live_stack.tracker(sender)["slots"]
+    assert slots.get("verified_order") is None and slots.get("verified_proof") is None
+    # With the token the same API answers (what the gateway and the mail worker use).
+    parsed = httpx.post(
+        f"{rasa}/model/parse", json={"text": "Bonjour"}, params=live_stack.token_param, timeout=60
+    )
+    assert parsed.status_code == 200 and parsed.json()["intent"]["name"]
+
+
+def test_a_gateway_with_a_wrong_token_is_not_ready_and_does_not_show_it(
+    live_stack: LiveStack, tmp_path: Path
+) -> None:
+    # Rasa refuses the gateway's API calls; its readiness says so without the token.
+    wrong = "wrong-" + live_stack.rasa_token[::-1]
+    port = free_port()
+    env = {
+        **live_stack.gateway_env,
+        "RASA_TOKEN": wrong,
+        "DATABASE_URL": live_stack.database_url,
+        "EMAIL_WORKER_ENABLED": "false",
+        "DEFAULT_STORE": "om-system",
+    }
+    stack = Stack([gateway_service(port=port, env=env)], log_dir=tmp_path / "log")
+    with stack.running():
+        ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=30)
+    assert ready.status_code == 503, ready.text
+    assert ready.json()["rasa"] == "unreachable"
+    assert wrong not in ready.text
+    log = "".join(path.read_text("utf-8") for path in (tmp_path / "log").glob("*.log"))
+    assert wrong not in log
