@@ -211,7 +211,11 @@ def serve(*, actions_package: str, host: str, port: int, secret: str, cap: int) 
     app = loader.load()
     app.prepare(host=host, port=port, workers=sdk_utils.number_of_sanic_workers())
     logger.info(
-        "Action server on http://%s:%s (secret required, bodies <= %d bytes)", host, port, cap
+        "Action endpoint is up and running on http://%s:%s (%s required, bodies <= %d bytes)",
+        host,
+        port,
+        SECRET_HEADER,
+        cap,
     )
     Sanic.serve(primary=app, app_loader=loader)
 
