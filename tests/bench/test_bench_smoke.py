@@ -49,8 +49,13 @@ def bench_output(live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory
         "--out-dir", str(out),
         "--log-dir", str(out / "log"),
     ]  # fmt: skip
-    # The live stack's action server answers its own secret only (bot/action_server.py).
-    env = {**os.environ, "ACTION_SERVER_SECRET": live_stack.action_secret}
+    # The live stack's action server answers its own secret only (bot/action_server.py), its
+    # Rasa API its own token.
+    env = {
+        **os.environ,
+        "ACTION_SERVER_SECRET": live_stack.action_secret,
+        "RASA_TOKEN": live_stack.rasa_token,
+    }
     completed = subprocess.run(
         command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
     )
