@@ -234,6 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging()
     secret = configured_secret()
     cap = max_body_bytes()
+    # The actions' settings, checked now rather than at the first call (one line, no traceback:
+    # e.g. BOT_PROFILE=production with a placeholder secret).
+    from bot.config import get_settings
+
+    get_settings()
     serve(actions_package=args.actions, host=args.host, port=args.port, secret=secret, cap=cap)
     return 0
 

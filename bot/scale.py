@@ -26,7 +26,6 @@ import getpass
 import logging
 import os
 import re
-import secrets
 import shutil
 import signal
 import sys
@@ -408,12 +407,12 @@ class ScaleConfig:
     actions_balancer_port: int = 5055
     # The answer service (Rasa's NLG endpoint, bot/answers/service.py) and its token.
     answer_port: int = 5058
-    answer_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    answer_token: str = field(default_factory=generate_secret)
+    token: str = field(default_factory=generate_secret)
     # The shared secret Rasa sends the action servers (bot/action_server.py).
     action_secret: str = field(default_factory=generate_secret)
     # The inbound-mail webhook's secret (the production profile requires one).
-    webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    webhook_secret: str = field(default_factory=generate_secret)
     # Alphanumeric (Rasa ignores any other prefix): tests use their own, so that several
     # stacks can share one Redis.
     redis_key_prefix: str = "shopsupport"
@@ -490,8 +489,7 @@ class ScaleStack:
             "EMAIL_WEBHOOK_SECRET": config.webhook_secret,
             "DEFAULT_STORE": config.default_store,
             # The support console: its session key, and the shared tracker store it reads.
-            "CONSOLE_SESSION_SECRET": os.environ.get("CONSOLE_SESSION_SECRET")
-            or secrets.token_urlsafe(32),
+            "CONSOLE_SESSION_SECRET": os.environ.get("CONSOLE_SESSION_SECRET") or generate_secret(),
             "TRACKER_STORE_URL": config.tracker_url,
         }
         rasa_env = {
@@ -686,8 +684,8 @@ def run_demo(args: argparse.Namespace) -> int:
         gateway_ports=[args.gateway_port],
         rasa_balancer_port=base,
         actions_balancer_port=base + 50,
-        token=os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24),
-        webhook_secret=os.environ.get("EMAIL_WEBHOOK_SECRET") or secrets.token_urlsafe(24),
+        token=os.environ.get("RASA_TOKEN") or generate_secret(),
+        webhook_secret=os.environ.get("EMAIL_WEBHOOK_SECRET") or generate_secret(),
         action_secret=os.environ.get("ACTION_SERVER_SECRET") or generate_secret(),
         model=Path(args.model),
         smtp_url=os.environ.get("SMTP_URL") or None,
