@@ -5,7 +5,7 @@ to word them, so every sentence is unit-tested here (``tests/bot/test_replies.py
 sentences that need no data (form prompts, the neutral "not found") live in ``domain.yml``
 instead, where Rasa picks the variation for the conversation's language.
 
-Rules the texts follow (shared/design/intents.md):
+Rules the texts follow (docs/intents.md):
 
 * store facts (delays, contact route, countries, Klarna countries, thresholds) come from the
   :class:`~bot.stores.StorePolicy`, never from literals here;
