@@ -193,12 +193,13 @@ def create_app(actions_package: str, secret: str, cap: int) -> Sanic[Any, Any]:
     return app
 
 
-def _configure_logging() -> None:
+def _configure_logging(level: int = logging.WARNING) -> None:
+    """Warnings and errors (a failed action's traceback, a refused call) by default: the
+    worker that runs the actions logs nothing about a customer's turn at INFO, as under
+    rasa-sdk, whose logging setting never reached its worker process."""
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def serve(*, actions_package: str, host: str, port: int, secret: str, cap: int) -> None:
@@ -231,7 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="interface to listen on (default 127.0.0.1; 0.0.0.0 in a container)",
     )
     args = parser.parse_args(argv)
-    _configure_logging()
+    # The main process only starts the worker: its start line at INFO.
+    _configure_logging(logging.INFO)
     secret = configured_secret()
     cap = max_body_bytes()
     # The actions' settings, checked now rather than at the first call (one line, no traceback:
