@@ -49,8 +49,15 @@ from bot.mail.cleaning import strip_quotes_and_signature
 from bot.mail.compose import build_forward, build_reply, compose_body
 from bot.mail.guards import is_complaint, no_reply_reason
 from bot.mail.parsing import ParsedMail, read_mail
-from bot.mail.questions import Request, detect_language, find_requests, other_language_of
+from bot.mail.questions import (
+    Request,
+    detect_language,
+    find_requests,
+    other_language_of,
+    split_joined,
+)
 from bot.mail.routing import own_addresses
+from bot.payloads import as_customer_text
 from bot.rasa_client import Interpretation
 from bot.stores import StorePolicy, load_store
 
@@ -85,6 +92,30 @@ class BotClient(Protocol):
 
     def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
         """Sends ``text`` in the conversation ``sender_id``; returns the bot's messages."""
+
+
+class WordsOnly:
+    """The bot as the mail channel talks to it: every text of a mail is the customer's words.
+
+    A mail offers no buttons, so no text of it may be read by Rasa as an intent given
+    directly: a question starting with ``/`` (``/restart``, ``/inform{...}``) is neutralised
+    for both the NLU reading and the conversation (:func:`bot.payloads.as_customer_text`).
+    """
+
+    def __init__(self, bot: BotClient) -> None:
+        self._bot = bot
+
+    def parse(self, text: str) -> Interpretation:
+        """The intent of ``text`` (as words) and its confidence."""
+        return self._bot.parse(as_customer_text(text))
+
+    def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:
+        """Sets slots of the conversation ``sender_id`` (the channel's own, not the mail's)."""
+        self._bot.set_slots(sender_id, slots)
+
+    def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
+        """Sends ``text`` (as words) in the conversation ``sender_id``."""
+        return self._bot.ask(sender_id, as_customer_text(text), metadata)
 
 
 class MailSender(Protocol):
@@ -162,7 +193,7 @@ class MailProcessor:
         """
         self._sessions = sessions
         self._settings = settings
-        self._bot = bot
+        self._bot = WordsOnly(bot)
         self._sender = sender
         self._clock = clock
         self._own_addresses = own_addresses(settings)
@@ -397,7 +428,7 @@ class MailProcessor:
         requests = find_requests(text, lang)
         if len(requests) > settings.email_max_questions:
             return hand_over("too_many_questions")
-        readings = [self._read(request) for request in requests]
+        readings = [reading for request in requests for reading in self._read_joined(request)]
         interpretations = [interpretation for _text, interpretation in readings]
         if any(i.intent == HANDOFF_INTENT for i in interpretations):
             return hand_over(HANDOFF_INTENT)
@@ -490,6 +521,27 @@ class MailProcessor:
                 if self._answerable(reading) and reading.intent not in SMALL_TALK_INTENTS:
                     return sentence, reading
         return request.text, alone
+
+    def _read_joined(self, request: Request) -> list[tuple[str, Interpretation]]:
+        """Each question of a sentence that joins two ("Livrez-vous en Suisse et combien coûte
+        la livraison ?"), when each alone is a different question the bot can answer;
+        otherwise the request read whole (:meth:`_read`).
+        """
+        parts = split_joined(request.text)
+        if len(parts) > 1:
+            readings = [
+                self._read(Request(part, request.context if index == 0 else ""))
+                for index, part in enumerate(parts)
+            ]
+            intents = [interpretation.intent for _part, interpretation in readings]
+            if len(set(intents)) == len(intents) and all(
+                self._answerable(interpretation)
+                and interpretation.intent not in SMALL_TALK_INTENTS
+                and interpretation.intent != OTHER_LANGUAGE_INTENT
+                for _part, interpretation in readings
+            ):
+                return readings
+        return [self._read(request)]
 
     def _needs_human(self, interpretations: list[Interpretation]) -> str | None:
         intents = [i.intent for i in interpretations]

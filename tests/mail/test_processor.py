@@ -22,6 +22,7 @@ from bot.mail import inbox
 from bot.mail.intake import IntakeStatus, accept_raw
 from bot.mail.processor import MailProcessor
 from bot.mail.smtp import SmtpConfig, SmtpSender
+from bot.payloads import NEUTRALISER
 from tests.mail.conftest import MakeSettings
 from tests.mail.helpers import BTOMIC_SUPPORT, OM_SUPPORT, Rule, ScriptedBot, SmtpServer, make_mail
 
@@ -148,6 +149,59 @@ def test_two_questions_get_two_answers_in_one_reply(
         "Puis-je payer avec Klarna ?",
         "Et en combien de temps livrez-vous en France ?",
     ]
+
+
+def test_two_questions_joined_in_one_sentence_get_two_answers(
+    sessions: sessionmaker[Session],
+    make_settings: MakeSettings,
+    bot: ScriptedBot,
+    smtp_server: SmtpServer,
+) -> None:
+    settings = make_settings()
+    body = (
+        "Bonjour,\n\nPuis-je payer par carte et quand livrez-vous en France ?\n\n"
+        "Cordialement,\nMarie Dupont\n"
+    )
+    inbox_id = store_mail(sessions, settings, make_mail(body=body))
+
+    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
+        InboxState.REPLIED
+    )
+
+    (mail,) = smtp_server.received
+    assert mail.text.index(PAYMENT_FR) < mail.text.index(DELIVERY_FR)
+    assert [asked[1] for asked in bot.asked] == [
+        "Puis-je payer par carte ?",
+        "quand livrez-vous en France ?",
+    ]
+    assert handoffs(sessions) == []  # nothing left for a person
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # The same question twice: one answer.
+        "Puis-je payer par carte et puis-je payer par virement ?",
+        # One half the bot cannot answer alone: the sentence is read whole.
+        "Puis-je payer par carte et quel temps fera-t-il demain ?",
+    ],
+)
+def test_a_joined_sentence_is_read_whole_unless_each_half_is_its_own_question(
+    sessions: sessionmaker[Session],
+    make_settings: MakeSettings,
+    bot: ScriptedBot,
+    smtp_server: SmtpServer,
+    question: str,
+) -> None:
+    settings = make_settings()
+    inbox_id = store_mail(sessions, settings, make_mail(body=f"Bonjour,\n\n{question}\n"))
+
+    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
+        InboxState.REPLIED
+    )
+
+    assert [asked[1] for asked in bot.asked] == [question]
+    assert smtp_server.received[0].text.count(PAYMENT_FR) == 1
 
 
 def test_english_mail_to_btomic_is_answered_in_english_by_btomic(
@@ -693,3 +747,26 @@ def test_a_german_mail_with_nothing_readable_goes_to_a_person(
     assert bot.asked == []
     (handoff,) = handoffs(sessions)
     assert handoff.reason == "other_language"
+
+
+def test_a_mail_in_rasas_intent_syntax_is_read_and_asked_as_words(
+    sessions: sessionmaker[Session], make_settings: MakeSettings, smtp_server: SmtpServer
+) -> None:
+    # A mail offers no buttons: `/restart` or `/inform{...}` is the customer's words, for the
+    # NLU reading and in the conversation (Rasa would read the raw text as the intent itself).
+    settings = make_settings()
+    bot = ScriptedBot(rules=[Rule("restart|inform", "order_status", 0.9, "Answer.")])
+    body = '/restart\n\n/inform{"order_number": "OM-104233"} ?'
+    inbox_id = store_mail(sessions, settings, make_mail(body=body))
+
+    make_processor(sessions, settings, bot, smtp_server).process(inbox_id)
+
+    assert bot.parsed and bot.asked
+    texts = bot.parsed + [asked[1] for asked in bot.asked]
+    assert all(text.startswith(NEUTRALISER) for text in texts), texts
+    assert all(not text.strip().startswith("/") for text in texts)
+    assert {text.lstrip(NEUTRALISER) for text in bot.parsed} <= {
+        "/restart",
+        '/inform{"order_number": "OM-104233"} ?',
+        '/restart /inform{"order_number": "OM-104233"} ?',
+    }
