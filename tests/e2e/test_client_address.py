@@ -74,7 +74,7 @@ def test_forty_chats_with_forged_forwarded_headers_are_limited_at_thirty(
     # The default settings: no TRUSTED_PROXIES, 30 messages a minute. The 40 chats go at once
     # (as a script would send them), each in its own conversation, each with its own forged
     # X-Forwarded-For; the real Rasa answers the ones let through.
-    (url,) = start_gateways(RASA_URL=live_stack.rasa_url)
+    (url,) = start_gateways(**live_stack.gateway_env)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=40) as pool:
         codes = list(

@@ -42,7 +42,7 @@ def chat_gateway(live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory
     upgrade(database_url)
     port = free_port()
     env = {
-        "RASA_URL": live_stack.rasa_url,
+        **live_stack.gateway_env,
         "DATABASE_URL": database_url,
         "EMAIL_WORKER_ENABLED": "false",
         "DEFAULT_STORE": "om-system",
