@@ -229,6 +229,7 @@ PRODUCTION_READY = {
     "EMAIL_WEBHOOK_SECRET": WEBHOOK,
     "CONSOLE_SESSION_SECRET": SESSION,
     "SMTP_URL": "smtp://mail.example:25",
+    "REDIS_HOST": "redis.example",
 }
 
 
