@@ -721,6 +721,13 @@
     }
   }
 
+  // The page's language helps the bot read a conversation's first message only (an order
+  // number alone is answered in the page's language); after it, the conversation has its own
+  // language, which a page in another language must not change.
+  function pageLanguageHint() {
+    return state.messages.some((m) => m.role === "user") ? null : LANG;
+  }
+
   async function postChat(message) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), CLIENT_TIMEOUT_MS);
@@ -732,7 +739,7 @@
           mode: "cors",
           credentials: "omit",
           headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ sender_id: state.senderId, message, store: STORE, language: LANG }),
+          body: JSON.stringify({ sender_id: state.senderId, message, store: STORE, language: pageLanguageHint() }),
           signal: controller.signal,
         });
       } catch (e) {
