@@ -2,6 +2,7 @@
 
 python -m bot.answers check
 python -m bot.answers render <shop> <response> <fr|en>
+python -m bot.answers render <shop> <part> <fr|en> [name=value ...]
 python -m bot.answers history <shop>
 python -m bot.answers revert <shop> <version>
 """
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.answers.editing import EditRefused, check_all, history, revert
-from bot.answers.library import render
+from bot.answers.library import PART_PREFIX, render, render_part
 from bot.errors import ConfigurationError
 
 
@@ -26,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     one.add_argument("shop")
     one.add_argument("response")
     one.add_argument("language", choices=["fr", "en"])
+    one.add_argument("values", nargs="*", help="a part's values, name=value")
     past = sub.add_parser("history", help="the former versions of a shop's files")
     past.add_argument("shop")
     back = sub.add_parser("revert", help="put a former version back (checked first)")
@@ -42,7 +44,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if any(problems.values()) else 0
     try:
         if args.command == "render":
-            print(render(args.response, args.shop, args.language))
+            values = dict(value.partition("=")[::2] for value in args.values)
+            if args.response.startswith(PART_PREFIX):
+                print(render_part(args.response, args.shop, args.language, values))
+            else:
+                print(render(args.response, args.shop, args.language, values))
         elif args.command == "history":
             for version in history(args.shop):
                 print(f"{version.id}  {version.kind}  {version.saved_at:%Y-%m-%d %H:%M:%S} UTC")

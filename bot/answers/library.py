@@ -21,6 +21,14 @@ says where it is not).
 Which responses exist is ``domain.yml``'s ``responses`` section (names only): every shop must
 have every response in both languages, its own or the common one.
 
+Composed answers (an order's status, a refund, a delivery country, Klarna per country, the
+failure apology) are assembled by the actions (:mod:`bot.replies`) from *parts*: the texts
+named ``part_...``. Which parts exist, and the values the code sends each (its
+``arguments``), is what ``_common/texts.yml`` defines; a shop may word any part its own way
+in its ``texts.yml`` (same arguments). An argument may be empty (an optional piece of a
+sentence, such as a date that is not known): the spaces it leaves are tidied
+(:func:`tidy`).
+
 Files are read again when they change (their modification times are looked at most every
 :data:`bot.shops.REGISTRY_TTL_S` seconds), so an edit is live on the next turn in every
 process that renders answers: the answer service (Rasa's NLG endpoint, :mod:`bot.answers.service`)
@@ -50,16 +58,20 @@ from bot.typography import french_typography, typography_errors
 __all__ = [
     "COMMON_DIR",
     "LANGUAGES",
+    "PART_PREFIX",
     "RenderError",
     "ShopTexts",
     "Template",
     "check_shop",
     "common_texts",
+    "part_names",
     "placeholders",
     "render",
+    "render_part",
     "render_template",
     "response_names",
     "shop_texts",
+    "tidy",
 ]
 
 logger = logging.getLogger(__name__)
@@ -68,6 +80,9 @@ LANGUAGES: tuple[Lang, ...] = ("fr", "en")
 #: The folder of the shop-independent texts, beside the shop folders (the registry skips it).
 COMMON_DIR = "_common"
 DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
+
+#: The prefix of the texts that are parts of composed answers (not responses of the domain).
+PART_PREFIX = "part_"
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*$")
@@ -113,8 +128,10 @@ def parse_texts(raw: Any, path: Path) -> ShopTexts:
         raise ConfigurationError(f"{path}: expected `response_name: {{fr: ..., en: ...}}` entries")
     templates: dict[str, Template] = {}
     for name, entry in raw.items():
-        if not isinstance(name, str) or not name.startswith("utter_"):
-            raise ConfigurationError(f"{path}: {name!r} is not a response name (utter_...)")
+        if not isinstance(name, str) or not name.startswith(("utter_", PART_PREFIX)):
+            raise ConfigurationError(
+                f"{path}: {name!r} is not a response name (utter_...) nor a part (part_...)"
+            )
         if not isinstance(entry, Mapping):
             raise ConfigurationError(f"{path}: {name}: expected `fr:` and `en:` texts")
         unknown = set(entry) - {*LANGUAGES, "arguments"}
@@ -343,6 +360,78 @@ def render(
         raise RenderError(f"{store_id} {response} ({lang}): {exc}") from exc
 
 
+_SPACES = re.compile(r" {2,}")
+_SPACE_BEFORE = re.compile(r" +(?=[.,;:!?)\u00a0\u202f])")
+_SPACE_AFTER_BRACKET = re.compile(r"\( +")
+
+
+def tidy(text: str) -> str:
+    """``text`` without the spaces an empty optional piece left (doubled, before a mark).
+
+    ``"effectuée ."`` becomes ``"effectuée."``, ``"l'expédition , selon"`` becomes
+    ``"l'expédition, selon"``; French no-break spaces are kept.
+    """
+    text = _SPACES.sub(" ", text)
+    text = _SPACE_BEFORE.sub("", text)
+    return _SPACE_AFTER_BRACKET.sub("(", text).strip()
+
+
+def part_names(directory: Path | None = None) -> tuple[str, ...]:
+    """The parts of composed answers: the ``part_...`` texts of ``_common/texts.yml``."""
+    return tuple(name for name in common_texts(directory).templates if name.startswith(PART_PREFIX))
+
+
+def _part_arguments(name: str, own: Template | None, common: Template | None) -> tuple[str, ...]:
+    arguments = list(common.arguments if common else ())
+    arguments += [a for a in (own.arguments if own else ()) if a not in arguments]
+    return tuple(arguments)
+
+
+def render_part(
+    name: str,
+    store_id: str | None,
+    lang: Lang,
+    arguments: Mapping[str, Any] | None = None,
+    *,
+    directory: Path | None = None,
+) -> str:
+    """One part of a composed answer, in the shop's wording (else the common one), tidied.
+
+    Args:
+        name: the part (``part_status_shipped``).
+        store_id: the shop whose wording and facts apply; None: the common wording, no facts
+            (the failure apology when even the shop is not known).
+        lang: ``fr`` or ``en``.
+        arguments: the values the code sends (order data, dates, other parts); an empty
+            value is an optional piece left out.
+        directory: the folder of shop folders (default: the registry's).
+
+    Raises:
+        RenderError: no such part, or one that cannot be filled.
+        ConfigurationError: a file is invalid.
+    """
+    common = common_texts(directory).templates.get(name)
+    own = shop_texts(store_id, directory).templates.get(name) if store_id else None
+    template = own or common
+    if template is None:
+        raise RenderError(f"no text for {name} in the common texts")
+    text = template.texts.get(lang)
+    if text is None:
+        raise RenderError(f"{name} has no {lang} text")
+    facts = shop_facts(store_id, directory).facts if store_id else {}
+    try:
+        rendered = render_template(
+            text,
+            facts=facts,
+            lang=lang,
+            arguments=arguments,
+            declared=_part_arguments(name, own, common),
+        )
+    except RenderError as exc:
+        raise RenderError(f"{store_id or 'common'} {name} ({lang}): {exc}") from exc
+    return tidy(rendered)
+
+
 # --- validation --------------------------------------------------------------------------------
 
 
@@ -364,7 +453,9 @@ def check_shop(
     both languages (the shop's own text or the common one), no text for a response the
     domain does not have, every placeholder a fact with a value or a declared argument (so a
     fact a text still uses cannot be removed or set to null), French typography in the
-    rendered French texts, no French spacing in the English ones.
+    rendered French texts, no French spacing in the English ones. The same for every part of
+    the composed answers (``part_...``, defined by the common texts), where a shop's wording
+    may use only the values the common part declares.
 
     Returns:
         One sentence per problem, naming the response, language and placeholder.
@@ -376,30 +467,47 @@ def check_shop(
     except ConfigurationError as exc:
         return [str(exc)]
     expected = list(names if names is not None else response_names())
+    parts = [name for name in common.templates if name.startswith(PART_PREFIX)]
     problems: list[str] = []
-    for name in sorted(set(texts.templates) - set(expected)):
+    for name in sorted(set(texts.templates) - set(expected) - set(parts)):
+        if name.startswith(PART_PREFIX):
+            problems.append(
+                f"{texts.path.name}: {name} is not a part of the common texts (a typo? "
+                "_common/texts.yml lists the parts the code composes answers from)"
+            )
+            continue
         problems.append(
             f"{texts.path.name}: {name} is not a response of the domain (a typo? the domain "
             "lists the responses the bot can say)"
         )
-    for name in expected:
-        template = texts.templates.get(name) or common.templates.get(name)
+    for name in expected + parts:
+        own, shared = texts.templates.get(name), common.templates.get(name)
+        template = own or shared
         if template is None:
             problems.append(f"{store_id}: {name} has no text (neither the shop's nor a common one)")
             continue
+        declared = template.arguments
+        if name.startswith(PART_PREFIX):
+            declared = _part_arguments(name, own, shared)
+            extra = set(own.arguments if own else ()) - set(shared.arguments if shared else ())
+            if extra:
+                problems.append(
+                    f"{store_id}: {name}: the code sends no {sorted(extra)} (its values are "
+                    f"{list(shared.arguments if shared else ())})"
+                )
         for lang in LANGUAGES:
             text = template.texts.get(lang)
             if text is None:
                 problems.append(f"{store_id}: {name} has no {lang} text")
                 continue
-            sample = dict.fromkeys(template.arguments, _SAMPLE_ARGUMENT)
+            sample = dict.fromkeys(declared, _SAMPLE_ARGUMENT)
             try:
                 rendered = render_template(
                     text,
                     facts=facts.facts,
                     lang=lang,
                     arguments=sample,
-                    declared=template.arguments,
+                    declared=declared,
                 )
             except RenderError as exc:
                 problems.append(f"{store_id}: {name} ({lang}): {exc}")

@@ -24,7 +24,13 @@ from bot.mail import inbox
 from bot.mail.cleaning import strip_quotes_and_signature
 from bot.mail.guards import is_complaint, no_reply_reason
 from bot.mail.parsing import ParsedMail
-from bot.mail.questions import Request, detect_language, find_requests, other_language_of
+from bot.mail.questions import (
+    Request,
+    detect_language,
+    find_requests,
+    other_language_of,
+    split_joined,
+)
 from bot.rasa_client import Interpretation
 from bot.stores import StorePolicy
 
@@ -155,7 +161,7 @@ class MailReader:
         requests = find_requests(text, lang)
         if len(requests) > settings.email_max_questions:
             return hand_over("too_many_questions")
-        readings = [self.read(request) for request in requests]
+        readings = [reading for request in requests for reading in self.read_joined(request)]
         interpretations = [interpretation for _text, interpretation in readings]
         if any(i.intent == HANDOFF_INTENT for i in interpretations):
             return hand_over(HANDOFF_INTENT)
@@ -245,6 +251,27 @@ class MailReader:
                 if self.answerable(reading) and reading.intent not in SMALL_TALK_INTENTS:
                     return sentence, reading
         return request.text, alone
+
+    def read_joined(self, request: Request) -> list[tuple[str, Interpretation]]:
+        """Each question of a sentence that joins two ("Livrez-vous en Suisse et combien coûte
+        la livraison ?"), when each alone is a different question the bot can answer;
+        otherwise the request read whole (:meth:`read`).
+        """
+        parts = split_joined(request.text)
+        if len(parts) > 1:
+            readings = [
+                self.read(Request(part, request.context if index == 0 else ""))
+                for index, part in enumerate(parts)
+            ]
+            intents = [interpretation.intent for _part, interpretation in readings]
+            if len(set(intents)) == len(intents) and all(
+                self.answerable(interpretation)
+                and interpretation.intent not in SMALL_TALK_INTENTS
+                and interpretation.intent != OTHER_LANGUAGE_INTENT
+                for _part, interpretation in readings
+            ):
+                return readings
+        return [self.read(request)]
 
     def needs_human(self, interpretations: list[Interpretation]) -> str | None:
         intents = [i.intent for i in interpretations]

@@ -363,12 +363,15 @@ def _pending(ctx: Context, m: re.Match[str], sentence: str) -> list[str]:
 
 @claim(
     "refund issued",
-    rf"a été effectué le ({DATE['fr']})(?: : ([\d  ,]+) (€|\$ US|£)(?: remboursés)?)?",
-    rf"was issued on ({DATE['en']})(?:: ([€$£])([\d,.]+)(?: refunded)?)?",
+    rf"a été effectué(?: le ({DATE['fr']}))?(?: : ([\d  ,]+) (€|\$ US|£)(?: remboursés)?)?",
+    rf"was issued(?: on ({DATE['en']}))?(?:: ([€$£])([\d,]+(?:\.\d+)?)(?: refunded)?)?",
 )
 def _issued(ctx: Context, m: re.Match[str], sentence: str) -> list[str]:
     refund = _order(ctx).refund
-    errors = _need(refund and refund.issued_on == parse_date(m.group(1), ctx.lang), "issued on?")
+    errors = _need(refund and refund.status.value == "issued", "the refund is not issued")
+    if m.group(1):  # the day, when the answer gives one
+        errors += _need(refund and refund.issued_on == parse_date(m.group(1), ctx.lang),
+                        "issued on?")  # fmt: skip
     digits = m.group(2) if ctx.lang == "fr" else m.group(3)
     if digits and refund:
         if ctx.lang == "fr":
@@ -419,7 +422,17 @@ def _means(ctx: Context, m: re.Match[str], sentence: str) -> list[str]:
 
 @claim("delay", RANGE["fr"], RANGE["en"])
 def _delay(ctx: Context, m: re.Match[str], sentence: str) -> list[str]:
-    days = [int(m.group(1)), int(m.group(2))]
+    return _delay_of([int(m.group(1)), int(m.group(2))], ctx, m, sentence)
+
+
+# A delay of a single number of days ("1 jour ouvrable", "2 business days"), not the end of a
+# range ("3 à 4 jours ouvrables").
+@claim("exact delay", r"(?<!à )\b(\d+) jours? ouvrables?\b", r"(?<!to )\b(\d+) business days?\b")
+def _exact_delay(ctx: Context, m: re.Match[str], sentence: str) -> list[str]:
+    return _delay_of([int(m.group(1))] * 2, ctx, m, sentence)
+
+
+def _delay_of(days: list[int], ctx: Context, m: re.Match[str], sentence: str) -> list[str]:
     kinds = {
         "delivery.delivery_business_days": "delivery",
         "delivery.processing_business_days": "processing",
@@ -757,7 +770,8 @@ def _email(ctx: Context, m: re.Match[str], sentence: str) -> list[str]:
 def _phone(ctx: Context, m: re.Match[str], sentence: str) -> list[str]:
     hours = (ctx.fact("contact.hours") or {}).get(ctx.lang)
     errors = _need(m.group(0) == ctx.fact("contact.phone"), f"{m.group(0)}: not the FAQ's phone")
-    return errors + _need(hours and hours in sentence, "a phone number goes with its hours")
+    # The FAQ's opening hours, when it gives any, go with the phone number.
+    return errors + _need(hours is None or hours in sentence, "a phone number goes with its hours")
 
 
 @claim("opening hours", r"du lundi au vendredi, de \d+ h à \d+ h \(heure du Pacifique, PST\)",
@@ -837,6 +851,8 @@ def check_answer(text: str, ctx: Context) -> list[str]:
     # "Yes, but not everywhere": the refused areas are named, and a postcode check offered.
     if "mais pas partout" in plain(text) or "but not everywhere" in plain(text):
         named = ("nous ne livrons pas dans certains territoires", "we don't deliver to some areas")
+        if ctx.fact("delivery.excluded_areas_complete"):  # a complete list names them all
+            named = ("Selon notre FAQ, nous ne livrons pas", "As our FAQ states, we don't deliver")
         offer = ("Indiquez-moi votre code postal", "Give me your postcode")
         if not any(n in plain(text) for n in named) or not any(o in text for o in offer):
             problems.append("the refused areas are not named, or no postcode check is offered")

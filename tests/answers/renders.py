@@ -18,17 +18,27 @@ The matrix:
   them, a refused area named, not listed, unknown, none) x store x language, for the delivery
   answer, the Klarna answer and a country given outside a question;
 * the refund policy, the locked lookup, the failure apology and the tracking route, x store x
-  language.
+  language;
+* the edge cases the demo data and the shops' facts never reach (:func:`edge_answers`): orders
+  and timelines in rarer states, and shops whose facts differ (a phone without hours, one
+  business day, a complete list of refused areas...), rendered by :mod:`bot.replies` directly.
+
+While the matrix is built, every part (``part_...`` text) the answers are composed from is
+recorded (:attr:`Matrix.parts`), so the tests know that every template of
+``data/stores/_common/texts.yml`` was checked.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import dataclasses
 import datetime as dt
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -45,13 +55,24 @@ from actions.order_tracking import ActionAskOrderNumber
 from actions.orders import ActionAnswerOrderLookup
 from actions.payment import ActionPaymentMethods
 from actions.refunds import ActionRefundStatus
+from bot import replies
 from bot.answers import library as answers
 from bot.config import PROJECT_ROOT, get_settings
-from bot.db.models import Order
+from bot.db.models import Order, OrderStatus, PaymentMethod, RefundStatus
 from bot.db.session import dispose_engines
+from bot.delivery import delivery_eligibility
 from bot.i18n import normalise_language
-from bot.orders import OrderFacts, order_facts
-from bot.stores import store_ids
+from bot.orders import (
+    OrderFacts,
+    RefundFacts,
+    ReturnFacts,
+    ShipmentFacts,
+    order_facts,
+    order_status_report,
+)
+from bot.refunds import refund_timeline
+from bot.shops import DEFAULT_STORES_DIR
+from bot.stores import StorePolicy, load_store, read_store_file, store_ids
 from tests.actions.conftest import entity, make_tracker
 from tests.conftest import load_demo_database
 
@@ -73,6 +94,8 @@ class Case:
     country: str | None = None  # as the customer named it
     postcode: str | None = None
     age: int = 0
+    # The shop's facts when they are not its file's (an edge case's variant of the shop).
+    facts: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
     def label(self) -> str:
         parts = [self.kind, self.store, self.lang]
@@ -276,9 +299,146 @@ class Matrix:
     orders: list[Rendered] = field(default_factory=list)
     countries: list[Rendered] = field(default_factory=list)
     stores: list[Rendered] = field(default_factory=list)
+    edges: list[Rendered] = field(default_factory=list)
+    # (part, shop or None, language) of every part the answers were composed from.
+    parts: set[tuple[str, str | None, str]] = field(default_factory=set)
 
     def all(self) -> list[Rendered]:
-        return [*self.orders, *self.countries, *self.stores]
+        return [*self.orders, *self.countries, *self.stores, *self.edges]
+
+
+@contextlib.contextmanager
+def recording_parts(seen: set[tuple[str, str | None, str]]) -> Iterator[None]:
+    """Notes every part bot.replies renders in the block (the renderer itself is unchanged)."""
+    render_part: Callable[..., str] = replies.render_part
+
+    def recorded(name: str, store: str | None, lang: str, *args: Any, **kwargs: Any) -> str:
+        seen.add((name, store, lang))
+        return render_part(name, store, lang, *args, **kwargs)
+
+    replies.render_part = recorded  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        replies.render_part = render_part  # type: ignore[assignment]
+
+
+# --- the edge cases ---------------------------------------------------------------------------
+
+EDGE_DAY = dt.date(2026, 11, 23)
+
+
+def _shop_variant(store: str, **changes: Any) -> tuple[StorePolicy, dict[str, Any]]:
+    """A shop whose facts differ from its file's: ``changes`` by dotted path."""
+    facts = copy.deepcopy(read_store_file(DEFAULT_STORES_DIR / store / "facts.yml").facts)
+    for dotted, value in changes.items():
+        node = facts
+        *path, last = dotted.split(".")
+        for key in path:
+            node = node[key]
+        node[last] = value
+    return StorePolicy.model_validate(facts), facts
+
+
+def _edge_order(store: str, number: str, status: OrderStatus, **values: Any) -> OrderFacts:
+    return OrderFacts(
+        number=number,
+        store_id=store,
+        customer_email="edge@example.fr",
+        postcode="75011",
+        country="FR",
+        status=status,
+        placed_on=EDGE_DAY - dt.timedelta(days=20),
+        payment_method=PaymentMethod.VISA,
+        currency="EUR",
+        **values,
+    )
+
+
+def edge_answers() -> list[Rendered]:
+    """The answers whose parts neither the demo orders nor the two shops' facts reach."""
+    rendered: list[Rendered] = []
+
+    def add(case: Case, text: str | None) -> None:
+        if text is not None:
+            rendered.append(Rendered(case, text, composed=True))
+
+    refund = RefundFacts(RefundStatus.PENDING, PaymentMethod.VISA, Decimal("89.00"), "EUR")
+    shipped = ShipmentFacts("", "00340434161094042557", shipped_on=EDGE_DAY - dt.timedelta(days=2))
+    delivered = ShipmentFacts("DHL", "JD0147", shipped_on=EDGE_DAY - dt.timedelta(days=9))
+    orders = [
+        # Cancelled with a refund under way; a refund with no return received; a return on
+        # its way back; a return received and not yet accepted.
+        _edge_order("om-system", "OM-900001", OrderStatus.CANCELLED, refund=refund),
+        _edge_order("btomic", "BT-900002", OrderStatus.DELIVERED, refund=refund),
+        _edge_order("om-system", "OM-900003", OrderStatus.RETURNED, return_=ReturnFacts(None)),
+        _edge_order(
+            "btomic",
+            "BT-900004",
+            OrderStatus.RETURNED,
+            return_=ReturnFacts(received_on=EDGE_DAY - dt.timedelta(days=1)),
+            refund=refund,
+        ),
+        # Delivered with no delivery date; shipped with a tracking number and no carrier.
+        _edge_order("om-system", "OM-900005", OrderStatus.DELIVERED, shipment=delivered),
+        _edge_order("om-system", "OM-900006", OrderStatus.SHIPPED, shipment=shipped),
+    ]
+    for order in orders:
+        policy = load_store(order.store_id)
+        for lang in LANGUAGES:
+            case = Case("edge", order.store_id, lang, order, "status")
+            report = order_status_report(order, policy, EDGE_DAY)
+            add(
+                case,
+                replies.order_status_answer(report, policy, lang, conversation_store=case.store),
+            )
+            timeline = refund_timeline(order, policy, EDGE_DAY)
+            refund_case = dataclasses.replace(case, purpose="refund")
+            add(
+                refund_case,
+                replies.refund_answer(timeline, order, policy, lang, conversation_store=case.store),
+            )
+    # An issued refund with no date recorded, and (as the timeline allows) no amount or no
+    # means of payment.
+    paid = RefundFacts(RefundStatus.ISSUED, PaymentMethod.VISA, Decimal("89.00"), "EUR")
+    for store, number in (("om-system", "OM-900007"), ("btomic", "BT-900008")):
+        order = _edge_order(store, number, OrderStatus.RETURNED, refund=paid)
+        policy = load_store(store)
+        timeline = refund_timeline(order, policy, EDGE_DAY)
+        for lang in LANGUAGES:
+            case = Case("edge", store, lang, order, "refund")
+            for amount, method in ((None, None), (timeline.amount, None), (None, timeline.method)):
+                variant = dataclasses.replace(
+                    timeline, amount=amount, currency=timeline.currency if amount else None,
+                    method=method,
+                )  # fmt: skip
+                text = replies.refund_answer(variant, order, policy, lang, conversation_store=store)
+                add(case, text)
+    variants = [
+        _shop_variant("btomic", **{"contact.hours": None}),  # a phone without hours
+        _shop_variant("om-system", **{"delivery.delivery_time_is_aim": False}),  # a plain delay
+        _shop_variant("om-system", **{"delivery.delivery_business_days": [1, 1]}),  # one day
+        _shop_variant("om-system", **{"delivery.delivery_business_days": [2, 2]}),
+        _shop_variant("om-system", **{"delivery.excluded_areas_complete": True}),
+    ]
+    for policy, facts in variants:
+        for lang in LANGUAGES:
+            for country, postcode in (
+                ("GB", None),
+                ("GB", "SW1A 1AA"),
+                ("Écosse", None),
+                ("CH", None),
+            ):
+                case = Case(
+                    "edge", policy.id, lang, country=country, postcode=postcode, facts=facts
+                )
+                eligibility = delivery_eligibility(policy, country, postcode)
+                add(case, replies.delivery_answer(eligibility, policy, lang, asked=country))
+    for lang in LANGUAGES:
+        # The apology when even the shop is not known.
+        store = store_ids()[0]
+        add(Case("edge", store, lang), replies.technical_problem(None, normalise_language(lang)))
+    return rendered
 
 
 def build_matrix(work: Path) -> Matrix:
@@ -286,12 +446,14 @@ def build_matrix(work: Path) -> Matrix:
     matrix = Matrix()
     today = dt.date.today()
     first_url = ""
-    for age in AGES_IN_DAYS:
-        url = f"sqlite:///{work / f'orders-{age}.db'}"
-        # The real CLI, as `make run` loads the demo data; --today makes the data that old.
-        load_demo_database(url, today=today - dt.timedelta(days=age))
-        first_url = first_url or url
-        matrix.orders += order_answers(url, age)
-    matrix.countries = country_answers()
-    matrix.stores = store_answers(first_url)
+    with recording_parts(matrix.parts):
+        for age in AGES_IN_DAYS:
+            url = f"sqlite:///{work / f'orders-{age}.db'}"
+            # The real CLI, as `make run` loads the demo data; --today makes the data that old.
+            load_demo_database(url, today=today - dt.timedelta(days=age))
+            first_url = first_url or url
+            matrix.orders += order_answers(url, age)
+        matrix.countries = country_answers()
+        matrix.stores = store_answers(first_url)
+        matrix.edges = edge_answers()
     return matrix

@@ -222,3 +222,66 @@ def test_production_refuses_to_start_without_a_token(monkeypatch: pytest.MonkeyP
     )
     with pytest.raises(RuntimeError, match=TOKEN_ENV_VAR):
         create_app()
+
+
+# --- the parts of the composed answers -----------------------------------------------------------
+
+
+def _shop_part(store: str, block: str, stores: Path) -> str:
+    """The shop's texts.yml with ``block`` (a part in the shop's wording) added."""
+    return texts_path(store).read_text(encoding="utf-8") + "\n" + block
+
+
+def test_a_shop_words_a_composed_answer_its_own_way_live(stores: Path) -> None:
+    from bot.replies import technical_problem
+    from bot.stores import load_store
+
+    before = technical_problem(load_store("btomic"), "en")
+    assert before.startswith("Sorry, a technical problem")
+    block = (
+        "part_technical_problem:\n"
+        '  fr: "Oups, un souci technique. Contactez {route}."\n'
+        '  en: "Oops, a technical hitch. Please contact {route}."\n'
+    )
+    editing.save_texts("btomic", _shop_part("btomic", block, stores))
+    after = technical_problem(load_store("btomic"), "en")
+    assert after.startswith("Oops, a technical hitch. Please contact the BTOMIC customer")
+    assert "+1 (347) 459-1491" in after  # the route is still filled from the facts
+    # The other shop keeps the common wording.
+    assert technical_problem(load_store("om-system"), "en").startswith("Sorry, a technical")
+
+
+def test_a_part_is_checked_like_a_response(stores: Path) -> None:
+    unknown = 'part_status_shiped:\n  fr: "Expédiée."\n  en: "Shipped."\n'
+    problems = editing.check_texts_text("btomic", _shop_part("btomic", unknown, stores))
+    assert any("part_status_shiped is not a part of the common texts" in p for p in problems)
+    extra = (
+        "part_status_shipped:\n  arguments: [order, weight]\n"
+        '  fr: "Votre commande {order} pèse {weight}."\n'
+        '  en: "Your order {order} weighs {weight}."\n'
+    )
+    problems = editing.check_texts_text("btomic", _shop_part("btomic", extra, stores))
+    assert any("part_status_shipped: the code sends no ['weight']" in p for p in problems)
+    undeclared = (
+        'part_status_shipped:\n  fr: "Votre commande {order} est partie {colour}."\n'
+        '  en: "Your order {order} has left {colour}."\n'
+    )
+    problems = editing.check_texts_text("btomic", _shop_part("btomic", undeclared, stores))
+    assert any("{colour} is not a fact of the shop" in p for p in problems)
+    spacing = 'part_status_returned:\n  fr: "Votre commande {order} est retournée !"\n'
+    problems = editing.check_texts_text("btomic", _shop_part("btomic", spacing, stores))
+    assert "btomic: part_status_returned has no en text" in problems
+    assert any("part_status_returned (fr): U+202F needed before '!'" in p for p in problems)
+
+
+def test_a_broken_apology_still_answers(stores: Path) -> None:
+    from bot.replies import technical_problem
+    from bot.stores import load_store
+
+    common = texts_path("_common")
+    common.write_text(
+        edit(common, "\npart_technical_problem:\n", "\npart_technical_problem_old:\n"), "utf-8"
+    )
+    clear_caches()
+    text = technical_problem(load_store("btomic"), "fr")
+    assert text.startswith("Désolé, un problème technique m'empêche de vous répondre")

@@ -22,6 +22,7 @@ from functools import cache
 
 import pytest
 
+from bot.answers.library import part_names, shop_texts
 from bot.db.models import OrderStatus, PaymentMethod, RefundStatus
 from bot.delivery import EligibilityReason, delivery_eligibility
 from bot.i18n import format_date
@@ -46,9 +47,9 @@ def context(case: Case, lang: str | None = None, today: dt.date | None = None) -
     stored = store_file(case.order.store_id if case.order else case.store)
     return Context(
         lang=lang or case.lang,
-        facts=stored.facts,
+        facts=case.facts if case.facts is not None else stored.facts,
         sources=stored.sources,
-        conversation_facts=store_file(case.store).facts,
+        conversation_facts=case.facts if case.facts is not None else store_file(case.store).facts,
         order=case.order,
         today=today or dt.date.today(),
         country=case.country,
@@ -87,6 +88,28 @@ def test_every_country_answer_is_faithful(matrix: Matrix) -> None:
 def test_every_store_answer_is_faithful(matrix: Matrix) -> None:
     problems = unfaithful(matrix.stores)
     assert not problems, report(problems)
+
+
+def test_every_edge_answer_is_faithful(matrix: Matrix) -> None:
+    # The states and facts the demo data never reaches (tests/answers/renders.py).
+    assert len(matrix.edges) > 50
+    problems = unfaithful(matrix.edges)
+    assert not problems, report(problems)
+
+
+def test_every_part_of_the_composed_answers_is_checked(matrix: Matrix) -> None:
+    # The answers are composed from the parts of data/stores/_common/texts.yml (and a shop's
+    # own wording of them): every one of them, in both languages, is in an answer checked
+    # above, and so is every part a shop words its own way, for that shop.
+    parts = part_names()
+    assert len(parts) > 50
+    for lang in LANGUAGES:
+        used = {name for name, _, language in matrix.parts if language == lang}
+        assert not set(parts) - used, (lang, sorted(set(parts) - used))
+    for store in store_ids():
+        own = [name for name in shop_texts(store).templates if name.startswith("part_")]
+        used = {name for name, shop, _ in matrix.parts if shop == store}
+        assert not set(own) - used, (store, sorted(set(own) - used))
 
 
 def test_the_matrix_covers_every_case(matrix: Matrix) -> None:
