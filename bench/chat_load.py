@@ -15,6 +15,7 @@ import httpx
 
 from bench.machine import cpu_snapshot, load_average
 from bench.stats import latency_summary, log
+from bench.targets import rasa_token
 from bench.workload import (
     FAQ_TURNS,
     GREETINGS,
@@ -32,7 +33,7 @@ def bench_parse(rasa_url: str, messages: Sequence[str], count: int, warmup: int)
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     languages: Counter[str] = Counter()
-    with httpx.Client(base_url=rasa_url, timeout=60.0) as client:
+    with httpx.Client(base_url=rasa_url, timeout=60.0, params={"token": rasa_token()}) as client:
         for _ in range(warmup):
             client.post("/model/parse", json={"text": next(cycle)})
         for _ in range(count):

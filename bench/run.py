@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import os
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,7 @@ from bench.servers import bench_rasa_fixes, bench_training, bench_variants  # no
 from bench.stats import log  # noqa: E402
 from bench.targets import memory_report, start_rasa_timed, start_target, target_pids  # noqa: E402
 from bench.workload import BENCH_DIR, DIET_MODEL, FAQ_TURNS, ORDER_TURNS, nlu_messages  # noqa: E402
+from bot.secret_rules import generate_secret  # noqa: E402 - needs the path above
 from bot.stack import (  # noqa: E402 - needs the path above
     DEFAULT_MODEL,
     StackError,
@@ -85,11 +87,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--rasa-url",
-        help="measure this running Rasa server (started with --enable-api) instead of starting one",
+        help="measure this running Rasa server (started with --enable-api; its --auth-token in "
+        "RASA_TOKEN) instead of starting one",
     )
     parser.add_argument(
         "--action-url",
-        help="its action server (for the memory figure and the start-up measurement's endpoints)",
+        help="its action server (for the memory figure and the start-up measurement's endpoints; "
+        "its shared secret in ACTION_SERVER_SECRET)",
     )
     parser.add_argument(
         "--gateway-url",
@@ -184,6 +188,8 @@ def section(results: dict[str, Any], out_dir: Path, name: str, run: Callable[[],
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs every measurement and writes the results."""
     args = parse_args(argv)
+    # Rasa's API needs its token in every profile (see bench.targets.rasa_token()).
+    os.environ.setdefault("RASA_TOKEN", generate_secret())
     results: dict[str, Any] = {
         "machine": machine_info(),
         "started_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),

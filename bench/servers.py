@@ -141,6 +141,7 @@ def bench_rasa_fixes(
         work / "endpoints.yml",
         action_port=port_of(target.action_url),
         tracker_db=work / "tracker.db",
+        action_secret=target.action_secret,
         answer_port=target.answer_port,
     )
     env = {"DATABASE_URL": target.database_url, "DEFAULT_STORE": "om-system"}

@@ -24,6 +24,7 @@ from bot.stack import (
     Service,
     Stack,
     StackError,
+    action_secret,
     action_service,
     answer_service,
     free_port,
@@ -49,6 +50,8 @@ class Target:
     startup: dict[str, Any] | None = None
     # The answer service (Rasa's NLG endpoint) the Rasa servers started here use.
     answer_port: int | None = None
+    # The action server's shared secret (ACTION_SERVER_SECRET for one given by --action-url).
+    action_secret: str = field(default_factory=action_secret)
 
     def start(self, name: str, service: Service) -> Service:
         """Starts one service in a stack of its own (logs under the work directory)."""
@@ -77,6 +80,15 @@ def load_demo_database(url: str) -> None:
     )
 
 
+def rasa_token() -> str:
+    """Rasa's API token: every Rasa server started here needs it, every call sends it.
+
+    RASA_TOKEN (that of the server given by --rasa-url), else one drawn for this run by
+    :func:`bench.run.main`; the gateways started here inherit it from the environment.
+    """
+    return os.environ["RASA_TOKEN"]
+
+
 def first_answer(rasa_url: str, *, probe: str = "rest", timeout_s: float = 120.0) -> float:
     """Sends one message until Rasa answers it; returns when it did.
 
@@ -90,7 +102,7 @@ def first_answer(rasa_url: str, *, probe: str = "rest", timeout_s: float = 120.0
     else:
         path = "/webhooks/rest/webhook"
         payload = {"sender": new_sender(), "message": "Bonjour", "metadata": {"store": "om-system"}}
-    with httpx.Client(timeout=60.0) as client:
+    with httpx.Client(timeout=60.0, params={"token": rasa_token()}) as client:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 response = client.post(f"{rasa_url}{path}", json=payload)
@@ -123,7 +135,13 @@ def start_rasa_timed(
     starts it through bot.rasa_ext.cli, False with the stock `rasa run`.
     """
     service = rasa_service(
-        port=free_port(), endpoints=endpoints, model=model, env=env, name=name, rasa_fixes=fixes
+        port=free_port(),
+        endpoints=endpoints,
+        model=model,
+        env=env,
+        name=name,
+        rasa_fixes=fixes,
+        auth_token=rasa_token(),
     )
     stack = Stack([service], log_dir=log_dir)
     started = time.perf_counter()
@@ -193,12 +211,16 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
         answers = target.start("answer service", answer_service(port=free_port(), env=env))
         target.answer_port = answers.port
         if not args.rasa_url:
-            action = target.start("action server", action_service(port=free_port(), env=env))
+            action = target.start(
+                "action server",
+                action_service(port=free_port(), secret=target.action_secret, env=env),
+            )
             target.action_url = action.base_url
             write_endpoints(
                 target.endpoints,
                 action_port=action.port,
                 tracker_db=work / "tracker.db",
+                action_secret=target.action_secret,
                 answer_port=target.answer_port,
             )
             log("starting the Rasa server (timed: start-up to first answer)...")
@@ -220,6 +242,7 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
                 target.endpoints,
                 action_port=port_of(target.action_url),
                 tracker_db=work / "tracker.db",
+                action_secret=target.action_secret,
                 answer_port=target.answer_port,
             )
         if not args.gateway_url:
