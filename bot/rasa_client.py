@@ -77,6 +77,9 @@ class Interpretation:
     confidence: float
     #: The entity types found in the text ("order_number", "country"...), in text order.
     entities: tuple[str, ...] = ()
+    #: Rasa's whole answer, sent back with the text so that it is not parsed again
+    #: (metadata ``parse_data``, bot/rasa_ext/reuse_parse.py).
+    parse: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 # --- the HTTP clients ----------------------------------------------------------------------
@@ -220,6 +223,7 @@ def read_interpretation(body: Any) -> Interpretation:
         intent=name if isinstance(name, str) else None,
         confidence=float(confidence) if isinstance(confidence, int | float) else 0.0,
         entities=entities,
+        parse=body if isinstance(body, Mapping) else None,
     )
 
 
@@ -391,11 +395,6 @@ class BlockingRasaClient:
     def parse(self, text: str) -> Interpretation:
         """The NLU's reading of ``text``."""
         return read_interpretation(self.run(parse_call(text)))
-
-    def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:
-        """Sets slots in a conversation (``slot`` events appended to its tracker)."""
-        events = [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
-        self.run(events_call(sender_id, events))
 
     def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
         """Sends one message through the REST channel; returns the bot's answers as plain text."""

@@ -33,7 +33,12 @@ class ChatRequest(BaseModel):
         default=None, max_length=64, description="'om-system' or 'btomic'; unknown -> default."
     )
     language: str | None = Field(
-        default=None, max_length=35, description="The page's UI language ('fr', 'en', 'fr-FR')."
+        default=None,
+        max_length=35,
+        description=(
+            "The page's UI language ('fr', 'en', 'fr-FR'), sent by the widget with a "
+            "conversation's first message: a hint for a text that shows no language."
+        ),
     )
 
 
