@@ -24,7 +24,9 @@ class ChatRequest(BaseModel):
     )
     message: str = Field(description="The customer's text, or a button's '/intent' payload.")
     store: str | None = Field(
-        default=None, max_length=64, description="'om-system' or 'btomic'; unknown -> default."
+        default=None,
+        max_length=64,
+        description="A shop's id (data/stores/<id>/); unknown: default.",
     )
     language: str | None = Field(
         default=None, max_length=35, description="The page's UI language ('fr', 'en', 'fr-FR')."
