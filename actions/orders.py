@@ -6,7 +6,7 @@ intent. :class:`ValidateOrderLookupForm` normalises both values and, as soon as 
 verifies them against the orders database in one place; :class:`ActionAnswerOrderLookup` (the
 form's submit action) answers for the verified order.
 
-Security (shared/design/intents.md): a wrong number and a wrong proof get the same neutral
+Security (docs/intents.md): a wrong number and a wrong proof get the same neutral
 answer (``utter_order_not_found``); after ``MAX_LOOKUP_FAILURES`` failed identifications in a
 conversation the form stops asking (``lookup_locked``) and the answer offers a person.
 """

@@ -7,10 +7,13 @@ this module (it has no pydantic-settings); `bot/nlu/` reads the few variables it
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
 
+from dotenv import dotenv_values
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,12 +21,34 @@ from bot.shops import FALLBACK_DEFAULT_STORE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
+#: The optional settings file, relative to the working directory (`make` runs in the project).
+ENV_FILE = ".env"
+
+
+def env_file_values(
+    path: str | Path = ENV_FILE, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The variables of the `.env` file that the process environment does not set.
+
+    What :class:`Settings` reads from the file, for the processes that do not read it
+    themselves: `make run` puts these into the environment of every process it starts (the
+    Rasa server's NLU reads DEFAULT_STORE and STORES_DIR from its environment only). A variable
+    of the environment wins over the file, as it does for the settings.
+    """
+    current = os.environ if environ is None else environ
+    file = Path(path)
+    if not file.is_file():
+        return {}
+    values = dotenv_values(file, encoding="utf-8")
+    return {
+        name: value for name, value in values.items() if value is not None and name not in current
+    }
 
 
 class Settings(BaseSettings):
     """The app environment's configuration; each field maps to an upper-case variable."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
 
     # Deployment profile. `local` (the default, `make run`): SQLite orders database, one Rasa
     # server with a SQLite tracker store and its in-memory lock store. `production` (the files

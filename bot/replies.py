@@ -11,7 +11,7 @@ typography tests (``tests/answers/``) read every answer the actions compose from
 
 No database, no settings, no Rasa: the actions gather the facts and call these functions.
 
-Rules the texts follow (docs/contracts.md):
+Rules the texts follow (docs/intents.md):
 
 * store facts (delays, contact route, countries, Klarna countries, thresholds) come from the
   :class:`~bot.stores.StorePolicy`, never from literals here;

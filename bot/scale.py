@@ -7,10 +7,12 @@ deployment of deploy/ without containers:
 * N Rasa servers (`rasa run --auth-token ...`), all started with the production endpoints file
   `deploy/rasa/endpoints.yml`, filled from environment variables: one PostgreSQL tracker store
   (its database and tables are created by Rasa itself) and one Redis lock store;
-* M action servers and the gateway(s), in the production profile (`BOT_PROFILE=production`),
-  on a PostgreSQL orders database migrated by Alembic;
-* nginx (Debian's package) balancing round-robin between the Rasa servers and between the
-  action servers, with its configuration rendered from `deploy/nginx/nginx.conf.template`
+* M action servers, K answer services (Rasa's NLG endpoint) and the gateway(s), in the
+  production profile (`BOT_PROFILE=production`), on a PostgreSQL orders database migrated by
+  Alembic;
+* nginx (Debian's package) balancing round-robin between the Rasa servers, between the
+  action servers and between the answer services, with its configuration rendered from
+  `deploy/nginx/nginx.conf.template`
   into the work directory and started in the foreground (`daemon off`), its pid file, logs
   and temporary files there too, so nothing under /etc/nginx is touched.
 
@@ -74,17 +76,37 @@ TURN_MARGIN_S = 10
 
 
 def read_timeouts(lock_lifetime_s: int) -> dict[str, str]:
-    """nginx's timeouts for a lock lifetime: a hung Rasa server costs a turn about
-    ``lock_lifetime_s + TURN_MARGIN_S``; a hung action server half the lock lifetime."""
+    """nginx's timeouts for a lock lifetime: a hung Rasa server costs a turn at most
+    ``lock_lifetime_s + TURN_MARGIN_S`` when nothing else notices it (with the supervisor of
+    `make scale-demo`, about the lock lifetime: :func:`hang_after_s`); a hung action server
+    half the lock lifetime, a hung answer service a quarter (at least 5 s: a text renders in
+    milliseconds)."""
     rasa = lock_lifetime_s + TURN_MARGIN_S
     actions = max(5, lock_lifetime_s // 2)
+    answers = max(5, lock_lifetime_s // 4)
     return {
         "rasa_read_timeout": f"{rasa}s",
         # Room for one retry on another server after a timeout, and its own turn.
         "rasa_retry_window": f"{2 * rasa + TURN_MARGIN_S}s",
         "actions_read_timeout": f"{actions}s",
         "actions_retry_window": f"{2 * actions + TURN_MARGIN_S}s",
+        "answers_read_timeout": f"{answers}s",
+        "answers_retry_window": f"{2 * answers + TURN_MARGIN_S}s",
     }
+
+
+def hang_after_s(lock_lifetime_s: int) -> float:
+    """How long the supervisor of the scaled stack lets a server leave its health check
+    unanswered before it kills it: half the lock lifetime.
+
+    A frozen Rasa server (SIGSTOP, a dead event loop) keeps its turns' lock tickets until
+    they expire, a lock lifetime after they were issued. Killed within half of it (plus one
+    look's timeout), its connections close, nginx sends their turns to another server at
+    once, and they wait there for those tickets: a frozen server then costs a turn what a
+    dead one does, about the lock lifetime, instead of nginx's read timeout (the lifetime
+    plus a margin) before the retry and the wait on top.
+    """
+    return max(4.0, lock_lifetime_s / 2)
 
 
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
@@ -110,8 +132,10 @@ def render_nginx_config(
     *,
     rasa_servers: Sequence[str],
     action_servers: Sequence[str],
+    answer_servers: Sequence[str],
     rasa_listen: str,
     actions_listen: str,
+    answers_listen: str,
     runtime_dir: str,
     error_log: str,
     access_log: str,
@@ -125,8 +149,10 @@ def render_nginx_config(
     Args:
         rasa_servers: `host:port` of each Rasa server.
         action_servers: `host:port` of each action server.
+        answer_servers: `host:port` of each answer service (Rasa's NLG endpoint).
         rasa_listen: where nginx listens for Rasa traffic (`127.0.0.1:5005`, `5005`).
         actions_listen: where nginx listens for the Rasa servers' action calls.
+        answers_listen: where nginx listens for the Rasa servers' NLG calls.
         runtime_dir: folder of the pid file and temporary files (must be writable).
         error_log: nginx's error log (a file, or /dev/stderr in a container).
         access_log: the access log, one line per request with the upstream that served it.
@@ -143,8 +169,10 @@ def render_nginx_config(
     values = {
         "rasa_servers": upstream_lines(rasa_servers, fail_timeout_s=fail_timeout_s),
         "action_servers": upstream_lines(action_servers, fail_timeout_s=fail_timeout_s),
+        "answer_servers": upstream_lines(answer_servers, fail_timeout_s=fail_timeout_s),
         "rasa_listen": rasa_listen,
         "actions_listen": actions_listen,
+        "answers_listen": answers_listen,
         "runtime_dir": runtime_dir,
         "error_log": error_log,
         "access_log": access_log,
@@ -204,6 +232,8 @@ def write_nginx_config(
     action_ports: Sequence[int],
     rasa_listen_port: int,
     actions_listen_port: int,
+    answer_ports: Sequence[int],
+    answers_listen_port: int,
     fail_timeout_s: int = DEFAULT_FAIL_TIMEOUT_S,
     lock_lifetime_s: int = DEFAULT_LOCK_LIFETIME_S,
 ) -> Path:
@@ -214,8 +244,10 @@ def write_nginx_config(
     config = render_nginx_config(
         rasa_servers=[f"127.0.0.1:{port}" for port in rasa_ports],
         action_servers=[f"127.0.0.1:{port}" for port in action_ports],
+        answer_servers=[f"127.0.0.1:{port}" for port in answer_ports],
         rasa_listen=f"127.0.0.1:{rasa_listen_port}",
         actions_listen=f"127.0.0.1:{actions_listen_port}",
+        answers_listen=f"127.0.0.1:{answers_listen_port}",
         runtime_dir=str(runtime),
         error_log=str(runtime / "nginx-error.log"),
         access_log=str(runtime / "nginx-access.log"),
@@ -241,8 +273,10 @@ def compose_nginx_config() -> str:
     return render_nginx_config(
         rasa_servers=["rasa:5005"],
         action_servers=["actions:5055"],
+        answer_servers=["answers:5057"],
         rasa_listen="5005",
         actions_listen="5055",
+        answers_listen="5057",
         runtime_dir="/var/cache/nginx",
         error_log="/dev/stderr",
         access_log="/dev/stdout",
@@ -403,8 +437,10 @@ class ScaleConfig:
     gateway_ports: Sequence[int] = (8000,)
     rasa_balancer_port: int = 5005
     actions_balancer_port: int = 5055
-    # The answer service (Rasa's NLG endpoint, bot/answers/service.py) and its token.
-    answer_port: int = 5058
+    # The answer services (Rasa's NLG endpoint, bot/answers/service.py), nginx in front of
+    # them, and their token.
+    answer_ports: Sequence[int] = (5066, 5067)
+    answers_balancer_port: int = 5065
     answer_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     # The inbound-mail webhook's secret (the production profile requires one).
@@ -433,6 +469,7 @@ class ScaleConfig:
         tracker_url: str,
         rasa: int = 2,
         actions: int = 2,
+        answers: int = 2,
         gateways: int = 1,
         **options: Any,
     ) -> ScaleConfig:
@@ -448,7 +485,8 @@ class ScaleConfig:
             gateway_ports=[free_port() for _ in range(gateways)],
             rasa_balancer_port=free_port(),
             actions_balancer_port=free_port(),
-            answer_port=free_port(),
+            answer_ports=[free_port() for _ in range(answers)],
+            answers_balancer_port=free_port(),
             **{"local_smtp_port": free_port(), **options},
         )
 
@@ -462,12 +500,15 @@ class ScaleStack:
         work.mkdir(parents=True, exist_ok=True)
         self.rasa_url = f"http://127.0.0.1:{config.rasa_balancer_port}"
         self.actions_url = f"http://127.0.0.1:{config.actions_balancer_port}"
+        self.answers_url = f"http://127.0.0.1:{config.answers_balancer_port}"
         nginx_config = write_nginx_config(
             work,
             rasa_ports=config.rasa_ports,
             action_ports=config.action_ports,
+            answer_ports=config.answer_ports,
             rasa_listen_port=config.rasa_balancer_port,
             actions_listen_port=config.actions_balancer_port,
+            answers_listen_port=config.answers_balancer_port,
             fail_timeout_s=config.fail_timeout_s,
             lock_lifetime_s=config.lock_lifetime_s,
         )
@@ -497,7 +538,7 @@ class ScaleStack:
                 redis=RedisAddress.from_url(config.redis_url),
                 key_prefix=config.redis_key_prefix,
                 lock_lifetime_s=config.lock_lifetime_s,
-                answer_service_url=f"http://127.0.0.1:{config.answer_port}/nlg",
+                answer_service_url=f"{self.answers_url}/nlg",
                 answer_service_token=config.answer_token,
             ),
             "DEFAULT_STORE": config.default_store,
@@ -506,9 +547,14 @@ class ScaleStack:
             action_service(port=port, env=app_env, name=f"action server {i}")
             for i, port in enumerate(config.action_ports, start=1)
         ]
-        self.answer_service = answer_service(
-            port=config.answer_port, env={**app_env, "ANSWER_SERVICE_TOKEN": config.answer_token}
-        )
+        self.answer_services = [
+            answer_service(
+                port=port,
+                env={**app_env, "ANSWER_SERVICE_TOKEN": config.answer_token},
+                name=f"answer service {i}",
+            )
+            for i, port in enumerate(config.answer_ports, start=1)
+        ]
         self.rasa_services = [
             rasa_service(
                 port=port,
@@ -537,11 +583,14 @@ class ScaleStack:
             [
                 self.nginx,
                 *self.action_services,
-                self.answer_service,
+                *self.answer_services,
                 *self.rasa_services,
                 *self.gateway_services,
             ],
             log_dir=work / "log",
+            # A server that stops answering is killed before the lock tickets it holds expire.
+            hang_after_s=hang_after_s(config.lock_lifetime_s),
+            check_every_s=1.0,
         )
 
     @property
@@ -550,11 +599,15 @@ class ScaleStack:
 
     def start(self) -> None:
         """Starts every process and waits until each is ready (nginx's second port too)."""
-        if not port_is_free(self.config.actions_balancer_port):
-            raise PortInUseError(
-                f"Port {self.config.actions_balancer_port} for nginx (action servers) is already "
-                "in use: stop the program using it or choose another port."
-            )
+        for port, what in [
+            (self.config.actions_balancer_port, "action servers"),
+            (self.config.answers_balancer_port, "answer services"),
+        ]:
+            if not port_is_free(port):
+                raise PortInUseError(
+                    f"Port {port} for nginx ({what}) is already in use: stop the program using "
+                    "it or choose another port."
+                )
         if self.local_smtp_port and not port_is_free(self.local_smtp_port):
             raise PortInUseError(
                 f"Port {self.local_smtp_port} for the local SMTP catcher is already in use: stop "
@@ -581,6 +634,12 @@ class ScaleStack:
             os.killpg(service.process.pid, signal.SIGKILL)
             service.process.wait(timeout=10)
 
+    def freeze(self, service: Service) -> None:
+        """Stops every process of one server (SIGSTOP to its process group): a hung server,
+        which accepts connections (the kernel does) and never answers."""
+        if service.process is not None and service.process.poll() is None:
+            os.killpg(service.process.pid, signal.SIGSTOP)
+
     @property
     def nginx_access_log(self) -> Path:
         return self.config.work_dir / "nginx" / "nginx-access.log"
@@ -593,9 +652,10 @@ class ScaleStack:
         rows = [
             ("nginx -> Rasa servers", self.rasa_url, self.nginx),
             ("nginx -> action servers", self.actions_url, None),
+            ("nginx -> answer services", self.answers_url, None),
             *[(s.name, s.base_url, s) for s in self.rasa_services],
             *[(s.name, s.base_url, s) for s in self.action_services],
-            (self.answer_service.name, self.answer_service.base_url, self.answer_service),
+            *[(s.name, s.base_url, s) for s in self.answer_services],
             *[(s.name, s.base_url, s) for s in self.gateway_services],
         ]
         lines = []
@@ -675,9 +735,11 @@ def run_demo(args: argparse.Namespace) -> int:
         redis_url=args.redis_url,
         rasa_ports=[base + 1 + i for i in range(args.rasa)],
         action_ports=[base + 51 + i for i in range(args.actions)],
+        answer_ports=[base + 61 + i for i in range(args.answers)],
         gateway_ports=[args.gateway_port],
         rasa_balancer_port=base,
         actions_balancer_port=base + 50,
+        answers_balancer_port=base + 60,
         token=os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24),
         webhook_secret=os.environ.get("EMAIL_WEBHOOK_SECRET") or secrets.token_urlsafe(24),
         model=Path(args.model),
@@ -707,8 +769,9 @@ def run_demo(args: argparse.Namespace) -> int:
     return serve(
         scaled.stack,
         starting=(
-            f"Starting nginx, {args.rasa} Rasa servers, {args.actions} action servers and the "
-            "gateway (the Rasa servers take a minute to load the model)..."
+            f"Starting nginx, {args.rasa} Rasa servers, {args.actions} action servers, "
+            f"{args.answers} answer services and the gateway (the Rasa servers take a minute "
+            "to load the model)..."
         ),
         ready=ready,
         start=scaled.start,
@@ -722,6 +785,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="run the production profile on this machine, behind nginx")
     demo.add_argument("--rasa", type=int, default=2, help="number of Rasa servers (default 2)")
     demo.add_argument("--actions", type=int, default=2, help="number of action servers (default 2)")
+    demo.add_argument(
+        "--answers", type=int, default=2, help="number of answer services (default 2)"
+    )
     demo.add_argument(
         "--postgres-url",
         default=os.environ.get("SCALE_POSTGRES_URL", DEFAULT_POSTGRES_URL),
@@ -738,7 +804,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--base-port",
         type=int,
         default=5005,
-        help="nginx's Rasa port; Rasa servers on the next ones, actions 50 above (default 5005)",
+        help=(
+            "nginx's Rasa port; Rasa servers on the next ones, actions 50 above, answer "
+            "services 60 above (default 5005)"
+        ),
     )
     demo.add_argument("--gateway-port", type=int, default=8000)
     demo.add_argument("--model", default=str(DEFAULT_MODEL))

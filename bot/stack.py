@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot.config import PROJECT_ROOT, VAR_DIR, Settings, get_settings
+from bot.config import PROJECT_ROOT, VAR_DIR, Settings, env_file_values, get_settings
 from bot.mail.worker import LOCAL_SMTP_PORT, local_smtp_url
 from bot.shops import shop_ids
 
@@ -84,6 +84,12 @@ class Service:
     next_check: float = 0.0
     # time.monotonic() when it last became ready (after a start or a restart).
     ready_at: float = 0.0
+    # Whether the processes it forked before becoming ready are workers it cannot do without
+    # (Sanic's manager and its worker): one of them dying is a crash of the whole service.
+    # False for a service whose children come and go (the gateway's e-mail child per mail).
+    watch_workers: bool = False
+    # The worker processes seen when it last became ready (watch_workers).
+    workers: frozenset[int] = field(default_factory=frozenset)
 
     @property
     def base_url(self) -> str:
@@ -182,7 +188,11 @@ def action_service(
 ) -> Service:
     """The rasa-sdk action server serving `actions/`."""
     argv = [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
-    return Service(name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
+    # Sanic serves in a worker process its main process forks: a dead worker leaves the port
+    # bound by the main process and nobody answering, so the supervisor watches the worker.
+    return Service(
+        name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60, watch_workers=True
+    )
 
 
 def answer_service(
@@ -226,8 +236,15 @@ class Stack:
       console says so; what is left of its old process group (a Sanic worker still holding
       the port) is stopped first. A service that crashes more than ``max_restarts`` times in
       ``restart_window_s`` seconds stops the whole stack, with the end of its log.
+    * A service that loses one of its workers (``watch_workers``: the action server's Sanic
+      worker, whose death leaves the port bound by the main process and unanswered) is
+      restarted the same way, at once.
     * A service that stops answering its health check (frozen: SIGSTOP, a dead lock) for
-      ``hang_after_s`` seconds in a row is killed and restarted the same way.
+      ``hang_after_s`` seconds in a row (one look every ``check_every_s`` seconds, each
+      given ``hang_after_s / 3`` seconds at most) is killed and restarted the same way.
+      `make scale-demo` uses half the Rasa lock lifetime (bot/scale.py): a frozen Rasa
+      server is killed before the tickets it holds expire, so that its turns, retried by
+      nginx on another server, wait no longer than they would for a dead one.
     * :meth:`stop` signals every process group, waits for every process of it (not only the
       one it started), and kills what lingers; it is idempotent, and the console's signals
       (Ctrl-C, SIGTERM: ``make`` forwards its own, so two arrive) are held back while it runs,
@@ -242,8 +259,8 @@ class Stack:
         max_restarts: int = 5,
         restart_window_s: float = 300.0,
         backoff_max_s: float = 30.0,
-        hang_after_s: float = 45.0,
-        check_every_s: float = 5.0,
+        hang_after_s: float = 20.0,
+        check_every_s: float = 2.0,
         say: Callable[[str], None] | None = None,
     ) -> None:
         self.services = list(services)
@@ -276,8 +293,7 @@ class Stack:
         deadline_base = time.monotonic()
         for service in self.services:
             self._wait_ready(service, deadline_base + service.ready_timeout_s)
-            service.state = ServiceState.RUNNING
-            service.ready_at = time.monotonic()
+            self._now_running(service)
 
     def start_service(self, service: Service) -> None:
         """(Re)starts one service of this stack, stopped or dead, and waits until it is ready."""
@@ -287,8 +303,24 @@ class Stack:
             self._end_group(service)
             self._spawn(service)
         self._wait_ready(service, time.monotonic() + service.ready_timeout_s)
+        self._now_running(service)
+
+    @staticmethod
+    def _now_running(service: Service) -> None:
+        """Marks a service ready, noting its workers (watch_workers) to watch them."""
         service.state = ServiceState.RUNNING
         service.ready_at = time.monotonic()
+        service.unanswered_since = None
+        leader = service.process.pid if service.process is not None else None
+        if service.watch_workers and service.pgid is not None:
+            service.workers = frozenset(p for p in group_members(service.pgid) if p != leader)
+        else:
+            service.workers = frozenset()
+
+    @staticmethod
+    def lost_workers(service: Service) -> list[int]:
+        """The workers noted when the service became ready that have died since."""
+        return sorted(pid for pid in service.workers if not _alive(pid))
 
     def _spawn(self, service: Service) -> None:
         slug = service.name.replace(" ", "-")
@@ -403,18 +435,20 @@ class Stack:
         return {s.process.pid for s in self.services if s.process is not None}
 
     def _end_group(self, service: Service, grace_s: float = 5.0) -> None:
-        """Stops what is left of a service's process group (its workers, after a crash)."""
+        """Stops what is left of a service's process group (its workers, after a crash):
+        SIGTERM, then SIGKILL after `grace_s` seconds (at once when 0: a hung service, which
+        would not act on SIGTERM)."""
         pgid = service.pgid
         if pgid is None:
             return
         if service.process is not None:
             service.process.poll()
-        if group_members(pgid):
+        if group_members(pgid) and grace_s > 0:
             _signal_group(pgid, signal.SIGTERM)
             self._wait_groups_gone([pgid], time.monotonic() + grace_s)
-            if group_members(pgid):
-                _signal_group(pgid, signal.SIGKILL)
-                self._wait_groups_gone([pgid], time.monotonic() + 10.0)
+        if group_members(pgid):
+            _signal_group(pgid, signal.SIGKILL)
+            self._wait_groups_gone([pgid], time.monotonic() + 10.0)
         if service.process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 service.process.wait(timeout=5)
@@ -464,10 +498,15 @@ class Stack:
             code = service.process.poll()
             if code is not None:
                 return self._crashed(service, f"exited with code {code}")
+            lost = self.lost_workers(service) if state is ServiceState.RUNNING else []
+            if lost:
+                # Its main process lives on, holding the port, and nobody answers there.
+                return self._crashed(
+                    service, f"lost its worker process (pid {', '.join(map(str, lost))})"
+                )
             if state is ServiceState.STARTING:
                 if self._answers(client, service):
-                    service.state = ServiceState.RUNNING
-                    service.ready_at = time.monotonic()
+                    self._now_running(service)
                     self._say(
                         f"The {service.name} is back (pid {service.process.pid}, "
                         f"restart {len(service.crashes)})."
@@ -491,17 +530,20 @@ class Stack:
                 service.unanswered_since = now
             elif now - service.unanswered_since >= self.hang_after_s:
                 return self._crashed(
-                    service, f"did not answer its health check for {self.hang_after_s:.0f} s"
+                    service,
+                    f"did not answer its health check for {self.hang_after_s:.0f} s",
+                    hung=True,
                 )
         return None
 
-    def _crashed(self, service: Service, why: str) -> str | None:
+    def _crashed(self, service: Service, why: str, *, hung: bool = False) -> str | None:
         now = time.monotonic()
         service.crashes = [t for t in service.crashes if now - t < self.restart_window_s]
         service.crashes.append(now)
         count = len(service.crashes)
-        # Stop the rest of it now: a frozen process, the workers still holding its port.
-        self._end_group(service)
+        # Stop the rest of it now: the workers still holding its port; a hung service at
+        # once (SIGKILL), so that its connections close and a balancer retries them.
+        self._end_group(service, grace_s=0 if hung else 5.0)
         if count > self.max_restarts:
             return (
                 f"The {service.name} {why} and keeps crashing ({count} times in "
@@ -592,6 +634,12 @@ def _proc_stat(pid: int) -> tuple[str, int, int] | None:
 
 def _all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process exists and has not exited (a zombie has)."""
+    stat = _proc_stat(pid)
+    return stat is not None and stat[0] != "Z"
 
 
 def group_members(pgid: int) -> list[int]:
@@ -719,9 +767,9 @@ def default_stack(*, store: str | None = None, var_dir: Path = VAR_DIR) -> Stack
     give each run its own).
     """
     settings = get_settings()
-    # Every process gets the default store, also when it comes from `.env`: Rasa's NLU reads
-    # DEFAULT_STORE from its environment only (it has no settings class).
-    extra = {"DEFAULT_STORE": store or settings.default_store}
+    # Every process gets the settings of `.env` in its environment: Rasa's NLU reads
+    # DEFAULT_STORE and STORES_DIR from there only (it has no settings class).
+    extra = {**env_file_values(), "DEFAULT_STORE": store or settings.default_store}
     if var_dir != VAR_DIR:
         extra["TRACKER_STORE_URL"] = f"sqlite:///{var_dir / 'rasa-tracker.db'}"
     mail = local_mail(settings)

@@ -12,9 +12,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from bot.api.errors import ApiError
-from bot.api.rasa import RasaClient
 from bot.api.ratelimit import TokenBucketLimiter
 from bot.config import Settings
+from bot.rasa_client import RasaClient
 
 
 def get_app_settings(request: Request) -> Settings:

@@ -17,8 +17,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bot.api.rasa import RasaTimeoutError
 from bot.errors import RasaUnavailableError
+from bot.rasa_client import RasaTimeoutError
 
 logger = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from bot.api.middleware import (
     SecurityHeadersMiddleware,
 )
 from bot.api.paths import STATIC_DIR
-from bot.api.rasa import RasaClient, make_http_client
 from bot.api.ratelimit import TokenBucketLimiter
 from bot.api.routes import chat, email, health, pages, widget
 from bot.config import Settings, get_settings
 from bot.console import web as console
+from bot.rasa_client import RasaClient, make_http_client
 
 # A chat body is the message plus a few short fields; JSON may escape each character as
 # \uXXXX (6 bytes), hence the factor, plus room for the other fields.

@@ -26,7 +26,6 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from bot.api.rasa import RasaClient
 from bot.config import PROJECT_ROOT, Settings, get_settings
 from bot.console import analytics as stats
 from bot.console import charts, inbox, live, privacy, training
@@ -68,6 +67,7 @@ from bot.errors import ConfigurationError, MailDeliveryError, RasaUnavailableErr
 from bot.i18n import normalise_language
 from bot.mail.intake import accept_raw
 from bot.mail.smtp import SmtpConfig, SmtpSender
+from bot.rasa_client import RasaClient
 from bot.stores import all_stores, load_store, store_ids
 
 logger = logging.getLogger(__name__)

@@ -1,10 +1,9 @@
-"""Demo orders for the embedded database: the design's canonical orders plus generated ones.
+"""Demo orders for the embedded database: the canonical orders plus generated ones.
 
-The canonical orders (``bot/db/demo_orders.yml``, a copy of the design's
-``demo-orders.yml``, plus the ``demo_orders.yml`` of any shop folder ``data/stores/<shop>/``,
-in the same format) are loaded exactly as written: numbers, owners, states, carriers and
-dates, the dates being offsets in days from ``today``. Where the file says nothing, the
-loader decides, always the same way:
+The canonical orders (``bot/db/demo_orders.yml``, plus the ``demo_orders.yml`` of any shop
+folder ``data/stores/<shop>/``, in the same format) are loaded exactly as written: numbers,
+owners, states, carriers and dates, the dates being offsets in days from ``today``. Where the
+file says nothing, the loader decides, always the same way:
 
 * a shipment without a carrier (the returned orders) gets one of the store's carriers and a
   tracking number drawn from the order number, so it is the same at every load;
@@ -403,7 +402,7 @@ def _postcode_nl(rng: random.Random) -> str:
 
 
 # Only England: OM SYSTEM does not deliver to Scotland, Northern Ireland or the Isle of Wight
-# (see data/stores/om-system.yml), so no generated GB customer lives there.
+# (see data/stores/om-system/facts.yml), so no generated GB customer lives there.
 _ENGLISH_OUTCODES = (
     "EC1A", "W1D", "SE1", "N1", "E14", "NW3", "SW11", "M1", "M4", "B1", "B15", "LS1", "LS6",
     "BS1", "NG1", "L1", "OX1", "CB2", "BN1", "NE1", "S1", "LE1", "YO1", "EX1", "CV1", "RG1",

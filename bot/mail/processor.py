@@ -28,12 +28,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,8 +50,8 @@ from bot.mail.compose import build_forward, build_reply, compose_body
 from bot.mail.guards import is_complaint, no_reply_reason
 from bot.mail.parsing import ParsedMail, read_mail
 from bot.mail.questions import Request, detect_language, find_requests, other_language_of
-from bot.mail.rasa import BotClient, Interpretation
 from bot.mail.routing import own_addresses
+from bot.rasa_client import Interpretation
 from bot.stores import StorePolicy, load_store
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,20 @@ DAY = dt.timedelta(days=1)
 #: A question of at most this many words may lean on the sentences before it ("What should
 #: I do?", "C'est normal ?"): it is also read with them.
 SHORT_QUESTION_WORDS = 5
+
+
+class BotClient(Protocol):
+    """What the processor needs from the bot (:class:`bot.rasa_client.BlockingRasaClient`, or a
+    fake in unit tests)."""
+
+    def parse(self, text: str) -> Interpretation:
+        """The intent of ``text`` and its confidence."""
+
+    def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:
+        """Sets slots of the conversation ``sender_id``."""
+
+    def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
+        """Sends ``text`` in the conversation ``sender_id``; returns the bot's messages."""
 
 
 class MailSender(Protocol):

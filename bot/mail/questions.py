@@ -146,67 +146,30 @@ def names_an_order(sentence: str) -> bool:
 _QUESTION_MARK = re.compile(r"[?？¿]")
 
 
-_FR_MARKERS = frozenset(
-    ("le", "la", "les", "des", "une", "est", "et", "je", "vous", "votre", "vos", "ma", "mon",
-     "mes", "pour", "avec", "pas", "que", "qui", "où", "quand", "comment", "bonjour",
-     "merci", "commande", "livraison", "colis", "remboursement", "est-ce")
-)  # fmt: skip
-_EN_MARKERS = frozenset(
-    ("the", "a", "an", "is", "are", "and", "i", "you", "your", "my", "for", "with", "not",
-     "that", "who", "where", "when", "how", "hello", "hi", "thanks", "thank", "order",
-     "delivery", "parcel", "refund", "please")
-)  # fmt: skip
-
-
-def _marker_language(text: str) -> tuple[str | None, float]:
-    """A small stand-in for bot.nlu.langid: counts frequent French and English words."""
-    words = re.findall(r"[a-zà-ÿ'-]+", text.lower())
-    french = sum(word in _FR_MARKERS for word in words)
-    english = sum(word in _EN_MARKERS for word in words)
-    if french == english:
-        return None, 0.0
-    return (
-        ("fr", french / (french + english))
-        if french > english
-        else ("en", english / (french + english))
-    )
-
-
-def _load_language_of() -> Callable[[str], tuple[str | None, float]]:
+def _nlu_function(module_name: str, name: str) -> Callable[..., Any]:
     # Imported by name, not statically: bot/nlu is Python 3.10 code of the Rasa environment,
-    # type-checked there, and the e-mail channel must keep working without it.
-    try:
-        module = importlib.import_module("bot.nlu.langid")
-    except ImportError:
-        logger.warning("bot.nlu.langid is missing; using the e-mail channel's word counter")
-        return _marker_language
-    function: Callable[[str], tuple[str | None, float]] = module.language_of
+    # type-checked there; these two modules are pure Python and load in the app environment.
+    function: Callable[..., Any] = getattr(importlib.import_module(module_name), name)
     return function
 
 
-language_of = _load_language_of()
-
-
-def _load_other_language_of() -> Callable[[str], str | None]:
-    # Same reason as above: bot/nlu is the Rasa environment's code, imported by name.
-    try:
-        module = importlib.import_module("bot.nlu.other_languages")
-    except ImportError:
-        logger.warning("bot.nlu.other_languages is missing; no other-language detection")
-        return lambda _text: None
-    function: Callable[[str], str | None] = module.other_language_of
-    return function
-
-
-other_language_of = _load_other_language_of()
+#: The bot's own language identifier, shared with the Rasa pipeline so the channel and the
+#: bot agree: ``language_of(text) -> (language or None, confidence)``.
+language_of: Callable[[str], tuple[str | None, float]] = _nlu_function(
+    "bot.nlu.langid", "language_of"
+)
+#: A text clearly written in another language: its name ("de", "es"...), else None.
+other_language_of: Callable[[str], str | None] = _nlu_function(
+    "bot.nlu.other_languages", "other_language_of"
+)
 
 
 def detect_language(text: str, *, fallback: Lang = DEFAULT_LANGUAGE) -> Lang:
     """The language a mail is written in.
 
     Uses the bot's own identifier (:func:`bot.nlu.langid.language_of`, shared with the Rasa
-    pipeline so the channel and the bot agree; a small word counter if it is missing); when
-    it abstains (a mail that is only an order number), ``fallback``.
+    pipeline so the channel and the bot agree); when it abstains (a mail that is only an
+    order number), ``fallback``.
     """
     language, _confidence = language_of(text)
     if language == "en":

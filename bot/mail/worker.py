@@ -35,8 +35,8 @@ from bot.db.session import get_sessionmaker, make_engine, session_factory
 from bot.errors import ConfigurationError
 from bot.mail.isolation import IsolatedProcessor
 from bot.mail.processor import DrainReport, MailProcessor
-from bot.mail.rasa import RasaClient
 from bot.mail.smtp import SmtpConfig, SmtpSender
+from bot.rasa_client import BlockingRasaClient
 
 # The local SMTP catcher's port when LOCAL_SMTP_PORT is not set (`make run` uses the same).
 LOCAL_SMTP_PORT = 2525
@@ -72,7 +72,7 @@ def mail_processor(
     """
     sender = _smtp_sender(settings)
     with (
-        RasaClient(
+        BlockingRasaClient.connect(
             settings.rasa_url, timeout_s=settings.rasa_timeout_s, token=settings.rasa_token
         ) as bot,
         IsolatedProcessor(
@@ -94,7 +94,7 @@ def processor_for_child(settings: Settings) -> Iterator[MailProcessor]:
         settings.database_url, statement_timeout_s=settings.database_statement_timeout_s
     )
     try:
-        with RasaClient(
+        with BlockingRasaClient.connect(
             settings.rasa_url, timeout_s=settings.rasa_timeout_s, token=settings.rasa_token
         ) as bot:
             yield MailProcessor(

@@ -25,9 +25,13 @@ from typing import Dict, List
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
-_EMAIL = re.compile(r"(?i)[\w.+-]+@[\w-]+(?:\.[\w-]+)*")
+# Linear time: the lookbehind lets a match start only where a run of address characters
+# starts, so a long run with no "@" is scanned once, not once per character.
+_EMAIL = re.compile(r"(?i)(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*")
 # Shop prefix (optional) + 6 digits, or "#" + digits; "n°" / "no" before it stays a word.
-_ORDER = re.compile(r"(?i)(?:\b(?:om|bt)\s*[-\s]?\s*\d{6}\b|#\s?\d{4,8}\b|\b\d{6}\b)")
+# "\s*(?:-\s*)?" rather than "\s*[-\s]?\s*": the same texts, without trying every split of
+# a long run of spaces between two stars (quadratic).
+_ORDER = re.compile(r"(?i)(?:\b(?:om|bt)\s*(?:-\s*)?\d{6}\b|#\s?\d{4,8}\b|\b\d{6}\b)")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _ELISION = re.compile(r"\b([cdjlmnstq]|qu|jusqu|lorsqu|puisqu)'(?=\w)")
 _TOKEN = re.compile(r"_\w+_|[a-z0-9]+(?:'[a-z]+|')?|[?!]")

@@ -108,7 +108,7 @@ TOPIC_FACTS = {
     "contact_support": "contact.email",
 }
 # Topics with no field in data/stores/*/facts.yml yet: the FAQ section answering them, per store
-# (shared/design/intents.md). Move these into the store files if they gain a field.
+# (docs/intents.md). Move these into the store files if they gain a field.
 UNFIELDED_TOPICS: dict[str, dict[str, str | None]] = {
     "how_to_order": {"om-system": "Q1", "btomic": None},
     "order_confirmation": {"om-system": "Q2", "btomic": None},
@@ -243,7 +243,7 @@ def plain(text: str) -> str:
     """The text with every space, no-break ones included, as one ordinary space.
 
     The facts are compared with the words; the no-break spaces of French typography are
-    checked by tests/test_typography.py.
+    checked by tests/answers/test_typography.py.
     """
     return " ".join(str(text).split())
 

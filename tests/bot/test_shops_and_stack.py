@@ -69,3 +69,37 @@ def test_make_run_starts_the_answer_service_and_passes_the_default_store(
     endpoints_file = Path(stack.services[2].argv[stack.services[2].argv.index("--endpoints") + 1])
     endpoints = yaml.safe_load(endpoints_file.read_text(encoding="utf-8"))
     assert endpoints["nlg"] == {"url": f"http://127.0.0.1:{answers.port}/nlg", "token": token}
+
+
+def test_the_settings_of_dotenv_reach_every_process_make_run_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A deployment's `.env` (the file the settings read, in the directory make runs in).
+    stores = tmp_path / "stores"
+    shutil.copytree(DEFAULT_STORES_DIR, stores)
+    (tmp_path / ".env").write_text(
+        f"DEFAULT_STORE=btomic\nSTORES_DIR={stores}\nEMAIL_MAX_QUESTIONS=4\nGATEWAY_PORT=8123\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    for name in ("DEFAULT_STORE", "STORES_DIR", "EMAIL_MAX_QUESTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    # The shell's environment wins over the file, as it does for the settings.
+    monkeypatch.setenv("GATEWAY_PORT", "8124")
+    get_settings.cache_clear()
+    try:
+        stack = default_stack(var_dir=tmp_path / "var")
+    finally:
+        get_settings.cache_clear()
+    assert [service.name for service in stack.services] == [
+        "action server",
+        "answer service",
+        "Rasa server",
+        "gateway",
+    ]
+    for service in stack.services:
+        assert service.env["DEFAULT_STORE"] == "btomic", service.name
+        assert service.env["STORES_DIR"] == str(stores), service.name
+        assert service.env["EMAIL_MAX_QUESTIONS"] == "4", service.name
+        assert "GATEWAY_PORT" not in service.env, service.name
+    assert stack.services[3].port == 8124

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 
 from bot.console.seeding import Conversation, Turn, write_conversations
 from bot.db.mailbox import InboxMessage, InboxState
@@ -109,6 +110,12 @@ SEEDED[4] = Conversation(
 )
 
 
+def top_topics(html: str) -> list[str]:
+    """The bars of the page's "Top topics" chart, as their tooltips read ("intent: count")."""
+    chart = html.split("<title>Top topics</title>", 1)[1].split("</svg>", 1)[0]
+    return re.findall(r"<title>([^<]*)</title>", chart)
+
+
 def seed(env: ConsoleEnv) -> None:
     write_conversations(env.tracker, SEEDED)
     assert import_now(env) == len(SEEDED)
@@ -156,6 +163,9 @@ def test_figures_match_the_seeded_conversations(
     assert html.count("<svg") >= 5
     # Top unanswered: the clarified and the out-of-scope messages, masked and counted.
     assert "euh le truc là" in html and "do you sell bicycles?" in html
+    # Top topics: answered customer messages by intent, most asked first (ties by name);
+    # greetings and the handed-off request are no topics.
+    assert top_topics(html) == ["order_status: 2", "delivery_time: 1", "payment_methods: 1"]
 
     table = list(
         csv.DictReader(io.StringIO(client.get("/console/analytics.csv?from=2026-11-01").text))
@@ -190,6 +200,8 @@ def test_filters_narrow_the_figures(make_console: MakeConsole, console_env: Cons
     assert '<span class="kpi" id="kpi-conversations">3</span>' in english
     day_one = client.get("/console/analytics?from=2026-11-02&to=2026-11-02").text
     assert '<span class="kpi" id="kpi-conversations">3</span>' in day_one
+    assert top_topics(btomic) == ["order_status: 1"]
+    assert top_topics(day_one) == ["delivery_time: 1", "payment_methods: 1"]
 
 
 def test_review_lists_mask_personal_data_and_the_transcript_shows_intents(

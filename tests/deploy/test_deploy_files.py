@@ -29,8 +29,10 @@ from bot.config import PROJECT_ROOT
 from bot.scale import (
     COMPOSE_NGINX_CONFIG,
     PRODUCTION_ENDPOINTS,
+    TURN_MARGIN_S,
     RedisAddress,
     compose_nginx_config,
+    hang_after_s,
     rasa_production_env,
     write_nginx_config,
 )
@@ -95,7 +97,7 @@ def test_compose_gives_the_rasa_servers_every_endpoints_variable() -> None:
     assert services["rasa"]["environment"]["BOT_PROFILE"] == "production"
     assert services["rasa"]["environment"]["ACTION_SERVER_URL"] == "http://nginx:5055/webhook"
     # The app services share one environment: production profile, token, PostgreSQL.
-    assert services["rasa"]["environment"]["ANSWER_SERVICE_URL"] == "http://answers:5057/nlg"
+    assert services["rasa"]["environment"]["ANSWER_SERVICE_URL"] == "http://nginx:5057/nlg"
     for name in ("migrate", "actions", "answers", "gateway"):
         env = services[name]["environment"]
         assert env["BOT_PROFILE"] == "production" and "RASA_TOKEN" in env
@@ -197,8 +199,10 @@ def test_nginx_accepts_the_scale_demo_config(tmp_path: Path) -> None:
         tmp_path,
         rasa_ports=[15101, 15102],
         action_ports=[15151, 15152],
+        answer_ports=[15161, 15162],
         rasa_listen_port=15100,
         actions_listen_port=15150,
+        answers_listen_port=15160,
     )
     result = run(
         nginx, "-t", "-p", tmp_path / "nginx", "-c", config, "-e", tmp_path / "nginx" / "err.log"
@@ -268,22 +272,43 @@ def test_an_unknown_profile_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2 and "'staging'" in result.stderr
 
 
-@pytest.mark.parametrize(("lifetime", "rasa", "actions"), [(20, 30, 10), (60, 70, 30)])
+@pytest.mark.parametrize(
+    ("lifetime", "rasa", "actions", "answers"), [(20, 30, 10, 5), (60, 70, 30, 15)]
+)
 def test_nginx_read_timeouts_follow_the_lock_lifetime(
-    tmp_path: Path, lifetime: int, rasa: int, actions: int
+    tmp_path: Path, lifetime: int, rasa: int, actions: int, answers: int
 ) -> None:
-    # A frozen Rasa server costs a turn about TICKET_LOCK_LIFETIME + 10 s (not 180 s), and a
-    # turn waiting for a dead server's lock (up to the lifetime) is never cut short.
+    # Without a supervisor, a frozen Rasa server costs a turn at most TICKET_LOCK_LIFETIME +
+    # 10 s (not 180 s), and a turn waiting for a dead server's lock (up to the lifetime) is
+    # never cut short.
     config = write_nginx_config(
         tmp_path,
         rasa_ports=[15101],
         action_ports=[15151],
+        answer_ports=[15161],
         rasa_listen_port=15100,
         actions_listen_port=15150,
+        answers_listen_port=15160,
         lock_lifetime_s=lifetime,
     ).read_text(encoding="utf-8")
-    rasa_block, actions_block = config.split("# Action servers: only the Rasa servers")
+    rasa_block, rest = config.split("# Action servers: only the Rasa servers")
+    actions_block, answers_block = rest.split("# Answer services (Rasa's NLG endpoint)")
     assert re.findall(r"proxy_read_timeout (\d+)s;", rasa_block) == [str(rasa)]
     assert re.findall(r"proxy_read_timeout (\d+)s;", actions_block) == [str(actions)]
+    assert re.findall(r"proxy_read_timeout (\d+)s;", answers_block) == [str(answers)]
     assert rasa > lifetime
-    assert "proxy_next_upstream error timeout http_503 non_idempotent;" in rasa_block
+    for block in (rasa_block, actions_block, answers_block):
+        assert "proxy_next_upstream error timeout http_503 non_idempotent;" in block
+    assert "server 127.0.0.1:15161 max_fails=1" in config
+    assert "listen 127.0.0.1:15160;" in answers_block
+
+
+@pytest.mark.parametrize(("lifetime", "hang"), [(20, 10.0), (60, 30.0)])
+def test_the_scale_supervisor_kills_a_frozen_server_before_its_lock_tickets_expire(
+    lifetime: int, hang: float
+) -> None:
+    # Killed after half the lock lifetime without a health answer (plus one look's timeout,
+    # a third of that): its turns, retried elsewhere, wait for its tickets as for a dead
+    # server's, not for nginx's read timeout first.
+    assert hang_after_s(lifetime) == hang
+    assert hang + hang / 3 < lifetime < lifetime + TURN_MARGIN_S

@@ -13,10 +13,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from bot.api.rasa import RasaClient as GatewayRasaClient
-from bot.api.rasa import make_http_client
 from bot.config import Settings
-from bot.mail.rasa import RasaClient as MailRasaClient
+from bot.rasa_client import BlockingRasaClient, RasaClient, make_blocking_client, make_http_client
 
 POSTGRES = "postgresql+psycopg2://shop:pw@db.example:5432/orders"
 
@@ -131,7 +129,7 @@ async def test_the_gateway_sends_the_token_on_every_call() -> None:
     http = make_http_client(rasa_url="http://rasa.test", timeout_s=5, token="s3cret")
     http._transport = recording_transport(seen, {"model_file": "bot.tar.gz"})
     async with http:
-        await GatewayRasaClient(http).status()
+        await RasaClient(http).status()
     assert seen[0].params["token"] == "s3cret"
 
 
@@ -140,14 +138,15 @@ async def test_without_a_token_the_gateway_sends_none() -> None:
     http = make_http_client(rasa_url="http://rasa.test", timeout_s=5)
     http._transport = recording_transport(seen, [])
     async with http:
-        await GatewayRasaClient(http).send_message(sender="s", message="hi", metadata={})
+        await RasaClient(http).send_message(sender="s", message="hi", metadata={})
     assert "token" not in seen[0].params
 
 
 def test_the_mail_worker_sends_the_token_and_keeps_its_own_query() -> None:
     seen: list[httpx.URL] = []
-    client = httpx.Client(transport=recording_transport(seen, []))
-    bot = MailRasaClient("http://rasa.test", timeout_s=5, client=client, token="s3cret")
+    client = make_blocking_client(rasa_url="http://rasa.test", timeout_s=5, token="s3cret")
+    client._transport = recording_transport(seen, [])
+    bot = BlockingRasaClient(client)
     bot.set_slots("mail-1", {"language": "fr"})
     bot.ask("mail-1", "Bonjour", {})
     assert seen[0].params["token"] == "s3cret"

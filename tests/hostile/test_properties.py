@@ -7,6 +7,7 @@ regexes backtracked on, so a quadratic rewrite fails here long before it reaches
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -28,9 +29,14 @@ T = TypeVar("T")
 # deadline: the machine running the suite is shared. Long runs are up to 100,000 characters:
 # the former quadratic patterns took about 2 minutes of CPU on that, linear code milliseconds.
 CPU_BUDGET_S = 2.0
+# derandomize: the same 150 examples of each property on every run (drawn from a seed
+# derived from the test), and no example database replaying a past run's finds: three runs
+# of the suite give the same result. Set HYPOTHESIS_RANDOM=1 to explore new examples.
 PROPERTY = settings(
     deadline=None,
     max_examples=150,
+    derandomize=not os.environ.get("HYPOTHESIS_RANDOM"),
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from bot.mail.rasa import Interpretation
+from bot.rasa_client import Interpretation
 from bot.stack import free_port
 
 OM_SUPPORT = "eshop.support@om-digitalsolutions.com"

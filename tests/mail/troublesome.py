@@ -19,8 +19,8 @@ from typing import Any
 from bot.config import Settings
 from bot.db.session import make_engine, session_factory
 from bot.mail.processor import MailProcessor
-from bot.mail.rasa import Interpretation
 from bot.mail.smtp import SmtpConfig, SmtpSender
+from bot.rasa_client import Interpretation
 
 ANSWER = "Nous acceptons Visa, Mastercard, PayPal et Klarna."
 

@@ -1,6 +1,8 @@
-"""Scale-out, proven on real servers: 2 Rasa servers and 2 action servers behind nginx.
+"""Scale-out, proven on real servers: 2 Rasa servers, 2 action servers and 2 answer services
+behind nginx.
 
-The tests run in file order on one stack (see conftest.py); the last two kill servers.
+The tests run in file order on one stack (see conftest.py); the last ones kill or freeze
+servers.
 
 * continuity: a conversation's turns land on alternate Rasa servers and it keeps its slots,
   its language and its form: the order-status form started on one server ends on the other;
@@ -8,10 +10,12 @@ The tests run in file order on one stack (see conftest.py); the last two kill se
   servers are processed one after the other (PostgreSQL shows whole turns, each once);
 * concurrency: 50 conversations at once through nginx, each a full order-status lookup;
 * e-mail: two gateways drain one inbox and each mail is answered exactly once;
-* failure: an action server, then a Rasa server, killed in the middle of the load, then a
-  Rasa server frozen (SIGSTOP: it accepts connections and never answers); every conversation
-  finishes, nothing a customer said is lost or stored twice, and the supervisor brings the
-  server back. The lost turns (0) and the worst turn time are reported at the end of the run.
+* failure: in the middle of a load, an action server killed, one of an action server's Sanic
+  workers killed, an action server frozen (SIGSTOP: it accepts connections and never
+  answers), an answer service killed, a Rasa server killed, then a Rasa server frozen; every
+  conversation finishes, nothing a customer said is lost or stored twice, and the supervisor
+  brings the server back. The lost turns (0) and the worst turn time are reported at the end
+  of the run.
 
 Every loop is bounded (a fixed number of conversations and turns, a timeout on each call and
 on each wait) and all traffic stays on 127.0.0.1.
@@ -38,6 +42,7 @@ from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.models import Order, OrderStatus, Shipment
 from bot.stack import Service, ServiceState
 from tests.mail.helpers import OM_SUPPORT, make_mail
+from tests.processes import alive, cmdline
 from tests.scale.conftest import (
     FIGURES,
     WEBHOOK_SECRET,
@@ -352,9 +357,27 @@ def test_two_gateways_drain_one_inbox_and_answer_each_mail_once(scaled: Scaled) 
 # --- failures ------------------------------------------------------------------------------------
 
 
-def _nginx_error_log(scaled: Scaled) -> str:
+def _nginx_error_log(scaled: Scaled, since: int = 0) -> str:
+    """nginx's error log, from byte `since` (:func:`_nginx_error_log_size` before a test)."""
     path = scaled.stack.config.work_dir / "nginx" / "nginx-error.log"
-    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    if not path.exists():
+        return ""
+    with path.open("rb") as log:
+        log.seek(since)
+        return log.read().decode("utf-8", errors="replace")
+
+
+def _nginx_error_log_size(scaled: Scaled) -> int:
+    path = scaled.stack.config.work_dir / "nginx" / "nginx-error.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def _sanic_worker(service: Service) -> int:
+    """The Sanic worker serving an action server's requests: the last process its manager
+    spawned (the others are multiprocessing's helpers)."""
+    spawned = [pid for pid in service.workers if "spawn_main" in cmdline(pid)]
+    assert spawned, f"{service.name} has no Sanic worker: {sorted(service.workers)}"
+    return max(spawned)
 
 
 def _in_mid_load(
@@ -415,6 +438,53 @@ def test_an_action_server_killed_in_mid_load_loses_nothing(scaled: Scaled) -> No
     _back(victim, old_pid, killed_at)
 
 
+def test_an_action_server_worker_killed_in_mid_load_loses_nothing(scaled: Scaled) -> None:
+    """Sanic's manager keeps the port of a dead worker and does not replace it: the server
+    accepts connections and never answers. The supervisor sees the worker gone and restarts
+    the whole server at once; nginx retries what it had on the other one."""
+    victim = scaled.stack.action_services[0]
+    old_pid = victim.process.pid if victim.process else 0
+    worker = _sanic_worker(victim)
+    conversations = order_lookups(scaled, 20, greet=True)
+    elapsed, killed_at = _in_mid_load(
+        scaled, conversations, lambda: os.kill(worker, signal.SIGKILL)
+    )
+    assert_all_answered_and_stored_once(scaled, conversations)
+    _report("an action server's Sanic worker killed (SIGKILL) in mid-load", conversations, elapsed)
+    _back(victim, old_pid, killed_at)
+    assert not alive(old_pid), "the old main process was left holding the port"
+
+
+def test_a_frozen_action_server_loses_nothing_and_is_replaced(scaled: Scaled) -> None:
+    """SIGSTOP to every process of an action server: nginx gives up on it after its action
+    read timeout (half the lock lifetime) and calls the other one; the supervisor kills and
+    restarts it after half the lock lifetime without a health answer."""
+    victim = scaled.stack.action_services[1]
+    old_pid = victim.process.pid if victim.process else 0
+    log_from = _nginx_error_log_size(scaled)
+    conversations = order_lookups(scaled, 20, greet=True)
+    elapsed, frozen_at = _in_mid_load(scaled, conversations, lambda: scaled.stack.freeze(victim))
+    assert_all_answered_and_stored_once(scaled, conversations)
+    # Calls were sent to it, and retried on the other server.
+    assert f"127.0.0.1:{victim.port}/webhook" in _nginx_error_log(scaled, log_from)
+    _report("action server frozen (SIGSTOP) in mid-load", conversations, elapsed)
+    _back(victim, old_pid, frozen_at)
+
+
+def test_an_answer_service_killed_in_mid_load_loses_nothing(scaled: Scaled) -> None:
+    """Every text Rasa sends comes from an answer service (Rasa's NLG endpoint), through
+    nginx: with two of them, a dead one costs no answer."""
+    victim = scaled.stack.answer_services[0]
+    old_pid = victim.process.pid if victim.process else 0
+    log_from = _nginx_error_log_size(scaled)
+    conversations = order_lookups(scaled, 20, greet=True)
+    elapsed, killed_at = _in_mid_load(scaled, conversations, lambda: scaled.stack.kill(victim))
+    assert_all_answered_and_stored_once(scaled, conversations)
+    assert f"127.0.0.1:{victim.port}/nlg" in _nginx_error_log(scaled, log_from)
+    _report("answer service killed (SIGKILL) in mid-load", conversations, elapsed)
+    _back(victim, old_pid, killed_at)
+
+
 def test_a_rasa_server_killed_in_mid_load_loses_nothing(scaled: Scaled) -> None:
     victim = scaled.stack.rasa_services[1]
     old_pid = victim.process.pid if victim.process else 0
@@ -449,16 +519,16 @@ def test_a_rasa_server_killed_in_mid_load_loses_nothing(scaled: Scaled) -> None:
 def test_a_frozen_rasa_server_costs_a_turn_about_the_lock_lifetime_and_is_replaced(
     scaled: Scaled,
 ) -> None:
-    """SIGSTOP: the server accepts connections and never answers. nginx gives up on it after
-    TICKET_LOCK_LIFETIME + 10 s (deploy/nginx/nginx.conf.template) and sends the turn to the
-    other server, which takes the conversation's lock once the frozen server's ticket expired;
-    the supervisor, seeing its health check unanswered, kills and restarts it."""
+    """SIGSTOP: the server accepts connections and never answers. The supervisor, seeing its
+    health check unanswered for half the lock lifetime, kills it: its connections close,
+    nginx sends their turns to the other server at once, which takes each conversation's lock
+    once the frozen server's ticket expired (a lock lifetime after the turn began), and
+    restarts it. nginx's own read timeout (TICKET_LOCK_LIFETIME + 10 s) is never reached."""
     victim = scaled.stack.rasa_services[0]
     old_pid = victim.process.pid if victim.process else 0
+    log_from = _nginx_error_log_size(scaled)
     conversations = order_lookups(scaled, 20, greet=True)
-    elapsed, frozen_at = _in_mid_load(
-        scaled, conversations, lambda: os.kill(old_pid, signal.SIGSTOP)
-    )
+    elapsed, frozen_at = _in_mid_load(scaled, conversations, lambda: scaled.stack.freeze(victim))
     assert_all_answered_and_stored_once(scaled, conversations)
     _report(
         f"Rasa server frozen (SIGSTOP) in mid-load, TICKET_LOCK_LIFETIME="
@@ -470,4 +540,12 @@ def test_a_frozen_rasa_server_costs_a_turn_about_the_lock_lifetime_and_is_replac
     frozen = f"127.0.0.1:{victim.port}"
     retried = [t for c in conversations for t in c.turns if t.upstream.startswith(frozen + ",")]
     assert retried, "no turn was sent to the frozen server"
+    # Retried because the supervisor killed it, not because nginx's read timeout ran out.
+    timed_out = [
+        line
+        for line in _nginx_error_log(scaled, log_from).splitlines()
+        if "timed out" in line and f"{frozen}/" in line
+    ]
+    assert not timed_out, timed_out
+    assert victim.crashes and victim.crashes[-1] > frozen_at
     _back(victim, old_pid, frozen_at)

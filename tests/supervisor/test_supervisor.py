@@ -29,9 +29,11 @@ from tests.processes import alive, children_of
 PATIENCE_S = 120.0
 
 
-def fake(port: int, *args: str, name: str = "fake service") -> Service:
+def fake(port: int, *args: str, name: str = "fake service", watch_workers: bool = False) -> Service:
     argv = [sys.executable, "-m", "tests.supervisor.fake_service", str(port), *args]
-    return Service(name, argv, port, "/health", ready_timeout_s=PATIENCE_S)
+    return Service(
+        name, argv, port, "/health", ready_timeout_s=PATIENCE_S, watch_workers=watch_workers
+    )
 
 
 def wait_until(condition: Callable[[], bool], what: str) -> None:
@@ -97,6 +99,54 @@ def test_a_crashed_service_is_restarted_and_its_orphaned_worker_stopped(
     assert console.said("The fake service exited with code -9; restarting it in 1 s (restart 1")
     assert not alive(worker), "the dead service's worker was left running"
     assert service.process is not None and service.process.pid != leader
+    assert answers(service)
+
+
+def test_a_service_whose_worker_dies_is_restarted_at_once(
+    tmp_path: Path, console: Console, stacks: list[Stack]
+) -> None:
+    """Sanic's manager does not replace a dead worker: it keeps the port, and nobody answers
+    there. A service whose workers are watched is restarted as soon as one dies, without
+    waiting for its health check to go unanswered (hang_after_s is out of reach here)."""
+    service = fake(free_port(), "--worker", watch_workers=True)
+    stack = Stack([service], log_dir=tmp_path, say=console, hang_after_s=3600)
+    stacks.append(stack)
+    stack.start()
+    leader = service.process.pid if service.process else 0
+    (worker,) = service.workers  # noted when it became ready: the fork came first
+    assert worker != leader and worker in group_members(leader)
+    supervisor = stack.supervise_in_background(poll_s=0.05)
+    try:
+        os.kill(worker, signal.SIGKILL)
+        wait_until(lambda: console.said("The fake service is back"), "the restart")
+    finally:
+        assert supervisor.stop() == 0
+    assert console.said(f"The fake service lost its worker process (pid {worker}); restarting")
+    assert not alive(leader), "the old main process was left running"
+    assert service.process is not None and service.process.pid != leader
+    assert len(service.workers) == 1 and worker not in service.workers
+    assert answers(service)
+
+
+def test_a_service_whose_children_come_and_go_is_not_restarted_for_it(
+    tmp_path: Path, console: Console, stacks: list[Stack]
+) -> None:
+    """Without watch_workers (the gateway, whose e-mail child lives for one mail), a child
+    that exits is none of the supervisor's business."""
+    service = fake(free_port(), "--worker")
+    stack = Stack([service], log_dir=tmp_path, say=console, hang_after_s=3600)
+    stacks.append(stack)
+    stack.start()
+    leader = service.process.pid if service.process else 0
+    wait_until(lambda: len(group_members(leader)) == 2, "the child is forked")
+    (child,) = [pid for pid in group_members(leader) if pid != leader]
+    os.kill(child, signal.SIGKILL)
+    wait_until(lambda: not alive(child), "the child's end")
+    with httpx.Client(timeout=10) as client:
+        for _ in range(20):  # supervision passes, each one looking at the service
+            assert stack.supervise(service, client) is None
+    assert console.lines == []
+    assert service.process is not None and service.process.pid == leader
     assert answers(service)
 
 

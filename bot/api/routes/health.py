@@ -20,11 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.api.deps import RasaClientDep
-from bot.api.rasa import RasaTimeoutError
 from bot.db.mailbox import utcnow
 from bot.db.session import get_sessionmaker
 from bot.errors import RasaUnavailableError
 from bot.mail import inbox
+from bot.rasa_client import RasaTimeoutError
 
 logger = logging.getLogger(__name__)
 

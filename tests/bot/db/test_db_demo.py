@@ -22,7 +22,6 @@ from bot.shops import DEFAULT_STORES_DIR as STORES_DIR
 
 # The conftest loads the demo data for this day (2024-03-01, the day after a 29 February).
 TODAY = dt.date(2024, 3, 1)
-DESIGN_FILE = PROJECT_ROOT.parent / "shared" / "design" / "demo-orders.yml"
 
 CANONICAL: list[dict[str, Any]] = yaml.safe_load(DEMO_ORDERS_FILE.read_text(encoding="utf-8"))[
     "orders"
@@ -100,13 +99,6 @@ def orders(demo_session: Session, demo_today: dt.date) -> dict[str, Order]:
 def generated(orders: dict[str, Order]) -> list[Order]:
     """The generated demo orders (all but the canonical ones)."""
     return [order for number, order in orders.items() if number not in CANONICAL_NUMBERS]
-
-
-def test_the_project_copy_matches_the_design_file() -> None:
-    if not DESIGN_FILE.exists():
-        pytest.skip(f"no design file at {DESIGN_FILE} (shared/ is not beside this checkout)")
-    design = yaml.safe_load(DESIGN_FILE.read_text(encoding="utf-8"))["orders"]
-    assert design == CANONICAL
 
 
 @pytest.mark.parametrize("entry", CANONICAL, ids=[entry["number"] for entry in CANONICAL])

@@ -1,0 +1,220 @@
+"""The one Rasa client (bot/rasa_client.py): both transports against the same scripted Rasa.
+
+The gateway's asynchronous client and the mail processor's blocking one run the same calls;
+every test below runs against both and must see the same requests, answers and errors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.errors import RasaUnavailableError
+from bot.rasa_client import (
+    BlockingRasaClient,
+    Interpretation,
+    RasaBadResponseError,
+    RasaClient,
+    RasaTimeoutError,
+    make_blocking_client,
+    make_http_client,
+    message_as_text,
+)
+
+Handler = Callable[[httpx.Request], httpx.Response]
+#: Runs one method of the client under test: ``await call("parse", "text")``.
+Caller = Callable[..., Awaitable[Any]]
+
+
+@pytest.fixture(params=["gateway", "mail"])
+def client_for(request: pytest.FixtureRequest) -> Callable[[Handler], Caller]:
+    """Builds the client under test (async or blocking) around a scripted transport."""
+
+    def build(handler: Handler) -> Caller:
+        transport = httpx.MockTransport(handler)
+        if request.param == "gateway":
+            http = make_http_client(rasa_url="http://rasa:5005", timeout_s=5, token="s3cret")
+            http._transport = transport
+            client: Any = RasaClient(http)
+
+            async def call(method: str, *args: Any, **kwargs: Any) -> Any:
+                return await getattr(client, method)(*args, **kwargs)
+
+            return call
+        blocking_http = make_blocking_client(
+            rasa_url="http://rasa:5005", timeout_s=5, token="s3cret"
+        )
+        blocking_http._transport = transport
+        blocking = BlockingRasaClient(blocking_http)
+
+        async def call_blocking(method: str, *args: Any, **kwargs: Any) -> Any:
+            return getattr(blocking, method)(*args, **kwargs)
+
+        return call_blocking
+
+    return build
+
+
+async def test_messages_go_to_the_rest_channel_with_metadata_and_token(
+    client_for: Callable[[Handler], Caller],
+) -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=[{"recipient_id": "s", "text": "Bonjour"}])
+
+    call = client_for(handle)
+    answer = await call("send_message", sender="web-1", message="Salut", metadata={"store": "x"})
+    await call(
+        "send_message", sender="web-1", message="Salut", metadata={"message_id": "email:a:0"}
+    )
+    assert answer == [{"recipient_id": "s", "text": "Bonjour"}]
+    first, second = (json.loads(r.content) for r in seen)
+    assert seen[0].url.path == "/webhooks/rest/webhook"
+    assert seen[0].url.params["token"] == "s3cret"
+    assert first["sender"] == "web-1" and first["message"] == "Salut"
+    assert first["metadata"]["store"] == "x"
+    # A fresh id per message unless the channel gives its own (a mail processed again).
+    assert len(first["metadata"]["message_id"]) == 32
+    assert second["metadata"]["message_id"] == "email:a:0"
+
+
+async def test_parse_reads_intent_confidence_and_entities(
+    client_for: Callable[[Handler], Caller],
+) -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/model/parse"
+        assert json.loads(request.content) == {"text": "Où est OM-104233 ?"}
+        return httpx.Response(
+            200,
+            json={
+                "intent": {"name": "order_status", "confidence": 0.91},
+                "entities": [{"entity": "order_number", "value": "OM-104233"}, {"bad": 1}],
+            },
+        )
+
+    call = client_for(handle)
+    assert await call("parse", "Où est OM-104233 ?") == Interpretation(
+        "order_status", 0.91, ("order_number",)
+    )
+
+
+async def test_parse_without_intent(client_for: Callable[[Handler], Caller]) -> None:
+    call = client_for(lambda _r: httpx.Response(200, json={"text": "x"}))
+    assert await call("parse", "x") == Interpretation(None, 0.0)
+
+
+def gateway_client(handler: Handler) -> RasaClient:
+    http = make_http_client(rasa_url="http://rasa:5005", timeout_s=5, token="s3cret")
+    http._transport = httpx.MockTransport(handler)
+    return RasaClient(http)
+
+
+async def test_status_and_tracker_slots() -> None:
+    seen: list[httpx.URL] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        if request.url.path == "/status":
+            return httpx.Response(200, json={"model_file": "bot.tar.gz"})
+        return httpx.Response(200, json={"slots": {"language": "en"}})
+
+    rasa = gateway_client(handle)
+    assert await rasa.status() == {"model_file": "bot.tar.gz"}
+    assert await rasa.slots("web-om/1") == {"language": "en"}
+    assert seen[1].raw_path.startswith(b"/conversations/web-om%2F1/tracker?")
+    # The call's own query and the token, together.
+    assert seen[1].params["include_events"] == "NONE" and seen[1].params["token"] == "s3cret"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status_code": 500, "json": {}},
+        {"status_code": 200, "content": b"not json"},
+        {"status_code": 200, "json": {"not": "a list"}},
+    ],
+    ids=["error-status", "not-json", "not-a-list"],
+)
+async def test_bad_answers_are_rasa_bad_response(
+    client_for: Callable[[Handler], Caller], answer: dict[str, Any]
+) -> None:
+    call = client_for(lambda _r: httpx.Response(**answer))
+    with pytest.raises(RasaBadResponseError):
+        await call("send_message", sender="s", message="x", metadata={})
+
+
+@pytest.mark.parametrize(
+    ("exception", "error"),
+    [
+        (httpx.ConnectError("refused"), RasaUnavailableError),
+        (httpx.ConnectTimeout("no route"), RasaUnavailableError),
+        (httpx.ReadTimeout("slow"), RasaTimeoutError),
+    ],
+)
+async def test_transport_failures_become_the_projects_errors(
+    client_for: Callable[[Handler], Caller],
+    exception: httpx.TransportError,
+    error: type[RasaUnavailableError],
+) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        exception.request = request
+        raise exception
+
+    call = client_for(fail)
+    with pytest.raises(error) as raised:
+        await call("parse", "x")
+    # A connect timeout is "unreachable" (503), not "slow" (504).
+    assert isinstance(raised.value, RasaTimeoutError) == (error is RasaTimeoutError)
+
+
+async def test_load_model_wants_204() -> None:
+    answers = iter([httpx.Response(204), httpx.Response(400, json={"message": "no file"})])
+    seen: list[Any] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path, json.loads(request.content)))
+        return next(answers)
+
+    rasa = gateway_client(handle)
+    await rasa.load_model("models/new.tar.gz")
+    assert seen[0] == ("PUT", "/model", {"model_file": "models/new.tar.gz"})
+    with pytest.raises(RasaBadResponseError):
+        await rasa.load_model("models/missing.tar.gz")
+
+
+def test_the_mail_reads_answers_as_text_and_sets_slots() -> None:
+    seen: list[tuple[str, object]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append((str(request.url), json.loads(request.content)))
+        if request.url.path == "/webhooks/rest/webhook":
+            return httpx.Response(
+                200,
+                json=[
+                    {"recipient_id": "s", "text": "Voir **ici** : [suivi](https://x.example/t)"},
+                    {"recipient_id": "s", "buttons": [{"title": "Oui", "payload": "/affirm"}]},
+                    {"recipient_id": "s", "custom": {"ignored": True}},
+                ],
+            )
+        return httpx.Response(200, json={})
+
+    http = httpx.Client(base_url="http://rasa:5005", transport=httpx.MockTransport(handle))
+    with BlockingRasaClient(http) as rasa:
+        rasa.set_slots("email-1/2", {"language": "fr"})
+        answers = rasa.ask("email-1", "Quand ?", {"store": "btomic"})
+    assert answers == ["Voir ici : suivi (https://x.example/t)", "- Oui"]
+    assert seen[0] == (
+        "http://rasa:5005/conversations/email-1%2F2/tracker/events?include_events=NONE",
+        [{"event": "slot", "name": "language", "value": "fr"}],
+    )
+    assert http.is_closed
+
+
+def test_message_as_text_with_an_image() -> None:
+    assert message_as_text({"image": "https://x.example/a.png"}) == "https://x.example/a.png"
