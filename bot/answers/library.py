@@ -37,6 +37,7 @@ and the action server.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import re
@@ -52,8 +53,8 @@ import yaml
 from bot.config import PROJECT_ROOT
 from bot.errors import ConfigurationError, UnknownStoreError
 from bot.i18n import Lang
-from bot.shops import REGISTRY_TTL_S, TEXTS_FILE, shop_ids, stores_dir
-from bot.stores import StoreFile, facts_path, read_store_file
+from bot.shops import FACTS_FILE, REGISTRY_TTL_S, TEXTS_FILE, shop_ids, stores_dir
+from bot.stores import StoreFile, read_store_file
 from bot.typography import french_typography, typography_errors
 
 __all__ = [
@@ -200,9 +201,15 @@ def read_texts_file(path: Path) -> ShopTexts:
     return parse_texts(raw, path)
 
 
+@functools.lru_cache(maxsize=512)
+def _file_path(directory: Path, store_id: str, name: str) -> Path:
+    # Building a Path costs more than rendering a short text: composed answers need many.
+    return directory / store_id / name
+
+
 def texts_path(store_id: str, directory: Path | None = None) -> Path:
     """A shop's texts file (``<shop>/texts.yml``); ``_common`` for the shared texts."""
-    return (directory or stores_dir()) / store_id / TEXTS_FILE
+    return _file_path(directory or stores_dir(), store_id, TEXTS_FILE)
 
 
 class _FileCache:
@@ -300,7 +307,8 @@ def shop_texts(store_id: str, directory: Path | None = None) -> ShopTexts:
 
 def shop_facts(store_id: str, directory: Path | None = None) -> StoreFile:
     """One shop's facts as written (values and quotes), for the placeholders."""
-    facts: StoreFile = _CACHE.get(facts_path(store_id, directory), read_store_file)
+    path = _file_path(directory or stores_dir(), store_id, FACTS_FILE)
+    facts: StoreFile = _CACHE.get(path, read_store_file)
     return facts
 
 
@@ -357,7 +365,7 @@ def render_template(
             value = str(values[name])
         else:
             value = _fact(facts, name, lang)
-        return french_typography(value) if lang == "fr" else value
+        return french_typography(value) if lang == "fr" and _TYPESET.search(value) else value
 
     outside = _PLACEHOLDER.sub("", template)
     if "{" in outside or "}" in outside:
@@ -423,6 +431,9 @@ def render(
         raise RenderError(f"{store_id} {response} ({lang}): {exc}") from exc
 
 
+# What french_typography() may change in a value (a mark, guillemets, "8 h", a currency, a
+# phone number): values without any are filled in as they are.
+_TYPESET = re.compile(r"[?!;:«»$€£+]|\d[ \u00a0\u202f]?h\b")
 _SPACES = re.compile(r" {2,}")
 _SPACE_BEFORE = re.compile(r" +(?=[.,;:!?)\u00a0\u202f])")
 _SPACE_AFTER_BRACKET = re.compile(r"\( +")
@@ -473,6 +484,7 @@ def render_part(
         RenderError: no such part, or one that cannot be filled.
         ConfigurationError: a file is invalid.
     """
+    directory = directory or stores_dir()
     common = common_texts(directory).templates.get(name)
     own = shop_texts(store_id, directory).templates.get(name) if store_id else None
     template = own or common
@@ -492,7 +504,8 @@ def render_part(
         )
     except RenderError as exc:
         raise RenderError(f"{store_id or 'common'} {name} ({lang}): {exc}") from exc
-    return tidy(rendered)
+    optional_left_out = any(value == "" for value in (arguments or {}).values())
+    return tidy(rendered) if optional_left_out else rendered.strip()
 
 
 # --- validation --------------------------------------------------------------------------------
