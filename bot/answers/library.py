@@ -504,8 +504,7 @@ def render_part(
         )
     except RenderError as exc:
         raise RenderError(f"{store_id or 'common'} {name} ({lang}): {exc}") from exc
-    optional_left_out = any(value == "" for value in (arguments or {}).values())
-    return tidy(rendered) if optional_left_out else rendered.strip()
+    return tidy(rendered)
 
 
 # --- validation --------------------------------------------------------------------------------
