@@ -21,6 +21,7 @@ from actions._base import (
     latest_entity_values,
 )
 from actions.delivery import asked_countries, delivery_replies
+from bot.nlu.other_languages import asks_for_refund
 
 
 class ActionHandleInform(ShopAction):
@@ -73,6 +74,16 @@ class ActionOtherLanguage(ActionHandleInform):
         domain: DomainDict,
         conversation: Conversation,
     ) -> list[EventType]:
-        """Says which languages the assistant speaks, then helps as with ``inform``."""
+        """Says which languages the assistant speaks, then helps as with ``inform``.
+
+        An order number with a refund word of the customer's language ("Rückerstattung",
+        "reembolso", "rimborso"...) looks up that order's refund rather than its delivery.
+        """
         dispatcher.utter_message(response="utter_other_language")
-        return await super().act(dispatcher, tracker, domain, conversation)
+        events = await super().act(dispatcher, tracker, domain, conversation)
+        if SlotSet(START_LOOKUP, True) in events:
+            text = str((tracker.latest_message or {}).get("text") or "")
+            purpose = "refund" if asks_for_refund(text) else "status"
+            events = [e for e in events if e.get("name") != LOOKUP_PURPOSE]
+            events.append(SlotSet(LOOKUP_PURPOSE, purpose))
+        return events

@@ -227,6 +227,18 @@ def read_slots(body: Any) -> dict[str, Any]:
     return slots if isinstance(slots, dict) else {}
 
 
+def read_waiting_for(body: Any) -> str | None:
+    """What a conversation waits for instead of a new request: its active form's name,
+    ``"paused"`` while a person has taken it over (support console), else None."""
+    if not isinstance(body, dict):
+        raise RasaBadResponseError("Rasa's tracker is not a JSON object")
+    if body.get("paused"):
+        return "paused"
+    loop = body.get("active_loop")
+    name = loop.get("name") if isinstance(loop, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
 def read_status(body: Any) -> dict[str, Any]:
     """Rasa's ``/status`` document."""
     if not isinstance(body, dict):
@@ -320,6 +332,10 @@ class RasaClient:
     async def slots(self, sender: str) -> dict[str, Any]:
         """The conversation's slots (``{}`` when Rasa answers something unexpected)."""
         return read_slots(await self.run(tracker_call(sender)))
+
+    async def waiting_for(self, sender: str) -> str | None:
+        """The conversation's active form, ``"paused"`` when a person has it, else None."""
+        return read_waiting_for(await self.run(tracker_call(sender)))
 
     async def status(self, *, timeout_s: float | None = None) -> dict[str, Any]:
         """Rasa's ``/status`` document; ``timeout_s`` overrides the client's timeout (a health

@@ -49,7 +49,13 @@ from bot.mail.cleaning import strip_quotes_and_signature
 from bot.mail.compose import build_forward, build_reply, compose_body
 from bot.mail.guards import is_complaint, no_reply_reason
 from bot.mail.parsing import ParsedMail, read_mail
-from bot.mail.questions import Request, detect_language, find_requests, other_language_of
+from bot.mail.questions import (
+    Request,
+    detect_language,
+    find_requests,
+    other_language_of,
+    split_joined,
+)
 from bot.mail.routing import own_addresses
 from bot.rasa_client import Interpretation
 from bot.stores import StorePolicy, load_store
@@ -397,7 +403,7 @@ class MailProcessor:
         requests = find_requests(text, lang)
         if len(requests) > settings.email_max_questions:
             return hand_over("too_many_questions")
-        readings = [self._read(request) for request in requests]
+        readings = [reading for request in requests for reading in self._read_joined(request)]
         interpretations = [interpretation for _text, interpretation in readings]
         if any(i.intent == HANDOFF_INTENT for i in interpretations):
             return hand_over(HANDOFF_INTENT)
@@ -490,6 +496,27 @@ class MailProcessor:
                 if self._answerable(reading) and reading.intent not in SMALL_TALK_INTENTS:
                     return sentence, reading
         return request.text, alone
+
+    def _read_joined(self, request: Request) -> list[tuple[str, Interpretation]]:
+        """Each question of a sentence that joins two ("Livrez-vous en Suisse et combien coûte
+        la livraison ?"), when each alone is a different question the bot can answer;
+        otherwise the request read whole (:meth:`_read`).
+        """
+        parts = split_joined(request.text)
+        if len(parts) > 1:
+            readings = [
+                self._read(Request(part, request.context if index == 0 else ""))
+                for index, part in enumerate(parts)
+            ]
+            intents = [interpretation.intent for _part, interpretation in readings]
+            if len(set(intents)) == len(intents) and all(
+                self._answerable(interpretation)
+                and interpretation.intent not in SMALL_TALK_INTENTS
+                and interpretation.intent != OTHER_LANGUAGE_INTENT
+                for _part, interpretation in readings
+            ):
+                return readings
+        return [self._read(request)]
 
     def _needs_human(self, interpretations: list[Interpretation]) -> str | None:
         intents = [i.intent for i in interpretations]

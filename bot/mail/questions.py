@@ -251,6 +251,55 @@ def is_question(sentence: str) -> bool:
     return folded.startswith(_FR_OPENINGS) or folded.startswith(_EN_OPENINGS)
 
 
+# Two questions in one sentence, joined by "et" / "and": "Livrez-vous en Suisse et combien
+# coûte la livraison ?". The second must open like a question (accents folded, lower case):
+# only words that cannot continue the first question's phrase ("and how", "et combien",
+# "and do you"), not "is" or "do" alone ("where and when is it sent?" stays one).
+_JOINED = re.compile(
+    r"\s*[,;]?\s+(?:and also|et aussi|mais aussi|ainsi que|et|and)\s+", re.IGNORECASE
+)
+_SECOND_QUESTION = re.compile(
+    r"(?:combien|quand|comment|pourquoi|quel(?:le)?s?|est[- ]ce|qu'est|ou est|ou sont|ou en"
+    r"|pouvez[- ]vous|pourriez[- ]vous|puis[- ]je|peut[- ]on|peux[- ]tu|avez[- ]vous|faites[- ]vous"
+    r"|livrez[- ]vous|acceptez[- ]vous|proposez[- ]vous|prenez[- ]vous|dois[- ]je|faut[- ]il"
+    r"|y a[- ]t[- ]il|est[- ]il|sont[- ]ils|a[- ]t[- ]on|how|what|when|where|why|which"
+    r"|(?:can|could|do|does|did|will|would|should|shall)\s+(?:i|you|we|it|they|my|the)\b"
+    r"|(?:is|are)\s+(?:there|it|my|the|you|they)\b|(?:has|have)\s+(?:my|the|you)\b)"
+    r"(?![\w'-])"
+)
+#: Words each half of a joined question needs to be a question of its own.
+MIN_JOINED_WORDS = 2
+
+
+def split_joined(question: str) -> list[str]:
+    """The questions joined in one sentence by "et" / "and"; ``[question]`` when not so.
+
+    "Livrez-vous en Suisse et combien coûte la livraison ?" -> ["Livrez-vous en Suisse ?",
+    "combien coûte la livraison ?"]. Each half keeps at least :data:`MIN_JOINED_WORDS` words;
+    a half that ends without a question mark gets the sentence's.
+    """
+    parts: list[str] = []
+    start = 0
+    folded = fold(question)
+    if len(folded) != len(question):  # folding changed the length: offsets would not match
+        return [question]
+    for joint in _JOINED.finditer(question):
+        rest = folded[joint.end() :]
+        head = question[start : joint.start()].strip()
+        if _SECOND_QUESTION.match(rest) and len(head.split()) >= MIN_JOINED_WORDS:
+            parts.append(head)
+            start = joint.end()
+    last = question[start:].strip()
+    if not parts or len(last.split()) < MIN_JOINED_WORDS:
+        return [question]
+    ending = question.rstrip()
+    if not _QUESTION_MARK.search(ending[-1:]):
+        return [*parts, last]
+    # The sentence's own question mark, with the space before it in French ("Suisse ?").
+    mark = ending[-2:] if len(ending) > 1 and ending[-2].isspace() else ending[-1]
+    return [p if _QUESTION_MARK.search(p[-1:]) else p + mark for p in parts] + [last]
+
+
 #: How many sentences before a question are kept as its context.
 MAX_CONTEXT_SENTENCES = 3
 

@@ -27,6 +27,7 @@ French and English messages by `scripts/measure_other_languages.py` (figures in
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from bot.nlu import langid
@@ -193,3 +194,34 @@ def other_language_of(text: str) -> Optional[str]:
     if scores[best] < MIN_EVIDENCE or scores[best] < MIN_RATIO * strongest_known:
         return None
     return best
+
+
+# The refund, as customers of these languages name it (word stems, accents folded): a German
+# "Wann bekomme ich meine Rückerstattung für OM-104233?" is a question about that order's
+# refund, not its delivery. "Return" words alone (Rücksendung, devolución, reso) are not:
+# the customer may only be sending the parcel back.
+_REFUND = re.compile(
+    r"(?:\b(?:ruck|rueck|zuruck|zurueck)?erstatt"  # de: (Rück)erstattung, erstattet
+    r"|\bgeld\s+(?:zuruck|zurueck)|\bmein(?:\s+\w+)?\s+geld\b"  # de: Geld zurück, mein Geld
+    r"|\breembols"  # es, pt: reembolso, reembolsar
+    r"|\brimbors"  # it: rimborso, rimborsare
+    r"|\bterugbetal|\bgeld\s+terug|\bterugstort"  # nl: terugbetaling, geld terug
+    r"|\bzwrot\w*\s+(?:\w+\s+)?(?:pieniedzy|srodkow|kosztow|platnosci)"  # pl: zwrot pieniędzy
+    r"|\bdevolucao\s+do\s+dinheiro|\bdinheiro\s+de\s+volta)"  # pt
+)
+
+
+def asks_for_refund(text: str) -> bool:
+    """Whether a message in another language asks about a refund (accents folded).
+
+    Args:
+        text: a customer message (any language; meant for those of `OTHER_LANGUAGES`).
+
+    Returns:
+        True when it names the refund ("Rückerstattung", "reembolso", "rimborso",
+        "terugbetaling", "zwrot pieniędzy"...).
+    """
+    folded = "".join(
+        c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c)
+    ).replace("ß", "ss")
+    return _REFUND.search(folded) is not None

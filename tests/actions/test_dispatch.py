@@ -45,6 +45,30 @@ async def test_another_language_says_so_then_starts_the_lookup(dispatcher, domai
     assert slot_events(events) == {"start_lookup": True, "lookup_purpose": "status"}
 
 
+async def test_another_language_asking_for_a_refund_looks_up_the_refund(dispatcher, domain) -> None:
+    tracker = make_tracker(
+        {"language": "en", "lookup_purpose": "status"},
+        text="Wann bekomme ich meine Rückerstattung für die Bestellung OM-104250?",
+        entities=[entity("order_number", "OM-104250")],
+    )
+    events = await ActionOtherLanguage().run(dispatcher, tracker, domain)
+    assert responses(dispatcher) == ["utter_other_language"]
+    assert slot_events(events) == {"start_lookup": True, "lookup_purpose": "refund"}
+
+
+async def test_another_language_without_a_refund_word_looks_up_the_status(
+    dispatcher, domain
+) -> None:
+    # An earlier refund question does not make a later "where is it?" a refund lookup.
+    tracker = make_tracker(
+        {"language": "en", "lookup_purpose": "refund"},
+        text="¿Dónde está mi pedido OM-104233?",
+        entities=[entity("order_number", "OM-104233")],
+    )
+    events = await ActionOtherLanguage().run(dispatcher, tracker, domain)
+    assert slot_events(events) == {"start_lookup": True, "lookup_purpose": "status"}
+
+
 async def test_another_language_naming_a_country_gets_the_english_answer(
     dispatcher, domain
 ) -> None:

@@ -133,6 +133,26 @@ async def test_status_and_tracker_slots() -> None:
 
 
 @pytest.mark.parametrize(
+    ("tracker", "waiting"),
+    [
+        ({"active_loop": {"name": "order_lookup_form"}, "paused": False}, "order_lookup_form"),
+        ({"active_loop": {}, "paused": True}, "paused"),
+        ({"active_loop": {}, "paused": False}, None),
+        ({"slots": {}}, None),
+    ],
+)
+async def test_what_a_conversation_waits_for(tracker: dict[str, Any], waiting: str | None) -> None:
+    seen: list[httpx.URL] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(200, json=tracker)
+
+    assert await gateway_client(handle).waiting_for("web-om-1") == waiting
+    assert seen[0].path == "/conversations/web-om-1/tracker"
+
+
+@pytest.mark.parametrize(
     "answer",
     [
         {"status_code": 500, "json": {}},

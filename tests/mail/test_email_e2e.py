@@ -399,6 +399,25 @@ def test_two_questions_in_one_paragraph_get_both_answers(mail_gateway: MailGatew
     assert "3 to 4 business days" in answer, answer
 
 
+def test_two_questions_joined_in_one_sentence_get_both_answers(mail_gateway: MailGateway) -> None:
+    raw = make_mail(
+        sender="Claire Martin <claire.martin@example.fr>",
+        message_id="<two-joined@example.fr>",
+        subject="Livraison",
+        body=(
+            "Bonjour,\n\nJe compte commander un objectif. Livrez-vous en Suisse et combien "
+            "coûte la livraison ?\n\nMerci,\nClaire"
+        ),
+    )
+    assert mail_gateway.deliver(raw).status_code == 202
+
+    answer = mail_gateway.only_reply("<two-joined@example.fr>").text.split("\n> ")[0]
+    # The delivery answer for Switzerland, then the shipping-cost answer (the FAQ is silent).
+    assert "nous livrons en Suisse" in answer, answer
+    assert "frais d'expédition" in answer, answer
+    assert answer.index("Suisse") < answer.index("frais d'expédition"), answer
+
+
 def test_a_documented_question_is_answered_and_the_rest_handed_over(
     mail_gateway: MailGateway,
 ) -> None:

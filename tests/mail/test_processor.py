@@ -150,6 +150,59 @@ def test_two_questions_get_two_answers_in_one_reply(
     ]
 
 
+def test_two_questions_joined_in_one_sentence_get_two_answers(
+    sessions: sessionmaker[Session],
+    make_settings: MakeSettings,
+    bot: ScriptedBot,
+    smtp_server: SmtpServer,
+) -> None:
+    settings = make_settings()
+    body = (
+        "Bonjour,\n\nPuis-je payer par carte et quand livrez-vous en France ?\n\n"
+        "Cordialement,\nMarie Dupont\n"
+    )
+    inbox_id = store_mail(sessions, settings, make_mail(body=body))
+
+    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
+        InboxState.REPLIED
+    )
+
+    (mail,) = smtp_server.received
+    assert mail.text.index(PAYMENT_FR) < mail.text.index(DELIVERY_FR)
+    assert [asked[1] for asked in bot.asked] == [
+        "Puis-je payer par carte ?",
+        "quand livrez-vous en France ?",
+    ]
+    assert handoffs(sessions) == []  # nothing left for a person
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # The same question twice: one answer.
+        "Puis-je payer par carte et puis-je payer par virement ?",
+        # One half the bot cannot answer alone: the sentence is read whole.
+        "Puis-je payer par carte et quel temps fera-t-il demain ?",
+    ],
+)
+def test_a_joined_sentence_is_read_whole_unless_each_half_is_its_own_question(
+    sessions: sessionmaker[Session],
+    make_settings: MakeSettings,
+    bot: ScriptedBot,
+    smtp_server: SmtpServer,
+    question: str,
+) -> None:
+    settings = make_settings()
+    inbox_id = store_mail(sessions, settings, make_mail(body=f"Bonjour,\n\n{question}\n"))
+
+    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
+        InboxState.REPLIED
+    )
+
+    assert [asked[1] for asked in bot.asked] == [question]
+    assert smtp_server.received[0].text.count(PAYMENT_FR) == 1
+
+
 def test_english_mail_to_btomic_is_answered_in_english_by_btomic(
     sessions: sessionmaker[Session],
     make_settings: MakeSettings,

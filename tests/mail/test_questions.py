@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from bot.mail.questions import detect_language, find_questions, names_an_order, split_sentences
+from bot.mail.questions import (
+    detect_language,
+    find_questions,
+    names_an_order,
+    split_joined,
+    split_sentences,
+)
 
 
 @pytest.mark.parametrize(
@@ -96,3 +102,41 @@ def test_an_order_number_in_any_shape_goes_with_the_next_question(sentence: str)
 
 def test_no_order_number_in_other_digits() -> None:
     assert not names_an_order("Mon numéro est le 06 12 34 56 78, code 1042334.")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "parts"),
+    [
+        (
+            "Livrez-vous en Suisse et combien coûte la livraison ?",
+            ["Livrez-vous en Suisse ?", "combien coûte la livraison ?"],
+        ),
+        (
+            "Do you ship to Canada and how much does shipping cost?",
+            ["Do you ship to Canada?", "how much does shipping cost?"],
+        ),
+        (
+            "Puis-je payer par carte, et est-ce que vous livrez en Belgique\u00a0?",
+            ["Puis-je payer par carte\u00a0?", "est-ce que vous livrez en Belgique\u00a0?"],
+        ),
+        (
+            "Je voudrais retourner un article et comment se passe le remboursement",
+            ["Je voudrais retourner un article", "comment se passe le remboursement"],
+        ),
+    ],
+)
+def test_two_questions_joined_by_and_are_split(sentence: str, parts: list[str]) -> None:
+    assert split_joined(sentence) == parts
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Where and when is it sent?",  # "and when" continues the first question
+        "I bought a camera and it broke, what do I do?",  # "and it" opens no question
+        "Rouge et quand ?",  # halves too short
+        "Pouvez-vous me rembourser et m'envoyer l'étiquette ?",
+    ],
+)
+def test_one_question_stays_whole(sentence: str) -> None:
+    assert split_joined(sentence) == [sentence]

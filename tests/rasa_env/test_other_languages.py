@@ -11,7 +11,7 @@ import yaml
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu import langid
+from bot.nlu import langid, other_languages
 from bot.nlu.language import OTHER_LANGUAGE_INTENT, OtherLanguageClassifier
 from bot.nlu.other_languages import OTHER_LANGUAGES, WORDS, other_language_of
 
@@ -154,3 +154,34 @@ def test_the_answer_language_must_be_french_or_english() -> None:
 
     with pytest.raises(InvalidConfigException, match="answer_language"):
         OtherLanguageClassifier({"answer_language": "de"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Wann bekomme ich meine Rückerstattung für OM-104250?",
+        "Ich habe das Paket zurückgeschickt, wo bleibt mein Geld?",
+        "Die Rueckerstattung fehlt noch",
+        "¿Cuándo recibiré el reembolso de mi pedido?",
+        "Quando arriva il rimborso dell'ordine 104250?",
+        "Wanneer krijg ik mijn geld terug?",
+        "Kiedy otrzymam zwrot pieniędzy za zamówienie?",
+        "Quando recebo o reembolso da encomenda?",
+    ],
+)
+def test_refund_questions_of_other_languages_are_recognised(text: str) -> None:
+    assert other_languages.asks_for_refund(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Wo ist meine Bestellung OM-104233?",
+        "Ich möchte das Paket zurückschicken",  # a return, not (yet) a refund
+        "¿Hacen envíos a España?",
+        "Dove posso fare il reso?",
+        "Waar is mijn bestelling?",
+    ],
+)
+def test_status_and_return_questions_are_not_refund_questions(text: str) -> None:
+    assert not other_languages.asks_for_refund(text)

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from bot.api.deps import ChatRateLimit, RasaClientDep, SettingsDep
 from bot.api.errors import ApiError
 from bot.api.schemas import ChatButton, ChatMessage, ChatRequest, ChatResponse, ErrorResponse
+from bot.api.several_requests import split_message
 from bot.console.web import customer_message_mode
 from bot.i18n import Lang
 from bot.shops import resolve_store
@@ -90,11 +91,22 @@ async def chat(
     store = resolve_store(body.store, settings.default_store)
     sender = web_sender(store, body.sender_id)
     sent_at = dt.datetime.now(dt.UTC)
-    replies = await rasa.send_message(
-        sender=sender,
-        message=message,
-        metadata={"store": store, "ui_language": ui_language(body.language), "channel": CHANNEL},
+    page_language = ui_language(body.language)
+    # Two requests in one message ("livrez-vous en Suisse et combien coûte la livraison ?")
+    # are sent as two turns, and both answers come back (bot/api/several_requests.py).
+    parts = await split_message(
+        message,
+        ui_language=page_language,
+        parse=rasa.parse,
+        waiting_for=lambda: rasa.waiting_for(sender),
     )
+    replies: list[dict[str, Any]] = []
+    for part in parts:
+        replies += await rasa.send_message(
+            sender=sender,
+            message=part,
+            metadata={"store": store, "ui_language": page_language, "channel": CHANNEL},
+        )
     messages = [m for m in (to_chat_message(reply) for reply in replies) if m is not None]
     # A person expected or answering (support console): the widget then polls for them.
     handoff = await run_in_threadpool(customer_message_mode, request, sender, message, sent_at)
