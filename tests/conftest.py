@@ -122,9 +122,14 @@ class LiveStack:
         result: list[dict[str, Any]] = response.json()
         return result
 
-    def tracker(self, sender: str) -> dict[str, Any]:
-        """The conversation's tracker from Rasa's HTTP API."""
-        response = httpx.get(f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30)
+    def tracker(self, sender: str, *, include_events: str = "AFTER_RESTART") -> dict[str, Any]:
+        """The conversation's tracker from Rasa's HTTP API (``include_events="ALL"``: the
+        events before a restart too; Rasa's default shows only those after the last one)."""
+        response = httpx.get(
+            f"{self.rasa_url}/conversations/{sender}/tracker",
+            params={"include_events": include_events},
+            timeout=30,
+        )
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result

@@ -25,6 +25,7 @@ from bot.api.ratelimit import TokenBucketLimiter
 from bot.api.routes import chat, email, health, pages, widget
 from bot.config import Settings, get_settings
 from bot.console import web as console
+from bot.payloads import PayloadSigner
 from bot.rasa_client import RasaClient, make_http_client
 
 # A chat body is the message plus a few short fields; JSON may escape each character as
@@ -67,6 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.chat_rate_limiter = TokenBucketLimiter(
         capacity=settings.chat_rate_limit_messages, window_s=settings.chat_rate_limit_window_s
     )
+    # Signs the quick replies relayed to the widget (bot/payloads.py). Keyed on the console's
+    # session secret, which every gateway of a production deployment shares (required there);
+    # in the local profile without one, a key drawn at start-up (offered buttons then end
+    # with the process: a click after a restart is read as words).
+    app.state.payload_signer = PayloadSigner.from_secret(settings.console_session_secret)
     install_error_handlers(app)
 
     # The last middleware added runs first: CORS is outermost so every answer, errors

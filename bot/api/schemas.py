@@ -23,6 +23,12 @@ class ChatRequest(BaseModel):
         description="The widget's conversation id: 8 to 64 letters, digits, '-' or '_'.",
     )
     message: str = Field(description="The customer's text, or a button's '/intent' payload.")
+    signature: str | None = Field(
+        default=None,
+        max_length=128,
+        description="With a button's payload: the signature the gateway gave that button. A "
+        "'/...' message without a valid one is read as the customer's words.",
+    )
     store: str | None = Field(
         default=None,
         max_length=64,
@@ -34,10 +40,14 @@ class ChatRequest(BaseModel):
 
 
 class ChatButton(BaseModel):
-    """A quick reply the bot offers: show `title`, send `payload` when clicked."""
+    """A quick reply the bot offers: show `title`, send `payload` and `signature` when clicked."""
 
     title: str
     payload: str
+    signature: str = Field(
+        description="The gateway's signature of `payload` in this conversation (HMAC): sent "
+        "back with the payload, it lets the click reach the assistant as the button's intent."
+    )
 
 
 class ChatMessage(BaseModel):
@@ -57,6 +67,25 @@ class ChatResponse(BaseModel):
         description="Set while a person is expected (waiting) or answering (live): the widget "
         "then polls GET /api/chat/live for their messages.",
     )
+
+
+class NewConversationRequest(BaseModel):
+    """The widget's "new conversation" button."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    sender_id: str | None = Field(
+        default=None,
+        pattern=SENDER_ID_PATTERN,
+        description="The conversation being left (restarted on the assistant's side), if any.",
+    )
+    store: str | None = Field(default=None, max_length=64)
+
+
+class NewConversationResponse(BaseModel):
+    """A fresh conversation id, drawn by the gateway."""
+
+    sender_id: str
 
 
 class ErrorResponse(BaseModel):

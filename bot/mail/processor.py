@@ -57,6 +57,7 @@ from bot.mail.questions import (
     split_joined,
 )
 from bot.mail.routing import own_addresses
+from bot.payloads import as_customer_text
 from bot.rasa_client import Interpretation
 from bot.stores import StorePolicy, load_store
 
@@ -91,6 +92,30 @@ class BotClient(Protocol):
 
     def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
         """Sends ``text`` in the conversation ``sender_id``; returns the bot's messages."""
+
+
+class WordsOnly:
+    """The bot as the mail channel talks to it: every text of a mail is the customer's words.
+
+    A mail offers no buttons, so no text of it may be read by Rasa as an intent given
+    directly: a question starting with ``/`` (``/restart``, ``/inform{...}``) is neutralised
+    for both the NLU reading and the conversation (:func:`bot.payloads.as_customer_text`).
+    """
+
+    def __init__(self, bot: BotClient) -> None:
+        self._bot = bot
+
+    def parse(self, text: str) -> Interpretation:
+        """The intent of ``text`` (as words) and its confidence."""
+        return self._bot.parse(as_customer_text(text))
+
+    def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:
+        """Sets slots of the conversation ``sender_id`` (the channel's own, not the mail's)."""
+        self._bot.set_slots(sender_id, slots)
+
+    def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
+        """Sends ``text`` (as words) in the conversation ``sender_id``."""
+        return self._bot.ask(sender_id, as_customer_text(text), metadata)
 
 
 class MailSender(Protocol):
@@ -168,7 +193,7 @@ class MailProcessor:
         """
         self._sessions = sessions
         self._settings = settings
-        self._bot = bot
+        self._bot = WordsOnly(bot)
         self._sender = sender
         self._clock = clock
         self._own_addresses = own_addresses(settings)

@@ -52,6 +52,9 @@ class FakeRasa:
     model_file: str | None = "models/test-model.tar.gz"
     # What GET /conversations/<id>/tracker answers (the support console reads the language).
     slots: dict[str, Any] = field(default_factory=dict)
+    # When set, POST /model/parse answers the intent of each text from this table
+    # (``nlu_fallback`` for any other); unset, it answers 404 like a server without it.
+    meanings: dict[str, str] | None = None
     received: list[Received] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -120,6 +123,10 @@ class FakeRasa:
                 if self.path.startswith("/conversations/"):
                     # Events appended by the support console (pause, resume, agent messages).
                     self._answer(fake.status_code, {})
+                    return
+                if self.path.split("?")[0] == "/model/parse" and fake.meanings is not None:
+                    intent = fake.meanings.get(body.get("text"), "nlu_fallback")
+                    self._answer(200, {"intent": {"name": intent, "confidence": 0.9}})
                     return
                 if self.path != "/webhooks/rest/webhook":
                     self._answer(404, {"error": "not found"})

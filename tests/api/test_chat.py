@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from bot.api.main import create_app
+from bot.api.schemas import SENDER_ID_PATTERN
+from bot.payloads import NEUTRALISER, PayloadSigner
 from tests.api.conftest import MakeClient, gateway_settings
 from tests.api.servers import FakeRasa, GatewayServer
 
@@ -40,18 +44,175 @@ def test_forwards_the_message_to_rasa_with_store_language_and_channel(
         {
             "sender": f"web-btomic-{SENDER}",
             "message": "Bonjour",
-            "metadata": {"store": "btomic", "ui_language": "fr", "channel": "web"},
+            "metadata": {
+                "store": "btomic",
+                "ui_language": "fr",
+                "channel": "web",
+                "client": "203.0.113.7",  # the TestClient's address
+            },
         }
     ]
     client.post("/api/chat", json=chat_body("Merci", store="btomic"))
     assert fake_rasa.messages()[1]["metadata"]["message_id"] != message_id
 
 
-def test_button_payloads_are_sent_as_they_are(make_client: MakeClient, fake_rasa: FakeRasa) -> None:
+def offer(fake_rasa: FakeRasa, *payloads: str) -> None:
+    """The scripted Rasa answers "aide" with one button per payload, anything else by echo."""
+
+    def reply(request: dict[str, Any]) -> list[dict[str, Any]]:
+        if request["message"] != "aide":
+            return [{"text": f"echo: {request['message']}"}]
+        buttons = [{"title": f"Choix {i}", "payload": p} for i, p in enumerate(payloads)]
+        return [{"text": "De quoi s'agit-il ?", "buttons": buttons}]
+
+    fake_rasa.reply = reply
+
+
+def offered_buttons(client: TestClient, **extra: Any) -> list[dict[str, str]]:
+    response = client.post("/api/chat", json=chat_body("aide", **extra))
+    assert response.status_code == 200, response.text
+    buttons: list[dict[str, str]] = response.json()["messages"][0]["buttons"]
+    return buttons
+
+
+def test_an_offered_button_reaches_rasa_as_its_intent(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    offer(fake_rasa, "/payment_methods", '/inform{"country": "CH"}')
     client = make_client()
-    response = client.post("/api/chat", json=chat_body("/payment_methods", store="om-system"))
+    buttons = offered_buttons(client, store="om-system")
+    for button in buttons:
+        assert len(button["signature"]) == 64
+        response = client.post(
+            "/api/chat",
+            json=chat_body(button["payload"], store="om-system", signature=button["signature"]),
+        )
+        assert response.status_code == 200
+    assert [m["message"] for m in fake_rasa.messages()[1:]] == [
+        "/payment_methods",
+        '/inform{"country": "CH"}',
+    ]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "/restart",
+        "  /restart  ",
+        "/RESTART",
+        "/",
+        '/inform{"verified_order": "OM-104233"}',
+        '/order_status{"verified_order": "OM-104233"}',
+        "/payment_methods",  # a real intent, never offered in this conversation
+        "\x1c/restart",  # str.strip (Rasa's) removes this control character
+    ],
+)
+def test_a_typed_slash_text_reaches_rasa_as_words(
+    make_client: MakeClient, fake_rasa: FakeRasa, typed: str
+) -> None:
+    response = make_client().post("/api/chat", json=chat_body(typed))
     assert response.status_code == 200
-    assert fake_rasa.messages()[0]["message"] == "/payment_methods"
+    sent = fake_rasa.messages()[0]["message"]
+    # What Rasa strips and then reads as an intent never starts with '/'.
+    assert not sent.strip().startswith("/")
+    assert sent == NEUTRALISER + typed.strip()
+    # The customer sees their words (the echo), the invisible mark aside.
+    echoed = response.json()["messages"][0]["text"]
+    assert echoed.replace(NEUTRALISER, "") == f"echo: {typed.strip()}"
+
+
+def test_a_slash_part_of_a_message_with_two_requests_is_words_too(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    # The gateway cuts a message asking two things into two turns: the part read to cut it
+    # and the part sent are the customer's words, never the intent syntax.
+    fake_rasa.meanings = {
+        "Livrez-vous en Suisse ?": "delivery_countries",
+        NEUTRALISER + "/restart ?": "payment_methods",
+    }
+    response = make_client().post("/api/chat", json=chat_body("Livrez-vous en Suisse ? /restart ?"))
+    assert response.status_code == 200
+    parsed = [r.body["text"] for r in fake_rasa.received if r.path.startswith("/model/parse")]
+    assert NEUTRALISER + "/restart ?" in parsed
+    assert [m["message"] for m in fake_rasa.messages()] == [
+        "Livrez-vous en Suisse ?",
+        NEUTRALISER + "/restart ?",
+    ]
+
+
+def test_a_signature_holds_for_its_payload_and_conversation_only(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    offer(fake_rasa, "/payment_methods")
+    client = make_client()
+    (button,) = offered_buttons(client, store="om-system")
+    signature = button["signature"]
+    attempts = [
+        # Another payload with this signature.
+        chat_body("/restart", store="om-system", signature=signature),
+        chat_body('/payment_methods{"verified_order": "OM-104233"}', signature=signature),
+        # The same payload and signature in another conversation, or the other shop's.
+        {**chat_body("/payment_methods", signature=signature), "sender_id": "another-one-42"},
+        chat_body("/payment_methods", store="btomic", signature=signature),
+        # A forged or truncated signature.
+        chat_body("/payment_methods", store="om-system", signature="0" * 64),
+        chat_body("/payment_methods", store="om-system", signature=signature[:-1]),
+        chat_body("/payment_methods", store="om-system", signature=signature.upper()),
+    ]
+    for body in attempts:
+        assert client.post("/api/chat", json=body).status_code == 200
+    sent = [m["message"] for m in fake_rasa.messages()[1:]]
+    assert len(sent) == len(attempts)
+    assert all(m.startswith(NEUTRALISER) for m in sent), sent
+
+
+def test_gateways_sharing_the_console_secret_accept_each_others_buttons(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    offer(fake_rasa, "/payment_methods")
+    secret = "s" * 40
+    first = make_client(console_session_secret=secret)
+    (button,) = offered_buttons(first)
+    second = make_client(console_session_secret=secret)
+    other = make_client(console_session_secret="o" * 40)
+    for client in (second, other):
+        body = chat_body(button["payload"], signature=button["signature"])
+        assert client.post("/api/chat", json=body).status_code == 200
+    assert [m["message"] for m in fake_rasa.messages()[1:]] == [
+        "/payment_methods",
+        NEUTRALISER + "/payment_methods",
+    ]
+
+
+def test_new_conversation_restarts_the_old_one_and_gives_a_fresh_id(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    client = make_client()
+    response = client.post("/api/chat/new", json={"sender_id": SENDER, "store": "btomic"})
+    assert response.status_code == 200, response.text
+    fresh = response.json()["sender_id"]
+    assert re.fullmatch(SENDER_ID_PATTERN, fresh) and fresh != SENDER
+    assert fake_rasa.events_for(f"web-btomic-{SENDER}") == [{"event": "restart"}]
+    again = client.post("/api/chat/new", json={"sender_id": SENDER}).json()["sender_id"]
+    assert again != fresh
+    # Without a conversation to leave, only a fresh id.
+    before = len(fake_rasa.received)
+    assert client.post("/api/chat/new", json={}).status_code == 200
+    assert len(fake_rasa.received) == before
+
+
+def test_new_conversation_with_rasa_down_is_a_503(
+    make_client: MakeClient, dead_rasa_url: str
+) -> None:
+    response = make_client(rasa_url=dead_rasa_url).post("/api/chat/new", json={"sender_id": SENDER})
+    assert response.status_code == 503
+    assert response.json() == {"error": "assistant_unavailable"}
+
+
+@pytest.mark.parametrize("body", [{"sender_id": "bad id"}, {"sender_id": "x" * 65}, []])
+def test_new_conversation_refuses_a_malformed_id(make_client: MakeClient, body: Any) -> None:
+    response = make_client().post("/api/chat/new", json=body)
+    assert response.status_code == 422
 
 
 def test_a_lone_surrogate_is_replaced_before_rasa(
@@ -80,6 +241,7 @@ def test_unknown_store_falls_back_to_the_default_and_is_logged(
         "store": "om-system",
         "ui_language": None,
         "channel": "web",
+        "client": "203.0.113.7",
     }
     assert "shop-of-nowhere" in caplog.text
 
@@ -110,13 +272,22 @@ def test_rasa_messages_become_text_buttons_and_images(
         {"recipient_id": request["sender"], "custom": {"kind": "not for the widget"}},
         {"recipient_id": request["sender"], "text": "   "},
     ]
-    response = make_client().post("/api/chat", json=chat_body())
+    client = make_client(console_session_secret="k" * 40, default_store="om-system")
+    response = client.post("/api/chat", json=chat_body())
     assert response.status_code == 200
     assert response.json() == {
         "messages": [
             {
                 "text": "De quoi s'agit-il ?",
-                "buttons": [{"title": "Livraison", "payload": "/delivery_time"}],
+                "buttons": [
+                    {
+                        "title": "Livraison",
+                        "payload": "/delivery_time",
+                        "signature": PayloadSigner.from_secret("k" * 40).sign(
+                            f"web-om-system-{SENDER}", "/delivery_time"
+                        ),
+                    }
+                ],
                 "image": None,
             },
             {"text": None, "buttons": [], "image": "https://example.com/colis.png"},

@@ -183,6 +183,59 @@ def test_a_real_customers_message_with_the_bare_number_starts_the_order_lookup(
     assert "OM-104233" in answer and "JD014600003828461025" in answer, answer
 
 
+WRONG_PROOF = "Où en est ma commande OM-104233 ? Mon e-mail est devine{}@example.com"
+
+
+@pytest.mark.e2e
+def test_buttons_typed_commands_and_new_conversation_with_the_real_assistant(
+    live_stack: LiveStack, page: Page
+) -> None:
+    page.goto(f"{live_stack.gateway_url}/shops/om-system")
+    widget = Widget(page)
+    widget.open()
+    for attempt in range(3):
+        widget.send(WRONG_PROOF.format(attempt))
+    first = stored_sender_id(page)
+    conversation = f"web-om-system-{first}"
+    assert live_stack.tracker(conversation)["slots"]["lookup_locked"] is True
+
+    # The quick reply the bot offered reaches Rasa as its intent: a person is asked for.
+    offered = widget.quick_replies.filter(has_text="Parler à un conseiller")
+    expect(offered).to_have_count(1)
+    offered.click()
+    widget.wait_idle()
+    expect(widget.bot_messages.last).to_contain_text("J'ai transmis cette conversation")
+    tracker = live_stack.tracker(conversation, include_events="ALL")
+    last_user = [e for e in tracker["events"] if e["event"] == "user"][-1]
+    assert last_user["parse_data"]["intent"]["name"] == "human_handoff"
+
+    # Typed, "/restart" is words: the conversation (its lock included) is not reset.
+    widget.send("/restart")
+    expect(widget.user_messages.last).to_have_text("Vous : /restart")
+    tracker = live_stack.tracker(conversation, include_events="ALL")
+    assert "restart" not in [e["event"] for e in tracker["events"]]
+    assert tracker["slots"]["lookup_locked"] is True
+
+    # The widget's "new conversation" button restarts it and starts another.
+    widget.host.get_by_role("button", name="Nouvelle conversation").click()
+    widget.wait_idle()
+    expect(widget.user_messages).to_have_count(0)
+    second = stored_sender_id(page)
+    assert second != first
+    old = live_stack.tracker(conversation, include_events="ALL")
+    assert [e["event"] for e in old["events"]].count("restart") == 1
+    assert old["events"][-1]["event"] == "restart"
+    assert old["slots"]["lookup_locked"] in (None, False)
+
+    # The order's own limit is not the conversation's: two more wrong proofs make five, and
+    # the owner's proof then gets no order data.
+    for attempt in range(3, 5):
+        widget.send(WRONG_PROOF.format(attempt))
+    answer = joined_text(widget.send("Où en est ma commande OM-104233 ? marie.dupont@example.fr"))
+    assert "JD014600003828461025" not in answer, answer
+    assert "JD014600003828461025" not in widget.host.inner_text()
+
+
 # --- the widget against a scripted Rasa ----------------------------------------------------
 
 
@@ -240,7 +293,12 @@ def test_quick_replies_links_and_untrusted_text(
     assert fake_rasa.messages()[-1]["message"] == "/delivery_time"
     metadata = dict(fake_rasa.messages()[-1]["metadata"])
     assert len(metadata.pop("message_id")) == 32  # one id per message (idempotent retries)
-    assert metadata == {"store": "om-system", "ui_language": "fr", "channel": "web"}
+    assert metadata == {
+        "store": "om-system",
+        "ui_language": "fr",
+        "channel": "web",
+        "client": "127.0.0.1",
+    }
     expect(widget.user_messages.last).to_contain_text("Délais de livraison")
     expect(widget.quick_replies).to_have_count(0)
 
@@ -297,15 +355,59 @@ def test_conversation_survives_reloads_and_pages_of_the_same_shop_only(
     widget.send("bonjour")
     assert fake_rasa.messages()[-1]["sender"].startswith("web-btomic-")
 
-    # "New conversation" starts afresh with a new sender id.
+    # "New conversation": the gateway restarts the old one in Rasa and gives a new sender id.
     page.goto(f"{gateway.url}/shops/om-system")
     widget = Widget(page)
     widget.host.get_by_role("button", name="Nouvelle conversation").click()
     expect(widget.user_messages).to_have_count(0)
     expect(widget.input).to_be_focused()
+    assert fake_rasa.events_for(first_sender) == [{"event": "restart"}]
     widget.send("on recommence")
     assert fake_rasa.messages()[-1]["sender"] not in (first_sender,)
     assert fake_rasa.messages()[-1]["sender"].startswith("web-om-system-")
+    assert stored_sender_id(page) in fake_rasa.messages()[-1]["sender"]
+
+
+def stored_sender_id(page: Page, store: str = "om-system") -> str:
+    """The widget's conversation id, as kept in the page's localStorage."""
+    return str(
+        page.evaluate(
+            f"() => JSON.parse(localStorage.getItem('shop-support-chat:{store}')).senderId"
+        )
+    )
+
+
+def test_a_typed_slash_text_is_words_and_a_failed_new_conversation_keeps_the_old(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    fake_rasa.reply = scripted_rasa
+    gateway = start_gateway()
+    page.goto(f"{gateway.url}/shops/om-system")
+    widget = Widget(page)
+    widget.open()
+    # Typed, even a payload the bot offers elsewhere is the customer's words.
+    widget.send("/delivery_time")
+    assert fake_rasa.messages()[-1]["message"] == "\u2060/delivery_time"
+    expect(widget.user_messages.last).to_have_text("Vous : /delivery_time")
+    widget.send("/restart")
+    assert fake_rasa.messages()[-1]["message"] == "\u2060/restart"
+    sender = fake_rasa.messages()[-1]["sender"]
+    assert fake_rasa.events_for(sender) == []  # no restart
+
+    # Rasa unreachable: the conversation stays, the customer is told and may retry.
+    fake_rasa.status_code = 503
+    widget.host.get_by_role("button", name="Nouvelle conversation").click()
+    widget.wait_idle()
+    expect(widget.error).to_be_visible()
+    expect(widget.error).to_contain_text("Impossible de commencer une nouvelle conversation")
+    expect(widget.user_messages).to_have_count(2)
+    assert sender.endswith(stored_sender_id(page))
+    fake_rasa.status_code = 200
+    widget.error.get_by_role("button", name="Réessayer").click()
+    widget.wait_idle()
+    expect(widget.error).to_be_hidden()
+    expect(widget.user_messages).to_have_count(0)
+    assert not sender.endswith(stored_sender_id(page))
 
 
 def test_keyboard_only_use(start_gateway: StartGateway, page: Page) -> None:
@@ -355,7 +457,12 @@ def test_one_tag_embeds_the_widget_on_another_sites_page(
         assert "echo: Hello" in joined_text(widget.send("Hello"))
         metadata = dict(fake_rasa.messages()[-1]["metadata"])
         assert len(metadata.pop("message_id")) == 32
-        assert metadata == {"store": "btomic", "ui_language": "en", "channel": "web"}
+        assert metadata == {
+            "store": "btomic",
+            "ui_language": "en",
+            "channel": "web",
+            "client": "127.0.0.1",
+        }
     finally:
         shop.stop()
 

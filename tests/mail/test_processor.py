@@ -22,6 +22,7 @@ from bot.mail import inbox
 from bot.mail.intake import IntakeStatus, accept_raw
 from bot.mail.processor import MailProcessor
 from bot.mail.smtp import SmtpConfig, SmtpSender
+from bot.payloads import NEUTRALISER
 from tests.mail.conftest import MakeSettings
 from tests.mail.helpers import BTOMIC_SUPPORT, OM_SUPPORT, Rule, ScriptedBot, SmtpServer, make_mail
 
@@ -746,3 +747,26 @@ def test_a_german_mail_with_nothing_readable_goes_to_a_person(
     assert bot.asked == []
     (handoff,) = handoffs(sessions)
     assert handoff.reason == "other_language"
+
+
+def test_a_mail_in_rasas_intent_syntax_is_read_and_asked_as_words(
+    sessions: sessionmaker[Session], make_settings: MakeSettings, smtp_server: SmtpServer
+) -> None:
+    # A mail offers no buttons: `/restart` or `/inform{...}` is the customer's words, for the
+    # NLU reading and in the conversation (Rasa would read the raw text as the intent itself).
+    settings = make_settings()
+    bot = ScriptedBot(rules=[Rule("restart|inform", "order_status", 0.9, "Answer.")])
+    body = '/restart\n\n/inform{"order_number": "OM-104233"} ?'
+    inbox_id = store_mail(sessions, settings, make_mail(body=body))
+
+    make_processor(sessions, settings, bot, smtp_server).process(inbox_id)
+
+    assert bot.parsed and bot.asked
+    texts = bot.parsed + [asked[1] for asked in bot.asked]
+    assert all(text.startswith(NEUTRALISER) for text in texts), texts
+    assert all(not text.strip().startswith("/") for text in texts)
+    assert {text.lstrip(NEUTRALISER) for text in bot.parsed} <= {
+        "/restart",
+        '/inform{"order_number": "OM-104233"} ?',
+        '/restart /inform{"order_number": "OM-104233"} ?',
+    }

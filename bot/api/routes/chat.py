@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from bot.api.deps import ChatRateLimit, RasaClientDep, SettingsDep
+from bot.api.deps import ChatRateLimit, RasaClientDep, SettingsDep, client_key
 from bot.api.errors import ApiError
-from bot.api.schemas import ChatButton, ChatMessage, ChatRequest, ChatResponse, ErrorResponse
+from bot.api.schemas import (
+    ChatButton,
+    ChatMessage,
+    ChatRequest,
+    ChatResponse,
+    ErrorResponse,
+    NewConversationRequest,
+    NewConversationResponse,
+)
 from bot.api.several_requests import split_message
 from bot.console.web import customer_message_mode
 from bot.i18n import Lang
+from bot.payloads import PayloadSigner, as_customer_text, is_intent_syntax
 from bot.shops import resolve_store
 
 logger = logging.getLogger(__name__)
@@ -40,15 +50,34 @@ def web_sender(store: str, sender_id: str) -> str:
     return f"{CHANNEL}-{store}-{sender_id}"
 
 
-def to_chat_message(rasa_message: Mapping[str, Any]) -> ChatMessage | None:
+def new_sender_id() -> str:
+    """A fresh widget conversation id (the widget's own shape: 'w' and 32 hex digits)."""
+    return "w" + secrets.token_hex(16)
+
+
+def payload_signer(request: Request) -> PayloadSigner:
+    """The app's signer of quick-reply payloads (created with the app)."""
+    signer: PayloadSigner = request.app.state.payload_signer
+    return signer
+
+
+def to_chat_message(
+    rasa_message: Mapping[str, Any], *, signer: PayloadSigner, conversation: str
+) -> ChatMessage | None:
     """One message of Rasa's REST channel in the widget's shape; None when nothing to show.
 
-    Rasa's `custom` and `attachment` payloads have no rendering in the widget and are left out.
+    Each button's payload is signed for `conversation`: sent back with its signature, it
+    reaches Rasa as the intent it names. Rasa's `custom` and `attachment` payloads have no
+    rendering in the widget and are left out.
     """
     text = rasa_message.get("text")
     image = rasa_message.get("image")
     buttons = [
-        ChatButton(title=button["title"], payload=button["payload"])
+        ChatButton(
+            title=button["title"],
+            payload=button["payload"],
+            signature=signer.sign(conversation, button["payload"]),
+        )
         for button in rasa_message.get("buttons") or []
         if isinstance(button, Mapping)
         and isinstance(button.get("title"), str)
@@ -81,7 +110,12 @@ def to_chat_message(rasa_message: Mapping[str, Any]) -> ChatMessage | None:
 async def chat(
     request: Request, body: ChatRequest, settings: SettingsDep, rasa: RasaClientDep
 ) -> ChatResponse:
-    """Sends one customer message (or a button's '/intent' payload) to the assistant."""
+    """Sends one customer message (or a button's '/intent' payload) to the assistant.
+
+    A message starting with '/' reaches Rasa as an intent only when it is the payload of a
+    button the gateway relayed to this conversation, with that button's signature; any other
+    is sent as the customer's words (`bot/payloads.py`).
+    """
     # A lone surrogate ("\ud800" in the JSON) is no character: Rasa's tokenizer would fail on it.
     message = body.message.encode("utf-8", "replace").decode("utf-8").strip()
     if not message:
@@ -90,24 +124,68 @@ async def chat(
         raise ApiError(413, "message_too_long", max_chars=settings.max_message_chars)
     store = resolve_store(body.store, settings.default_store)
     sender = web_sender(store, body.sender_id)
-    sent_at = dt.datetime.now(dt.UTC)
+    signer = payload_signer(request)
     page_language = ui_language(body.language)
-    # Two requests in one message ("livrez-vous en Suisse et combien coûte la livraison ?")
-    # are sent as two turns, and both answers come back (bot/api/several_requests.py).
-    parts = await split_message(
-        message,
-        ui_language=page_language,
-        parse=rasa.parse,
-        waiting_for=lambda: rasa.waiting_for(sender),
-    )
+    sent_at = dt.datetime.now(dt.UTC)
+    if is_intent_syntax(message) and signer.verify(sender, message, body.signature):
+        # A quick reply the gateway relayed in this conversation: its intent, whole.
+        parts = [message]
+    else:
+        # Two requests in one message ("livrez-vous en Suisse et combien coûte la livraison ?")
+        # are sent as two turns, and both answers come back (bot/api/several_requests.py).
+        # Every part, and every text read to cut it, is the customer's words: a '/...' part
+        # is never Rasa's intent syntax (bot/payloads.py).
+        parts = await split_message(
+            message,
+            ui_language=page_language,
+            parse=lambda text: rasa.parse(as_customer_text(text)),
+            waiting_for=lambda: rasa.waiting_for(sender),
+        )
+        if any(is_intent_syntax(part) for part in parts):
+            logger.info("A '/' text not offered as a button in %s: sent as words", sender)
+        parts = [as_customer_text(part) for part in parts]
     replies: list[dict[str, Any]] = []
     for part in parts:
         replies += await rasa.send_message(
             sender=sender,
             message=part,
-            metadata={"store": store, "ui_language": page_language, "channel": CHANNEL},
+            metadata={
+                "store": store,
+                "ui_language": page_language,
+                "channel": CHANNEL,
+                # The per-client limit of failed proofs of ownership counts under this address.
+                "client": client_key(request),
+            },
         )
-    messages = [m for m in (to_chat_message(reply) for reply in replies) if m is not None]
+    messages = [
+        m
+        for m in (to_chat_message(reply, signer=signer, conversation=sender) for reply in replies)
+        if m is not None
+    ]
     # A person expected or answering (support console): the widget then polls for them.
     handoff = await run_in_threadpool(customer_message_mode, request, sender, message, sent_at)
     return ChatResponse(messages=messages, handoff=handoff)
+
+
+@router.post(
+    "/chat/new",
+    dependencies=[ChatRateLimit],
+    responses={
+        422: {"model": ErrorResponse, "description": "invalid_json, invalid_request"},
+        429: {"model": ErrorResponse, "description": "rate_limited (with Retry-After)"},
+        503: {"model": ErrorResponse, "description": "assistant_unavailable"},
+        504: {"model": ErrorResponse, "description": "assistant_timeout"},
+    },
+)
+async def new_conversation(
+    body: NewConversationRequest, settings: SettingsDep, rasa: RasaClientDep
+) -> NewConversationResponse:
+    """The widget's "new conversation" button: restarts the conversation left, if any, on
+    the assistant's side (its slots, a verified order included, are gone) and gives a fresh
+    conversation id. Limits that are not the conversation's (failed proofs of ownership,
+    counted per order and client in the database) are untouched.
+    """
+    if body.sender_id is not None:
+        store = resolve_store(body.store, settings.default_store)
+        await rasa.append_events(web_sender(store, body.sender_id), [{"event": "restart"}])
+    return NewConversationResponse(sender_id=new_sender_id())

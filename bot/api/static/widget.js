@@ -25,6 +25,7 @@
 
   const GATEWAY = new URL(script.src, document.baseURI).origin;
   const API_URL = GATEWAY + "/api/chat";
+  const NEW_CONVERSATION_URL = GATEWAY + "/api/chat/new";
   const LIVE_URL = GATEWAY + "/api/chat/live";
   // While a person is answering, the widget asks for their messages every second (they appear
   // within 2 s); while one is only expected, every 2 s.
@@ -84,6 +85,9 @@
         "puis renvoyez-le.",
       errInvalid: "Ce message n'a pas pu être envoyé. Vérifiez-le, puis réessayez.",
       errUnknown: "Une erreur est survenue et votre message n'a pas été envoyé. Réessayez.",
+      errNewConversation:
+        "Impossible de commencer une nouvelle conversation pour l'instant\u00a0: réessayez dans " +
+        "un instant. La conversation en cours est conservée.",
     },
     en: {
       launcher: "Chat with the {shop} assistant",
@@ -119,6 +123,9 @@
       errTooLong: "Your message is too long ({max} characters at most). Please shorten it and send it again.",
       errInvalid: "This message could not be sent. Please check it and try again.",
       errUnknown: "Something went wrong and your message was not sent. Please try again.",
+      errNewConversation:
+        "A new conversation cannot be started right now: please try again in a moment. The " +
+        "current conversation is kept.",
     },
   };
   const t = STRINGS[LANG];
@@ -280,7 +287,12 @@
     }
     return buttons
       .filter((b) => b && typeof b.title === "string" && typeof b.payload === "string")
-      .map((b) => ({ title: b.title, payload: b.payload }));
+      // The signature the gateway gave the button: sent back with its payload when clicked.
+      .map((b) => ({
+        title: b.title,
+        payload: b.payload,
+        signature: typeof b.signature === "string" ? b.signature : null,
+      }));
   }
 
   function cleanMessage(m) {
@@ -576,7 +588,7 @@
           type: "button",
           class: "quick-reply",
           text: button.title,
-          onclick: () => send(button.payload, button.title, false),
+          onclick: () => send(button.payload, button.title, false, button.signature),
         }),
       ),
     );
@@ -687,16 +699,33 @@
     submitInput();
   }
 
-  function newConversation() {
+  // The gateway restarts the conversation left on the assistant's side and gives the id of
+  // the new one: a typed "/restart" is only words to the assistant.
+  async function newConversation() {
     if (busy) {
       return;
     }
-    stopLive();
-    state = freshState(true);
-    saveState();
     hideError();
-    renderLog();
-    input.focus();
+    setBusy(true);
+    try {
+      const answer = await postJson(NEW_CONVERSATION_URL, { sender_id: state.senderId, store: STORE });
+      if (!answer || !SENDER_ID_RE.test(String(answer.sender_id))) {
+        throw new ChatFailure("unknown");
+      }
+      stopLive();
+      state = freshState(true);
+      state.senderId = answer.sender_id;
+      saveState();
+      renderLog();
+    } catch (failure) {
+      const rateLimited = failure instanceof ChatFailure && failure.kind === "rate_limited";
+      showError(failure, newConversation, rateLimited ? null : t.errNewConversation);
+    } finally {
+      setBusy(false);
+      if (isOpen()) {
+        input.focus();
+      }
+    }
   }
 
   // --- sending -------------------------------------------------------------------------------
@@ -730,18 +759,30 @@
     }
   }
 
-  async function postChat(message) {
+  async function postChat(message, signature) {
+    const body = { sender_id: state.senderId, message, store: STORE, language: LANG };
+    if (signature) {
+      body.signature = signature;
+    }
+    const answer = await postJson(API_URL, body);
+    if (Array.isArray(answer.messages)) {
+      return answer;
+    }
+    throw new ChatFailure("unknown");
+  }
+
+  async function postJson(url, payload) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), CLIENT_TIMEOUT_MS);
     try {
       let response;
       try {
-        response = await fetch(API_URL, {
+        response = await fetch(url, {
           method: "POST",
           mode: "cors",
           credentials: "omit",
           headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ sender_id: state.senderId, message, store: STORE, language: LANG }),
+          body: JSON.stringify(payload),
           signal: controller.signal,
         });
       } catch (e) {
@@ -753,7 +794,7 @@
       } catch (e) {
         body = null;
       }
-      if (response.ok && body && Array.isArray(body.messages)) {
+      if (response.ok && body && typeof body === "object") {
         return body;
       }
       throw failureFor(response, body);
@@ -772,8 +813,9 @@
   }
 
   // `payload` goes to the assistant, `shown` is what the customer sees as their message
-  // (a quick reply sends its '/intent' payload and shows its title).
-  async function send(payload, shown, fromInput) {
+  // (a quick reply sends its '/intent' payload with the gateway's signature and shows its
+  // title; without a valid signature the gateway sends a '/' text as words).
+  async function send(payload, shown, fromInput, signature) {
     if (busy) {
       return;
     }
@@ -784,7 +826,7 @@
     log.append(pending);
     scrollToEnd();
     try {
-      const answer = await postChat(payload);
+      const answer = await postChat(payload, signature);
       const replies = answer.messages;
       pending.classList.remove("pending");
       for (const node of log.querySelectorAll(".quick-replies")) {
@@ -818,7 +860,7 @@
       // Not sent: the bubble goes, the text stays in the input (or the retry button resends
       // the quick reply) so nothing the customer typed is lost.
       pending.remove();
-      showError(failure, fromInput ? submitInput : () => send(payload, shown, false));
+      showError(failure, fromInput ? submitInput : () => send(payload, shown, false, signature));
     } finally {
       setBusy(false);
       scrollToEnd();
@@ -847,8 +889,8 @@
     }
   }
 
-  function showError(failure, retry) {
-    errorText.textContent = errorMessage(failure);
+  function showError(failure, retry, text) {
+    errorText.textContent = text || errorMessage(failure);
     errorBox.setAttribute("data-kind", failure instanceof ChatFailure ? failure.kind : "unknown");
     retryLast = retry;
     errorBox.hidden = false;
