@@ -76,6 +76,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the root, on the path
     sys.path.insert(0, str(ROOT))
 
+from bot.secret_rules import generate_secret  # noqa: E402 - needs the path above
 from bot.stack import (  # noqa: E402 - needs the path above
     DEFAULT_MODEL,
     RASA_BIN,
@@ -83,6 +84,7 @@ from bot.stack import (  # noqa: E402 - needs the path above
     Service,
     Stack,
     StackError,
+    action_secret,
     action_service,
     answer_service,
     free_port,
@@ -368,6 +370,8 @@ class Target:
     startup: dict[str, Any] | None = None
     # The answer service (Rasa's NLG endpoint) the Rasa servers started here use.
     answer_port: int | None = None
+    # The action server's shared secret (ACTION_SERVER_SECRET for one given by --action-url).
+    action_secret: str = field(default_factory=action_secret)
 
     def stop(self) -> None:
         """Stops what this script started, last started first."""
@@ -393,6 +397,15 @@ def load_demo_database(url: str) -> None:
     )
 
 
+def rasa_token() -> str:
+    """Rasa's API token: every Rasa server started here needs it, every call sends it.
+
+    RASA_TOKEN (that of the server given by --rasa-url), else one drawn for this run by
+    :func:`main`; the gateways started here inherit it from the environment.
+    """
+    return os.environ["RASA_TOKEN"]
+
+
 def first_answer(rasa_url: str, *, probe: str = "rest", timeout_s: float = 120.0) -> float:
     """Sends one message until Rasa answers it; returns when it did.
 
@@ -406,7 +419,7 @@ def first_answer(rasa_url: str, *, probe: str = "rest", timeout_s: float = 120.0
     else:
         path = "/webhooks/rest/webhook"
         payload = {"sender": new_sender(), "message": "Bonjour", "metadata": {"store": "om-system"}}
-    with httpx.Client(timeout=60.0) as client:
+    with httpx.Client(timeout=60.0, params={"token": rasa_token()}) as client:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
                 response = client.post(f"{rasa_url}{path}", json=payload)
@@ -439,7 +452,13 @@ def start_rasa_timed(
     starts it through bot.rasa_ext.cli, False with the stock `rasa run`.
     """
     service = rasa_service(
-        port=free_port(), endpoints=endpoints, model=model, env=env, name=name, rasa_fixes=fixes
+        port=free_port(),
+        endpoints=endpoints,
+        model=model,
+        env=env,
+        name=name,
+        rasa_fixes=fixes,
+        auth_token=rasa_token(),
     )
     stack = Stack([service], log_dir=log_dir)
     started = time.perf_counter()
@@ -513,7 +532,7 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
         target.services["answer service"] = answers
         target.answer_port = answers.port
         if not args.rasa_url:
-            action = action_service(port=free_port(), env=env)
+            action = action_service(port=free_port(), secret=target.action_secret, env=env)
             stack = Stack([action], log_dir=work / "log")
             target.stacks.append(stack)
             stack.start()
@@ -523,6 +542,7 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
                 target.endpoints,
                 action_port=action.port,
                 tracker_db=work / "tracker.db",
+                action_secret=target.action_secret,
                 answer_port=target.answer_port,
             )
             log("starting the Rasa server (timed: start-up to first answer)...")
@@ -544,6 +564,7 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
                 target.endpoints,
                 action_port=port_of(target.action_url),
                 tracker_db=work / "tracker.db",
+                action_secret=target.action_secret,
                 answer_port=target.answer_port,
             )
         if not args.gateway_url:
@@ -577,7 +598,7 @@ def bench_parse(rasa_url: str, messages: Sequence[str], count: int, warmup: int)
     latencies: list[float] = []
     errors: Counter[str] = Counter()
     languages: Counter[str] = Counter()
-    with httpx.Client(base_url=rasa_url, timeout=60.0) as client:
+    with httpx.Client(base_url=rasa_url, timeout=60.0, params={"token": rasa_token()}) as client:
         for _ in range(warmup):
             client.post("/model/parse", json={"text": next(cycle)})
         for _ in range(count):
@@ -1025,6 +1046,7 @@ def bench_rasa_fixes(
         work / "endpoints.yml",
         action_port=port_of(target.action_url),
         tracker_db=work / "tracker.db",
+        action_secret=target.action_secret,
         answer_port=target.answer_port,
     )
     env = {"DATABASE_URL": target.database_url, "DEFAULT_STORE": "om-system"}
@@ -1446,11 +1468,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--rasa-url",
-        help="measure this running Rasa server (started with --enable-api) instead of starting one",
+        help="measure this running Rasa server (started with --enable-api; its --auth-token in "
+        "RASA_TOKEN) instead of starting one",
     )
     parser.add_argument(
         "--action-url",
-        help="its action server (for the memory figure and the start-up measurement's endpoints)",
+        help="its action server (for the memory figure and the start-up measurement's endpoints; "
+        "its shared secret in ACTION_SERVER_SECRET)",
     )
     parser.add_argument(
         "--gateway-url",
@@ -1545,6 +1569,8 @@ def section(results: dict[str, Any], out_dir: Path, name: str, run: Callable[[],
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs every measurement and writes the results."""
     args = parse_args(argv)
+    # Rasa's API needs its token in every profile (see rasa_token()).
+    os.environ.setdefault("RASA_TOKEN", generate_secret())
     results: dict[str, Any] = {
         "machine": machine_info(),
         "started_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -12,11 +12,13 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.secret_rules import password_problem, secret_problem
 from bot.shops import FALLBACK_DEFAULT_STORE
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -198,29 +200,75 @@ class Settings(BaseSettings):
         problems = []
         if self.database_url.startswith("sqlite"):
             problems.append("DATABASE_URL must be a PostgreSQL URL, not SQLite")
-        if not self.rasa_token:
-            problems.append("RASA_TOKEN must be set (the token the Rasa servers were started with)")
-        if not self.email_webhook_secret:
-            problems.append(
-                "EMAIL_WEBHOOK_SECRET must be set (the inbound-mail webhook would accept any "
-                "caller's mail and answer it from the shop's address)"
-            )
+        # Secrets: set, long, random, not an example left in place (bot/secret_rules.py).
+        for name, value, why in (
+            ("RASA_TOKEN", self.rasa_token, "the token the Rasa servers were started with"),
+            (
+                "EMAIL_WEBHOOK_SECRET",
+                self.email_webhook_secret,
+                "without it the inbound-mail webhook would accept any caller's mail and answer "
+                "it from the shop's address",
+            ),
+            (
+                "CONSOLE_SESSION_SECRET",
+                self.console_session_secret,
+                "it signs the support console's sessions",
+            ),
+        ):
+            problem = secret_problem(name, value)
+            if problem:
+                problems.append(f"{problem}: {why}")
         if not self.smtp_url:
             problems.append(
                 "SMTP_URL must be set (without it no e-mail is answered, forwarded or handed "
                 "over: inbound mail would only pile up)"
             )
-        if not self.console_session_secret or len(self.console_session_secret) < 32:
-            problems.append(
-                "CONSOLE_SESSION_SECRET must be set to a random string of 32 characters or more "
-                "(it signs the support console's sessions)"
-            )
+        for name, url in (
+            ("DATABASE_URL", self.database_url),
+            ("TRACKER_STORE_URL", self.tracker_store_url),
+            ("SMTP_URL", self.smtp_url or ""),
+        ):
+            problem = password_problem(name, _password_of(url))
+            if problem:
+                problems.append(problem)
         if problems:
             raise ValueError("BOT_PROFILE=production: " + "; ".join(problems))
         return self
 
 
+def _password_of(url: str) -> str | None:
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+class SettingsError(SystemExit):
+    """The settings cannot be used. Uncaught, Python prints its one line and exits with 1, no
+    traceback: every process (gateway, action server, answer service, workers) stops that way."""
+
+
+def settings_problems(error: ValidationError) -> str:
+    """The problems of a ValidationError of :class:`Settings`, in one line, values left out."""
+    messages = []
+    for item in error.errors():
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] != "value_error":
+            names = ".".join(str(part) for part in item["loc"]).upper()
+            message = f"{names}: {message}"
+        messages.append(message)
+    return "; ".join(messages)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Returns the process-wide settings (read once)."""
-    return Settings()
+    """Returns the process-wide settings (read once).
+
+    Raises:
+        SettingsError: a setting is missing or unusable (e.g. ``BOT_PROFILE=production`` with
+            a placeholder secret), with one line naming the variable.
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise SettingsError(f"error: {settings_problems(error)}.") from None

@@ -34,6 +34,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.errors import RasaUnavailableError
+from bot.secret_rules import redact, redact_url_logs
 
 __all__ = [
     "BlockingRasaClient",
@@ -88,6 +89,7 @@ def _timeout(timeout_s: float) -> httpx.Timeout:
 
 
 def _token_params(token: str | None) -> dict[str, str] | None:
+    redact_url_logs()  # httpx logs each request's URL at INFO, token included
     # Rasa started with `--auth-token` refuses its HTTP API without `?token=`; httpx merges
     # these client-wide params with each call's own (`include_events=NONE`).
     return {"token": token} if token else None
@@ -264,12 +266,13 @@ def message_as_text(message: Mapping[str, Any]) -> str:
 
 
 def _transport_error(call: Call, exc: httpx.HTTPError) -> RasaUnavailableError:
+    # httpx's texts may carry the URL, `?token=` included: redacted (they are stored, logged).
     if isinstance(exc, httpx.ConnectTimeout):
         # Not even connected: the server is unreachable rather than slow.
-        return RasaUnavailableError(f"Rasa could not be reached: {exc!r}")
+        return RasaUnavailableError(f"Rasa could not be reached: {redact(repr(exc))}")
     if isinstance(exc, httpx.TimeoutException):
         return RasaTimeoutError(f"Rasa did not answer {call.method} {call.path} in time")
-    return RasaUnavailableError(f"Rasa could not be reached: {exc!r}")
+    return RasaUnavailableError(f"Rasa could not be reached: {redact(repr(exc))}")
 
 
 def _body(call: Call, response: httpx.Response) -> Any:

@@ -28,7 +28,6 @@ import getpass
 import logging
 import os
 import re
-import secrets
 import shutil
 import signal
 import sys
@@ -43,6 +42,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import PROJECT_ROOT, VAR_DIR
+from bot.secret_rules import generate_secret
 from bot.stack import (
     DEFAULT_MODEL,
     PortInUseError,
@@ -400,12 +400,14 @@ def rasa_production_env(
     lock_lifetime_s: int,
     answer_service_url: str,
     answer_service_token: str,
+    action_server_secret: str,
 ) -> dict[str, str]:
     """The environment `deploy/rasa/endpoints.yml` is filled from (see that file)."""
     tracker = make_url(tracker_url)
     return {
         "BOT_PROFILE": "production",
         "ACTION_SERVER_URL": action_server_url,
+        "ACTION_SERVER_SECRET": action_server_secret,
         "ANSWER_SERVICE_URL": answer_service_url,
         "ANSWER_SERVICE_TOKEN": answer_service_token,
         "DB_HOST": tracker.host or "127.0.0.1",
@@ -441,10 +443,12 @@ class ScaleConfig:
     # them, and their token.
     answer_ports: Sequence[int] = (5066, 5067)
     answers_balancer_port: int = 5065
-    answer_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
-    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    answer_token: str = field(default_factory=generate_secret)
+    token: str = field(default_factory=generate_secret)
+    # The shared secret Rasa sends the action servers (bot/action_server.py).
+    action_secret: str = field(default_factory=generate_secret)
     # The inbound-mail webhook's secret (the production profile requires one).
-    webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    webhook_secret: str = field(default_factory=generate_secret)
     # Alphanumeric (Rasa ignores any other prefix): tests use their own, so that several
     # stacks can share one Redis.
     redis_key_prefix: str = "shopsupport"
@@ -526,8 +530,7 @@ class ScaleStack:
             "EMAIL_WEBHOOK_SECRET": config.webhook_secret,
             "DEFAULT_STORE": config.default_store,
             # The support console: its session key, and the shared tracker store it reads.
-            "CONSOLE_SESSION_SECRET": os.environ.get("CONSOLE_SESSION_SECRET")
-            or secrets.token_urlsafe(32),
+            "CONSOLE_SESSION_SECRET": os.environ.get("CONSOLE_SESSION_SECRET") or generate_secret(),
             "TRACKER_STORE_URL": config.tracker_url,
         }
         rasa_env = {
@@ -540,11 +543,14 @@ class ScaleStack:
                 lock_lifetime_s=config.lock_lifetime_s,
                 answer_service_url=f"{self.answers_url}/nlg",
                 answer_service_token=config.answer_token,
+                action_server_secret=config.action_secret,
             ),
             "DEFAULT_STORE": config.default_store,
         }
         self.action_services = [
-            action_service(port=port, env=app_env, name=f"action server {i}")
+            action_service(
+                port=port, secret=config.action_secret, env=app_env, name=f"action server {i}"
+            )
             for i, port in enumerate(config.action_ports, start=1)
         ]
         self.answer_services = [
@@ -740,8 +746,9 @@ def run_demo(args: argparse.Namespace) -> int:
         rasa_balancer_port=base,
         actions_balancer_port=base + 50,
         answers_balancer_port=base + 60,
-        token=os.environ.get("RASA_TOKEN") or secrets.token_urlsafe(24),
-        webhook_secret=os.environ.get("EMAIL_WEBHOOK_SECRET") or secrets.token_urlsafe(24),
+        token=os.environ.get("RASA_TOKEN") or generate_secret(),
+        webhook_secret=os.environ.get("EMAIL_WEBHOOK_SECRET") or generate_secret(),
+        action_secret=os.environ.get("ACTION_SERVER_SECRET") or generate_secret(),
         model=Path(args.model),
         smtp_url=os.environ.get("SMTP_URL") or None,
         local_smtp_port=int(os.environ.get("LOCAL_SMTP_PORT") or 2525),

@@ -29,8 +29,11 @@ from urllib.parse import urlencode
 
 import httpx
 
+from bot.action_server import SECRET_ENV_VAR as ACTION_SECRET_ENV_VAR
+from bot.action_server import SECRET_HEADER as ACTION_SECRET_HEADER
 from bot.config import PROJECT_ROOT, VAR_DIR, Settings, env_file_values, get_settings
 from bot.mail.worker import LOCAL_SMTP_PORT, local_smtp_url
+from bot.secret_rules import generate_secret, redact
 from bot.shops import shop_ids
 
 logger = logging.getLogger(__name__)
@@ -40,6 +43,8 @@ RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 #: `python -m` this module is `rasa` with the project's fixes to Rasa 3.6 (bot/rasa_ext/cli.py).
 RASA_FIXES_MODULE = "bot.rasa_ext.cli"
 APP_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
+#: `python -m` this module: rasa-sdk's action server behind a shared secret (bot/action_server.py).
+ACTION_SERVER_MODULE = "bot.action_server"
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "bot.tar.gz"
 LOG_DIR = VAR_DIR / "log"
 
@@ -119,23 +124,31 @@ def write_endpoints(
     *,
     action_port: int,
     tracker_db: Path | None,
+    action_secret: str,
     answer_port: int | None = None,
     answer_token: str | None = None,
 ) -> Path:
     """Writes a Rasa endpoints file pointing at the given action server and tracker store.
 
     Tests and `make run` with non-default ports need one; the committed `endpoints.yml`
-    holds the defaults for a plain `rasa run` or `rasa shell`. `answer_port` is the answer
-    service (Rasa's NLG endpoint, bot/answers/service.py), which renders every text: without
-    it Rasa has no text to send.
+    holds the defaults for a plain `rasa run` or `rasa shell`. `action_secret` is the shared
+    secret Rasa sends the action server in every call (header `X-Action-Secret`, see
+    bot/action_server.py). `answer_port` is the answer service (Rasa's NLG endpoint,
+    bot/answers/service.py), which renders every text: without it Rasa has no text to send.
+    The file holds secrets: only its owner may read it.
     """
-    lines = [f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n']
+    lines = [
+        f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n'
+        f'  headers:\n    {ACTION_SECRET_HEADER}: "{action_secret}"\n'
+    ]
     if answer_port is not None:
         token = f'\n  token: "{answer_token}"' if answer_token else ""
         lines.append(f'nlg:\n  url: "http://127.0.0.1:{answer_port}/nlg"{token}\n')
     if tracker_db is not None:
         lines.append(f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{tracker_db}"\n')
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -183,16 +196,26 @@ def rasa_service(
     return Service(name, argv, port, health_path, env=dict(env or {}), ready_timeout_s=240)
 
 
+def action_secret() -> str:
+    """The shared secret of one run's action server (ACTION_SERVER_SECRET when set)."""
+    return os.environ.get(ACTION_SECRET_ENV_VAR) or generate_secret()
+
+
 def action_service(
-    *, port: int, env: Mapping[str, str] | None = None, name: str = "action server"
+    *,
+    port: int,
+    secret: str,
+    env: Mapping[str, str] | None = None,
+    name: str = "action server",
 ) -> Service:
-    """The rasa-sdk action server serving `actions/`."""
-    argv = [str(APP_PYTHON), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+    """The action server serving `actions/` on the loopback (bot/action_server.py: rasa-sdk
+    behind the shared `secret` Rasa sends, and a body cap)."""
+    argv = [str(APP_PYTHON), "-m", ACTION_SERVER_MODULE, "--actions", "actions"]
+    argv += ["--host", "127.0.0.1", "--port", str(port)]
+    env = {**(env or {}), ACTION_SECRET_ENV_VAR: secret}
     # Sanic serves in a worker process its main process forks: a dead worker leaves the port
     # bound by the main process and nobody answering, so the supervisor watches the worker.
-    return Service(
-        name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60, watch_workers=True
-    )
+    return Service(name, argv, port, "/health", env=env, ready_timeout_s=60, watch_workers=True)
 
 
 def answer_service(
@@ -201,6 +224,22 @@ def answer_service(
     """The answer service: Rasa's NLG endpoint, every text from data/stores (bot/answers)."""
     argv = [str(APP_PYTHON), "-m", "bot.answers.service", "--port", str(port)]
     return Service(name, argv, port, "/health", env=dict(env or {}), ready_timeout_s=60)
+
+
+def rasa_token(var_dir: Path = VAR_DIR, preset: str | None = None) -> str:
+    """The Rasa API token of one `make run` (RASA_TOKEN of the settings, `.env` included,
+    when set; else a new one).
+
+    Written to `var/rasa-token` (its owner only), for whoever calls Rasa's HTTP API by hand:
+    ``curl "http://localhost:5005/status?token=$(cat var/rasa-token)"``.
+    """
+    token = preset or generate_secret()
+    path = var_dir / "rasa-token"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(token + "\n", encoding="utf-8")
+    return token
 
 
 def answer_token() -> str:
@@ -371,7 +410,7 @@ class Stack:
                     return
                 time.sleep(0.5)
         raise StackError(
-            f"The {service.name} did not answer {url} in time; see {service.log_path}:\n"
+            f"The {service.name} did not answer {redact(url)} in time; see {service.log_path}:\n"
             f"{tail(service.log_path)}"
         )
 
@@ -774,25 +813,36 @@ def default_stack(*, store: str | None = None, var_dir: Path = VAR_DIR) -> Stack
         extra["TRACKER_STORE_URL"] = f"sqlite:///{var_dir / 'rasa-tracker.db'}"
     mail = local_mail(settings)
     token = answer_token()
+    # The action server's secret and Rasa's API token, new each run (or from the environment).
+    secret, api_token = action_secret(), rasa_token(var_dir, settings.rasa_token)
     endpoints = write_endpoints(
         var_dir / "endpoints.yml",
         action_port=settings.action_server_port,
         tracker_db=var_dir / "rasa-tracker.db",
+        action_secret=secret,
         answer_port=settings.answer_service_port,
         answer_token=token,
     )
     return Stack(
         [
-            action_service(port=settings.action_server_port, env=extra),
+            action_service(port=settings.action_server_port, secret=secret, env=extra),
             answer_service(
                 port=settings.answer_service_port,
                 env={**extra, "ANSWER_SERVICE_TOKEN": token},
             ),
-            rasa_service(port=settings.rasa_port, endpoints=endpoints, env=extra),
+            # Rasa's HTTP API needs this run's token; the gateway (and its mail worker) send it.
+            rasa_service(
+                port=settings.rasa_port, endpoints=endpoints, env=extra, auth_token=api_token
+            ),
             # The gateway talks to the Rasa server this stack starts, whatever RASA_URL says.
             gateway_service(
                 port=settings.gateway_port,
-                env={**extra, **mail, "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}"},
+                env={
+                    **extra,
+                    **mail,
+                    "RASA_URL": f"http://127.0.0.1:{settings.rasa_port}",
+                    "RASA_TOKEN": api_token,
+                },
             ),
         ],
         log_dir=var_dir / "log",
@@ -817,7 +867,10 @@ def banner(settings: Settings, var_dir: Path = VAR_DIR) -> str:
         "                        Accounts page\n"
         f"{mail_line}"
         f"  Rasa REST channel:    http://localhost:{settings.rasa_port}/webhooks/rest/webhook\n"
-        f"  Action server:        http://localhost:{settings.action_server_port}/health\n"
+        f"  Rasa HTTP API:        http://localhost:{settings.rasa_port}/status?token=... "
+        f"(this run's token: {var_dir / 'rasa-token'})\n"
+        f"  Action server:        http://localhost:{settings.action_server_port}/health "
+        "(internal: answers Rasa's calls only)\n"
         f"  Answer service:       http://localhost:{settings.answer_service_port}/nlg "
         "(texts: data/stores/<shop>/texts.yml, live on the next turn)\n"
         f"  Logs:                 {var_dir / 'log'}/\n"

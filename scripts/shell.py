@@ -46,6 +46,7 @@ from bot.stack import (
     ShutdownSignals,
     Stack,
     StackError,
+    action_secret,
     action_service,
     answer_service,
     answer_token,
@@ -151,9 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The answer service renders every text (Rasa's NLG endpoint): it runs beside the action
     # server, on ANSWER_SERVICE_PORT, with a token of this run.
     answer_port, token = settings.answer_service_port, answer_token()
+    # The action server answers only calls carrying this run's secret (Rasa sends it).
+    secret = action_secret()
     stack = Stack(
         [
-            action_service(port=action_port, env=env),
+            action_service(port=action_port, secret=secret, env=env),
             answer_service(port=answer_port, env={**env, "ANSWER_SERVICE_TOKEN": token}),
         ],
         log_dir=LOG_DIR,
@@ -162,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         SHELL_ENDPOINTS,
         action_port=action_port,
         tracker_db=None,
+        action_secret=secret,
         answer_port=answer_port,
         answer_token=token,
     )

@@ -25,10 +25,12 @@ from sqlalchemy import delete
 from bot.config import PROJECT_ROOT
 from bot.db.session import make_engine
 from bot.db.verification import VerificationAttempt
+from bot.secret_rules import generate_secret
 from bot.shops import DEFAULT_STORES_DIR
 from bot.stack import (
     DEFAULT_MODEL,
     Stack,
+    action_secret,
     action_service,
     answer_service,
     answer_token,
@@ -104,11 +106,25 @@ class LiveStack:
     gateway_url: str
     database_url: str
     stack: Stack
+    # The shared secret Rasa sends the action server (X-Action-Secret).
+    action_secret: str = ""
+    # Rasa's HTTP API token (`rasa run --auth-token`): every call of its API sends it.
+    rasa_token: str = ""
     # Rasa's tracker store (the support console reads it).
     tracker_url: str = ""
     # The shops' folders (a copy of data/stores: STORES_DIR of every process of the stack), so
     # a test may edit an answer of the running stack (the console's answer editor) safely.
     stores_dir: Path | None = None
+
+    @property
+    def token_param(self) -> dict[str, str]:
+        """The query parameter of Rasa's HTTP API token."""
+        return {"token": self.rasa_token}
+
+    @property
+    def gateway_env(self) -> dict[str, str]:
+        """What a gateway needs to talk to this stack's Rasa server."""
+        return {"RASA_URL": self.rasa_url, "RASA_TOKEN": self.rasa_token}
 
     def say(
         self, text: str, *, sender: str | None = None, metadata: Mapping[str, Any] | None = None
@@ -117,7 +133,12 @@ class LiveStack:
         payload: dict[str, Any] = {"sender": sender or new_sender(), "message": text}
         if metadata is not None:
             payload["metadata"] = dict(metadata)
-        response = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json=payload, timeout=60)
+        response = httpx.post(
+            f"{self.rasa_url}/webhooks/rest/webhook",
+            json=payload,
+            params=self.token_param,
+            timeout=60,
+        )
         response.raise_for_status()
         result: list[dict[str, Any]] = response.json()
         return result
@@ -127,7 +148,7 @@ class LiveStack:
         events before a restart too; Rasa's default shows only those after the last one)."""
         response = httpx.get(
             f"{self.rasa_url}/conversations/{sender}/tracker",
-            params={"include_events": include_events},
+            params={**self.token_param, "include_events": include_events},
             timeout=30,
         )
         response.raise_for_status()
@@ -152,11 +173,14 @@ def live_stack(
     """The real action server, Rasa server and gateway, started once per test session."""
     work = tmp_path_factory.mktemp("stack")
     rasa_port, action_port, gateway_port = free_port(), free_port(), free_port()
-    answer_port, token = free_port(), answer_token()
+    answer_port, token, secret = free_port(), answer_token(), action_secret()
+    # Rasa's HTTP API needs its token here as in every profile.
+    api_token = generate_secret()
     endpoints = write_endpoints(
         work / "endpoints.yml",
         action_port=action_port,
         tracker_db=work / "tracker.db",
+        action_secret=secret,
         answer_port=answer_port,
         answer_token=token,
     )
@@ -166,15 +190,22 @@ def live_stack(
         "STORES_DIR": str(stores),
         "DATABASE_URL": demo_database_url,
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        "RASA_TOKEN": api_token,
         "DEFAULT_STORE": "om-system",
         # The support console of this gateway reads this stack's tracker store.
         "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
     }
     stack = Stack(
         [
-            action_service(port=action_port, env=env),
+            action_service(port=action_port, secret=secret, env=env),
             answer_service(port=answer_port, env={**env, "ANSWER_SERVICE_TOKEN": token}),
-            rasa_service(port=rasa_port, endpoints=endpoints, model=trained_model, env=env),
+            rasa_service(
+                port=rasa_port,
+                endpoints=endpoints,
+                model=trained_model,
+                env=env,
+                auth_token=api_token,
+            ),
             gateway_service(port=gateway_port, env=env),
         ],
         log_dir=work / "log",
@@ -186,6 +217,8 @@ def live_stack(
             gateway_url=f"http://127.0.0.1:{gateway_port}",
             database_url=demo_database_url,
             stack=stack,
+            action_secret=secret,
+            rasa_token=api_token,
             tracker_url=f"sqlite:///{work / 'tracker.db'}",
             stores_dir=stores,
         )

@@ -33,9 +33,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Query
 
 from bot.answers.library import CHANNELS, render
-from bot.config import get_settings
+from bot.config import SettingsError, get_settings
 from bot.i18n import Lang, normalise_language
 from bot.replies import technical_problem
+from bot.secret_rules import secret_problem
 from bot.shops import resolve_store
 from bot.stores import StorePolicy, load_store
 
@@ -143,11 +144,13 @@ def health() -> dict[str, str]:
 def create_app() -> FastAPI:
     """The answer service's app (the NLG endpoint and its health check)."""
     settings = get_settings()
-    if settings.bot_profile == "production" and not os.environ.get(TOKEN_ENV_VAR):
-        raise RuntimeError(
-            f"BOT_PROFILE=production: {TOKEN_ENV_VAR} must be set (the token Rasa's `nlg` "
-            "endpoint sends)"
-        )
+    if settings.bot_profile == "production":
+        # Set, long, random, no placeholder (bot/secret_rules.py); one line, no traceback.
+        problem = secret_problem(TOKEN_ENV_VAR, os.environ.get(TOKEN_ENV_VAR))
+        if problem:
+            raise SettingsError(
+                f"error: BOT_PROFILE=production: {problem}: the token Rasa's `nlg` endpoint sends."
+            )
     service = FastAPI(title="Answer service", docs_url=None, redoc_url=None)
     service.include_router(router)
     return service

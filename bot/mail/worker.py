@@ -26,11 +26,10 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
-from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Settings, get_settings
+from bot.config import Settings, SettingsError, get_settings
 from bot.db.session import get_sessionmaker, make_engine, session_factory
 from bot.errors import ConfigurationError
 from bot.mail.isolation import IsolatedProcessor
@@ -258,11 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = get_settings()
-    except ValidationError as exc:
-        # e.g. BOT_PROFILE=production without SMTP_URL: one sentence per problem, no traceback.
-        messages = (str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
-        problems = "; ".join(messages)
-        print(f"error: {problems}", file=sys.stderr)
+    except SettingsError as exc:
+        # e.g. BOT_PROFILE=production without SMTP_URL: one line naming it, no traceback.
+        print(exc.code, file=sys.stderr)
         return 2
     try:
         with local_catcher(settings) as where, mail_processor(settings) as processor:

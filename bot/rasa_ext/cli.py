@@ -19,15 +19,54 @@ Measured both ways by `make bench` (bench/results.md, "A/B").
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Mapping, Sequence
 
-from rasa.__main__ import main as rasa_main
+from bot.secret_rules import secret_problem
 
-from bot.rasa_ext import action_validation, event_types, idempotency, sqlite_wal
+#: Rasa commands that serve (and so need real secrets in the production profile).
+SERVING_COMMANDS = frozenset({"run", "shell"})
+
+
+def auth_token_of(argv: Sequence[str]) -> str | None:
+    """The value of `--auth-token` in Rasa's arguments, if any."""
+    token = None
+    for index, argument in enumerate(argv):
+        if argument == "--auth-token" and index + 1 < len(argv):
+            token = argv[index + 1]
+        elif argument.startswith("--auth-token="):
+            token = argument.partition("=")[2]
+    return token
+
+
+def production_problems(argv: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+    """What makes a Rasa server of the production profile unsafe to start, one sentence each.
+
+    Its API token (`--auth-token`, from RASA_TOKEN), and the secrets its endpoints file sends
+    the action servers (ACTION_SERVER_SECRET) and the answer service (ANSWER_SERVICE_TOKEN):
+    set, long, random, no placeholder (bot/secret_rules.py).
+    """
+    if environ.get("BOT_PROFILE") != "production" or not argv or argv[0] not in SERVING_COMMANDS:
+        return []
+    checks = [
+        ("RASA_TOKEN (--auth-token)", auth_token_of(argv)),
+        ("ACTION_SERVER_SECRET", environ.get("ACTION_SERVER_SECRET")),
+        ("ANSWER_SERVICE_TOKEN", environ.get("ANSWER_SERVICE_TOKEN")),
+    ]
+    return [problem for name, value in checks if (problem := secret_problem(name, value))]
 
 
 def main() -> None:
-    """Installs the fixes, then runs Rasa's own command line."""
+    """Checks the production secrets, installs the fixes, then runs Rasa's own command line."""
+    problems = production_problems(sys.argv[1:], os.environ)
+    if problems:
+        # One line, before Rasa is even imported; no traceback.
+        raise SystemExit("error: BOT_PROFILE=production: " + "; ".join(problems) + ".")
+    from rasa.__main__ import main as rasa_main
+
+    from bot.rasa_ext import action_validation, event_types, idempotency, sqlite_wal
+
     action_validation.install()
     sqlite_wal.install()
     event_types.install()

@@ -2,7 +2,7 @@
 # The app image: the action server and the gateway (same code, same environment), Python 3.11
 # exactly as requirements/app.lock pins it. One image, three commands:
 #   gateway (default)  uvicorn bot.api.main:app --host 0.0.0.0 --port 8000 --proxy-headers
-#   action server      python -m rasa_sdk --actions actions --port 5055
+#   action server      python -m bot.action_server --actions actions --host 0.0.0.0 --port 5055
 #   migrations (job)   python -m bot.db.migrate
 # All stateless: the orders database (and the e-mail inbox in it) is PostgreSQL in the
 # production profile. Build from the repository root:

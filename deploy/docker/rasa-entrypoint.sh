@@ -1,21 +1,23 @@
 #!/bin/sh
 # Starts the Rasa server of the configuration profile BOT_PROFILE (never by editing files):
 #   production (the image's default): deploy/rasa/endpoints.yml, every URL and credential
-#              from the environment (see that file), the HTTP API behind RASA_TOKEN;
+#              from the environment (see that file);
 #   local:     the repository's endpoints.yml (SQLite tracker store under var/, in-memory
-#              lock store: one server only), RASA_TOKEN optional.
+#              lock store: one server only).
+# The HTTP API is behind RASA_TOKEN in both (`python -m bot.rasa_ext.cli` refuses a short or
+# placeholder one in production), and the action servers' ACTION_SERVER_SECRET is sent.
 # Extra arguments are passed to `rasa run` (e.g. --debug). Rasa starts through
 # `python -m bot.rasa_ext.cli`, Rasa's own command line with the project's fixes to Rasa 3.6
 # installed first, as `make run` starts it (README "Performance").
 set -eu
 
 profile="${BOT_PROFILE:-production}"
+if [ -z "${RASA_TOKEN:-}" ]; then
+  echo "rasa-entrypoint: RASA_TOKEN must be set (the Rasa API token, in every profile)" >&2
+  exit 2
+fi
 case "$profile" in
   production)
-    if [ -z "${RASA_TOKEN:-}" ]; then
-      echo "rasa-entrypoint: BOT_PROFILE=production needs RASA_TOKEN (the Rasa API token)" >&2
-      exit 2
-    fi
     endpoints=deploy/rasa/endpoints.yml
     ;;
   local)
@@ -28,8 +30,5 @@ case "$profile" in
 esac
 
 set -- run --enable-api --model models/bot.tar.gz --endpoints "$endpoints" \
-  --credentials credentials.yml --port "${RASA_PORT:-5005}" "$@"
-if [ -n "${RASA_TOKEN:-}" ]; then
-  set -- "$@" --auth-token "$RASA_TOKEN"
-fi
+  --credentials credentials.yml --port "${RASA_PORT:-5005}" --auth-token "$RASA_TOKEN" "$@"
 exec python -m bot.rasa_ext.cli "$@"

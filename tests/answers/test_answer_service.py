@@ -220,7 +220,14 @@ def test_production_refuses_to_start_without_a_token(monkeypatch: pytest.MonkeyP
         "bot.answers.service.get_settings",
         lambda: get_settings().model_copy(update={"bot_profile": "production"}),
     )
-    with pytest.raises(RuntimeError, match=TOKEN_ENV_VAR):
+    with pytest.raises(SystemExit, match=f"{TOKEN_ENV_VAR} must be set"):
+        create_app()
+    # A placeholder or short token is refused the same way (one line naming it).
+    monkeypatch.setenv(TOKEN_ENV_VAR, "change-me-long-random-string")
+    with pytest.raises(SystemExit, match=f"{TOKEN_ENV_VAR} is a placeholder"):
+        create_app()
+    monkeypatch.setenv(TOKEN_ENV_VAR, "t0ken")
+    with pytest.raises(SystemExit, match=f"{TOKEN_ENV_VAR} is too short"):
         create_app()
 
 

@@ -15,6 +15,7 @@ training, and they have their own switches.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,8 +49,15 @@ def bench_output(live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory
         "--out-dir", str(out),
         "--log-dir", str(out / "log"),
     ]  # fmt: skip
+    # The live stack's action server answers its own secret only (bot/action_server.py), its
+    # Rasa API its own token.
+    env = {
+        **os.environ,
+        "ACTION_SERVER_SECRET": live_stack.action_secret,
+        "RASA_TOKEN": live_stack.rasa_token,
+    }
     completed = subprocess.run(
-        command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600, check=False
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     return out

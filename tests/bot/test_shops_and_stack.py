@@ -41,11 +41,15 @@ def test_rasa_gets_its_texts_from_the_answer_service(tmp_path: Path) -> None:
         tmp_path / "endpoints.yml",
         action_port=5055,
         tracker_db=None,
+        action_secret="s3cret",
         answer_port=5057,
         answer_token="t0ken",
     )
     endpoints = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert endpoints["nlg"] == {"url": "http://127.0.0.1:5057/nlg", "token": "t0ken"}
+    # Every action call carries the action server's secret; the file is its owner's only.
+    assert endpoints["action_endpoint"]["headers"] == {"X-Action-Secret": "s3cret"}
+    assert path.stat().st_mode & 0o077 == 0
     committed = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text(encoding="utf-8"))
     assert committed["nlg"]["url"] == "http://127.0.0.1:5057/nlg"
 
@@ -69,6 +73,13 @@ def test_make_run_starts_the_answer_service_and_passes_the_default_store(
     endpoints_file = Path(stack.services[2].argv[stack.services[2].argv.index("--endpoints") + 1])
     endpoints = yaml.safe_load(endpoints_file.read_text(encoding="utf-8"))
     assert endpoints["nlg"] == {"url": f"http://127.0.0.1:{answers.port}/nlg", "token": token}
+    # The action server listens on the loopback and answers only this run's secret, which
+    # Rasa sends from the endpoints file.
+    actions = stack.services[0]
+    assert actions.argv[actions.argv.index("--host") + 1] == "127.0.0.1"
+    secret = actions.env["ACTION_SERVER_SECRET"]
+    assert len(secret) >= 32
+    assert endpoints["action_endpoint"]["headers"] == {"X-Action-Secret": secret}
 
 
 def test_the_settings_of_dotenv_reach_every_process_make_run_starts(

@@ -91,7 +91,7 @@ def console_gateway(
     port, smtp_port = free_port(), free_port()
     env = {
         "DATABASE_URL": live_stack.database_url,
-        "RASA_URL": live_stack.rasa_url,
+        **live_stack.gateway_env,
         "TRACKER_STORE_URL": live_stack.tracker_url,
         "SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
         "LOCAL_SMTP_PORT": str(smtp_port),

@@ -155,7 +155,7 @@ def test_the_worker_command_without_smtp_url_keeps_the_reply_in_the_demo_mailbox
     result = _worker_once(
         {
             "DATABASE_URL": console_env.database_url,
-            "RASA_URL": live_stack.rasa_url,
+            **live_stack.gateway_env,
             "LOCAL_SMTP_PORT": str(port),
         },
         live_stack,
@@ -182,7 +182,7 @@ def test_the_worker_command_sends_through_the_running_catcher(
         result = _worker_once(
             {
                 "DATABASE_URL": console_env.database_url,
-                "RASA_URL": live_stack.rasa_url,
+                **live_stack.gateway_env,
                 "LOCAL_SMTP_PORT": str(running.port),
             },
             live_stack,

@@ -5,7 +5,6 @@ several importing gateways and erasure as on SQLite."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from bot.db.console import ReportConversation, Role
 from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, session_factory
+from bot.secret_rules import generate_secret
 from bot.stores import store_ids
 from tests.bot.db.conftest import new_database
 from tests.console.conftest import PASSWORD, MakeConsole, login
@@ -135,13 +135,13 @@ def test_the_production_console_signs_in_with_a_secure_cookie(
             session.commit()
     finally:
         engine.dispose()
-    secret = secrets.token_urlsafe(32)
+    secret = generate_secret()
     client = make_console(
         bot_profile="production",
         database_url=app_url,
         tracker_store_url=tracker_url,
-        rasa_token=secrets.token_urlsafe(24),
-        email_webhook_secret=secrets.token_urlsafe(24),
+        rasa_token=generate_secret(),
+        email_webhook_secret=generate_secret(),
         console_session_secret=secret,
         smtp_url="smtp://127.0.0.1:2525",
     )

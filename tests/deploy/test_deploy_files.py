@@ -224,6 +224,7 @@ def test_make_scale_demo_sets_every_endpoints_variable() -> None:
         lock_lifetime_s=20,
         answer_service_url="http://127.0.0.1:5058/nlg",
         answer_service_token="t0ken",
+        action_server_secret="s3cret",
     )
     assert endpoints_variables() <= set(env)
     assert (env["REDIS_PORT"], env["REDIS_DB"], env["REDIS_PASSWORD"]) == ("6380", "2", "secret")
@@ -256,19 +257,20 @@ def test_the_rasa_image_runs_the_production_profile_with_its_token(tmp_path: Pat
     assert "--auth-token s3cret" in result.stdout and "--enable-api" in result.stdout
 
 
-def test_the_production_profile_refuses_to_start_without_a_token(tmp_path: Path) -> None:
-    result = entrypoint(tmp_path, BOT_PROFILE="production")
+@pytest.mark.parametrize("profile", ["production", "local"])
+def test_every_profile_refuses_to_start_without_a_token(tmp_path: Path, profile: str) -> None:
+    result = entrypoint(tmp_path, BOT_PROFILE=profile)
     assert result.returncode == 2 and "RASA_TOKEN" in result.stderr
 
 
 def test_the_local_profile_uses_the_repository_endpoints(tmp_path: Path) -> None:
-    result = entrypoint(tmp_path, BOT_PROFILE="local")
+    result = entrypoint(tmp_path, BOT_PROFILE="local", RASA_TOKEN="s3cret")
     assert result.returncode == 0, result.stderr
-    assert "--endpoints endpoints.yml" in result.stdout and "--auth-token" not in result.stdout
+    assert "--endpoints endpoints.yml" in result.stdout and "--auth-token s3cret" in result.stdout
 
 
 def test_an_unknown_profile_is_refused(tmp_path: Path) -> None:
-    result = entrypoint(tmp_path, BOT_PROFILE="staging")
+    result = entrypoint(tmp_path, BOT_PROFILE="staging", RASA_TOKEN="s3cret")
     assert result.returncode == 2 and "'staging'" in result.stderr
 
 

@@ -24,7 +24,7 @@ from bot.business_days import add_business_days
 from bot.config import PROJECT_ROOT
 from bot.db.mailbox import Handoff
 from bot.i18n import format_date
-from bot.stack import Stack, action_service, free_port
+from bot.stack import Stack, action_secret, action_service, free_port
 from bot.stores import load_store
 from tests.conftest import LiveStack, new_sender, texts
 
@@ -386,11 +386,13 @@ def action_call(next_action: str, slots: dict[str, Any], text: str) -> dict[str,
 
 
 def test_database_down_gets_an_apology_and_the_server_keeps_serving(tmp_path: Path) -> None:
-    port = free_port()
+    port, secret = free_port(), action_secret()
     stack = Stack(
-        [action_service(port=port, env={"DATABASE_URL": DEAD_POSTGRES_URL})],
+        [action_service(port=port, secret=secret, env={"DATABASE_URL": DEAD_POSTGRES_URL})],
         log_dir=tmp_path / "log",
     )
+    # Rasa's calls carry the action server's secret (bot/action_server.py).
+    headers = {"X-Action-Secret": secret}
     with stack.running():
         base = f"http://127.0.0.1:{port}"
         call = action_call(
@@ -406,7 +408,7 @@ def test_database_down_gets_an_apology_and_the_server_keeps_serving(tmp_path: Pa
             },
             "BT-200530",
         )
-        response = httpx.post(f"{base}/webhook", json=call, timeout=60)
+        response = httpx.post(f"{base}/webhook", json=call, headers=headers, timeout=60)
         assert response.status_code == 200, response.text
         (message,) = response.json()["responses"]
         assert message["text"].startswith("Sorry, a technical problem")
@@ -421,7 +423,7 @@ def test_database_down_gets_an_apology_and_the_server_keeps_serving(tmp_path: Pa
         call["tracker"]["latest_message"]["entities"] = [
             {"entity": "postcode", "value": "75011", "start": 0, "end": 5}
         ]
-        response = httpx.post(f"{base}/webhook", json=call, timeout=60)
+        response = httpx.post(f"{base}/webhook", json=call, headers=headers, timeout=60)
         assert response.status_code == 200, response.text
         (message,) = response.json()["responses"]
         assert message["text"].startswith("Désolé")

@@ -238,12 +238,28 @@ def test_the_load_is_answered(running: RunningStack) -> None:
     assert all(t.ok for t in running.load.turns), [t.detail for t in running.load.turns]
 
 
+def test_make_run_keeps_the_rasa_api_and_the_action_server_internal(
+    running: RunningStack,
+) -> None:
+    # Rasa's API needs this run's token, which `make run` wrote to var/ and printed where.
+    banner = running.seen[running.wait_for("this run's token: ")]
+    token = Path(banner.rsplit("this run's token: ", 1)[1].rstrip(")")).read_text("utf-8").strip()
+    rasa = f"http://127.0.0.1:{running.ports['RASA_PORT']}"
+    assert httpx.get(f"{rasa}/status", timeout=10).status_code == 401
+    status = httpx.get(f"{rasa}/status", params={"token": token}, timeout=10)
+    assert status.status_code == 200 and status.json()["model_file"]
+    # The action server answers Rasa's calls only (the secret of var/endpoints.yml).
+    actions = f"http://127.0.0.1:{running.ports['ACTION_SERVER_PORT']}"
+    assert httpx.post(f"{actions}/webhook", json={}, timeout=10).status_code == 401
+    assert httpx.get(f"{actions}/health", timeout=10).status_code == 200
+
+
 def test_the_action_server_main_process_killed(running: RunningStack) -> None:
-    kill_and_see_it_back(running, "action server", "rasa_sdk")
+    kill_and_see_it_back(running, "action server", "bot.action_server")
 
 
 def test_an_action_server_worker_killed(running: RunningStack) -> None:
-    leader = running.service_leader("rasa_sdk")
+    leader = running.service_leader("bot.action_server")
     everyone = group_members(leader)
     # The one serving: Sanic's worker is the last process its manager spawned.
     workers = [pid for pid in everyone if pid != leader and "spawn_main" in cmdline(pid)]
@@ -260,7 +276,7 @@ def test_an_action_server_worker_killed(running: RunningStack) -> None:
     assert not [pid for pid in everyone if alive(pid)], "part of the old action server was left"
     recovered(running, since)
     report(running, "a Sanic worker of the action server", killed_at)
-    current = running.service_leader("rasa_sdk")
+    current = running.service_leader("bot.action_server")
     assert current != leader and len(group_members(current)) >= 2
 
 

@@ -30,9 +30,11 @@ from sqlalchemy import select
 from bot.config import PROJECT_ROOT
 from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.session import make_engine, session_factory
+from bot.secret_rules import generate_secret
 from bot.shops import DEFAULT_STORES_DIR
 from bot.stack import (
     Stack,
+    action_secret,
     action_service,
     answer_service,
     answer_token,
@@ -91,11 +93,12 @@ def shop_stack(
     load_demo_database(database_url)
     smtp = SmtpServer().start()
     rasa_port, action_port, answer_port, gateway_port = (free_port() for _ in range(4))
-    token = answer_token()
+    token, secret, api_token = answer_token(), action_secret(), generate_secret()
     endpoints = write_endpoints(
         work / "endpoints.yml",
         action_port=action_port,
         tracker_db=work / "tracker.db",
+        action_secret=secret,
         answer_port=answer_port,
         answer_token=token,
     )
@@ -108,6 +111,7 @@ def shop_stack(
     gateway_env = {
         **env,
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+        "RASA_TOKEN": api_token,
         "SMTP_URL": smtp.url,
         "EMAIL_WEBHOOK_SECRET": SECRET,
         "EMAIL_WORKER_POLL_S": "0.5",
@@ -115,9 +119,15 @@ def shop_stack(
     }
     stack = Stack(
         [
-            action_service(port=action_port, env=env),
+            action_service(port=action_port, secret=secret, env=env),
             answer_service(port=answer_port, env={**env, "ANSWER_SERVICE_TOKEN": token}),
-            rasa_service(port=rasa_port, endpoints=endpoints, model=trained_model, env=env),
+            rasa_service(
+                port=rasa_port,
+                endpoints=endpoints,
+                model=trained_model,
+                env=env,
+                auth_token=api_token,
+            ),
             gateway_service(port=gateway_port, env=gateway_env),
         ],
         log_dir=work / "log",

@@ -10,7 +10,9 @@ from tests.conftest import LiveStack, new_sender, texts
 
 
 def test_every_process_answers_its_health_check(live_stack: LiveStack) -> None:
-    status = httpx.get(f"{live_stack.rasa_url}/status", timeout=10).json()
+    status = httpx.get(
+        f"{live_stack.rasa_url}/status", params=live_stack.token_param, timeout=10
+    ).json()
     assert status["model_file"].endswith(".tar.gz")
     assert httpx.get(f"{live_stack.action_url}/health", timeout=10).json() == {"status": "ok"}
     assert httpx.get(f"{live_stack.gateway_url}/health", timeout=10).json()["status"] == "ok"
@@ -27,7 +29,7 @@ def test_a_taken_port_gives_a_clear_message(live_stack: LiveStack) -> None:
     with pytest.raises(
         PortInUseError, match=f"Port {taken} for the action server is already in use"
     ):
-        Stack([action_service(port=taken)]).check_ports()
+        Stack([action_service(port=taken, secret="unused")]).check_ports()
 
 
 def test_current_rasa_sdk_serves_custom_actions_to_rasa_3_6(live_stack: LiveStack) -> None:

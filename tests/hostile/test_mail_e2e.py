@@ -81,7 +81,7 @@ def hostile_gateway(
     smtp = SmtpServer().start()
     port = free_port()
     env = {
-        "RASA_URL": live_stack.rasa_url,
+        **live_stack.gateway_env,
         "DATABASE_URL": database_url,
         "SMTP_URL": smtp.url,
         "EMAIL_WEBHOOK_SECRET": SECRET,

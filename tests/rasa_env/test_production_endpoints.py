@@ -20,6 +20,7 @@ ENDPOINTS = Path(__file__).resolve().parents[2] / "deploy" / "rasa" / "endpoints
 
 PRODUCTION = {
     "ACTION_SERVER_URL": "http://actions.internal:5055/webhook",
+    "ACTION_SERVER_SECRET": "action-s3cret",
     "ANSWER_SERVICE_URL": "http://answers.internal:5057/nlg",
     "ANSWER_SERVICE_TOKEN": "t0ken",
     "DB_HOST": "db.internal",
@@ -46,6 +47,8 @@ def production_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_rasa_reads_the_production_endpoints_from_the_environment() -> None:
     endpoints = read_endpoints_from_path(ENDPOINTS)
     assert endpoints.action.url == "http://actions.internal:5055/webhook"
+    # Every action call carries the action servers' shared secret (a header, not the URL).
+    assert endpoints.action.headers == {"X-Action-Secret": "action-s3cret"}
     # Every text comes from the answer service, with its token.
     assert endpoints.nlg.url == "http://answers.internal:5057/nlg"
     assert endpoints.nlg.token == "t0ken"

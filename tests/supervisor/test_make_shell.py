@@ -65,7 +65,7 @@ def test_make_shell_restarts_its_action_server_and_a_sigterm_ends_everything(
     threading.Thread(target=pump, daemon=True).start()
     try:
         wait_for("Action server ready")
-        (leader,) = [p for p in children_of(process.pid) if "rasa_sdk" in cmdline(p)]
+        (leader,) = [p for p in children_of(process.pid) if "bot.action_server" in cmdline(p)]
         old = group_members(leader)
         os.kill(leader, signal.SIGKILL)
         wait_for("The action server exited with code -9; restarting it")

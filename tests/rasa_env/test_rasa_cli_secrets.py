@@ -1,0 +1,62 @@
+"""`python -m bot.rasa_ext.cli` refuses to serve the production profile with weak secrets.
+
+Its API token (`--auth-token`, RASA_TOKEN) and the secrets its endpoints file sends
+(ACTION_SERVER_SECRET, ANSWER_SERVICE_TOKEN) must be set, long, random and no placeholder: the
+server stops with one line naming each problem, before Rasa is even imported.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.rasa_ext.cli import auth_token_of, production_problems
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = "Rq3v8ZtL0wXk5NfB2yHc7MdJ4pGs9aUe"
+ENV = {
+    "BOT_PROFILE": "production",
+    "ACTION_SERVER_SECRET": GOOD[::-1],
+    "ANSWER_SERVICE_TOKEN": GOOD,
+}
+
+
+def test_the_token_is_read_from_the_arguments() -> None:
+    assert auth_token_of(["run", "--auth-token", "abc"]) == "abc"
+    assert auth_token_of(["run", "--auth-token=abc", "--port", "1"]) == "abc"
+    assert auth_token_of(["run"]) is None
+
+
+def test_production_needs_real_secrets_to_serve() -> None:
+    serving = ["run", "--enable-api", "--auth-token", GOOD]
+    assert production_problems(serving, ENV) == []
+    (problem,) = production_problems(["run", "--enable-api", "--auth-token", "change-me"], ENV)
+    assert problem.startswith("RASA_TOKEN (--auth-token) is a placeholder")
+    (problem,) = production_problems(["run", "--enable-api"], ENV)
+    assert problem.startswith("RASA_TOKEN (--auth-token) must be set")
+    weak = {**ENV, "ACTION_SERVER_SECRET": "short", "ANSWER_SERVICE_TOKEN": "a" * 40}
+    problems = production_problems(serving, weak)
+    assert [p.split(" ")[0] for p in problems] == ["ACTION_SERVER_SECRET", "ANSWER_SERVICE_TOKEN"]
+    # Not serving (training), or the local profile: nothing to check.
+    assert production_problems(["train"], {"BOT_PROFILE": "production"}) == []
+    assert production_problems(["run", "--enable-api"], {"BOT_PROFILE": "local"}) == []
+
+
+def test_a_weak_token_stops_the_server_with_one_line() -> None:
+    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.rasa_ext.cli", "run", "--enable-api", "--auth-token", "t0ken"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: BOT_PROFILE=production: RASA_TOKEN (--auth-token) is too short")
+    assert "t0ken" not in line
