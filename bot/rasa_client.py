@@ -392,11 +392,6 @@ class BlockingRasaClient:
         """The NLU's reading of ``text``."""
         return read_interpretation(self.run(parse_call(text)))
 
-    def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:
-        """Sets slots in a conversation (``slot`` events appended to its tracker)."""
-        events = [{"event": "slot", "name": name, "value": value} for name, value in slots.items()]
-        self.run(events_call(sender_id, events))
-
     def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
         """Sends one message through the REST channel; returns the bot's answers as plain text."""
         messages = self.send_message(sender=sender_id, message=text, metadata=metadata)

@@ -47,13 +47,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "words1-2+chars2-5 C=3": {"C": 3.0},
     "words1-2+chars2-5 C=30": {"C": 30.0},
     "words1-2+chars2-5 C=100": {"C": 100.0},
+    "words1-2+chars2-5 C=300": {"C": 300.0},
     "words1-2+chars2-5 C=10 balanced": {"class_weight": "balanced"},
     "words1+chars2-5 C=10": {"word_ngrams": [1, 1]},
     "words1-2+chars1-4 C=10": {"char_ngrams": [1, 4]},
     "words1-2 only C=10": {"char_ngrams": None},
 }
 # The default run (each variant fits one model per fold; 2 loaded cores).
-DEFAULT_VARIANTS = "words1-2+chars2-5 C=10,words1-2+chars2-5 C=3,words1-2+chars2-5 C=30"
+DEFAULT_VARIANTS = "words1-2+chars2-5 C=30,words1-2+chars2-5 C=100,words1-2+chars2-5 C=300"
 
 
 def fold_rankings(

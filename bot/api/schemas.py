@@ -35,7 +35,12 @@ class ChatRequest(BaseModel):
         description="A shop's id (data/stores/<id>/); unknown: default.",
     )
     language: str | None = Field(
-        default=None, max_length=35, description="The page's UI language ('fr', 'en', 'fr-FR')."
+        default=None,
+        max_length=35,
+        description=(
+            "The page's UI language ('fr', 'en', 'fr-FR'), sent by the widget with a "
+            "conversation's first message: a hint for a text that shows no language."
+        ),
     )
 
 

@@ -4,7 +4,8 @@ The steps of :meth:`MailProcessor.process`, each ending in a committed state:
 
 1. claim the row (``received`` -> ``processing``, conditional, see :mod:`bot.mail.inbox`);
 2. if a reply was already composed by an earlier attempt, go to 5;
-3. decide: a malformed message is ``failed``; a robot's message (loop guards) or a sender over
+3. decide (:class:`bot.mail.deciding.MailReader`): a malformed message is ``failed``; a
+   robot's message (loop guards) or a sender over
    the daily limit is ``skipped``; an angry complaint, an explicit handoff request, a question
    the NLU is not sure about or that is out of scope, or a mail with no new text goes to a
    human (``handoff``, forwarded when ``EMAIL_HANDOFF_FORWARD_TO`` is set);
@@ -26,14 +27,13 @@ it in a worker thread so the event loop keeps serving requests.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,79 +43,14 @@ from bot.config import Settings
 from bot.db.mailbox import HandoffChannel, InboxMessage, InboxState, utcnow
 from bot.errors import MailDeliveryError, MalformedMailError, RasaUnavailableError
 from bot.handoffs import excerpt_of, record_handoff
-from bot.i18n import Lang
 from bot.mail import dead_letters, inbox
-from bot.mail.cleaning import strip_quotes_and_signature
 from bot.mail.compose import build_forward, build_reply, compose_body
-from bot.mail.guards import is_complaint, no_reply_reason
+from bot.mail.deciding import BotClient, Decision, MailReader
 from bot.mail.parsing import ParsedMail, read_mail
-from bot.mail.questions import (
-    Request,
-    detect_language,
-    find_requests,
-    other_language_of,
-    split_joined,
-)
 from bot.mail.routing import own_addresses
-from bot.payloads import as_customer_text
-from bot.rasa_client import Interpretation
 from bot.stores import StorePolicy, load_store
 
 logger = logging.getLogger(__name__)
-
-HANDOFF_INTENT = "human_handoff"
-# Intents the bot has no real answer for by e-mail: the customer already wrote to the
-# contact route the out-of-scope answer would give, so a person answers instead.
-HUMAN_INTENTS = frozenset({"out_of_scope", "nlu_fallback"})
-# Polite words alone ("Merci !", "Bonne journée") need no reply; answering a thank-you would
-# also invite another one.
-SMALL_TALK_INTENTS = frozenset({"greet", "thank", "goodbye"})
-# A text written in another language than French and English (bot.nlu.language): the bot
-# helps with what it can read in it, these entities.
-OTHER_LANGUAGE_INTENT = "other_language"
-READABLE_ENTITIES = frozenset({"order_number", "country"})
-DAY = dt.timedelta(days=1)
-#: A question of at most this many words may lean on the sentences before it ("What should
-#: I do?", "C'est normal ?"): it is also read with them.
-SHORT_QUESTION_WORDS = 5
-
-
-class BotClient(Protocol):
-    """What the processor needs from the bot (:class:`bot.rasa_client.BlockingRasaClient`, or a
-    fake in unit tests)."""
-
-    def parse(self, text: str) -> Interpretation:
-        """The intent of ``text`` and its confidence."""
-
-    def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:
-        """Sets slots of the conversation ``sender_id``."""
-
-    def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
-        """Sends ``text`` in the conversation ``sender_id``; returns the bot's messages."""
-
-
-class WordsOnly:
-    """The bot as the mail channel talks to it: every text of a mail is the customer's words.
-
-    A mail offers no buttons, so no text of it may be read by Rasa as an intent given
-    directly: a question starting with ``/`` (``/restart``, ``/inform{...}``) is neutralised
-    for both the NLU reading and the conversation (:func:`bot.payloads.as_customer_text`).
-    """
-
-    def __init__(self, bot: BotClient) -> None:
-        self._bot = bot
-
-    def parse(self, text: str) -> Interpretation:
-        """The intent of ``text`` (as words) and its confidence."""
-        return self._bot.parse(as_customer_text(text))
-
-    def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:
-        """Sets slots of the conversation ``sender_id`` (the channel's own, not the mail's)."""
-        self._bot.set_slots(sender_id, slots)
-
-    def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
-        """Sends ``text`` (as words) in the conversation ``sender_id``."""
-        return self._bot.ask(sender_id, as_customer_text(text), metadata)
 
 
 class MailSender(Protocol):
@@ -123,20 +58,6 @@ class MailSender(Protocol):
 
     def send(self, message: EmailMessage) -> None:
         """Sends ``message``; raises MailDeliveryError when it was not accepted."""
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What to do with a mail: answer it (``answers`` set), skip it, or hand it over."""
-
-    state: InboxState
-    reason: str | None = None
-    answers: tuple[str, ...] = ()
-    lang: Lang = "fr"
-    conversation_id: str | None = None
-    customer_text: str = ""
-    #: Set on a reply that answers part of the mail: why the rest goes to a person too.
-    handoff_reason: str | None = None
 
 
 @dataclass
@@ -157,17 +78,6 @@ class DrainReport:
     def processed(self) -> int:
         """Rows claimed by this pass."""
         return sum(v for k, v in self.outcomes.items() if k != "not_claimed")
-
-
-def conversation_id_for(*, store_id: str, sender: str, thread_root: str) -> str:
-    """The Rasa sender id of a mail thread.
-
-    One conversation per thread, store and sender: the order-status form asked in one mail
-    continues when the customer answers in the same thread, and nobody else joins it by
-    quoting the thread's Message-ID from another address.
-    """
-    digest = hashlib.sha256(f"{store_id}\n{sender}\n{thread_root}".encode()).hexdigest()
-    return f"email-{digest[:24]}"
 
 
 class MailProcessor:
@@ -193,10 +103,15 @@ class MailProcessor:
         """
         self._sessions = sessions
         self._settings = settings
-        self._bot = WordsOnly(bot)
         self._sender = sender
         self._clock = clock
-        self._own_addresses = own_addresses(settings)
+        self._reader = MailReader(
+            sessions=sessions,
+            settings=settings,
+            bot=bot,
+            clock=clock,
+            own_addresses=own_addresses(settings),
+        )
 
     # --- the inbox -------------------------------------------------------------------------
 
@@ -324,7 +239,7 @@ class MailProcessor:
             return self._finish(claim, InboxState.FAILED, reason="malformed", error=str(exc))
         store = load_store(row.store_id)
         try:
-            decision = self._decide(row, parsed, store)
+            decision = self._reader.decide(row, parsed, store)
         except RasaUnavailableError as exc:
             logger.warning("Rasa unavailable for inbox row %s: %s", claim.inbox_id, exc)
             return self._retry(claim, str(exc))
@@ -378,185 +293,6 @@ class MailProcessor:
             logger.warning("Lost the claim on inbox row %s before sending", claim.inbox_id)
             return InboxState.PROCESSING
         return self._send_reply(claim, reply)
-
-    # --- deciding --------------------------------------------------------------------------
-
-    def _decide(self, row: InboxMessage, parsed: ParsedMail, store: StorePolicy) -> Decision:
-        settings = self._settings
-        reason = no_reply_reason(
-            parsed.message, sender=parsed.sender, own_addresses=self._own_addresses
-        )
-        if reason is not None:
-            return Decision(InboxState.SKIPPED, reason)
-        with self._sessions() as session:
-            recent = inbox.replies_since(
-                session=session, sender=parsed.sender, since=self._clock() - DAY, before_id=row.id
-            )
-        if recent >= settings.email_max_replies_per_sender_per_day:
-            return Decision(InboxState.SKIPPED, "sender_daily_limit")
-
-        text = strip_quotes_and_signature(parsed.text)
-        cap = settings.email_max_text_chars
-        # Written in another language (German, Spanish...): answered in English, the bot's
-        # answers saying so (bot/nlu/other_languages.py).
-        written_in = other_language_of(text[:cap])
-        lang: Lang = (
-            "en"
-            if written_in
-            else detect_language(text[:cap], fallback=detect_language(parsed.subject[:cap]))
-        )
-        thread_root = parsed.thread_root or row.message_id
-        conversation_id = conversation_id_for(
-            store_id=store.id, sender=parsed.sender, thread_root=thread_root
-        )
-
-        def hand_over(why: str) -> Decision:
-            return Decision(
-                InboxState.HANDOFF,
-                why,
-                lang=lang,
-                conversation_id=conversation_id,
-                customer_text=text or parsed.text,
-            )
-
-        if not text:
-            return hand_over("no_new_text")
-        if len(text) > cap:
-            return hand_over("too_long")
-        if is_complaint(f"{parsed.subject}\n{text}"):
-            return hand_over("complaint")
-        requests = find_requests(text, lang)
-        if len(requests) > settings.email_max_questions:
-            return hand_over("too_many_questions")
-        readings = [reading for request in requests for reading in self._read_joined(request)]
-        interpretations = [interpretation for _text, interpretation in readings]
-        if any(i.intent == HANDOFF_INTENT for i in interpretations):
-            return hand_over(HANDOFF_INTENT)
-        documented = [
-            (question, interpretation)
-            for question, interpretation in readings
-            if self._answerable(interpretation) and interpretation.intent not in SMALL_TALK_INTENTS
-        ]
-        # Not understood, out of scope: for a person. Polite words need no answer.
-        left_over = [i for _question, i in readings if not self._answerable(i)]
-        if not documented:
-            if not left_over:
-                return Decision(InboxState.SKIPPED, "nothing_to_answer", lang=lang)
-            return hand_over(self._needs_human(left_over) or "out_of_scope")
-        # The documented questions are answered; what is left goes to a person as well.
-        partly = self._needs_human(left_over) if left_over else None
-
-        metadata = {
-            "store": store.id,
-            "channel": "email",
-            "sender_email": parsed.sender,
-            "language": lang,
-        }
-        try:
-            self._bot.set_slots(conversation_id, {"language": lang, "store": store.id})
-        except RasaUnavailableError as exc:
-            # The responses then follow the bot's own per-message language detection.
-            logger.warning("Could not set the slots of %s: %s", conversation_id, exc)
-        answers: list[str] = []
-        said: set[str] = set()
-        for index, (question, _interpretation) in enumerate(documented):
-            # The same id when this mail is processed again (a worker that died mid-mail):
-            # Rasa then answers the question again without running its turn twice
-            # (bot/rasa_ext/idempotency.py).
-            message_id = f"email:{row.message_id}:{index}"
-            messages = self._bot.ask(
-                conversation_id, question, {**metadata, "message_id": message_id}
-            )
-            if not messages:
-                return hand_over("no_answer")
-            # A line said for each question ("I speak French and English...") is kept once.
-            fresh = [message for message in messages if message not in said]
-            said.update(messages)
-            answers.append("\n\n".join(fresh or messages))
-        return Decision(
-            InboxState.REPLIED,
-            handoff_reason=partly,
-            answers=tuple(answers),
-            lang=lang,
-            conversation_id=conversation_id,
-            customer_text=text,
-        )
-
-    def _answerable(self, interpretation: Interpretation) -> bool:
-        """Whether the bot may answer this reading by itself (small talk included).
-
-        A text in another language is, only when it names what the bot can act on (an order
-        number, a country); the rest of it is for a person, who may read the language.
-        """
-        if interpretation.intent == OTHER_LANGUAGE_INTENT:
-            return any(entity in READABLE_ENTITIES for entity in interpretation.entities)
-        return (
-            interpretation.intent is not None
-            and interpretation.intent not in HUMAN_INTENTS
-            and interpretation.intent != HANDOFF_INTENT
-            and interpretation.confidence >= self._settings.email_min_confidence
-        )
-
-    def _read(self, request: Request) -> tuple[str, Interpretation]:
-        """The reading of a request the bot understands best, and what it understood.
-
-        The question alone first. A question that leans on the sentences before it ("What
-        should I do?" after "My watch arrived with a cracked glass.") is read with them when
-        alone it is not understood, or when it is short and the whole passage is understood
-        with more confidence. A text without any question falls back on its sentences, the
-        last one first, when the whole text is not understood.
-        """
-        alone = self._bot.parse(request.text)
-        if request.context and not (
-            self._answerable(alone) and len(request.text.split()) > SHORT_QUESTION_WORDS
-        ):
-            passage = self._bot.parse(request.with_context)
-            if self._answerable(passage) and (
-                not self._answerable(alone) or passage.confidence > alone.confidence
-            ):
-                return request.with_context, passage
-        if not self._answerable(alone) or alone.intent in SMALL_TALK_INTENTS:
-            for sentence in request.fallbacks:
-                reading = self._bot.parse(sentence)
-                if self._answerable(reading) and reading.intent not in SMALL_TALK_INTENTS:
-                    return sentence, reading
-        return request.text, alone
-
-    def _read_joined(self, request: Request) -> list[tuple[str, Interpretation]]:
-        """Each question of a sentence that joins two ("Livrez-vous en Suisse et combien coûte
-        la livraison ?"), when each alone is a different question the bot can answer;
-        otherwise the request read whole (:meth:`_read`).
-        """
-        parts = split_joined(request.text)
-        if len(parts) > 1:
-            readings = [
-                self._read(Request(part, request.context if index == 0 else ""))
-                for index, part in enumerate(parts)
-            ]
-            intents = [interpretation.intent for _part, interpretation in readings]
-            if len(set(intents)) == len(intents) and all(
-                self._answerable(interpretation)
-                and interpretation.intent not in SMALL_TALK_INTENTS
-                and interpretation.intent != OTHER_LANGUAGE_INTENT
-                for _part, interpretation in readings
-            ):
-                return readings
-        return [self._read(request)]
-
-    def _needs_human(self, interpretations: list[Interpretation]) -> str | None:
-        intents = [i.intent for i in interpretations]
-        if HANDOFF_INTENT in intents:
-            return HANDOFF_INTENT
-        if OTHER_LANGUAGE_INTENT in intents:
-            return OTHER_LANGUAGE_INTENT
-        if any(intent in HUMAN_INTENTS for intent in intents):
-            return "out_of_scope"
-        if any(
-            i.intent is None or i.confidence < self._settings.email_min_confidence
-            for i in interpretations
-        ):
-            return "low_confidence"
-        return None
 
     # --- outcomes --------------------------------------------------------------------------
 

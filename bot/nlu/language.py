@@ -6,10 +6,13 @@
   (`message.get(LANGUAGE_ATTRIBUTE)`, "fr", "en" or None) so that
   `bot.nlu.tokenizer.SpacyLookupTokenizer` picks the matching spaCy pipeline, at training
   time as well as at prediction time;
-* at prediction time it emits a `language` entity ("fr"/"en") when the message is clearly
-  one language, or the *requested* language of an explicit switch request ("en anglais
-  stp" -> "en"); an ambiguous message ("ok", "OM-104233") emits nothing so the
-  conversation keeps its language (the `language` slot is filled from this entity);
+* at prediction time it emits a `language` entity ("fr"/"en"), which fills the `language`
+  slot, from the first of: the channel's `language` metadata (the e-mail channel's choice,
+  made on the whole mail: every answer of one reply is in its language); the *requested*
+  language of an explicit switch request ("en anglais stp" -> "en"); the language the
+  message is clearly written in; the channel's `ui_language` metadata (the widget's page
+  language, sent with a conversation's first message only). An ambiguous message ("ok",
+  "OM-104233") without these hints emits nothing, so the conversation keeps its language;
 * at prediction time it emits a `store` entity from the channel metadata (`store` key),
   else the `DEFAULT_STORE` environment variable, else the configured `default_store`.
 
@@ -25,7 +28,7 @@ import importlib
 import inspect
 import logging
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -65,6 +68,10 @@ STORE_ENTITY = "store"
 #: customer typed, not these two, which describe the whole message and its channel.
 CONTEXT_ENTITIES_ENV_VAR = "SHOP_NLU_CONTEXT_ENTITIES"
 STORE_ENV_VAR = "DEFAULT_STORE"
+#: Channel metadata keys (docs/contracts.md): the language the channel answers in (e-mail), and
+#: the language of the page the customer writes from (web chat), a fallback only.
+LANGUAGE_HINT = "language"
+UI_LANGUAGE_HINT = "ui_language"
 
 
 def source_fingerprint(*module_names: str) -> str:
@@ -114,6 +121,60 @@ def message_store(
     )
     requested = metadata.get(STORE_ENTITY) if isinstance(metadata, Mapping) else None
     return resolve_store(requested, fallback, known=known)
+
+
+def message_entity(entity: str, value: str, confidence: float, extractor: str) -> Dict[str, Any]:
+    """An entity describing the whole message (language, store): start = end = 0, no span."""
+    return {
+        ENTITY_ATTRIBUTE_TYPE: entity,
+        ENTITY_ATTRIBUTE_VALUE: value,
+        ENTITY_ATTRIBUTE_START: 0,
+        ENTITY_ATTRIBUTE_END: 0,
+        ENTITY_ATTRIBUTE_CONFIDENCE: confidence,
+        EXTRACTOR: extractor,
+    }
+
+
+def _hint(metadata: Optional[Mapping[str, Any]], key: str) -> Optional[str]:
+    value = metadata.get(key) if isinstance(metadata, Mapping) else None
+    if not isinstance(value, str):
+        return None
+    value = value.strip().lower()[:2]
+    return value if value in langid.LANGUAGES else None
+
+
+def message_language(
+    text: str, metadata: Optional[Mapping[str, Any]]
+) -> Tuple[Optional[str], float, str]:
+    """The language to answer a message in, how sure, and where it comes from.
+
+    Order: the channel's `language` metadata (it decided on the whole text: an e-mail),
+    an explicit switch request in the text, the language the text is written in, the
+    channel's `ui_language` metadata (the page's language: for a text that shows none).
+
+    Args:
+        text: The message text.
+        metadata: The message metadata sent by the channel (may be None or not a dict).
+
+    Returns:
+        (language or None, confidence, source): the source is "channel", "request",
+        "text", "page" or "none".
+    """
+    channel = _hint(metadata, LANGUAGE_HINT)
+    if channel is not None:
+        return channel, 1.0, "channel"
+    requested = langid.switch_request(text)
+    if requested is not None:
+        # The customer names the language they want: it wins over the one they wrote in
+        # ("en anglais stp" is French text asking for English).
+        return requested, 1.0, "request"
+    written, confidence = langid.language_of(text)
+    if written is not None:
+        return written, confidence, "text"
+    page = _hint(metadata, UI_LANGUAGE_HINT)
+    if page is not None:
+        return page, 0.5, "page"
+    return None, 0.0, "none"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -212,18 +273,16 @@ class LanguageDetector(GraphComponent):
             if not isinstance(text, str):
                 # Action names and other text-less messages of end-to-end featurisation.
                 continue
-            written, confidence = langid.language_of(text)
+            # The tokenizer needs the language the text is written in, whatever the answer's.
+            written, _confidence = langid.language_of(text)
             message.set(LANGUAGE_ATTRIBUTE, written)
+            metadata = message.get(METADATA)
+            language, confidence, source = message_language(text, metadata)
             new_entities: List[Dict[str, Any]] = []
-            requested = langid.switch_request(text)
-            if requested is not None:
-                # The customer names the language they want: it wins over the one they
-                # wrote in ("en anglais stp" is French text asking for English).
-                new_entities.append(self._entity(LANGUAGE_ENTITY, requested, 1.0))
-            elif written is not None:
-                new_entities.append(self._entity(LANGUAGE_ENTITY, written, confidence))
+            if language is not None:
+                new_entities.append(self._entity(LANGUAGE_ENTITY, language, confidence))
             store = message_store(
-                message.get(METADATA),
+                metadata,
                 os.environ,
                 default_store=self._default_store,
                 known_stores=self._known_stores,
@@ -231,10 +290,11 @@ class LanguageDetector(GraphComponent):
             )
             new_entities.append(self._entity(STORE_ENTITY, store, 1.0))
             logger.debug(
-                "Message language %s (%.3f), request %s, store %s.",
+                "Message written in %s; answer in %s (%.3f, from %s); store %s.",
                 written,
+                language,
                 confidence,
-                requested,
+                source,
                 store,
             )
             if os.environ.get(CONTEXT_ENTITIES_ENV_VAR, "1") == "0":
@@ -244,15 +304,7 @@ class LanguageDetector(GraphComponent):
         return messages
 
     def _entity(self, entity: str, value: str, confidence: float) -> Dict[str, Any]:
-        # start = end = 0: the value describes the whole message, not a span of it.
-        return {
-            ENTITY_ATTRIBUTE_TYPE: entity,
-            ENTITY_ATTRIBUTE_VALUE: value,
-            ENTITY_ATTRIBUTE_START: 0,
-            ENTITY_ATTRIBUTE_END: 0,
-            ENTITY_ATTRIBUTE_CONFIDENCE: confidence,
-            EXTRACTOR: self.name,
-        }
+        return message_entity(entity, value, confidence, self.name)
 
 
 #: The intent of a message written in another language than French and English.
@@ -266,7 +318,8 @@ class OtherLanguageClassifier(GraphComponent):
     Placed after the intent classifier and before `FallbackClassifier`: on strong evidence
     (`bot.nlu.other_languages.other_language_of`) the message's intent becomes
     `other_language` (confidence 1.0, alone in the ranking) and its `language` entity `en`,
-    the language the assistant answers such customers in.
+    the language the assistant answers such customers in (unless the channel's `language`
+    metadata chose it for the whole text).
     Everything else is left alone, so French and English messages are unaffected; the
     entities (an order number, a country) still reach the actions, which help with them.
     """
@@ -336,20 +389,16 @@ class OtherLanguageClassifier(GraphComponent):
             message.set(INTENT_RANKING_KEY, [intent], add_to_output=True)
             if os.environ.get(CONTEXT_ENTITIES_ENV_VAR, "1") == "0":
                 continue
+            if _hint(message.get(METADATA), LANGUAGE_HINT) is not None:
+                # The channel chose the answer's language for the whole text (an e-mail).
+                continue
             entities = [
                 entity
                 for entity in message.get(ENTITIES, [])
                 if entity.get(ENTITY_ATTRIBUTE_TYPE) != LANGUAGE_ENTITY
             ]
             entities.append(
-                {
-                    ENTITY_ATTRIBUTE_TYPE: LANGUAGE_ENTITY,
-                    ENTITY_ATTRIBUTE_VALUE: self._answer_language,
-                    ENTITY_ATTRIBUTE_START: 0,
-                    ENTITY_ATTRIBUTE_END: 0,
-                    ENTITY_ATTRIBUTE_CONFIDENCE: 1.0,
-                    EXTRACTOR: self.__class__.__name__,
-                }
+                message_entity(LANGUAGE_ENTITY, self._answer_language, 1.0, self.__class__.__name__)
             )
             message.set(ENTITIES, entities, add_to_output=True)
         return messages

@@ -208,7 +208,7 @@ async def test_load_model_wants_204() -> None:
         await rasa.load_model("models/missing.tar.gz")
 
 
-def test_the_mail_reads_answers_as_text_and_sets_slots() -> None:
+def test_the_mail_reads_answers_as_text() -> None:
     seen: list[tuple[str, object]] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
@@ -226,13 +226,9 @@ def test_the_mail_reads_answers_as_text_and_sets_slots() -> None:
 
     http = httpx.Client(base_url="http://rasa:5005", transport=httpx.MockTransport(handle))
     with BlockingRasaClient(http) as rasa:
-        rasa.set_slots("email-1/2", {"language": "fr"})
-        answers = rasa.ask("email-1", "Quand ?", {"store": "btomic"})
+        answers = rasa.ask("email-1", "Quand ?", {"store": "btomic", "language": "fr"})
     assert answers == ["Voir ici : suivi (https://x.example/t)", "- Oui"]
-    assert seen[0] == (
-        "http://rasa:5005/conversations/email-1%2F2/tracker/events?include_events=NONE",
-        [{"event": "slot", "name": "language", "value": "fr"}],
-    )
+    assert seen[0][0] == "http://rasa:5005/webhooks/rest/webhook"
     assert http.is_closed
 
 

@@ -153,15 +153,14 @@ async def test_without_a_token_the_gateway_sends_none() -> None:
     assert "token" not in seen[0].params
 
 
-def test_the_mail_worker_sends_the_token_and_keeps_its_own_query() -> None:
+def test_the_mail_worker_sends_the_token_on_every_call() -> None:
     seen: list[httpx.URL] = []
     client = make_blocking_client(rasa_url="http://rasa.test", timeout_s=5, token="s3cret")
     client._transport = recording_transport(seen, [])
     bot = BlockingRasaClient(client)
-    bot.set_slots("mail-1", {"language": "fr"})
+    bot.parse("Bonjour")
     bot.ask("mail-1", "Bonjour", {})
-    assert seen[0].params["token"] == "s3cret"
-    assert seen[0].params["include_events"] == "NONE"
+    assert seen[0].path == "/model/parse" and seen[0].params["token"] == "s3cret"
     assert seen[1].path == "/webhooks/rest/webhook" and seen[1].params["token"] == "s3cret"
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, session_factory
-from bot.mail.processor import conversation_id_for
+from bot.mail.deciding import conversation_id_for
 from bot.stack import Stack, free_port, gateway_service
 from tests.conftest import LiveStack
 from tests.hostile.corpus import MB, RawCase

@@ -157,7 +157,6 @@ class ScriptedBot:
     rules: list[Rule] = field(default_factory=list)
     parsed: list[str] = field(default_factory=list)
     asked: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
-    slots: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     failing: bool = False
 
     def _rule(self, text: str) -> Rule | None:
@@ -175,9 +174,6 @@ class ScriptedBot:
         if rule is None:
             return Interpretation("nlu_fallback", 0.2)
         return Interpretation(rule.intent, rule.confidence, rule.entities)
-
-    def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:
-        self.slots.append((sender_id, dict(slots)))
 
     def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
         self.asked.append((sender_id, text, dict(metadata)))

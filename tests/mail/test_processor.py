@@ -76,6 +76,18 @@ def make_processor(
     return MailProcessor(sessions=sessions, settings=settings, bot=bot, sender=sender)
 
 
+def store_and_process(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    bot: ScriptedBot,
+    smtp: SmtpServer,
+    raw: bytes,
+) -> tuple[int, InboxState | None]:
+    """Stores an inbound mail as the webhook does, processes it; its row id and final state."""
+    inbox_id = store_mail(sessions, settings, raw)
+    return inbox_id, make_processor(sessions, settings, bot, smtp).process(inbox_id)
+
+
 def test_one_question_gets_one_reply_with_thread_headers(
     sessions: sessionmaker[Session],
     make_settings: MakeSettings,
@@ -87,9 +99,7 @@ def test_one_question_gets_one_reply_with_thread_headers(
         subject="RE: Re: Paiement",
         headers={"References": "<root@example.fr> <q0@om>", "In-Reply-To": "<q0@om>"},
     )
-    inbox_id = store_mail(sessions, settings, raw)
-
-    state = make_processor(sessions, settings, bot, smtp_server).process(inbox_id)
+    inbox_id, state = store_and_process(sessions, settings, bot, smtp_server, raw)
 
     assert state is InboxState.REPLIED
     (mail,) = smtp_server.received
@@ -122,7 +132,6 @@ def test_one_question_gets_one_reply_with_thread_headers(
         # without running the turn twice (bot/rasa_ext/idempotency.py).
         "message_id": "email:<q1@example.fr>:0",
     }
-    assert bot.slots == [(sender_id, {"language": "fr", "store": "om-system"})]
 
 
 def test_two_questions_get_two_answers_in_one_reply(
@@ -136,11 +145,8 @@ def test_two_questions_get_two_answers_in_one_reply(
         "Bonjour,\n\nPuis-je payer avec Klarna ? Et en combien de temps livrez-vous en "
         "France ?\n\nCordialement,\nMarie Dupont\n"
     )
-    inbox_id = store_mail(sessions, settings, make_mail(body=body))
-
-    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
-        InboxState.REPLIED
-    )
+    inbox_id, state = store_and_process(sessions, settings, bot, smtp_server, make_mail(body=body))
+    assert state is InboxState.REPLIED
 
     (mail,) = smtp_server.received
     text = mail.text
@@ -217,8 +223,7 @@ def test_english_mail_to_btomic_is_answered_in_english_by_btomic(
         subject="Warranty",
         body="Hello,\nHow long is the warranty on your watches?\nBest regards,\nJohn",
     )
-    inbox_id = store_mail(sessions, settings, raw)
-    make_processor(sessions, settings, bot, smtp_server).process(inbox_id)
+    inbox_id, _state = store_and_process(sessions, settings, bot, smtp_server, raw)
 
     (mail,) = smtp_server.received
     assert BTOMIC_SUPPORT in mail.message["From"]
@@ -248,9 +253,9 @@ def test_robots_get_no_reply(
     reason: str,
 ) -> None:
     settings = make_settings()
-    inbox_id = store_mail(sessions, settings, make_mail(sender=sender, headers=headers))
-
-    state = make_processor(sessions, settings, bot, smtp_server).process(inbox_id)
+    inbox_id, state = store_and_process(
+        sessions, settings, bot, smtp_server, make_mail(sender=sender, headers=headers)
+    )
 
     assert state is InboxState.SKIPPED
     assert row(sessions, inbox_id).reason == reason
@@ -294,9 +299,9 @@ def test_a_human_takes_over(
     reason: str,
 ) -> None:
     settings = make_settings(email_handoff_forward_to="agents@om-digitalsolutions.com")
-    inbox_id = store_mail(sessions, settings, make_mail(body=body, subject="Ma commande"))
-
-    state = make_processor(sessions, settings, bot, smtp_server).process(inbox_id)
+    inbox_id, state = store_and_process(
+        sessions, settings, bot, smtp_server, make_mail(body=body, subject="Ma commande")
+    )
 
     assert state is InboxState.HANDOFF
     assert row(sessions, inbox_id).reason == reason
@@ -324,10 +329,10 @@ def test_handoff_without_forward_address_is_only_recorded(
     smtp_server: SmtpServer,
 ) -> None:
     settings = make_settings()
-    inbox_id = store_mail(sessions, settings, make_mail(body="C'est un scandale !"))
-    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
-        InboxState.HANDOFF
+    inbox_id, state = store_and_process(
+        sessions, settings, bot, smtp_server, make_mail(body="C'est un scandale !")
     )
+    assert state is InboxState.HANDOFF
     (handoff,) = handoffs(sessions)
     assert handoff.forwarded is False and handoff.excerpt == "C'est un scandale !"
     assert smtp_server.received == []
@@ -340,8 +345,9 @@ def test_a_thank_you_needs_no_reply(
     smtp_server: SmtpServer,
 ) -> None:
     settings = make_settings()
-    inbox_id = store_mail(sessions, settings, make_mail(body="Merci beaucoup !"))
-    state = make_processor(sessions, settings, bot, smtp_server).process(inbox_id)
+    inbox_id, state = store_and_process(
+        sessions, settings, bot, smtp_server, make_mail(body="Merci beaucoup !")
+    )
     assert state is InboxState.SKIPPED
     assert row(sessions, inbox_id).reason == "nothing_to_answer"
     assert smtp_server.received == []
@@ -584,11 +590,8 @@ def test_a_question_that_needs_the_sentence_before_it_is_read_with_it(
         "Hello,\n\nMy watch arrived yesterday with a cracked glass. Photo attached. "
         "What should I do?"
     )
-    inbox_id = store_mail(sessions, settings, make_mail(body=body))
-
-    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
-        InboxState.REPLIED
-    )
+    inbox_id, state = store_and_process(sessions, settings, bot, smtp_server, make_mail(body=body))
+    assert state is InboxState.REPLIED
     # Alone the question is not understood; with the two sentences before it, it is.
     assert bot.parsed == [
         "What should I do?",
@@ -606,9 +609,7 @@ def test_a_short_question_is_read_with_its_context_when_that_is_clearer(
     settings = make_settings()
     bot = real_customer_bot()
     body = "Bonjour,\n\nJ'ai commandé il y a 10 jours et toujours rien. C'est normal ?"
-    inbox_id = store_mail(sessions, settings, make_mail(body=body))
-
-    make_processor(sessions, settings, bot, smtp_server).process(inbox_id)
+    inbox_id, _state = store_and_process(sessions, settings, bot, smtp_server, make_mail(body=body))
 
     assert [asked[1] for asked in bot.asked] == [
         "J'ai commandé il y a 10 jours et toujours rien. C'est normal ?"
@@ -621,11 +622,8 @@ def test_a_long_question_understood_alone_is_asked_alone(
     settings = make_settings()
     bot = real_customer_bot()
     body = "Bonjour,\n\nIl fait beau, la météo est bonne. Quels moyens de paiement pour payer ?"
-    inbox_id = store_mail(sessions, settings, make_mail(body=body))
-
-    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
-        InboxState.REPLIED
-    )
+    inbox_id, state = store_and_process(sessions, settings, bot, smtp_server, make_mail(body=body))
+    assert state is InboxState.REPLIED
     assert bot.parsed == ["Quels moyens de paiement pour payer ?"]
     assert handoffs(sessions) == []
 
@@ -636,11 +634,8 @@ def test_the_documented_question_is_answered_and_the_rest_handed_over(
     settings = make_settings(email_handoff_forward_to="agents@om-digitalsolutions.com")
     bot = real_customer_bot()
     body = "Bonjour,\n\nPuis-je payer avec Klarna ?\n\nEt quelle météo fera-t-il demain ?\n\nMarie"
-    inbox_id = store_mail(sessions, settings, make_mail(body=body))
-
-    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
-        InboxState.REPLIED
-    )
+    inbox_id, state = store_and_process(sessions, settings, bot, smtp_server, make_mail(body=body))
+    assert state is InboxState.REPLIED
     # Only the documented question went into the conversation.
     assert [asked[1] for asked in bot.asked] == ["Puis-je payer avec Klarna ?"]
     by_recipient = {mail.rcpt_tos[0]: mail for mail in smtp_server.received}
@@ -679,12 +674,14 @@ def test_nothing_documented_still_goes_to_a_person(
 ) -> None:
     settings = make_settings()
     bot = real_customer_bot()
-    inbox_id = store_mail(
-        sessions, settings, make_mail(body="Merci !\n\nQuelle météo fera-t-il demain ?")
+    inbox_id, state = store_and_process(
+        sessions,
+        settings,
+        bot,
+        smtp_server,
+        make_mail(body="Merci !\n\nQuelle météo fera-t-il demain ?"),
     )
-    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
-        InboxState.HANDOFF
-    )
+    assert state is InboxState.HANDOFF
     assert row(sessions, inbox_id).reason == "out_of_scope"
     assert bot.asked == []
 
@@ -717,18 +714,18 @@ def test_a_german_mail_naming_its_order_is_answered_in_english(
     settings = make_settings()
     bot = other_language_bot()
     body = "Guten Tag,\n\nwo ist meine Bestellung OM-104233? Ich warte schon zwei Wochen.\n\nLukas"
-    inbox_id = store_mail(sessions, settings, make_mail(subject="Bestellung", body=body))
-
-    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
-        InboxState.REPLIED
+    inbox_id, state = store_and_process(
+        sessions, settings, bot, smtp_server, make_mail(subject="Bestellung", body=body)
     )
+    assert state is InboxState.REPLIED
     (mail,) = smtp_server.received
     text = mail.text
     assert text.startswith("Hello,\n")  # English throughout, not a French greeting
     assert text.count(OTHER_LANGUAGE_LINE) == 1 and ORDER_EN in text
     assert "Kind regards," in text and "Cordialement" not in text
     assert mail.message["Content-Language"] == "en"
-    assert bot.slots[0][1]["language"] == "en"
+    # The reply's language goes to the bot with each question (the NLU answers in it).
+    assert {metadata["language"] for _sender, _text, metadata in bot.asked} == {"en"}
     assert handoffs(sessions) == []
 
 
@@ -738,11 +735,8 @@ def test_a_german_mail_with_nothing_readable_goes_to_a_person(
     settings = make_settings()
     bot = other_language_bot()
     body = "Guten Tag,\n\nwann bekomme ich mein Geld zurück? Ich habe die Uhr schon geschickt."
-    inbox_id = store_mail(sessions, settings, make_mail(body=body))
-
-    assert make_processor(sessions, settings, bot, smtp_server).process(inbox_id) is (
-        InboxState.HANDOFF
-    )
+    inbox_id, state = store_and_process(sessions, settings, bot, smtp_server, make_mail(body=body))
+    assert state is InboxState.HANDOFF
     assert row(sessions, inbox_id).reason == "other_language"
     assert bot.asked == []
     (handoff,) = handoffs(sessions)

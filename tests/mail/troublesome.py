@@ -37,9 +37,6 @@ class TroublesomeBot:
             threading.Event().wait()
         return Interpretation("payment_methods", 0.95)
 
-    def set_slots(self, sender_id: str, slots: Mapping[str, str]) -> None:
-        return None
-
     def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
         return [ANSWER]
 

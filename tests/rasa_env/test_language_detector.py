@@ -78,6 +78,48 @@ def test_switch_request_emits_the_target_language(
     assert (language["value"], language["confidence"]) == (requested, 1.0)
 
 
+@pytest.mark.parametrize(
+    ("text", "metadata", "expected"),
+    [
+        # The e-mail channel chose the reply's language on the whole mail: it wins over the
+        # sentence, and over a switch request inside it.
+        ("Do you ship to Belgium?", {"language": "fr"}, ("fr", 1.0)),
+        ("en anglais stp", {"language": "fr"}, ("fr", 1.0)),
+        ("OM-104233", {"language": "EN"}, ("en", 1.0)),
+        # The page's language only for a text that shows none.
+        ("OM-104233", {"ui_language": "en"}, ("en", 0.5)),
+        ("ok", {"ui_language": "fr-FR"}, ("fr", 0.5)),
+        ("Where is my parcel?", {"ui_language": "fr"}, ("en", None)),
+        ("en anglais stp", {"ui_language": "fr"}, ("en", 1.0)),
+        # Not a language the bot answers in: no hint.
+        ("OM-104233", {"language": "de", "ui_language": None}, None),
+        ("OM-104233", {"language": 42}, None),
+    ],
+)
+def test_channel_language_hints(
+    detector: LanguageDetector,
+    text: str,
+    metadata: dict[str, Any],
+    expected: tuple[str, float | None] | None,
+) -> None:
+    message = live_message(text, metadata)
+    detector.process([message])
+    found = entities_of(message, "language")
+    if expected is None:
+        assert found == []
+        return
+    [language] = found
+    assert language["value"] == expected[0]
+    if expected[1] is not None:
+        assert language["confidence"] == expected[1]
+
+
+def test_the_channel_language_does_not_change_the_tokenizers(detector: LanguageDetector) -> None:
+    message = live_message("Do you ship to Belgium?", {"language": "fr"})
+    detector.process([message])
+    assert message.get(LANGUAGE_ATTRIBUTE) == "en"
+
+
 def test_store_from_metadata(detector: LanguageDetector) -> None:
     message = live_message("bonjour", {"store": "btomic"})
     detector.process([message])

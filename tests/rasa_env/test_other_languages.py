@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, METADATA, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.nlu import langid, other_languages
@@ -140,6 +140,17 @@ def test_the_component_sets_the_intent_and_english_and_keeps_the_other_entities(
     ranking = message.get(INTENT_RANKING_KEY)
     assert [r["name"] for r in ranking] == [OTHER_LANGUAGE_INTENT]
     assert entity_values(message) == [("order_number", "OM-104233"), ("language", "en")]
+
+
+def test_the_channels_language_stays_for_a_text_in_another_language() -> None:
+    # An e-mail chose its reply's language on the whole mail: one German sentence in it
+    # is still answered in that language, in one reply.
+    component = OtherLanguageClassifier(OtherLanguageClassifier.get_default_config())
+    message = classified("Wo ist meine Bestellung OM-104233?")
+    message.set(METADATA, {"language": "fr"})
+    (message,) = component.process([message])
+    assert message.get(INTENT) == {"name": OTHER_LANGUAGE_INTENT, "confidence": 1.0}
+    assert entity_values(message) == [("order_number", "OM-104233"), ("language", "fr")]
 
 
 def test_the_component_leaves_french_and_english_alone() -> None:

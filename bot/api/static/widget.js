@@ -759,8 +759,15 @@
     }
   }
 
+  // The page's language helps the bot read a conversation's first message only (an order
+  // number alone is answered in the page's language); after it, the conversation has its own
+  // language, which a page in another language must not change.
+  function pageLanguageHint() {
+    return state.messages.some((m) => m.role === "user") ? null : LANG;
+  }
+
   async function postChat(message, signature) {
-    const body = { sender_id: state.senderId, message, store: STORE, language: LANG };
+    const body = { sender_id: state.senderId, message, store: STORE, language: pageLanguageHint() };
     if (signature) {
       body.signature = signature;
     }

@@ -1,0 +1,1 @@
+"""Benchmark scripts (`make bench`, `make bench-console`...): scripts, not tests."""
