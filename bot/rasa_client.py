@@ -77,6 +77,9 @@ class Interpretation:
     confidence: float
     #: The entity types found in the text ("order_number", "country"...), in text order.
     entities: tuple[str, ...] = ()
+    #: Rasa's whole answer, sent back with the text so that it is not parsed again
+    #: (metadata ``parse_data``, bot/rasa_ext/reuse_parse.py).
+    parse: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 # --- the HTTP clients ----------------------------------------------------------------------
@@ -220,6 +223,7 @@ def read_interpretation(body: Any) -> Interpretation:
         intent=name if isinstance(name, str) else None,
         confidence=float(confidence) if isinstance(confidence, int | float) else 0.0,
         entities=entities,
+        parse=body if isinstance(body, Mapping) else None,
     )
 
 

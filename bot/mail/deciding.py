@@ -210,14 +210,19 @@ class MailReader:
         }
         answers: list[str] = []
         said: set[str] = set()
-        for index, (question, _interpretation) in enumerate(documented):
+        for index, (question, interpretation) in enumerate(documented):
             # The same id when this mail is processed again (a worker that died mid-mail):
             # Rasa then answers the question again without running its turn twice
             # (bot/rasa_ext/idempotency.py).
-            message_id = f"email:{row.message_id}:{index}"
-            messages = self._bot.ask(
-                conversation_id, question, {**metadata, "message_id": message_id}
-            )
+            message_metadata: dict[str, Any] = {
+                **metadata,
+                "message_id": f"email:{row.message_id}:{index}",
+            }
+            if interpretation.parse is not None:
+                # The question was parsed to decide: Rasa takes that parse instead of parsing
+                # it again (bot/rasa_ext/reuse_parse.py).
+                message_metadata["parse_data"] = dict(interpretation.parse)
+            messages = self._bot.ask(conversation_id, question, message_metadata)
             if not messages:
                 return hand_over("no_answer")
             # A line said for each question ("I speak French and English...") is kept once.

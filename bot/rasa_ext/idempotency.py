@@ -32,6 +32,8 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.data import TrainingType
 
+from bot.rasa_ext.reuse_parse import reuse_parse
+
 logger = logging.getLogger(__name__)
 
 #: The metadata key of a customer message's unique id (set by the gateway and the mail worker).
@@ -76,8 +78,10 @@ async def handle_message(self: MessageProcessor, message: UserMessage) -> Any:
     """Rasa 3.6's `MessageProcessor.handle_message`, answering a repeated message id again.
 
     The same steps as Rasa's (log the message, extract slots, predict and run actions, save),
-    with `log_message` written out so that the tracker it loads is the one checked.
+    with `log_message` written out so that the tracker it loads is the one checked. A message
+    sent with the parse its channel already made is not parsed again (:mod:`.reuse_parse`).
     """
+    reuse_parse(message)
     tracker = await self.fetch_tracker_and_update_session(
         message.sender_id, message.output_channel, message.metadata
     )

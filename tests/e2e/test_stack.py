@@ -75,3 +75,35 @@ def test_a_message_delivered_twice_is_answered_twice_and_processed_once(
     live_stack.say("merci", sender=sender)
     users = [e["text"] for e in live_stack.tracker(sender)["events"] if e["event"] == "user"]
     assert users[-2:] == ["merci", "merci"]
+
+
+def test_a_question_its_channel_parsed_is_not_parsed_again(live_stack: LiveStack) -> None:
+    # The e-mail channel parses each question to decide, then sends it with that parse
+    # (bot/rasa_ext/reuse_parse.py): Rasa takes the parse instead of running the pipeline.
+    text = "Livrez-vous en Suisse ?"
+    parse = httpx.post(
+        f"{live_stack.rasa_url}/model/parse",
+        json={"text": text},
+        params=live_stack.token_param,
+        timeout=30,
+    )
+    parse.raise_for_status()
+    # A parse the pipeline would never give this text shows which one Rasa used.
+    thanks = {"name": "thank", "confidence": 1.0}
+    sent = {**parse.json(), "intent": thanks, "intent_ranking": [thanks]}
+    sender = new_sender()
+    metadata = {"store": "btomic", "language": "en", "parse_data": sent}
+    live_stack.say(text, sender=sender, metadata=metadata)
+    [user] = [e for e in live_stack.tracker(sender)["events"] if e["event"] == "user"]
+    assert user["parse_data"]["intent"]["name"] == "thank"
+    # The entities of the message's metadata are those of this message, not of the parse's.
+    found = {(e["entity"], e["value"]) for e in user["parse_data"]["entities"]}
+    assert {("store", "btomic"), ("language", "en"), ("country", "CH")} <= found
+    assert not {("store", "om-system"), ("language", "fr")} & found
+    assert "parse_data" not in user["metadata"]  # stored once, not twice
+
+    # The parse of another text is no parse of this one: the pipeline reads it.
+    other = new_sender()
+    live_stack.say("Bonjour", sender=other, metadata={"store": "btomic", "parse_data": sent})
+    [user] = [e for e in live_stack.tracker(other)["events"] if e["event"] == "user"]
+    assert user["parse_data"]["intent"]["name"] == "greet"

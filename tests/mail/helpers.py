@@ -171,9 +171,18 @@ class ScriptedBot:
             raise RasaUnavailableError("scripted outage")
         self.parsed.append(text)
         rule = self._rule(text)
-        if rule is None:
-            return Interpretation("nlu_fallback", 0.2)
-        return Interpretation(rule.intent, rule.confidence, rule.entities)
+        intent, confidence, entities = (
+            ("nlu_fallback", 0.2, ())
+            if rule is None
+            else (rule.intent, rule.confidence, rule.entities)
+        )
+        # Rasa's answer as /model/parse gives it: the processor sends it back with the question.
+        parse = {
+            "text": text,
+            "intent": {"name": intent, "confidence": confidence},
+            "entities": [{"entity": entity} for entity in entities],
+        }
+        return Interpretation(intent, confidence, entities, parse=parse)
 
     def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
         self.asked.append((sender_id, text, dict(metadata)))

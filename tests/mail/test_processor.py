@@ -131,6 +131,13 @@ def test_one_question_gets_one_reply_with_thread_headers(
         # Stable for this mail's question: asked again after a crash, Rasa answers it again
         # without running the turn twice (bot/rasa_ext/idempotency.py).
         "message_id": "email:<q1@example.fr>:0",
+        # The parse the processor decided on: Rasa does not parse the question again
+        # (bot/rasa_ext/reuse_parse.py).
+        "parse_data": {
+            "text": "Quels moyens de paiement acceptez-vous ?",
+            "intent": {"name": "payment_methods", "confidence": 0.93},
+            "entities": [],
+        },
     }
 
 
