@@ -3,9 +3,9 @@
 rasa-sdk imports every module of this package and instantiates each concrete Action with no
 arguments, so helpers, SQL and settings live in `bot/`, not here. One module per topic:
 `orders` (the order lookup form and its answer), `refunds`, `delivery`, `payment`, `handoff`,
-`clarify` (low-confidence messages), `order_tracking` (how the lookup asks for the number)
-and `dispatch` (information given outside a form); the shared context and failure handling
-are in `_base`.
+`clarify` (low-confidence messages), `order_tracking` (how the lookup asks for the number),
+`dispatch` (information given outside a form) and `faq` (any intent no rule answers); the
+shared context and failure handling are in `_base`.
 """
 
 import warnings

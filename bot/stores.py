@@ -214,6 +214,18 @@ class Repair(_Facts):
     free_under_warranty: bool | None = None
 
 
+_Colour = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+class WidgetColours(_Facts):
+    """The chat widget's colours for a shop (``#rrggbb``); unset ones keep the widget's own."""
+
+    accent: _Colour | None = None
+    header_background: _Colour | None = None
+    header_text: _Colour | None = None
+    link: _Colour | None = None
+
+
 class StorePolicy(_Facts):
     """Everything one store's FAQ documents, as typed values.
 
@@ -229,6 +241,8 @@ class StorePolicy(_Facts):
     support_team: Localised
     # The short name the chat widget shows ("OM SYSTEM"); the shop's `name` when not given.
     widget_name: str | None = None
+    # The widget's colours on this shop's pages; the widget's default ones when not given.
+    widget_colours: WidgetColours | None = None
     account_name: str
     contact: Contact
     payment: Payment
@@ -253,7 +267,16 @@ class StorePolicy(_Facts):
 #: The keys of a store file that describe the shop's set-up rather than its FAQ: they carry
 #: no FAQ quote.
 IDENTITY_KEYS = frozenset(
-    {"id", "name", "display_name", "legal_name", "order_prefix", "support_team", "widget_name"}
+    {
+        "id",
+        "name",
+        "display_name",
+        "legal_name",
+        "order_prefix",
+        "support_team",
+        "widget_name",
+        "widget_colours",
+    }
 )
 _FACT_KEYS = frozenset({"value", "faq"})
 

@@ -37,6 +37,8 @@ and the action server.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import re
 import threading
@@ -51,11 +53,12 @@ import yaml
 from bot.config import PROJECT_ROOT
 from bot.errors import ConfigurationError, UnknownStoreError
 from bot.i18n import Lang
-from bot.shops import REGISTRY_TTL_S, TEXTS_FILE, shop_ids, stores_dir
-from bot.stores import StoreFile, facts_path, read_store_file
+from bot.shops import FACTS_FILE, REGISTRY_TTL_S, TEXTS_FILE, shop_ids, stores_dir
+from bot.stores import StoreFile, read_store_file
 from bot.typography import french_typography, typography_errors
 
 __all__ = [
+    "CHANNELS",
     "COMMON_DIR",
     "LANGUAGES",
     "PART_PREFIX",
@@ -63,6 +66,8 @@ __all__ = [
     "ShopTexts",
     "Template",
     "check_shop",
+    "faq_text_names",
+    "intent_names",
     "common_texts",
     "part_names",
     "placeholders",
@@ -77,6 +82,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 LANGUAGES: tuple[Lang, ...] = ("fr", "en")
+#: The channels a text may have its own wording for (the conversation's ``channel`` metadata).
+CHANNELS: tuple[str, ...] = ("email", "web")
 #: The folder of the shop-independent texts, beside the shop folders (the registry skips it).
 COMMON_DIR = "_common"
 DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
@@ -94,10 +101,20 @@ class RenderError(ConfigurationError):
 
 @dataclass(frozen=True)
 class Template:
-    """One response's texts: a template per language, and the values the action sends."""
+    """One response's texts: a template per language, and the values the action sends.
+
+    ``channels`` holds a channel's own wording (``email: {fr: ..., en: ...}``), used instead
+    of ``texts`` for a conversation on that channel.
+    """
 
     texts: Mapping[str, str]
     arguments: tuple[str, ...] = ()
+    channels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def text(self, lang: str, channel: str | None = None) -> str | None:
+        """The text for the language, in the channel's wording when it has one."""
+        own = self.channels.get(channel or "", {}).get(lang)
+        return own if own is not None else self.texts.get(lang)
 
 
 @dataclass(frozen=True)
@@ -134,24 +151,39 @@ def parse_texts(raw: Any, path: Path) -> ShopTexts:
             )
         if not isinstance(entry, Mapping):
             raise ConfigurationError(f"{path}: {name}: expected `fr:` and `en:` texts")
-        unknown = set(entry) - {*LANGUAGES, "arguments"}
+        unknown = set(entry) - {*LANGUAGES, "arguments", *CHANNELS}
         if unknown:
             raise ConfigurationError(
                 f"{path}: {name}: unknown key(s) {sorted(map(str, unknown))}; "
-                "a text has `fr`, `en` and optionally `arguments`"
+                "a text has `fr`, `en`, optionally `arguments` and a channel's own wording "
+                f"({', '.join(f'`{c}`' for c in CHANNELS)}: {{fr: ..., en: ...}})"
             )
-        texts: dict[str, str] = {}
-        for lang in LANGUAGES:
-            if lang in entry:
-                text = entry[lang]
-                if not isinstance(text, str) or not text.strip():
-                    raise ConfigurationError(f"{path}: {name}.{lang}: the text is empty")
-                texts[lang] = text
+        texts = _language_texts(entry, f"{path}: {name}")
+        channels: dict[str, dict[str, str]] = {}
+        for channel in CHANNELS:
+            if channel in entry:
+                block = entry[channel]
+                if not isinstance(block, Mapping) or set(block) - set(LANGUAGES):
+                    raise ConfigurationError(
+                        f"{path}: {name}.{channel}: expected `fr:` and `en:` texts"
+                    )
+                channels[channel] = _language_texts(block, f"{path}: {name}.{channel}")
         arguments = entry.get("arguments") or []
         if not isinstance(arguments, list) or not all(isinstance(a, str) for a in arguments):
             raise ConfigurationError(f"{path}: {name}.arguments: expected a list of names")
-        templates[name] = Template(texts=texts, arguments=tuple(arguments))
+        templates[name] = Template(texts=texts, arguments=tuple(arguments), channels=channels)
     return ShopTexts(path=path, templates=templates)
+
+
+def _language_texts(entry: Mapping[str, Any], where: str) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    for lang in LANGUAGES:
+        if lang in entry:
+            text = entry[lang]
+            if not isinstance(text, str) or not text.strip():
+                raise ConfigurationError(f"{where}.{lang}: the text is empty")
+            texts[lang] = text
+    return texts
 
 
 def read_texts_file(path: Path) -> ShopTexts:
@@ -169,9 +201,15 @@ def read_texts_file(path: Path) -> ShopTexts:
     return parse_texts(raw, path)
 
 
+@functools.lru_cache(maxsize=512)
+def _file_path(directory: Path, store_id: str, name: str) -> Path:
+    # Building a Path costs more than rendering a short text: composed answers need many.
+    return directory / store_id / name
+
+
 def texts_path(store_id: str, directory: Path | None = None) -> Path:
     """A shop's texts file (``<shop>/texts.yml``); ``_common`` for the shared texts."""
-    return (directory or stores_dir()) / store_id / TEXTS_FILE
+    return _file_path(directory or stores_dir(), store_id, TEXTS_FILE)
 
 
 class _FileCache:
@@ -211,19 +249,48 @@ def clear_caches() -> None:
     _CACHE.clear()
 
 
-def _domain_names(path: Path) -> tuple[str, ...]:
+def _domain_names(path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     try:
         domain = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigurationError(f"cannot read {path}: {exc}") from exc
     responses = (domain or {}).get("responses") or {}
-    return tuple(str(name) for name in responses)
+    intents = [
+        next(iter(entry)) if isinstance(entry, Mapping) else entry
+        for entry in (domain or {}).get("intents") or []
+    ]
+    return tuple(str(name) for name in responses), tuple(str(name) for name in intents)
 
 
 def response_names(domain_file: Path = DOMAIN_FILE) -> tuple[str, ...]:
     """The responses the bot can say: the names of ``domain.yml``'s ``responses``."""
-    names: tuple[str, ...] = _CACHE.get(domain_file, _domain_names)
-    return names
+    names: tuple[tuple[str, ...], tuple[str, ...]] = _CACHE.get(domain_file, _domain_names)
+    return names[0]
+
+
+def intent_names(domain_file: Path = DOMAIN_FILE) -> tuple[str, ...]:
+    """The intents of ``domain.yml``."""
+    names: tuple[tuple[str, ...], tuple[str, ...]] = _CACHE.get(domain_file, _domain_names)
+    return names[1]
+
+
+def faq_text_names(texts: Iterable[ShopTexts], domain_file: Path = DOMAIN_FILE) -> tuple[str, ...]:
+    """The texts of FAQ intents that the domain has no response for, in ``texts``.
+
+    An intent is answered by ``actions/faq.py`` with its text ``utter_<intent>`` (and offered
+    as a topic with ``utter_topic_<intent>``), named in no rule and no ``responses`` entry: such
+    a text is valid when its intent is one of the domain's, and once one file has it, every
+    shop needs it.
+    """
+    responses = set(response_names(domain_file))
+    intents = set(intent_names(domain_file))
+    names: set[str] = set()
+    for shop in texts:
+        for name in shop.templates:
+            intent = name.removeprefix("utter_topic_").removeprefix("utter_")
+            if name.startswith("utter_") and name not in responses and intent in intents:
+                names.add(name)
+    return tuple(sorted(names))
 
 
 def common_texts(directory: Path | None = None) -> ShopTexts:
@@ -240,7 +307,8 @@ def shop_texts(store_id: str, directory: Path | None = None) -> ShopTexts:
 
 def shop_facts(store_id: str, directory: Path | None = None) -> StoreFile:
     """One shop's facts as written (values and quotes), for the placeholders."""
-    facts: StoreFile = _CACHE.get(facts_path(store_id, directory), read_store_file)
+    path = _file_path(directory or stores_dir(), store_id, FACTS_FILE)
+    facts: StoreFile = _CACHE.get(path, read_store_file)
     return facts
 
 
@@ -297,7 +365,7 @@ def render_template(
             value = str(values[name])
         else:
             value = _fact(facts, name, lang)
-        return french_typography(value) if lang == "fr" else value
+        return french_typography(value) if lang == "fr" and _TYPESET.search(value) else value
 
     outside = _PLACEHOLDER.sub("", template)
     if "{" in outside or "}" in outside:
@@ -326,15 +394,18 @@ def render(
     lang: Lang,
     arguments: Mapping[str, Any] | None = None,
     *,
+    channel: str | None = None,
     directory: Path | None = None,
 ) -> str:
-    """The text of ``response`` for the shop and language.
+    """The text of ``response`` for the shop, language and channel.
 
     Args:
         response: the response name (``utter_greet``).
         store_id: a shop of the registry.
         lang: ``fr`` or ``en``.
         arguments: the values the action sent with the response.
+        channel: the conversation's channel (``email``, ``web``...): its own wording when the
+            text has one, else the text.
         directory: the folder of shop folders (default: the registry's).
 
     Raises:
@@ -345,7 +416,7 @@ def render(
     if store_id not in shop_ids(directory):
         raise UnknownStoreError(f"unknown store {store_id!r}")
     template = find_template(store_id, response, directory)
-    text = template.texts.get(lang)
+    text = template.text(lang, channel)
     if text is None:
         raise RenderError(f"{response} has no {lang} text for {store_id}")
     try:
@@ -360,6 +431,9 @@ def render(
         raise RenderError(f"{store_id} {response} ({lang}): {exc}") from exc
 
 
+# What french_typography() may change in a value (a mark, guillemets, "8 h", a currency, a
+# phone number): values without any are filled in as they are.
+_TYPESET = re.compile(r"[?!;:«»$€£+]|\d[ \u00a0\u202f]?h\b")
 _SPACES = re.compile(r" {2,}")
 _SPACE_BEFORE = re.compile(r" +(?=[.,;:!?)\u00a0\u202f])")
 _SPACE_AFTER_BRACKET = re.compile(r"\( +")
@@ -410,6 +484,7 @@ def render_part(
         RenderError: no such part, or one that cannot be filled.
         ConfigurationError: a file is invalid.
     """
+    directory = directory or stores_dir()
     common = common_texts(directory).templates.get(name)
     own = shop_texts(store_id, directory).templates.get(name) if store_id else None
     template = own or common
@@ -446,6 +521,7 @@ def check_shop(
     common: ShopTexts | None = None,
     names: Iterable[str] | None = None,
     directory: Path | None = None,
+    domain_file: Path = DOMAIN_FILE,
 ) -> list[str]:
     """Everything wrong with a shop's texts and facts together; empty when all is well.
 
@@ -466,7 +542,10 @@ def check_shop(
         facts = facts if facts is not None else shop_facts(store_id, directory)
     except ConfigurationError as exc:
         return [str(exc)]
-    expected = list(names if names is not None else response_names())
+    expected = list(names if names is not None else response_names(domain_file))
+    if names is None:
+        others = [shop_texts(shop, directory) for shop in shop_ids(directory) if shop != store_id]
+        expected += faq_text_names([texts, common, *others], domain_file)
     parts = [name for name in common.templates if name.startswith(PART_PREFIX)]
     problems: list[str] = []
     for name in sorted(set(texts.templates) - set(expected) - set(parts)):
@@ -495,10 +574,13 @@ def check_shop(
                     f"{store_id}: {name}: the code sends no {sorted(extra)} (its values are "
                     f"{list(shared.arguments if shared else ())})"
                 )
-        for lang in LANGUAGES:
-            text = template.texts.get(lang)
+        variants = [("", template.texts)] + [
+            (f" [{channel}]", texts_of) for channel, texts_of in template.channels.items()
+        ]
+        for (where, texts_of), lang in itertools.product(variants, LANGUAGES):
+            text = texts_of.get(lang)
             if text is None:
-                problems.append(f"{store_id}: {name} has no {lang} text")
+                problems.append(f"{store_id}: {name}{where} has no {lang} text")
                 continue
             sample = dict.fromkeys(declared, _SAMPLE_ARGUMENT)
             try:
@@ -510,10 +592,10 @@ def check_shop(
                     declared=declared,
                 )
             except RenderError as exc:
-                problems.append(f"{store_id}: {name} ({lang}): {exc}")
+                problems.append(f"{store_id}: {name}{where} ({lang}): {exc}")
                 continue
             problems += [
-                f"{store_id}: {name} ({lang}): {error}"
+                f"{store_id}: {name}{where} ({lang}): {error}"
                 for error in typography_errors(rendered, lang)
             ]
     return problems

@@ -4,7 +4,10 @@ Rasa (``nlg:`` in its endpoints file) posts each response it wants to say here, 
 conversation's tracker: ``{"response": "utter_greet", "arguments": {...}, "tracker": {...},
 "channel": {"name": "rest"}}``, and sends what this returns: ``{"text": ...}``. The shop is the
 tracker's ``store`` slot (checked by :func:`bot.shops.resolve_store`, else the default store),
-the language its ``language`` slot (French until it is known).
+the language its ``language`` slot (French until it is known), the channel the ``channel`` of
+the latest message's metadata (the gateway says ``web``, the e-mail pipeline ``email``), else
+Rasa's input channel: a text with its own wording for that channel (``email: {fr, en}`` in
+``texts.yml``) is sent in that wording.
 
 It runs in the app environment as its own small process (``python -m bot.answers.service``,
 started by ``make run``, the tests, ``make shell`` and ``make scale-demo`` beside the action
@@ -29,7 +32,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, HTTPException, Query
 
-from bot.answers.library import render
+from bot.answers.library import CHANNELS, render
 from bot.config import SettingsError, get_settings
 from bot.i18n import Lang, normalise_language
 from bot.replies import technical_problem
@@ -37,7 +40,7 @@ from bot.secret_rules import secret_problem
 from bot.shops import resolve_store
 from bot.stores import StorePolicy, load_store
 
-__all__ = ["app", "create_app", "nlg_answer", "router"]
+__all__ = ["app", "conversation_channel", "create_app", "nlg_answer", "router"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,23 @@ router = APIRouter(tags=["answers"])
 def _slots(tracker: Any) -> Mapping[str, Any]:
     slots = tracker.get("slots") if isinstance(tracker, Mapping) else None
     return slots if isinstance(slots, Mapping) else {}
+
+
+def conversation_channel(body: Mapping[str, Any]) -> str | None:
+    """The channel of the conversation: the latest message's ``channel`` metadata, else Rasa's.
+
+    ``None`` when neither names one of :data:`bot.answers.library.CHANNELS`.
+    """
+    tracker = body.get("tracker")
+    latest = tracker.get("latest_message") if isinstance(tracker, Mapping) else None
+    metadata = latest.get("metadata") if isinstance(latest, Mapping) else None
+    candidates: list[Any] = [metadata.get("channel") if isinstance(metadata, Mapping) else None]
+    channel = body.get("channel")
+    candidates.append(channel.get("name") if isinstance(channel, Mapping) else None)
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate.strip().lower() in CHANNELS:
+            return candidate.strip().lower()
+    return None
 
 
 def _safe_text(store_id: str | None, lang: Lang) -> str:
@@ -80,7 +100,11 @@ def nlg_answer(body: Mapping[str, Any], default_store: str) -> dict[str, Any]:
             raise ValueError(f"no response name in the request: {response!r}")
         arguments = body.get("arguments")
         text = render(
-            response, store_id, lang, arguments if isinstance(arguments, Mapping) else None
+            response,
+            store_id,
+            lang,
+            arguments if isinstance(arguments, Mapping) else None,
+            channel=conversation_channel(body),
         )
     except Exception:
         logger.exception(

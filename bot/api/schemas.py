@@ -30,7 +30,9 @@ class ChatRequest(BaseModel):
         "'/...' message without a valid one is read as the customer's words.",
     )
     store: str | None = Field(
-        default=None, max_length=64, description="'om-system' or 'btomic'; unknown -> default."
+        default=None,
+        max_length=64,
+        description="A shop's id (data/stores/<id>/); unknown: default.",
     )
     language: str | None = Field(
         default=None,

@@ -25,6 +25,7 @@ EXPECTED_ACTIONS = {
     "action_handle_inform",
     "action_ask_order_number",
     "action_other_language",
+    "action_answer_faq",
 }
 
 

@@ -292,3 +292,61 @@ def test_a_broken_apology_still_answers(stores: Path) -> None:
     clear_caches()
     text = technical_problem(load_store("btomic"), "fr")
     assert text.startswith("Désolé, un problème technique m'empêche de vous répondre")
+
+
+# --- a channel's own wording ---------------------------------------------------------------------
+
+
+def _nlg_body(response: str, metadata: dict[str, object], **slots: object) -> dict[str, object]:
+    """An NLG request as Rasa posts it (the tracker's latest message carries the metadata)."""
+    return {
+        "response": response,
+        "arguments": {},
+        "tracker": {
+            "sender_id": "c1",
+            "slots": slots,
+            "latest_message": {"text": "où est ma commande ?", "metadata": metadata},
+        },
+        "channel": {"name": "rest"},
+    }
+
+
+def test_the_channel_of_the_conversation_chooses_the_wording() -> None:
+    def answer(metadata: dict[str, object], lang: str = "fr") -> str:
+        body = _nlg_body("utter_ask_order_number", metadata, store="btomic", language=lang)
+        return str(nlg_answer(body, default_store="om-system")["text"])
+
+    chat = answer({"channel": "web", "store": "btomic"})
+    mail = answer({"channel": "email", "store": "btomic", "sender_email": "a@example.fr"})
+    assert chat == f"Quel est le numéro de votre commande{NNBSP}? (par exemple BT-123456)"
+    assert mail.startswith("Pour que je puisse la retrouver, répondez à ce message")
+    assert "BT-123456" in mail  # the channel's wording is filled from the facts as well
+    assert answer({}) == chat  # no channel said: the plain text
+    assert answer({"channel": "EMAIL "}) == mail
+    assert answer({"channel": "email"}, "en").startswith("So that I can find it, please reply")
+    # A text without an e-mail wording is the same on every channel.
+    plain = _nlg_body("utter_goodbye", {"channel": "email"}, store="btomic", language="fr")
+    assert nlg_answer(plain, "om-system")["text"] == render("utter_goodbye", "btomic", "fr")
+
+
+def test_a_channels_wording_is_checked(stores: Path) -> None:
+    common = texts_path("_common")
+    text = edit(common, "répondez à ce message en indiquant le numéro", "répondez : le numéro")
+    problems = editing.check_texts_text("_common", text)
+    assert any(
+        "utter_ask_order_number [email] (fr): U+00A0 needed before ':'" in p for p in problems
+    ), problems
+    unknown = edit(
+        common,
+        "\n  email:\n    fr: >-\n      Pour que je",
+        "\n  fax:\n    fr: >-\n      Pour que je",
+    )
+    problems = editing.check_texts_text("_common", unknown)
+    assert problems and "unknown key(s) ['fax']" in problems[0]
+    missing = edit(
+        common,
+        "{order_prefix}-123456).\n    en: >-\n      So that",
+        "{order_prefix}-123456).\n    xx: >-\n      So that",
+    )
+    problems = editing.check_texts_text("_common", missing)
+    assert problems and "utter_ask_order_number.email: expected `fr:` and `en:`" in problems[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -30,14 +31,25 @@ def test_the_widget_names_the_shops_of_the_registry(
     make_client: MakeClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     script = make_client().get("/widget.js").text
-    assert 'const SHOPS = {"btomic": "BTOMIC", "om-system": "OM SYSTEM"};' in script
-    # A new shop's folder is enough for the widget to name it.
+    found = re.search(r"const SHOPS = (\{.*\});", script)
+    assert found, "no shops in the widget"
+    shops = json.loads(found.group(1))
+    assert {shop: entry["name"] for shop, entry in shops.items()} == {
+        "btomic": "BTOMIC",
+        "om-system": "OM SYSTEM",
+    }
+    # The colours of each shop's facts.yml, as the widget's CSS variables.
+    assert shops["btomic"]["colours"]["--accent"] == "#7a5a1e"
+    assert shops["om-system"]["colours"]["--header-bg"] == "#111111"
+    # A tag without data-store is for the deployment's default store.
+    assert 'trim() || "om-system";' in script
+    # A new shop's folder is enough for the widget to name it (in the widget's own colours).
     stores = tmp_path / "stores"
     shutil.copytree(DEFAULT_STORES_DIR, stores)
     shutil.copytree(PROJECT_ROOT / "tests" / "fixtures" / "shops" / "lumen", stores / "lumen")
     monkeypatch.setenv("STORES_DIR", str(stores))
     script = make_client().get("/widget.js").text
-    assert '"lumen": "LUMEN"' in script
+    assert '"lumen": {"colours": {}, "name": "LUMEN"}' in script
 
 
 def test_index_links_to_both_demo_shops(make_client: MakeClient) -> None:

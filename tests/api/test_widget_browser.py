@@ -421,6 +421,9 @@ def test_keyboard_only_use(start_gateway: StartGateway, page: Page) -> None:
     page.keyboard.press("Enter")
     expect(widget.panel).to_be_visible()
     expect(widget.panel).to_have_accessible_name("BTOMIC support")
+    # The shop's colours, from its facts.yml (widget_colours), not from the widget's code.
+    expect(widget.launcher).to_have_css("background-color", "rgb(122, 90, 30)")  # #7a5a1e
+    expect(widget.host.locator(".header")).to_have_css("color", "rgb(244, 234, 215)")
     expect(widget.input).to_be_focused()
     page.keyboard.type("line one")
     page.keyboard.press("Shift+Enter")  # a new line, not a send

@@ -204,6 +204,24 @@ def test_order_status_from_the_owner_gives_the_tracking_number(
     assert "DHL" in reply.text
 
 
+def test_a_question_without_its_order_number_is_asked_in_the_mails_wording(
+    mail_gateway: MailGateway,
+) -> None:
+    # The answer service words a text for the conversation's channel: by e-mail, "reply to
+    # this message with its number", not the chat's "what is its number?".
+    raw = make_mail(
+        message_id="<no-number@example.fr>",
+        subject="Ma commande",
+        body="Bonjour,\n\nOù en est ma commande ?\n\nMerci,\nMarie Dupont",
+    )
+    assert mail_gateway.deliver(raw).status_code == 202
+
+    answer = mail_gateway.only_reply("<no-number@example.fr>").text.split("\n> ")[0]
+    assert "répondez à ce message en indiquant son numéro" in " ".join(answer.split())
+    assert "OM-123456" in answer
+    assert "quel est son numéro" not in answer
+
+
 def test_order_status_from_a_stranger_reveals_nothing(mail_gateway: MailGateway) -> None:
     raw = make_mail(
         sender="Pierre Leroy <pierre.leroy@example.com>",

@@ -4,7 +4,8 @@
  * Embed it on any shop page with one tag:
  *   <script src="https://<gateway>/widget.js" data-store="btomic" data-lang="fr" defer></script>
  *
- * - data-store: "om-system" or "btomic" (the gateway falls back to its default store).
+ * - data-store: the shop's id, its folder under data/stores/ (none or an unknown one: the
+ *   gateway's default store). Its name and colours come from that folder's facts.yml.
  * - data-lang (optional): "fr" or "en"; else the page's <html lang>, else the browser's language.
  * The gateway's origin is taken from the script's own src, so the page only needs the tag
  * (and, when it is not served by the gateway, its origin in the gateway's CORS_ORIGINS).
@@ -30,11 +31,13 @@
   // within 2 s); while one is only expected, every 2 s.
   const LIVE_POLL_MS = 1000;
   const WAITING_POLL_MS = 2000;
-  const STORE = (script.getAttribute("data-store") || "").trim() || "om-system";
-  // The shops' names, filled in from the shop registry (data/stores/) when the gateway serves
-  // this file (bot/api/routes/widget.py): no shop is listed here.
+  // The shops (name, colours) and the default store, filled in from the shop registry
+  // (data/stores/) when the gateway serves this file (bot/api/routes/widget.py): no shop is
+  // listed here.
   const SHOPS = {} /* shops */;
-  const SHOP_NAME = SHOPS[STORE] || "";
+  const STORE = (script.getAttribute("data-store") || "").trim() || "" /* default store */;
+  const SHOP = SHOPS[STORE] || {};
+  const SHOP_NAME = SHOP.name || "";
   const LANG = pickLanguage();
   const STORAGE_KEY = "shop-support-chat:" + STORE;
   const MAX_STORED_MESSAGES = 200;
@@ -143,9 +146,6 @@
       --bot-bg: #eef0f3; --bot-text: #1a1a1a; --link: #1d4f9c;
       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
       color: #1a1a1a;
-    }
-    :host([data-theme="btomic"]) .root {
-      --accent: #7a5a1e; --header-bg: #1d1a16; --header-text: #f4ead7; --link: #6b4e16;
     }
     button { font: inherit; }
     :focus-visible { outline: 3px solid #f0a500; outline-offset: 2px; }
@@ -529,15 +529,24 @@
   launcher.append(icon("chat"));
   shadow.append(root);
 
+  function shopColours() {
+    // The shop's colours (facts.yml's widget_colours), as CSS variables of the root.
+    const rules = Object.entries(SHOP.colours || {})
+      .filter(([name, value]) => /^--[a-z-]+$/.test(name) && /^#[0-9a-fA-F]{6}$/.test(value))
+      .map(([name, value]) => name + ": " + value + ";");
+    return rules.length ? "\n    .root { " + rules.join(" ") + " }\n" : "";
+  }
+
   function applyStyles(target) {
     // A constructed stylesheet is not an inline style for the page's CSP; older browsers
     // get a <style> element.
+    const css = STYLES + shopColours();
     if ("adoptedStyleSheets" in Document.prototype && "replaceSync" in CSSStyleSheet.prototype) {
       const sheet = new CSSStyleSheet();
-      sheet.replaceSync(STYLES);
+      sheet.replaceSync(css);
       target.adoptedStyleSheets = [sheet];
     } else {
-      target.append(el("style", { text: STYLES }));
+      target.append(el("style", { text: css }));
     }
   }
 
