@@ -415,6 +415,32 @@ def _back(victim: Service, old_pid: int, since: float) -> float:
     return victim.ready_at
 
 
+def _in_rotation(scaled: Scaled, victim: Service) -> None:
+    """Waits until nginx sends requests to `victim` again. A server that failed stays out of
+    nginx's rotation for fail_timeout, even once restarted: the next test's failure must find
+    every server there (two servers of a kind down at once is a double fault, not what these
+    tests measure)."""
+    stack = scaled.stack
+    if victim in stack.rasa_services:
+        url = f"{stack.rasa_url}/"  # Rasa's greeting, no token needed
+    elif victim in stack.action_services:
+        url = f"{stack.actions_url}/health"
+    else:
+        url = f"{stack.answers_url}/health"
+    address = f"127.0.0.1:{victim.port}"
+    deadline = time.monotonic() + LOAD_TIMEOUT_S
+    while True:
+        try:
+            response = httpx.get(url, timeout=30)
+            served_by = response.headers.get("X-Upstream", "").split(", ")[-1]
+            if response.status_code == 200 and served_by == address:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"nginx never sent a request to {victim.name} again"
+        time.sleep(0.2)
+
+
 def _report(what: str, conversations: Sequence[Conversation], elapsed: float) -> None:
     turns = [t for c in conversations for t in c.turns]
     # A turn is lost when the customer got no answer (error, or never sent after one).
@@ -436,6 +462,7 @@ def test_an_action_server_killed_in_mid_load_loses_nothing(scaled: Scaled) -> No
     _report("action server killed (SIGKILL) in mid-load", conversations, elapsed)
     # The supervisor restarts it: two action servers again for the next tests.
     _back(victim, old_pid, killed_at)
+    _in_rotation(scaled, victim)
 
 
 def test_an_action_server_worker_killed_in_mid_load_loses_nothing(scaled: Scaled) -> None:
@@ -452,6 +479,7 @@ def test_an_action_server_worker_killed_in_mid_load_loses_nothing(scaled: Scaled
     assert_all_answered_and_stored_once(scaled, conversations)
     _report("an action server's Sanic worker killed (SIGKILL) in mid-load", conversations, elapsed)
     _back(victim, old_pid, killed_at)
+    _in_rotation(scaled, victim)
     assert not alive(old_pid), "the old main process was left holding the port"
 
 
@@ -469,6 +497,7 @@ def test_a_frozen_action_server_loses_nothing_and_is_replaced(scaled: Scaled) ->
     assert f"127.0.0.1:{victim.port}/webhook" in _nginx_error_log(scaled, log_from)
     _report("action server frozen (SIGSTOP) in mid-load", conversations, elapsed)
     _back(victim, old_pid, frozen_at)
+    _in_rotation(scaled, victim)
 
 
 def test_an_answer_service_killed_in_mid_load_loses_nothing(scaled: Scaled) -> None:
@@ -483,6 +512,7 @@ def test_an_answer_service_killed_in_mid_load_loses_nothing(scaled: Scaled) -> N
     assert f"127.0.0.1:{victim.port}/nlg" in _nginx_error_log(scaled, log_from)
     _report("answer service killed (SIGKILL) in mid-load", conversations, elapsed)
     _back(victim, old_pid, killed_at)
+    _in_rotation(scaled, victim)
 
 
 def test_a_rasa_server_killed_in_mid_load_loses_nothing(scaled: Scaled) -> None:
@@ -494,6 +524,7 @@ def test_a_rasa_server_killed_in_mid_load_loses_nothing(scaled: Scaled) -> None:
     elapsed, killed_at = _in_mid_load(scaled, conversations, lambda: scaled.stack.kill(victim))
     assert_all_answered_and_stored_once(scaled, conversations)
     back_at = _back(victim, old_pid, killed_at)
+    _in_rotation(scaled, victim)
     # The balancer noticed: it logged the dead server, and every turn answered after the
     # kill (and before the supervisor brought the server back) came from the survivor
     # (`a, b` in X-Upstream: tried a, answered by b).
@@ -549,3 +580,4 @@ def test_a_frozen_rasa_server_costs_a_turn_about_the_lock_lifetime_and_is_replac
     assert not timed_out, timed_out
     assert victim.crashes and victim.crashes[-1] > frozen_at
     _back(victim, old_pid, frozen_at)
+    _in_rotation(scaled, victim)
