@@ -190,10 +190,16 @@ def rasa_service(
         "127.0.0.1",
     ]
     health_path = "/status"
+    service_env = dict(env or {})
     if auth_token:
-        argv += ["--auth-token", auth_token]
+        if rasa_fixes:
+            # Through the environment: bot.rasa_ext.cli hands it to Rasa inside the process, so
+            # the token is not on the command line other local users can read (`ps`).
+            service_env["RASA_TOKEN"] = auth_token
+        else:
+            argv += ["--auth-token", auth_token]  # stock `rasa run` (make bench's A/B only)
         health_path += "?" + urlencode({"token": auth_token})
-    return Service(name, argv, port, health_path, env=dict(env or {}), ready_timeout_s=240)
+    return Service(name, argv, port, health_path, env=service_env, ready_timeout_s=240)
 
 
 def action_secret() -> str:

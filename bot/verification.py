@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import logging
 import re
 import zlib
@@ -92,6 +93,15 @@ def client_key(
     if client:
         return f"ip:{client.strip()}"[:300]
     return f"conversation:{conversation}"[:300]
+
+
+def loggable_client(client: str) -> str:
+    """A :func:`client_key` as the log shows it: an e-mail address (which can be the proof of
+    an order) replaced by the start of its SHA-256, so lines of one sender still match."""
+    kind, _, value = client.partition(":")
+    if kind == "email":
+        return "email:sha256:" + hashlib.sha256(value.encode()).hexdigest()[:12]
+    return client
 
 
 def _serialise(session: Session, key: str) -> None:
@@ -213,11 +223,12 @@ def check_proof(
         )
     )
     session.commit()
-    # The audit line: never the proof, never whether the number exists.
+    # The audit line: never the proof, never whether the number exists. An e-mail sender's
+    # address can be the proof itself: the line names it by a digest only.
     logger.info(
         "Verification of order %s from %s (%s, %s): %s",
         key,
-        client,
+        loggable_client(client),
         channel,
         conversation,
         outcome.value,

@@ -27,6 +27,22 @@ from bot.secret_rules import secret_problem
 
 #: Rasa commands that serve (and so need real secrets in the production profile).
 SERVING_COMMANDS = frozenset({"run", "shell"})
+#: The API token's variable: read here and handed to Rasa inside this process, so it never
+#: appears on a command line (which every local user can read with `ps`).
+TOKEN_ENV_VAR = "RASA_TOKEN"  # noqa: S105 (the variable's name, not a secret)
+
+
+def with_token_from_environment(argv: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+    """Rasa's arguments, with `--auth-token` from RASA_TOKEN added to a `run` that has none.
+
+    Only this process's copy of the arguments changes: the command line the system shows
+    (`/proc/<pid>/cmdline`, `ps`) stays the one it was started with, without the token.
+    """
+    arguments = list(argv)
+    token = environ.get(TOKEN_ENV_VAR)
+    if token and arguments[:1] == ["run"] and auth_token_of(arguments) is None:
+        arguments += ["--auth-token", token]
+    return arguments
 
 
 def auth_token_of(argv: Sequence[str]) -> str | None:
@@ -59,7 +75,8 @@ def production_problems(argv: Sequence[str], environ: Mapping[str, str]) -> list
 
 def main() -> None:
     """Checks the production secrets, installs the fixes, then runs Rasa's own command line."""
-    problems = production_problems(sys.argv[1:], os.environ)
+    arguments = with_token_from_environment(sys.argv[1:], os.environ)
+    problems = production_problems(arguments, os.environ)
     if problems:
         # One line, before Rasa is even imported; no traceback.
         raise SystemExit("error: BOT_PROFILE=production: " + "; ".join(problems) + ".")
@@ -71,7 +88,7 @@ def main() -> None:
     sqlite_wal.install()
     event_types.install()
     idempotency.install()
-    sys.argv = ["rasa", *sys.argv[1:]]
+    sys.argv = ["rasa", *arguments]
     rasa_main()
 
 

@@ -30,5 +30,7 @@ case "$profile" in
 esac
 
 set -- run --enable-api --model models/bot.tar.gz --endpoints "$endpoints" \
-  --credentials credentials.yml --port "${RASA_PORT:-5005}" --auth-token "$RASA_TOKEN" "$@"
+  --credentials credentials.yml --port "${RASA_PORT:-5005}" "$@"
+# The API token goes from RASA_TOKEN to Rasa inside the process (bot/rasa_ext/cli.py), not on
+# the command line, which any process of the host can read.
 exec python -m bot.rasa_ext.cli "$@"

@@ -269,3 +269,20 @@ def test_a_gateway_with_a_wrong_token_is_not_ready_and_does_not_show_it(
     assert wrong not in ready.text
     log = "".join(path.read_text("utf-8") for path in (tmp_path / "log").glob("*.log"))
     assert wrong not in log
+
+
+def test_the_rasa_token_is_on_no_command_line(live_stack: LiveStack) -> None:
+    # Any local user reads every process's command line (`ps`, /proc/<pid>/cmdline): the token
+    # reaches Rasa through its environment (readable by its owner only), and Rasa still
+    # demands it (test_rasa_s_api_refuses_callers_without_the_token).
+    assert live_stack.rasa_token
+    seen = 0
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            arguments = cmdline.read_bytes()
+        except OSError:
+            continue  # the process ended meanwhile
+        if b"bot.rasa_ext.cli" in arguments:
+            seen += 1
+        assert live_stack.rasa_token.encode() not in arguments, cmdline
+    assert seen >= 1, "no Rasa server of the stack found"

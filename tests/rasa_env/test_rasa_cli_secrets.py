@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.rasa_ext.cli import auth_token_of, production_problems
+from bot.rasa_ext.cli import auth_token_of, production_problems, with_token_from_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = "Rq3v8ZtL0wXk5NfB2yHc7MdJ4pGs9aUe"
@@ -60,3 +60,22 @@ def test_a_weak_token_stops_the_server_with_one_line() -> None:
     (line,) = [line for line in result.stderr.splitlines() if line.strip()]
     assert line.startswith("error: BOT_PROFILE=production: RASA_TOKEN (--auth-token) is too short")
     assert "t0ken" not in line
+
+
+def test_the_token_comes_from_the_environment_not_the_command_line() -> None:
+    token = "t" * 40
+    assert with_token_from_environment(["run", "--enable-api"], {"RASA_TOKEN": token}) == [
+        "run",
+        "--enable-api",
+        "--auth-token",
+        token,
+    ]
+    # An explicit --auth-token wins; other commands and an unset variable change nothing.
+    explicit = ["run", "--auth-token", "x" * 40]
+    assert with_token_from_environment(explicit, {"RASA_TOKEN": token}) == explicit
+    assert with_token_from_environment(["train"], {"RASA_TOKEN": token}) == ["train"]
+    assert with_token_from_environment(["run"], {}) == ["run"]
+    # The production check sees the token taken from the environment.
+    env = {"BOT_PROFILE": "production", "RASA_TOKEN": "change-me"}
+    problems = production_problems(with_token_from_environment(["run"], env), env)
+    assert any("RASA_TOKEN" in problem for problem in problems)

@@ -9,6 +9,7 @@ waiting.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,6 +144,20 @@ def test_the_audit_log_holds_every_attempt_and_never_the_proof(
             f"{r.order_key} {r.client_key} {r.channel} {r.conversation_id}" for r in rows
         )
     assert "75099" not in stored and OWNER not in stored
+
+
+def test_the_log_never_shows_an_e_mail_sender_which_can_be_the_proof(
+    sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    sender = f"email:{OWNER}"
+    with caplog.at_level(logging.INFO, logger="bot.verification"):
+        check(sessions, email=OWNER, client=sender)
+        check(sessions, postcode="75099", client=sender)
+    lines = [r.getMessage() for r in caplog.records if r.name == "bot.verification"]
+    assert len(lines) == 2 and all("email:sha256:" in line for line in lines)
+    # The same sender gives the same digest, so the audit lines of one sender still match.
+    assert lines[0].split(" from ")[1].split(" ")[0] == lines[1].split(" from ")[1].split(" ")[0]
+    assert not any(OWNER in line or "75099" in line for line in lines)
 
 
 def test_simultaneous_guesses_count_exactly(sessions: sessionmaker[Session]) -> None:
