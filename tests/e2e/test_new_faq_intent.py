@@ -27,10 +27,12 @@ import pytest
 
 from bot.answers.library import check_shop, clear_caches, render
 from bot.config import PROJECT_ROOT
+from bot.secret_rules import generate_secret
 from bot.shops import DEFAULT_STORES_DIR
 from bot.stack import (
     RASA_BIN,
     Stack,
+    action_secret,
     action_service,
     answer_service,
     answer_token,
@@ -122,11 +124,14 @@ def faq_stack(project_copy: Path, faq_model: Path) -> Iterator[FaqStack]:
     database_url = f"sqlite:///{work / 'orders.db'}"
     load_demo_database(database_url)
     rasa_port, action_port, answer_port, gateway_port = (free_port() for _ in range(4))
-    token = answer_token()
+    # The stack's secrets, as `make run` draws them: the answer service's token, the action
+    # server's shared secret, Rasa's API token.
+    token, secret, api_token = answer_token(), action_secret(), generate_secret()
     endpoints = write_endpoints(
         work / "endpoints.yml",
         action_port=action_port,
         tracker_db=work / "tracker.db",
+        action_secret=secret,
         answer_port=answer_port,
         answer_token=token,
     )
@@ -138,14 +143,17 @@ def faq_stack(project_copy: Path, faq_model: Path) -> Iterator[FaqStack]:
     }
     stack = Stack(
         [
-            action_service(port=action_port, env=env),
+            action_service(port=action_port, secret=secret, env=env),
             answer_service(port=answer_port, env={**env, "ANSWER_SERVICE_TOKEN": token}),
-            rasa_service(port=rasa_port, endpoints=endpoints, model=faq_model, env=env),
+            rasa_service(
+                port=rasa_port, endpoints=endpoints, model=faq_model, env=env, auth_token=api_token
+            ),
             gateway_service(
                 port=gateway_port,
                 env={
                     **env,
                     "RASA_URL": f"http://127.0.0.1:{rasa_port}",
+                    "RASA_TOKEN": api_token,
                     "CHAT_RATE_LIMIT_MESSAGES": "1000",
                 },
             ),
