@@ -71,7 +71,7 @@ demo-data: $(APP_VENV)/.installed
 # --- run -----------------------------------------------------------------------------------
 run: venvs model
 	@$(APP_PY) -m bot.db.demo --if-empty
-	@$(APP_PY) -m bot.stack run $(if $(STORE),--store $(STORE))
+	@$(APP_PY) -m devstack.stack run $(if $(STORE),--store $(STORE))
 
 # --- support console ---------------------------------------------------------------------------
 .PHONY: user bench-console
@@ -121,7 +121,7 @@ test: venvs model browser nginx
 # sharing the tracker store (PostgreSQL) and the lock store (Redis), plus the gateway. Ctrl-C
 # stops everything. SCALE_POSTGRES_URL / SCALE_REDIS_URL point elsewhere than 127.0.0.1.
 scale-demo: venvs model nginx
-	@$(APP_PY) -m bot.scale demo
+	@$(APP_PY) -m devstack.scale demo
 
 # Throughput with one Rasa server versus two on this machine (scripts/bench_scale.py, a few
 # minutes): writes bench/scale_results.json and bench/scale_results.md.

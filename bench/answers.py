@@ -1,6 +1,6 @@
 """What the answer service adds to a turn: latency of Rasa's NLG call, measured on this machine.
 
-Starts the answer service exactly as `make run` does (`bot.stack.answer_service`, with a token),
+Starts the answer service exactly as `make run` does (`devstack.stack.answer_service`, with a token),
 posts the requests Rasa posts (`{"response", "arguments", "tracker", "channel"}`, with a tracker
 of a 20-turn conversation), for every FAQ response x shop x language, one at a time, and writes
 bench/answers_results.json and bench/answers_results.md. A script, not a test: it prints
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.answers.library import response_names  # noqa: E402
 from bot.shops import shop_ids  # noqa: E402
-from bot.stack import Stack, answer_service, answer_token, free_port  # noqa: E402
+from devstack.stack import Stack, answer_service, answer_token, free_port  # noqa: E402
 
 BENCH_DIR = ROOT / "bench"
 

@@ -3,7 +3,7 @@
 A script, not a test: it builds a fresh SQLite orders/console database (migrations, demo orders,
 an admin account, handoffs and inbox mails) and a SQLite tracker store holding N synthetic
 conversations in Rasa's format (``bot.console.seeding``), imports them the way the gateway
-does (timed), starts a real gateway process (``bot.stack.gateway_service``, as ``make run``),
+does (timed), starts a real gateway process (``devstack.stack.gateway_service``, as ``make run``),
 signs in, and requests every console page many times in a row. It writes the p50/p95/max of
 each page to ``bench/console_results.json`` and ``bench/console_results.md``.
 
@@ -43,7 +43,7 @@ from bot.db.console import ReportConversation, Role  # noqa: E402
 from bot.db.mailbox import HandoffChannel, InboxMessage, InboxState  # noqa: E402
 from bot.db.session import make_engine, session_factory  # noqa: E402
 from bot.handoffs import record_handoff  # noqa: E402
-from bot.stack import Stack, free_port, gateway_service  # noqa: E402
+from devstack.stack import Stack, free_port, gateway_service  # noqa: E402
 from bot.stores import store_ids  # noqa: E402
 
 PASSWORD = "benchmark password"  # noqa: S105 - a throw-away account of a temporary database

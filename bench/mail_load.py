@@ -19,7 +19,7 @@ from bench.machine import tree_rss
 from bench.stats import log
 from bench.targets import Target
 from bench.workload import MAIL_QUESTIONS, WEBHOOK_SECRET
-from bot.stack import (
+from devstack.stack import (
     Stack,
     free_port,
     gateway_service,

@@ -7,7 +7,7 @@ Usage::
                         [--duration 20] [--mails 40] [--out-dir bench]
 
 Without `--rasa-url` it starts its own action server, Rasa server and gateway, exactly as
-`make run` does (bot/stack.py), on free ports, against a fresh copy of the demo orders and a
+`make run` does (devstack/stack.py), on free ports, against a fresh copy of the demo orders and a
 fresh SQLite tracker store (the `make run` configuration), so a developer's `var/` is never
 touched. With `--rasa-url` it measures running processes instead; a gateway is still started
 for the chat measurements unless `--gateway-url` is given, because the benchmark's own
@@ -76,7 +76,7 @@ from bench.stats import log  # noqa: E402
 from bench.targets import memory_report, start_rasa_timed, start_target, target_pids  # noqa: E402
 from bench.workload import BENCH_DIR, DIET_MODEL, FAQ_TURNS, ORDER_TURNS, nlu_messages  # noqa: E402
 from bot.secret_rules import generate_secret  # noqa: E402 - needs the path above
-from bot.stack import (  # noqa: E402 - needs the path above
+from devstack.stack import (  # noqa: E402 - needs the path above
     DEFAULT_MODEL,
     StackError,
 )

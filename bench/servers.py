@@ -17,7 +17,7 @@ from bench.chat_load import bench_chat, bench_concurrency, bench_parse
 from bench.machine import load_average, pid_listening_on, port_of, tree_rss
 from bench.targets import Target, start_rasa_timed
 from bench.workload import FAQ_TURNS, ORDER_TURNS, ROOT
-from bot.stack import (
+from devstack.stack import (
     RASA_BIN,
     Stack,
     free_port,

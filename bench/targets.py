@@ -19,7 +19,7 @@ import httpx
 from bench.machine import pid_listening_on, port_of, tree_rss
 from bench.stats import log
 from bench.workload import ROOT, new_sender
-from bot.stack import (
+from devstack.stack import (
     RASA_FIXES_MODULE,
     Service,
     Stack,

@@ -20,7 +20,7 @@ action runs:
   most the cap, instead of rasa-sdk's unbounded ``zlib.decompress``;
 * no CORS headers (rasa-sdk allows every origin by default): no browser page may call it.
 
-Runs in the app environment. `bot.stack` starts it for `make run`, `make shell`, the tests and
+Runs in the app environment. `devstack.stack` starts it for `make run`, `make shell`, the tests and
 `make scale-demo`; the deploy files run it in the app image.
 """
 

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from bot.config import PROJECT_ROOT
 from bot.db.models import Order, OrderStatus, Shipment
-from bot.scale import (
+from devstack.scale import (
     DEFAULT_POSTGRES_URL,
     DEFAULT_REDIS_URL,
     ScaleConfig,
@@ -79,7 +79,7 @@ class Result:
 def _group_cpu_s(pgid: int) -> float:
     """User + system CPU seconds so far of every process in a process group (Linux /proc).
 
-    Each service of the stack runs in its own process group (bot/stack.py), and some fork
+    Each service of the stack runs in its own process group (devstack/stack.py), and some fork
     workers (the action server's Sanic runs its app in a child process): count them all.
     """
     total = 0

@@ -7,7 +7,7 @@ Usage (the Makefile targets set up the environments, the model and the demo orde
 
 What it starts, and why:
 
-* the action server (`bot.stack.action_service`) on `ACTION_SERVER_PORT` (5055), reading the
+* the action server (`devstack.stack.action_service`) on `ACTION_SERVER_PORT` (5055), reading the
   orders database of `DATABASE_URL` (the demo orders by default), so order lookups answer
   exactly as they do for customers;
 * an endpoints file, `var/shell-endpoints.yml`, pointing Rasa at that action server and at
@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config import PROJECT_ROOT, VAR_DIR, get_settings
 from bot.shops import shop_ids
-from bot.stack import (
+from devstack.stack import (
     DEFAULT_MODEL,
     LOG_DIR,
     RASA_FIXES_MODULE,

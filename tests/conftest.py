@@ -1,6 +1,6 @@
 """Session fixtures shared by the whole suite: the trained model and the real servers.
 
-The end-to-end fixture starts the same three processes as `make run` (bot/stack.py), on
+The end-to-end fixture starts the same three processes as `make run` (devstack/stack.py), on
 free ports, against a fresh SQLite orders database filled with the demo data and a fresh
 SQLite tracker store, so tests never touch the developer's `var/` files.
 """
@@ -27,7 +27,7 @@ from bot.db.session import make_engine
 from bot.db.verification import VerificationAttempt
 from bot.secret_rules import generate_secret
 from bot.shops import DEFAULT_STORES_DIR
-from bot.stack import (
+from devstack.stack import (
     DEFAULT_MODEL,
     Stack,
     action_secret,

@@ -131,7 +131,7 @@ def trusted_proxies(setting: str) -> list[str]:
     X-Forwarded-For that is not itself a trusted proxy becomes the client (a client's forged
     entries sit to the left of what its proxy appended). None listed (the default): the
     headers are ignored, the client is the peer. The gateway runs under uvicorn with
-    ``--no-proxy-headers`` (bot/stack.py, deploy/), so this setting alone decides.
+    ``--no-proxy-headers`` (devstack/stack.py, deploy/), so this setting alone decides.
 
     Raises:
         ValueError: ``*`` (trusting everyone is what this setting prevents).

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from bot.api.main import create_app
 from bot.config import Settings
-from bot.stack import free_port
+from devstack.stack import free_port
 from tests.api.servers import FakeRasa
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from bot.stack import free_port
+from devstack.stack import free_port
 
 Reply = Callable[[dict[str, Any]], list[dict[str, Any]]]
 

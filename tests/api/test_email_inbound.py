@@ -22,7 +22,7 @@ from sqlalchemy import select
 from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, session_factory
-from bot.stack import free_port
+from devstack.stack import free_port
 from tests.api.conftest import MakeClient
 from tests.mail.helpers import BTOMIC_SUPPORT, SmtpServer, make_mail
 

@@ -12,7 +12,7 @@ import yaml
 from bot.config import PROJECT_ROOT, get_settings
 from bot.errors import UnknownStoreError
 from bot.shops import DEFAULT_STORES_DIR, resolve_store, shop_ids
-from bot.stack import default_stack, write_endpoints
+from devstack.stack import default_stack, write_endpoints
 
 
 def test_the_registry_lists_the_shop_folders_only(tmp_path: Path) -> None:

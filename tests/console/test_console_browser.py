@@ -30,7 +30,7 @@ import yaml
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from bot.config import PROJECT_ROOT
-from bot.stack import Stack, free_port, gateway_service
+from devstack.stack import Stack, free_port, gateway_service
 from tests.api.test_widget_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Widget
 from tests.conftest import LiveStack
 

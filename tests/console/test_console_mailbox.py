@@ -20,7 +20,7 @@ from bot.db.console import DemoMail
 from bot.db.mailbox import InboxMessage
 from bot.mail.intake import accept_raw
 from bot.mail.smtp import SmtpConfig, SmtpSender
-from bot.stack import LOCAL_SMTP_PORT, free_port, local_mail, port_is_free
+from devstack.stack import LOCAL_SMTP_PORT, free_port, local_mail, port_is_free
 from tests.conftest import LiveStack
 from tests.console.conftest import ConsoleEnv, MakeConsole, csrf_of
 from tests.mail.helpers import BTOMIC_SUPPORT, SmtpServer, make_mail

@@ -13,7 +13,7 @@ from sqlalchemy import select as sql_select
 from bot.config import PROJECT_ROOT, Settings
 from bot.db.console import ConsoleUser, ConsoleUserShop, Role
 from bot.db.session import make_engine, session_factory
-from bot.stack import banner
+from devstack.stack import banner
 from bot.stores import store_ids
 from tests.console.conftest import MakeConsole, login
 

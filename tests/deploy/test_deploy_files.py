@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from bot.config import PROJECT_ROOT
-from bot.scale import (
+from devstack.scale import (
     COMPOSE_NGINX_CONFIG,
     PRODUCTION_ENDPOINTS,
     TURN_MARGIN_S,
@@ -186,7 +186,7 @@ def test_every_copied_path_exists_and_is_in_the_build_context(dockerfile: Path) 
 
 def test_the_compose_nginx_config_is_the_template_rendered() -> None:
     assert COMPOSE_NGINX_CONFIG.read_text(encoding="utf-8") == compose_nginx_config(), (
-        "deploy/nginx/compose.conf is stale: run `python -m bot.scale compose-nginx`"
+        "deploy/nginx/compose.conf is stale: run `python -m devstack.scale compose-nginx`"
     )
 
 

@@ -1,6 +1,6 @@
 """The chat's rate limit against forged forwarded headers, on real gateway processes.
 
-Each gateway here is started with the command `make run` uses (`bot.stack.gateway_service`:
+Each gateway here is started with the command `make run` uses (`devstack.stack.gateway_service`:
 uvicorn with `--no-proxy-headers`), so what is tested is the deployed path: uvicorn's socket
 gives the peer, and only the app's `TRUSTED_PROXIES` may replace it with X-Forwarded-For.
 Issue 12's probe: 40 chats from one client, each with its own forged X-Forwarded-For, all got
@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from bot.db.migrate import upgrade
-from bot.stack import Stack, free_port, gateway_service
+from devstack.stack import Stack, free_port, gateway_service
 from tests.conftest import LiveStack
 from tests.services import required_env
 

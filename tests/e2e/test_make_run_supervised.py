@@ -1,6 +1,6 @@
 """`make run`'s supervisor on the real stack: each process, and a worker, killed under load.
 
-The real command (`python -m bot.stack run`, what `make run` runs) starts the Rasa server,
+The real command (`python -m devstack.stack run`, what `make run` runs) starts the Rasa server,
 the action server, the answer service and the gateway on free ports, with its own demo orders
 database and its own `--var-dir`. A load thread keeps chatting through the gateway
 (`POST /api/chat`, a delivery question whose answer needs the action server) while the tests
@@ -34,7 +34,7 @@ import httpx
 import pytest
 
 from bot.config import PROJECT_ROOT
-from bot.stack import free_port, group_members, port_is_free
+from devstack.stack import free_port, group_members, port_is_free
 from tests.conftest import load_demo_database
 from tests.processes import alive, children_of, cmdline
 from tests.services import TEST_FIGURES
@@ -160,7 +160,7 @@ def running(
         **{name: str(port) for name, port in ports.items()},
     }
     process = subprocess.Popen(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "bot.stack", "run", "--var-dir", str(work / "var")],
+        [sys.executable, "-m", "devstack.stack", "run", "--var-dir", str(work / "var")],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.PIPE,

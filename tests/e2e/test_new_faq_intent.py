@@ -29,7 +29,7 @@ from bot.answers.library import check_shop, clear_caches, render
 from bot.config import PROJECT_ROOT
 from bot.secret_rules import generate_secret
 from bot.shops import DEFAULT_STORES_DIR
-from bot.stack import (
+from devstack.stack import (
     RASA_BIN,
     Stack,
     action_secret,

@@ -32,7 +32,7 @@ from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.session import make_engine, session_factory
 from bot.secret_rules import generate_secret
 from bot.shops import DEFAULT_STORES_DIR
-from bot.stack import (
+from devstack.stack import (
     Stack,
     action_secret,
     action_service,

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT
-from bot.stack import RASA_BIN
+from devstack.stack import RASA_BIN
 
 STORIES = PROJECT_ROOT / "tests" / "stories"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.stack import PortInUseError, Stack, action_service, port_is_free
+from devstack.stack import PortInUseError, Stack, action_service, port_is_free
 from tests.conftest import LiveStack, new_sender, texts
 
 

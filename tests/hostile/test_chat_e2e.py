@@ -1,6 +1,6 @@
 """The whole hostile corpus through the real chat endpoint, with the real Rasa and actions.
 
-A gateway process of this module (the command `make run` uses, `bot.stack.gateway_service`)
+A gateway process of this module (the command `make run` uses, `devstack.stack.gateway_service`)
 talks to the session's Rasa server and action server (`live_stack`); its rate limit is raised
 so that one client may send the whole corpus. Every text of `tests/hostile/corpus.py` is sent
 as a chat message (the megabyte ones too: refused before they are read), then every request
@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from bot.db.migrate import upgrade
-from bot.stack import Stack, free_port, gateway_service
+from devstack.stack import Stack, free_port, gateway_service
 from tests.conftest import LiveStack
 from tests.hostile.corpus import JSON_BODIES, TEXTS
 from tests.services import TEST_FIGURES

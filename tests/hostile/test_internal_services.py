@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.stack import Stack, free_port, gateway_service
+from devstack.stack import Stack, free_port, gateway_service
 from tests.conftest import LiveStack, new_sender, texts
 from tests.e2e.test_lookups import action_call
 

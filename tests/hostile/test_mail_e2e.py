@@ -23,7 +23,7 @@ from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, session_factory
 from bot.mail.deciding import conversation_id_for
-from bot.stack import Stack, free_port, gateway_service
+from devstack.stack import Stack, free_port, gateway_service
 from tests.conftest import LiveStack
 from tests.hostile.corpus import JSON_BODIES, MAILS, MB, RawCase
 from tests.mail.helpers import SmtpServer, make_mail

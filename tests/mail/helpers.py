@@ -23,7 +23,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from bot.rasa_client import Interpretation
-from bot.stack import free_port
+from devstack.stack import free_port
 
 OM_SUPPORT = "eshop.support@om-digitalsolutions.com"
 BTOMIC_SUPPORT = "service@btomic.com"

@@ -4,7 +4,7 @@ Why a second gateway process rather than a TestClient: the `live_stack` gateway 
 SMTP_URL, and the point here is the deployment path itself: settings read from the
 environment, the worker started by the gateway's lifespan inside uvicorn, the webhook over
 real HTTP, the bot reached over HTTP, the reply over SMTP. So this module starts one more
-gateway with `bot.stack.gateway_service` (the same command `make run` uses), pointed at the
+gateway with `devstack.stack.gateway_service` (the same command `make run` uses), pointed at the
 session's real Rasa server and action server (`live_stack`, whose action server reads the demo
 orders), at a real aiosmtpd server started here, and at an inbox database of its own (a fresh
 SQLite file migrated to head), which the tests read to know when a mail was processed.
@@ -28,7 +28,7 @@ from sqlalchemy import select
 from bot.db.mailbox import Handoff, InboxMessage, InboxState
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, session_factory
-from bot.stack import Stack, free_port, gateway_service
+from devstack.stack import Stack, free_port, gateway_service
 from tests.conftest import LiveStack
 from tests.mail.helpers import BTOMIC_SUPPORT, OM_SUPPORT, ReceivedMail, SmtpServer, make_mail
 

@@ -12,7 +12,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from bot.errors import ConfigurationError, MailDeliveryError
 from bot.mail.smtp import SmtpConfig, SmtpSender
-from bot.stack import free_port
+from devstack.stack import free_port
 from tests.mail.helpers import SmtpServer
 
 

@@ -19,7 +19,7 @@ from bot.db.mailbox import InboxMessage, InboxState
 from bot.mail.intake import accept_raw
 from bot.mail.processor import DrainReport
 from bot.mail.worker import MailWorker
-from bot.stack import free_port
+from devstack.stack import free_port
 from tests.mail.conftest import MakeSettings
 from tests.mail.helpers import SmtpServer, make_mail
 

@@ -1,6 +1,6 @@
 """The scaled deployment under test: 2 Rasa servers, 2 action servers, 2 gateways, nginx.
 
-It is the stack of `make scale-demo` (bot/scale.py), started once per module on free loopback
+It is the stack of `make scale-demo` (devstack/scale.py), started once per module on free loopback
 ports, in the production profile, supervised as `make scale-demo` supervises it (a killed or
 frozen server is restarted), against:
 
@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bot.scale import (
+from devstack.scale import (
     ScaleConfig,
     ScaleError,
     ScaleStack,

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.models import Order, OrderStatus, Shipment
-from bot.stack import Service, ServiceState
+from devstack.stack import Service, ServiceState
 from tests.mail.helpers import OM_SUPPORT, make_mail
 from tests.processes import alive, cmdline
 from tests.scale.conftest import (

@@ -1,5 +1,5 @@
 """``python -m tests.supervisor.fake_stack LOG_DIR PORT...``: `make run`'s foreground code
-(:func:`bot.stack.serve`) on fake services (one per port, each with a worker; the first one
+(:func:`devstack.stack.serve`) on fake services (one per port, each with a worker; the first one
 ignores SIGTERM, so stopping it takes the whole grace period and ends with SIGKILL)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bot.stack import Service, Stack, serve
+from devstack.stack import Service, Stack, serve
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bot.config import PROJECT_ROOT
-from bot.stack import free_port, group_members, port_is_free
+from devstack.stack import free_port, group_members, port_is_free
 from tests.conftest import load_demo_database
 from tests.processes import alive, children_of, cmdline
 from tests.supervisor.test_supervisor import PATIENCE_S

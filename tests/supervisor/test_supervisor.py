@@ -1,4 +1,4 @@
-"""The supervisor of `make run`, `make shell` and `make scale-demo` (bot/stack.py), on real
+"""The supervisor of `make run`, `make shell` and `make scale-demo` (devstack/stack.py), on real
 processes: small HTTP services (tests/supervisor/fake_service.py) that crash, freeze, keep a
 worker alive after their parent died, or ignore SIGTERM. Every wait polls a condition with a
 deadline that only bounds a failing test; nothing asserts a duration.
@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from bot.config import PROJECT_ROOT
-from bot.stack import Service, Stack, free_port, group_members
+from devstack.stack import Service, Stack, free_port, group_members
 from tests.processes import alive, children_of
 
 PATIENCE_S = 120.0

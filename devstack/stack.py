@@ -290,7 +290,7 @@ class Stack:
     * A service that stops answering its health check (frozen: SIGSTOP, a dead lock) for
       ``hang_after_s`` seconds in a row (one look every ``check_every_s`` seconds, each
       given ``hang_after_s / 3`` seconds at most) is killed and restarted the same way.
-      `make scale-demo` uses half the Rasa lock lifetime (bot/scale.py): a frozen Rasa
+      `make scale-demo` uses half the Rasa lock lifetime (devstack/scale.py): a frozen Rasa
       server is killed before the tickets it holds expire, so that its turns, retried by
       nginx on another server, wait no longer than they would for a dead one.
     * :meth:`stop` signals every process group, waits for every process of it (not only the
@@ -967,8 +967,8 @@ def serve(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: `python -m bot.stack run [--store btomic]`."""
-    parser = argparse.ArgumentParser(prog="python -m bot.stack")
+    """Command line: `python -m devstack.stack run [--store btomic]`."""
+    parser = argparse.ArgumentParser(prog="python -m devstack.stack")
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="start the three processes in the foreground")
     run_parser.add_argument("--store", choices=shop_ids(), default=None)

@@ -16,7 +16,7 @@ deployment of deploy/ without containers:
   into the work directory and started in the foreground (`daemon off`), its pid file, logs
   and temporary files there too, so nothing under /etc/nginx is touched.
 
-Every process is a child of this one, in its own process group (bot/stack.py): Ctrl-C stops
+Every process is a child of this one, in its own process group (devstack/stack.py): Ctrl-C stops
 them all.
 """
 
@@ -43,7 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import PROJECT_ROOT, VAR_DIR
 from bot.secret_rules import generate_secret
-from bot.stack import (
+from devstack.stack import (
     DEFAULT_MODEL,
     PortInUseError,
     Service,
@@ -187,7 +187,7 @@ def render_nginx_config(
         return values[name]
 
     generated = (
-        f"# Generated from deploy/nginx/{template.name} by bot/scale.py: "
+        f"# Generated from deploy/nginx/{template.name} by devstack/scale.py: "
         "edit the template, not this file.\n"
     )
     return generated + _PLACEHOLDER.sub(fill, template.read_text(encoding="utf-8"))
@@ -374,7 +374,7 @@ class RedisAddress:
 
 def check_redis(url: str) -> None:
     """Raises a one-sentence ScaleError when Redis does not answer PING."""
-    import redis  # the app environment has it; imported here so bot.scale imports cheaply
+    import redis  # the app environment has it; imported here so devstack.scale imports cheaply
 
     client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
     try:
@@ -795,8 +795,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: `python -m bot.scale demo [--rasa 2] [--actions 2]`."""
-    parser = argparse.ArgumentParser(prog="python -m bot.scale")
+    """Command line: `python -m devstack.scale demo [--rasa 2] [--actions 2]`."""
+    parser = argparse.ArgumentParser(prog="python -m devstack.scale")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run the production profile on this machine, behind nginx")
     demo.add_argument("--rasa", type=int, default=2, help="number of Rasa servers (default 2)")
