@@ -43,8 +43,8 @@ from bot.db.console import ReportConversation, Role  # noqa: E402
 from bot.db.mailbox import HandoffChannel, InboxMessage, InboxState  # noqa: E402
 from bot.db.session import make_engine, session_factory  # noqa: E402
 from bot.handoffs import record_handoff  # noqa: E402
-from devstack.stack import Stack, free_port, gateway_service  # noqa: E402
 from bot.stores import store_ids  # noqa: E402
+from devstack.stack import Stack, free_port, gateway_service  # noqa: E402
 
 PASSWORD = "benchmark password"  # noqa: S105 - a throw-away account of a temporary database
 TARGET_P95_MS = 200.0

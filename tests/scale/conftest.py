@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bot.secret_rules import generate_secret
 from devstack.scale import (
     ScaleConfig,
     ScaleError,
@@ -37,7 +38,6 @@ from devstack.scale import (
     drop_database,
     nginx_binary,
 )
-from bot.secret_rules import generate_secret
 from tests.conftest import load_demo_database
 from tests.mail.helpers import SmtpServer
 from tests.services import TEST_FIGURES, missing
