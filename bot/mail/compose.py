@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parsedate_to_datetime
 
 from bot.i18n import Lang, format_date
-from bot.mail.parsing import ParsedMail, display_address
+from bot.mail.parsing import FORWARD_POLICY, ParsedMail, display_address
 from bot.stores import StorePolicy
 from bot.typography import typeset
 
@@ -186,9 +186,20 @@ def build_reply(
     return message
 
 
+#: RFC 5321's limit on a line, CRLF included: SMTP servers refuse longer lines ("500 Line too
+#: long"), so an original with one cannot travel as a message/rfc822 part.
+SMTP_MAX_LINE = 1000
+
+
+def fits_smtp(raw: bytes) -> bool:
+    """Whether every line of ``raw`` fits SMTP's line limit (linear)."""
+    return all(len(line) <= SMTP_MAX_LINE - 2 for line in raw.replace(b"\r\n", b"\n").split(b"\n"))
+
+
 def build_forward(
     *,
     original: EmailMessage,
+    original_raw: bytes,
     store: StorePolicy,
     forward_to: str,
     reason: str,
@@ -198,11 +209,16 @@ def build_forward(
 ) -> EmailMessage:
     """The forward of a mail left to a human: a short note with the original attached.
 
-    ``Reply-To`` is the customer, so the agent's answer goes straight to them.
+    ``Reply-To`` is the customer, so the agent's answer goes straight to them. The original
+    (``original_raw``, as stored) is attached as a message (``message/rfc822``) when SMTP can
+    carry it, else as the file ``original.eml``, base64 (a header or body line longer than
+    SMTP's limit: a hostile mail), so the person gets every byte of it either way.
     """
     support = store.contact.email
     subject = " ".join((original.get("Subject") or "").split())
-    message = EmailMessage(policy=policy.SMTP)
+    # The original's headers are written as they came, never parsed again to be folded
+    # (the standard library's parser is quadratic on some values: bot/mail/parsing.py).
+    message = EmailMessage(policy=FORWARD_POLICY)
     message["From"] = display_address(f"{store.name} assistant", support)
     message["To"] = forward_to
     if customer:
@@ -220,5 +236,13 @@ def build_forward(
         f"{excerpt or ''}\n\n"
         "The original message is attached.\n"
     )
-    message.add_attachment(original)
+    if fits_smtp(original_raw):
+        message.add_attachment(original)
+    else:
+        message.add_attachment(
+            original_raw,
+            maintype="application",
+            subtype="octet-stream",
+            filename="original.eml",
+        )
     return message
