@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config import PROJECT_ROOT, VAR_DIR, get_settings
 from bot.secret_rules import generate_secret
-from bot.shops import shop_ids
+from bot.shops import resolve_store, shop_ids
 from devstack.stack import (
     DEFAULT_MODEL,
     LOG_DIR,
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--store",
         choices=shop_ids(),
         default=None,
-        help="the shop the answers are for (default: DEFAULT_STORE, om-system)",
+        help="the shop the answers are for (default: DEFAULT_STORE, else the registry's default)",
     )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     args = parser.parse_args(argv)
@@ -147,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     settings = get_settings()
-    store = args.store or settings.default_store
+    store = resolve_store(args.store, settings.default_store)
     env = {"DEFAULT_STORE": store}
     action_port = settings.action_server_port
     # The answer service renders every text (Rasa's NLG endpoint): it runs beside the action
