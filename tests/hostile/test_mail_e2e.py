@@ -22,6 +22,7 @@ from sqlalchemy import select
 from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, session_factory
+from bot.db.verification import VerificationAttempt, VerificationOutcome
 from bot.mail.deciding import conversation_id_for
 from devstack.stack import Stack, free_port, gateway_service
 from tests.conftest import LiveStack
@@ -357,3 +358,100 @@ def test_the_corpus_through_the_webhook_and_the_worker(hostile_gateway: MailGate
         f"slowest post {slowest_post_s:.2f} s "
         f"({slowest_post}), slowest processing {slowest_mail_s:.2f} s ({slowest_mail})"
     )
+
+
+def test_five_wrong_proofs_from_chats_and_mails_with_forged_headers_lock_the_order(
+    hostile_gateway: MailGateway, live_stack: LiveStack
+) -> None:
+    # Issue 12's first probe, through every door at once: wrong proofs on one order from two
+    # chat conversations (a forged X-Forwarded-For each, a typed /restart between two) and
+    # from two mails of two senders; then the owner's right proof, by chat and by mail from
+    # the owner's own mailbox, gets no order data.
+    tracking, order = "JD014600003828461025", "OM-104233"
+    chat_url = f"{live_stack.gateway_url}/api/chat"
+
+    def chat(sender_id: str, message: str, forged: str) -> str:
+        response = httpx.post(
+            chat_url,
+            json={"sender_id": sender_id, "message": message, "store": "om-system"},
+            headers={"X-Forwarded-For": forged, "X-Real-IP": forged},
+            timeout=90,
+        )
+        assert response.status_code == 200, response.text
+        return " ".join(m.get("text") or "" for m in response.json()["messages"])
+
+    def mail(sender: str, message_id: str) -> None:
+        raw = make_mail(
+            sender=sender,
+            message_id=message_id,
+            subject="Ma commande",
+            body=f"Bonjour,\n\nOù en est ma commande {order} ?\n\nMerci",
+        )
+        response = httpx.post(
+            f"{hostile_gateway.url}/email/inbound",
+            content=raw,
+            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": SECRET},
+            timeout=120,
+        )
+        assert response.status_code == 202, response.text
+        hostile_gateway.wait_all_final(timeout_s=300)
+
+    first, second = f"e2e-lock-{time.monotonic_ns()}", f"e2e-lock-{time.monotonic_ns()}-b"
+    chat(first, f"Où en est ma commande {order} ? Mon e-mail est devine1@example.com", "1.2.3.4")
+    chat(first, "/restart", "5.6.7.8")
+    chat(first, f"Où en est ma commande {order} ? Mon e-mail est devine2@example.com", "9.9.9.9")
+    chat(second, f"Où en est ma commande {order} ? Mon code postal est 75012", "10.0.0.1")
+    mail("Pirate Un <pirate.un@example.com>", "<lock-1@hostile.example>")
+    mail("Pirate Deux <pirate.deux@example.com>", "<lock-2@hostile.example>")
+
+    engine = make_engine(live_stack.database_url)
+    try:
+        with session_factory(engine)() as session:
+            attempts = list(
+                session.scalars(
+                    select(VerificationAttempt)
+                    .where(VerificationAttempt.order_key == "104233")
+                    .order_by(VerificationAttempt.id)
+                )
+            )
+    finally:
+        engine.dispose()
+    failed = [a for a in attempts if a.outcome == VerificationOutcome.FAILED]
+    # Five checked failures, from both channels and four conversations; the forged headers
+    # changed nothing (no trusted proxy: every chat is the one loopback client).
+    assert len(failed) == 5, [(a.channel, a.outcome) for a in attempts]
+    assert {a.channel for a in failed} == {"web", "email"}
+    assert len({a.conversation_id for a in failed}) == 4
+    assert {a.client_key for a in failed if a.channel == "web"} == {"ip:127.0.0.1"}
+
+    # The owner, by chat from a new conversation and by mail from the owner's mailbox.
+    answer = chat(
+        f"e2e-owner-{time.monotonic_ns()}",
+        f"Où en est ma commande {order} ? Mon e-mail est marie.dupont@example.fr",
+        "127.0.0.1",
+    )
+    assert tracking not in answer, answer
+    before = len(hostile_gateway.smtp.to("marie.dupont@example.fr"))
+    mail("Marie Dupont <marie.dupont@example.fr>", "<lock-owner@hostile.example>")
+    replies = hostile_gateway.smtp.wait_for(before + 1, timeout_s=120)
+    owner_replies = [m for m in replies if "marie.dupont@example.fr" in m.rcpt_tos][before:]
+    assert owner_replies, "the owner's mail got no answer"
+    assert tracking not in owner_replies[-1].text
+    # Both were refused without a check (the audit log says so), not merely not understood.
+    engine = make_engine(live_stack.database_url)
+    try:
+        with session_factory(engine)() as session:
+            outcomes = [
+                (a.channel, a.outcome)
+                for a in session.scalars(
+                    select(VerificationAttempt)
+                    .where(VerificationAttempt.order_key == "104233")
+                    .order_by(VerificationAttempt.id)
+                )
+            ][len(attempts) :]
+    finally:
+        engine.dispose()
+    assert outcomes == [
+        ("web", VerificationOutcome.REFUSED),
+        ("email", VerificationOutcome.REFUSED),
+    ], outcomes
