@@ -72,6 +72,7 @@ class Part:
     #: ``/model/parse``'s answer for exactly ``text`` (sent as metadata ``parse_data``).
     parse: Mapping[str, Any] | None = None
 
+
 WaitingFor = Callable[[], Awaitable[str | None]]
 
 
