@@ -25,6 +25,7 @@ STORE ?=
 help:
 	@echo "make run        set up what is missing, start Rasa, actions and the gateway, print the chat URL"
 	@echo "make test       set up what is missing and run the whole test suite"
+	@echo "make compare-runs  the suite RUNS=3 times; tests whose outcome differs (reports/run_comparison.md)"
 	@echo "make demo-data  (re)load the demo orders into the orders database"
 	@echo "make model      train the Rasa model if its inputs changed"
 	@echo "make evaluate   NLU accuracy on both test sets beside a TF-IDF peer + seeded cross-validation (reports/)"
@@ -106,15 +107,29 @@ $(NGINX):
 nginx: $(NGINX)
 
 # pytest's exit code 5 ("no tests collected") counts as a failure, like any non-zero code.
+# Each pytest run writes its JUnit XML to JUNIT_DIR (rasa_env.xml, app.xml): what
+# scripts/compare_runs.py compares between runs.
+JUNIT_DIR ?= var/junit
 test: venvs model browser nginx
+	@mkdir -p $(JUNIT_DIR)
 	@echo "== training data and domain (rasa data validate)"
 	$(RASA) data validate --domain domain.yml --data data --config config.yml --quiet
 	@echo "== answers: every response x language for every shop, placeholders, typography"
 	$(APP_PY) -m bot.answers check
 	@echo "== NLU components (Rasa environment)"
-	$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider -c tests/rasa_env/pytest.ini tests/rasa_env
+	$(RASA_VENV)/bin/python -m pytest -q -p no:cacheprovider -c tests/rasa_env/pytest.ini tests/rasa_env \
+	    --junitxml=$(JUNIT_DIR)/rasa_env.xml
 	@echo "== everything else (app environment)"
-	$(APP_PY) -m pytest
+	$(APP_PY) -m pytest --junitxml=$(JUNIT_DIR)/app.xml
+
+# `make compare-runs [RUNS=3]`: `make test` RUNS times in a row, then every test whose outcome
+# differs between the runs (scripts/compare_runs.py): reports/run_comparison.{md,json}.
+# COMPARE_ARGS=--fresh-clone=/tmp/fresh runs `.ci/run` in a new clone of HEAD instead.
+RUNS ?= 3
+COMPARE_ARGS ?=
+.PHONY: compare-runs
+compare-runs: venvs
+	$(APP_PY) scripts/compare_runs.py --runs $(RUNS) $(COMPARE_ARGS)
 
 # --- scale-out --------------------------------------------------------------------------------
 # The production profile on this machine: 2 Rasa servers and 2 action servers behind nginx,

@@ -1,10 +1,10 @@
 """What the answer service adds to a turn: latency of Rasa's NLG call, measured on this machine.
 
-Starts the answer service exactly as `make run` does (`devstack.stack.answer_service`, with a token),
-posts the requests Rasa posts (`{"response", "arguments", "tracker", "channel"}`, with a tracker
-of a 20-turn conversation), for every FAQ response x shop x language, one at a time, and writes
-bench/answers_results.json and bench/answers_results.md. A script, not a test: it prints
-numbers, it asserts none.
+Starts the answer service exactly as `make run` does (`devstack.stack.answer_service`, with a
+token), posts the requests Rasa posts (`{"response", "arguments", "tracker", "channel"}`, with a
+tracker of a 20-turn conversation), for every FAQ response x shop x language, one at a time,
+and writes bench/answers_results.json and bench/answers_results.md. A script, not a test: it
+prints numbers, it asserts none.
 
     .venv/bin/python bench/answers.py [--requests 1000]
 """

@@ -5,7 +5,12 @@ an admin account, handoffs and inbox mails) and a SQLite tracker store holding N
 conversations in Rasa's format (``bot.console.seeding``), imports them the way the gateway
 does (timed), starts a real gateway process (``devstack.stack.gateway_service``, as ``make run``),
 signs in, and requests every console page many times in a row. It writes the p50/p95/max of
-each page to ``bench/console_results.json`` and ``bench/console_results.md``.
+each page to ``bench/console_results.json`` and ``bench/console_results.md``, with the machine's
+load (``uptime``) before and after: the machine may be shared.
+
+The answer editor's pages read a copy of ``data/stores`` that has a history of saved versions
+(``HISTORY_VERSIONS`` edits saved through :mod:`bot.answers.editing`, as the editor saves them),
+so the *Answers* page also computes that many diffs, as it would after weeks of use.
 
     .venv/bin/python bench/console.py [--conversations 10000] [--requests 100]
 """
@@ -43,9 +48,10 @@ from bot.db.console import ReportConversation, Role  # noqa: E402
 from bot.db.mailbox import HandoffChannel, InboxMessage, InboxState  # noqa: E402
 from bot.db.session import make_engine, session_factory  # noqa: E402
 from bot.handoffs import record_handoff  # noqa: E402
-from devstack.stack import Stack, free_port, gateway_service  # noqa: E402
 from bot.stores import store_ids  # noqa: E402
+from devstack.stack import Stack, free_port, gateway_service  # noqa: E402
 
+HISTORY_VERSIONS = 20
 PASSWORD = "benchmark password"  # noqa: S105 - a throw-away account of a temporary database
 TARGET_P95_MS = 200.0
 
@@ -132,6 +138,52 @@ def prepare(work: Path, conversations: int, seed: int) -> tuple[str, str, dict[s
     )
 
 
+def prepare_answers(work: Path, versions: int) -> dict[str, str]:
+    """A copy of the shops' texts with ``versions`` saved edits in its history; returns the
+    environment that points a gateway at it."""
+    import shutil
+    import subprocess
+
+    from bot.shops import DEFAULT_STORES_DIR
+
+    stores, history = work / "stores", work / "answers-history"
+    shutil.copytree(DEFAULT_STORES_DIR, stores)
+    env = {"STORES_DIR": str(stores), "ANSWERS_HISTORY_DIR": str(history)}
+    script = (
+        "import sys\n"
+        "from bot.answers import editing\n"
+        "from bot.console.answers import with_response\n"
+        "for i in range(int(sys.argv[1])):\n"
+        "    text = editing.current_text('btomic', 'texts')\n"
+        "    text = with_response(text, 'utter_goodbye', f'Au revoir ({i}).', f'Goodbye ({i}).')\n"
+        "    editing.save_texts('btomic', text)\n"
+    )
+    subprocess.run(  # noqa: S603 - this interpreter and a script of this file
+        [sys.executable, "-c", script, str(versions)],
+        cwd=ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        check=True,
+        capture_output=True,
+    )
+    return env
+
+
+def uptime() -> str:
+    """``uptime``'s line (the load of the machine, which other work may share)."""
+    import shutil
+    import subprocess
+
+    command = shutil.which("uptime")
+    try:
+        if command is None:
+            raise FileNotFoundError("uptime")
+        return subprocess.run(  # noqa: S603 - the system's uptime, no argument
+            [command], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def login(client: httpx.Client) -> None:
     page = client.get("/console/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -170,8 +222,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     args = parser.parse_args()
 
+    load_before = uptime()
+    print(f"Machine: {load_before}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-console-") as folder:
         work = Path(folder)
+        answers_env = prepare_answers(work, HISTORY_VERSIONS)
         print(f"Preparing {args.conversations} conversations...", flush=True)
         app_url, tracker_url, prepared = prepare(work, args.conversations, args.seed)
         print(
@@ -186,6 +241,7 @@ def main() -> int:
             "CONSOLE_SESSION_SECRET": "bench-console-session-secret-0123456789",
             "RASA_URL": f"http://127.0.0.1:{free_port()}",  # the console pages do not need Rasa
             "EMAIL_WORKER_ENABLED": "false",
+            **answers_env,
         }
         stack = Stack([gateway_service(port=port, env=env)], log_dir=work / "log")
         pages = [
@@ -201,6 +257,13 @@ def main() -> int:
             "/console/analytics.csv",
             "/console/teaching",
             "/console/audit",
+            "/console/answers?store=btomic",
+            "/console/answers?store=om-system",
+            "/console/answers/btomic/texts/utter_order_tracking",
+            "/console/answers/btomic/texts/part_status_shipped",
+            "/console/answers/btomic/facts",
+            "/console/privacy",
+            "/console/users",
         ]
         results = []
         with (
@@ -215,6 +278,8 @@ def main() -> int:
                     f"  {path:60s} p50 {result['p50_ms']:7.1f} ms  p95 {result['p95_ms']:7.1f} ms",
                     flush=True,
                 )
+    load_after = uptime()
+    print(f"Machine: {load_after}", flush=True)
     worst = max(r["p95_ms"] for r in results)
     document = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -222,7 +287,10 @@ def main() -> int:
             "cores": os.cpu_count(),
             "cpu": platform.processor() or platform.machine(),
             "load_average": [round(x, 2) for x in os.getloadavg()],
+            "uptime_before": load_before,
+            "uptime_after": load_after,
         },
+        "answer_history_versions": HISTORY_VERSIONS,
         "requests_per_page": args.requests,
         **prepared,
         "pages": results,
@@ -237,13 +305,14 @@ def main() -> int:
     lines = [
         "# Support console latency",
         "",
-        f"`make bench-console` on {document['machine']['cores']} cores, load average "
-        f"{document['machine']['load_average']}, {document['measured_at']}: "
+        f"`make bench-console` on {document['machine']['cores']} cores, "
+        f"{document['measured_at']}; `uptime` before: `{load_before}`, after: `{load_after}`; "
         f"{prepared['conversations']:,} conversations "
         f"({prepared['tracker_events']:,} tracker events) "
         f"imported from the tracker store in {prepared['import_s']} s; each page requested "
         f"{args.requests} times in a row after 5 warm-ups, through a real gateway process "
-        "(SQLite, signed in as an admin of both shops).",
+        "(SQLite, signed in as an admin of both shops); the answer editor's pages on a copy of "
+        f"the shops' texts with {HISTORY_VERSIONS} saved versions in its history.",
         "",
         "| page | p50 | p95 | max |",
         "|---|---:|---:|---:|",

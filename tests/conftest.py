@@ -58,10 +58,22 @@ def clear_verification_attempts(database_url: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_verification_limits(request: pytest.FixtureRequest) -> None:
-    """Before each test of the live stack: no failed proofs left by earlier tests."""
-    if "live_stack" in request.fixturenames:
-        clear_verification_attempts(request.getfixturevalue("demo_database_url"))
+def _fresh_verification_limits(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Around each test of the live stack: no failed proofs left by earlier tests, and none
+    left by this one for what comes next.
+
+    The clean-up after the test matters for module fixtures: pytest sets them up before this
+    per-test fixture, so a module's first conversations (tests/console/test_console_review_e2e's
+    ``talked``, the bench's) would otherwise run against an order that the previous test locked
+    on purpose (tests/e2e/test_shared_state.py).
+    """
+    if "live_stack" not in request.fixturenames:
+        yield
+        return
+    database_url = request.getfixturevalue("demo_database_url")
+    clear_verification_attempts(database_url)
+    yield
+    clear_verification_attempts(database_url)
 
 
 @pytest.fixture(scope="session")

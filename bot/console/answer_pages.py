@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
 from bot.answers import editing
-from bot.answers.library import response_names
+from bot.answers.library import CHANNELS
 from bot.console import answers
 from bot.console.audit import audit
 from bot.console.auth import Agent
@@ -51,9 +51,17 @@ def _shop(agent: Agent, store_id: str | None) -> str:
 
 
 def _name(name: str) -> str:
-    if name not in response_names():
-        raise ConsoleDenied(f"No response {name!r} in the domain.", 404)
+    if name not in answers.editable_names():
+        raise ConsoleDenied(f"No text {name!r}: not a response, an FAQ answer nor a part.", 404)
     return name
+
+
+def _channel_drafts(form: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The channel wordings of the form (``email_fr``, ``email_en``...), as typed."""
+    return {
+        channel: {lang: form.get(f"{channel}_{lang}", "") for lang in ("fr", "en")}
+        for channel in CHANNELS
+    }
 
 
 @router.get("/answers", response_class=HTMLResponse)
@@ -68,6 +76,7 @@ def answers_page(request: Request, agent: AgentDep, store: str | None = None) ->
         store_id=store_id,
         shops=[shop for shop in store_ids() if agent.can_see(shop)],
         rows=answers.rendered(store_id),
+        channel_labels=answers.CHANNEL_LABELS,
         versions=versions,
         diffs={version.id: answers.diff_with_current(store_id, version) for version in versions},
     )
@@ -81,12 +90,17 @@ def _edit_page(
     *,
     fr: str,
     en: str,
+    channels: dict[str, dict[str, str]],
     preview: answers.Rendered | None = None,
     problems: list[str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     template, source = answers.template_of(store_id, name)
     current = answers.rendered(store_id, only=[name])[0]
+    draft_channels = {
+        channel: {lang: channels.get(channel, {}).get(lang, "") for lang in ("fr", "en")}
+        for channel in CHANNELS
+    }
     return render(
         request,
         "answer_edit.html",
@@ -95,9 +109,11 @@ def _edit_page(
         store_id=store_id,
         response=name,
         source=source,
-        arguments=template.arguments if template else (),
+        arguments=current.arguments,
         current=current,
         draft={"fr": fr, "en": en},
+        draft_channels=draft_channels,
+        channel_labels=answers.CHANNEL_LABELS,
         preview=preview,
         problems=problems or [],
         fact_paths=answers.fact_paths(store_id),
@@ -110,8 +126,15 @@ def edit_answer(request: Request, agent: AgentDep, store_id: str, name: str) -> 
     store_id, name = _shop(agent, store_id), _name(name)
     template, _source = answers.template_of(store_id, name)
     texts = template.texts if template else {}
+    channels = {c: dict(t) for c, t in template.channels.items()} if template else {}
     return _edit_page(
-        request, agent, store_id, name, fr=texts.get("fr", ""), en=texts.get("en", "")
+        request,
+        agent,
+        store_id,
+        name,
+        fr=texts.get("fr", ""),
+        en=texts.get("en", ""),
+        channels=channels,
     )
 
 
@@ -123,12 +146,13 @@ async def save_answer(
     draft on the page with one sentence per problem."""
     store_id, name = _shop(agent, store_id), _name(name)
     fr, en = answers.typeset_draft(form.get("fr", ""), form.get("en", ""))
+    channels = answers.typeset_channels(_channel_drafts(form))
     template, _source = answers.template_of(store_id, name)
     arguments = template.arguments if template else ()
 
     def draft() -> tuple[str, answers.Rendered | None, list[str]]:
         text = answers.with_response(
-            editing.current_text(store_id, "texts"), name, fr, en, arguments
+            editing.current_text(store_id, "texts"), name, fr, en, arguments, channels
         )
         try:
             parsed = answers.draft_texts(store_id, text)
@@ -146,6 +170,7 @@ async def save_answer(
             name,
             fr=fr,
             en=en,
+            channels=channels,
             preview=preview,
             problems=problems,
             status_code=400 if problems and form.get("action") == "save" else 200,
@@ -164,7 +189,15 @@ async def save_answer(
     refused = await run_in_threadpool(save)
     if refused:
         return _edit_page(
-            request, agent, store_id, name, fr=fr, en=en, problems=refused, status_code=400
+            request,
+            agent,
+            store_id,
+            name,
+            fr=fr,
+            en=en,
+            channels=channels,
+            problems=refused,
+            status_code=400,
         )
     return back(
         f"/console/answers?store={quote(store_id)}",

@@ -8,9 +8,15 @@ kept in the history, and any former version can be put back (checked like an edi
 
 What this module adds for the console:
 
-- one response at a time: the editor changes the French and English texts of one response;
-  the shop's ``texts.yml`` gets that response's block replaced (or added, when the shop used
-  the common text until then), the rest of the file untouched, comments included;
+- every text a customer of the shop can get: the domain's responses, the FAQ answers that
+  have no ``responses`` entry (``utter_<intent>``, ``utter_topic_<intent>``) and the parts of
+  composed answers (``part_...``), each in the wording the shop uses (its own, else the common
+  one) and, where a text has a channel's own wording (``email:`` for the replies to e-mails),
+  that wording too;
+- one response at a time: the editor changes the French and English texts of one response,
+  and its channel wordings; the shop's ``texts.yml`` gets that response's block replaced (or
+  added, when the shop used the common text until then), the rest of the file untouched,
+  comments included;
 - French typography set for the editor (no-break spaces before ``? ! ; :``...), as the check
   requires, instead of refusing a text typed with ordinary spaces;
 - previews in both languages, rendered from the draft with the shop's facts, and for a draft
@@ -23,7 +29,7 @@ import difflib
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +37,14 @@ import yaml
 
 from bot.answers.editing import Version, current_text, history
 from bot.answers.library import (
+    CHANNELS,
     LANGUAGES,
+    PART_PREFIX,
     RenderError,
     ShopTexts,
     Template,
     common_texts,
+    faq_text_names,
     parse_texts,
     render_template,
     response_names,
@@ -44,11 +53,14 @@ from bot.answers.library import (
     texts_path,
 )
 from bot.errors import ConfigurationError
+from bot.shops import shop_ids
 from bot.stores import read_store_file
 from bot.typography import french_typography
 
 __all__ = [
+    "CHANNEL_LABELS",
     "Rendered",
+    "editable_names",
     "diff_with_current",
     "draft_texts",
     "fact_paths",
@@ -61,6 +73,12 @@ __all__ = [
 
 _ARGUMENT_SAMPLE = "[{name}]"
 
+#: How the console names each channel that a text may have its own wording for.
+CHANNEL_LABELS: Mapping[str, str] = {
+    "email": "in replies to e-mails",
+    "web": "in the chat widget only",
+}
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -72,6 +90,32 @@ class Rendered:
     problems: Mapping[str, str]  # language -> why it cannot be rendered
     arguments: tuple[str, ...] = ()
     changed: bool = False
+    # A channel's own wording (channel -> language -> rendered text), and its problems.
+    channel_texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    channel_problems: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+def editable_names() -> list[str]:
+    """Every text a customer can get: the domain's responses, then the FAQ answers without a
+    ``responses`` entry (``utter_<intent>``, ``utter_topic_<intent>``), then the parts of
+    composed answers (``part_...``)."""
+    names = list(response_names())
+    texts = [common_texts(), *(shop_texts(shop) for shop in shop_ids())]
+    names += [name for name in faq_text_names(texts) if name not in names]
+    names += [name for name in common_texts().templates if name.startswith(PART_PREFIX)]
+    return names
+
+
+def declared_arguments(store_id: str, name: str, template: Template | None) -> tuple[str, ...]:
+    """The values the code sends with ``name``: its own, and for a part the common ones too
+    (a shop's copy of a part gets the values of the common part)."""
+    arguments = list(template.arguments if template else ())
+    if name.startswith(PART_PREFIX):
+        common = common_texts().templates.get(name)
+        arguments = list(common.arguments if common else ()) + [
+            a for a in arguments if a not in (common.arguments if common else ())
+        ]
+    return tuple(arguments)
 
 
 def template_of(store_id: str, name: str) -> tuple[Template | None, str]:
@@ -83,11 +127,13 @@ def template_of(store_id: str, name: str) -> tuple[Template | None, str]:
     return common, "common"
 
 
-def _render(template: Template, facts: Mapping[str, Any], lang: str) -> tuple[str, str | None]:
-    text = template.texts.get(lang)
+def _render(
+    texts: Mapping[str, str], arguments: Sequence[str], facts: Mapping[str, Any], lang: str
+) -> tuple[str, str | None]:
+    text = texts.get(lang)
     if text is None:
         return "", f"no {lang} text"
-    samples = {name: _ARGUMENT_SAMPLE.format(name=name) for name in template.arguments}
+    samples = {name: _ARGUMENT_SAMPLE.format(name=name) for name in arguments}
     try:
         return (
             render_template(
@@ -95,7 +141,7 @@ def _render(template: Template, facts: Mapping[str, Any], lang: str) -> tuple[st
                 facts=facts,
                 lang=lang,  # type: ignore[arg-type]
                 arguments=samples,
-                declared=template.arguments,
+                declared=arguments,
             ),
             None,
         )
@@ -115,7 +161,7 @@ def rendered(
     common = common_texts()
     values = facts if facts is not None else shop_facts(store_id).facts
     rows = []
-    for name in only or response_names():
+    for name in only or editable_names():
         template = own.templates.get(name)
         source = "shop"
         if template is None:
@@ -123,15 +169,39 @@ def rendered(
         if template is None:
             rows.append(Rendered(name, "none", {}, {"fr": "no text", "en": "no text"}))
             continue
-        out: dict[str, str] = {}
-        problems: dict[str, str] = {}
-        for lang in LANGUAGES:
-            text, problem = _render(template, values, lang)
-            out[lang] = text
-            if problem:
-                problems[lang] = problem
-        rows.append(Rendered(name, source, out, problems, template.arguments))
+        arguments = declared_arguments(store_id, name, template)
+        out, problems = _render_languages(template.texts, arguments, values)
+        channel_texts: dict[str, Mapping[str, str]] = {}
+        channel_problems: dict[str, Mapping[str, str]] = {}
+        for channel, texts_of in template.channels.items():
+            channel_texts[channel], channel_problems[channel] = _render_languages(
+                texts_of, arguments, values
+            )
+        rows.append(
+            Rendered(
+                name,
+                source,
+                out,
+                problems,
+                arguments,
+                channel_texts=channel_texts,
+                channel_problems=channel_problems,
+            )
+        )
     return rows
+
+
+def _render_languages(
+    texts: Mapping[str, str], arguments: Sequence[str], facts: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    out: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for lang in LANGUAGES:
+        text, problem = _render(texts, arguments, facts, lang)
+        out[lang] = text
+        if problem:
+            problems[lang] = problem
+    return out, problems
 
 
 def typeset_draft(fr: str, en: str) -> tuple[str, str]:
@@ -139,10 +209,32 @@ def typeset_draft(fr: str, en: str) -> tuple[str, str]:
     return french_typography(" ".join(fr.split())), " ".join(en.split())
 
 
-def _block(name: str, fr: str, en: str, arguments: Sequence[str]) -> str:
+def typeset_channels(drafts: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
+    """A channel's wordings as saved (typeset like the texts); a language left empty is left
+    out (the check then says it is missing), a channel left empty in both is no wording."""
+    out: dict[str, dict[str, str]] = {}
+    for channel in CHANNELS:
+        draft = drafts.get(channel, {})
+        fr, en = typeset_draft(draft.get("fr", ""), draft.get("en", ""))
+        texts = {lang: text for lang, text in (("fr", fr), ("en", en)) if text}
+        if texts:
+            out[channel] = texts
+    return out
+
+
+def _block(
+    name: str,
+    fr: str,
+    en: str,
+    arguments: Sequence[str],
+    channels: Mapping[str, Mapping[str, str]] | None = None,
+) -> str:
     entry: dict[str, Any] = {"fr": fr, "en": en}
     if arguments:
         entry["arguments"] = list(arguments)
+    for channel in CHANNELS:
+        if channels and channels.get(channel):
+            entry[channel] = {lang: channels[channel][lang] for lang in channels[channel]}
     dumped = yaml.safe_dump(
         {name: entry}, allow_unicode=True, sort_keys=False, width=96, default_flow_style=False
     )
@@ -153,11 +245,17 @@ _TOP_LEVEL = re.compile(r"^\S")  # a key or a comment at column 0 ends a block
 
 
 def with_response(
-    file_text: str, name: str, fr: str, en: str, arguments: Sequence[str] = ()
+    file_text: str,
+    name: str,
+    fr: str,
+    en: str,
+    arguments: Sequence[str] = (),
+    channels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> str:
-    """``texts.yml`` with the block of ``name`` replaced by the new texts (added at the end
-    when the shop had no text of its own for it); every other line kept as it was."""
-    block = _block(name, fr, en, arguments)
+    """``texts.yml`` with the block of ``name`` replaced by the new texts and channel wordings
+    (``{"email": {"fr": ..., "en": ...}}``; added at the end when the shop had no text of its
+    own for it); every other line kept as it was."""
+    block = _block(name, fr, en, arguments, channels)
     lines = file_text.splitlines(keepends=True)
     start = next(
         (i for i, line in enumerate(lines) if re.match(rf"^{re.escape(name)}\s*:", line)), None

@@ -244,3 +244,238 @@ def test_a_block_is_replaced_with_every_other_line_kept() -> None:
         "en": "c",
         "arguments": ["handoff_email"],
     }
+
+
+# --- the wording a customer actually gets: every text, and a channel's own wording --------------
+
+ORDER_TRACKING = "utter_order_tracking"  # BTOMIC's text has an e-mail wording of its own
+NEW_EMAIL_FR = "Répondez à ce message avec le numéro de votre commande : nous la retrouvons."
+NEW_EMAIL_EN = "Reply to this message with your order's number: we will find it."
+
+
+def _cell(page: str, row_id: str, cls: str) -> str:
+    row = page.split(f'<tr id="{row_id}"')[1].split("</tr>")[0]
+    return re.search(rf'class="{cls}">(.*?)</td>', row, re.S).group(1)  # type: ignore[union-attr]
+
+
+def test_the_answers_page_shows_each_channels_wording_faq_answers_and_parts(
+    editor: TestClient,
+) -> None:
+    from html import unescape
+
+    from bot.answers.library import faq_text_names, part_names, shop_texts
+
+    page = editor.get("/console/answers")
+    assert page.status_code == 200
+    # The default wording and, below it, the one customers get in a reply to their e-mail.
+    for lang in ("fr", "en"):
+        assert unescape(_cell(page.text, ORDER_TRACKING, f"answer-{lang}")) == render(
+            ORDER_TRACKING, "btomic", lang
+        )
+        email = unescape(_cell(page.text, f"{ORDER_TRACKING}--email", f"answer-email-{lang}"))
+        assert email == render(ORDER_TRACKING, "btomic", lang, channel="email")
+        assert email != render(ORDER_TRACKING, "btomic", lang)
+    # A text without a channel's wording has no such row.
+    assert '<tr id="utter_payment_methods--email"' not in page.text
+    # The parts of composed answers (an order's status...) are there, values in brackets.
+    part = "part_status_shipped"
+    assert part in part_names()
+    assert "[order]" in unescape(_cell(page.text, part, "answer-en"))
+    # So are the FAQ answers that have no `responses` entry in the domain, if any.
+    for name in faq_text_names([shop_texts("btomic")]):
+        assert f'<tr id="{name}"' in page.text
+
+
+def test_an_email_wording_is_edited_previewed_saved_and_reverted(
+    editor: TestClient, stores: Path, console_env: ConsoleEnv
+) -> None:
+    from html import unescape
+
+    url = f"/console/answers/btomic/texts/{ORDER_TRACKING}"
+    texts_file = stores / "btomic" / "texts.yml"
+    original = texts_file.read_text(encoding="utf-8")
+    web_fr = render(ORDER_TRACKING, "btomic", "fr")
+    form = editor.get(url)
+    assert form.status_code == 200
+    original_block = yaml.safe_load(original)[ORDER_TRACKING]
+    # The form holds the e-mail wording as the shop's file has it, ready to change.
+    email_en = re.search(r'<textarea name="email_en"[^>]*>(.*?)</textarea>', form.text, re.S)
+    assert email_en and " ".join(unescape(email_en.group(1)).split()) == " ".join(
+        original_block["email"]["en"].split()
+    )
+    data = {
+        "csrf_token": csrf_of(form.text),
+        "fr": original_block["fr"],
+        "en": original_block["en"],
+        "email_fr": NEW_EMAIL_FR,
+        "email_en": NEW_EMAIL_EN,
+    }
+    preview = editor.post(url, data={**data, "action": "preview"})
+    assert preview.status_code == 200
+    assert re.search(r'class="bubble preview-email-fr" lang="fr">(.*?)</p>', preview.text).group(  # type: ignore[union-attr]
+        1
+    ) == ("Répondez à ce message avec le numéro de votre commande\u00a0: nous la retrouvons.")
+    assert texts_file.read_text(encoding="utf-8") == original  # a preview saves nothing
+
+    saved = editor.post(url, data={**data, "action": "save"})
+    assert saved.status_code == 303, saved.text
+    clear_caches()
+    assert render(ORDER_TRACKING, "btomic", "en", channel="email") == NEW_EMAIL_EN
+    assert render(ORDER_TRACKING, "btomic", "fr") == web_fr  # the chat's wording is unchanged
+    assert yaml.safe_load(texts_file.read_text(encoding="utf-8"))[ORDER_TRACKING]["email"] == {
+        "fr": "Répondez à ce message avec le numéro de votre commande\u00a0: nous la retrouvons.",
+        "en": NEW_EMAIL_EN,
+    }
+
+    page = editor.get("/console/answers?store=btomic")
+    assert _cell(page.text, f"{ORDER_TRACKING}--email", "answer-email-en") == (
+        "Reply to this message with your order&#39;s number: we will find it."
+    )
+    (version,) = re.findall(r'name="version" value="([^"]+)"', page.text)
+    editor.post(
+        "/console/answers/btomic/revert",
+        data={"csrf_token": csrf_of(page.text), "version": version},
+    )
+    clear_caches()
+    assert texts_file.read_text(encoding="utf-8") == original
+    assert render(ORDER_TRACKING, "btomic", "en", channel="email").startswith(
+        "You can see the detailed status"
+    )
+
+
+def test_saving_the_chat_wording_keeps_the_email_wording(editor: TestClient, stores: Path) -> None:
+    """The form posts the channel's wording back as it was: changing the chat text does not
+    drop what e-mail customers get (the editor used to write the block without it)."""
+    from html import unescape
+
+    url = f"/console/answers/btomic/texts/{ORDER_TRACKING}"
+    form = editor.get(url)
+    fields = {
+        name: " ".join(value.split())
+        for name, value in re.findall(
+            r'<textarea name="([a-z_]+)"[^>]*>(.*?)</textarea>', form.text, re.S
+        )
+    }
+    email_before = render(ORDER_TRACKING, "btomic", "fr", channel="email")
+    saved = editor.post(
+        url,
+        data={
+            **{name: unescape(value) for name, value in fields.items()},
+            "fr": "Où est ma commande ? Donnez-moi son numéro (par exemple {order_prefix}-123456).",
+            "csrf_token": csrf_of(form.text),
+            "action": "save",
+        },
+    )
+    assert saved.status_code == 303, saved.text
+    clear_caches()
+    assert render(ORDER_TRACKING, "btomic", "fr").startswith("Où est ma commande\u202f?")
+    assert render(ORDER_TRACKING, "btomic", "fr", channel="email") == email_before
+
+
+def test_an_email_wording_in_one_language_only_is_refused(editor: TestClient, stores: Path) -> None:
+    url = "/console/answers/btomic/texts/utter_payment_methods"
+    before = (stores / "btomic" / "texts.yml").read_bytes()
+    refused = editor.post(
+        url,
+        data={
+            "csrf_token": csrf_of(editor.get(url).text),
+            "fr": NEW_FR,
+            "en": NEW_EN,
+            "email_fr": "Par e-mail : nous acceptons la carte.",
+            "email_en": "",
+            "action": "save",
+        },
+    )
+    assert refused.status_code == 400
+    assert "utter_payment_methods [email] has no en text" in refused.text
+    assert "Par e-mail\u00a0: nous acceptons la carte.</textarea>" in refused.text  # kept
+    assert (stores / "btomic" / "texts.yml").read_bytes() == before
+
+
+def test_a_part_of_composed_answers_is_edited_for_one_shop(
+    editor: TestClient, stores: Path
+) -> None:
+    from bot.answers.library import render_part
+
+    url = "/console/answers/btomic/texts/part_status_shipped"
+    form = editor.get(url)
+    assert form.status_code == 200 and "{order}" in form.text  # a value the code sends
+    common = yaml.safe_load((stores / "_common" / "texts.yml").read_text(encoding="utf-8"))
+    block = common["part_status_shipped"]
+    saved = editor.post(
+        url,
+        data={
+            "csrf_token": csrf_of(form.text),
+            "fr": block["fr"],
+            "en": "Good news: your BTOMIC order {order} is on its way.",
+            "action": "save",
+        },
+    )
+    assert saved.status_code == 303, saved.text
+    clear_caches()
+    assert render_part("part_status_shipped", "btomic", "en", {"order": "BT-1"}) == (
+        "Good news: your BTOMIC order BT-1 is on its way."
+    )
+    values = dict.fromkeys(block.get("arguments", []), "") | {"order": "OM-1"}
+    assert not render_part("part_status_shipped", "om-system", "en", values).startswith(
+        "Good news"
+    )  # the other shop keeps the common wording
+    assert editor.get("/console/answers/btomic/texts/part_nonexistent").status_code == 404
+
+
+def test_an_email_wording_saved_in_the_console_is_live_in_the_running_answer_service(
+    editor: TestClient, stores: Path, tmp_path: Path
+) -> None:
+    """A real answer service process (Rasa's NLG endpoint) on the same shop folders: the next
+    e-mail turn gets the new wording, the chat keeps its own."""
+    import time
+
+    import httpx
+
+    from devstack.stack import Stack, answer_service, free_port
+
+    port = free_port()
+    token = "answer-service-token-for-this-test"
+    service = answer_service(
+        port=port, env={"STORES_DIR": str(stores), "ANSWER_SERVICE_TOKEN": token}
+    )
+
+    def nlg(channel: str) -> str:
+        body = {
+            "response": ORDER_TRACKING,
+            "arguments": {},
+            "tracker": {
+                "sender_id": "c1",
+                "slots": {"store": "btomic", "language": "en"},
+                "latest_message": {"text": "where is my order", "metadata": {"channel": channel}},
+            },
+            "channel": {"name": "rest"},
+        }
+        answer = httpx.post(f"http://127.0.0.1:{port}/nlg?token={token}", json=body, timeout=10)
+        answer.raise_for_status()
+        return str(answer.json()["text"])
+
+    with Stack([service], log_dir=tmp_path / "log").running():
+        web_before = nlg("web")
+        assert nlg("email").startswith("You can see the detailed status")
+        url = f"/console/answers/btomic/texts/{ORDER_TRACKING}"
+        block = yaml.safe_load((stores / "btomic" / "texts.yml").read_text(encoding="utf-8"))[
+            ORDER_TRACKING
+        ]
+        saved = editor.post(
+            url,
+            data={
+                "csrf_token": csrf_of(editor.get(url).text),
+                "fr": block["fr"],
+                "en": block["en"],
+                "email_fr": NEW_EMAIL_FR,
+                "email_en": NEW_EMAIL_EN,
+                "action": "save",
+            },
+        )
+        assert saved.status_code == 303, saved.text
+        deadline = time.monotonic() + 15  # the service looks at the files every 2 s
+        while nlg("email") != NEW_EMAIL_EN:
+            assert time.monotonic() < deadline, "the e-mail wording never reached the service"
+            time.sleep(0.5)
+        assert nlg("web") == web_before

@@ -13,8 +13,8 @@ from sqlalchemy import select as sql_select
 from bot.config import PROJECT_ROOT, Settings
 from bot.db.console import ConsoleUser, ConsoleUserShop, Role
 from bot.db.session import make_engine, session_factory
-from devstack.stack import banner
 from bot.stores import store_ids
+from devstack.stack import banner
 from tests.console.conftest import MakeConsole, login
 
 

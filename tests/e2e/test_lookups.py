@@ -24,8 +24,8 @@ from bot.business_days import add_business_days
 from bot.config import PROJECT_ROOT
 from bot.db.mailbox import Handoff
 from bot.i18n import format_date
-from devstack.stack import Stack, action_secret, action_service, free_port
 from bot.stores import load_store
+from devstack.stack import Stack, action_secret, action_service, free_port
 from tests.conftest import LiveStack, new_sender, texts
 
 pytestmark = pytest.mark.e2e

@@ -105,6 +105,7 @@ class RunningStack:
     gateway_url: str
     ports: dict[str, int]
     load: Load
+    database_url: str
     # (kill time, time the first turn after it was answered) of each kill.
     outages: list[tuple[float, float]] = field(default_factory=list)
 
@@ -176,7 +177,7 @@ def running(
 
     threading.Thread(target=pump, daemon=True).start()
     gateway_url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
-    stack = RunningStack(process, lines, [], gateway_url, ports, Load(gateway_url))
+    stack = RunningStack(process, lines, [], gateway_url, ports, Load(gateway_url), database_url)
     try:
         stack.wait_for("Ready in")
         stack.load.start()
@@ -184,8 +185,15 @@ def running(
     finally:
         stack.load.stop()
         if process.poll() is None:
-            process.kill()  # only when a test failed half-way: the last test stops it properly
-            process.wait()
+            # Only when a test failed half-way or was deselected (the last test stops it
+            # itself): SIGTERM, so that the supervisor stops its processes too (a SIGKILL of it
+            # alone left Rasa, the action server, the answer service and the gateway running).
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         failed = [t for t in stack.load.turns if not t.ok]
         TEST_FIGURES.append(
             f"make run under a chat load: {len(stack.load.turns)} turns, {len(failed)} failed "
@@ -252,6 +260,66 @@ def test_make_run_keeps_the_rasa_api_and_the_action_server_internal(
     actions = f"http://127.0.0.1:{running.ports['ACTION_SERVER_PORT']}"
     assert httpx.post(f"{actions}/webhook", json={}, timeout=10).status_code == 401
     assert httpx.get(f"{actions}/health", timeout=10).status_code == 200
+
+
+def test_make_run_prints_the_console_url_and_how_to_create_the_first_account(
+    running: RunningStack,
+) -> None:
+    """What `make run` prints leads to a working console: the printed address answers, and
+    the printed command (`make user` runs `python -m bot.console.users create`) makes an
+    account that signs in there."""
+    import re
+
+    line = running.seen[running.wait_for("Support console:")]
+    url = line.split("Support console:", 1)[1].strip()
+    assert url == f"http://localhost:{running.ports['GATEWAY_PORT']}/console", line
+    first = running.wait_for("first account: `make user`")
+    last = running.wait_for("Accounts page", after=first)
+    advice = " ".join(" ".join(running.seen[first : last + 1]).split())
+    assert "first account: `make user` in another terminal (an admin of `all` shops)" in advice
+    console = url.replace("localhost", "127.0.0.1")
+    with httpx.Client(timeout=30, follow_redirects=False) as client:
+        page = client.get(f"{console}/login")
+        assert page.status_code == 200 and "Sign in" in page.text
+        # What `make user` runs, with the answers a person types given on the command line.
+        created = subprocess.run(  # noqa: S603 - this interpreter and the project's module
+            [
+                sys.executable,
+                "-m",
+                "bot.console.users",
+                "create",
+                "--email",
+                "first.admin@shops.example",
+                "--name",
+                "First Admin",
+                "--role",
+                "admin",
+                "--shops",
+                "all",
+                "--password-stdin",
+            ],
+            input="first admin password\n",
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "DATABASE_URL": running.database_url},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert created.returncode == 0, created.stderr
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token, "no CSRF token on the login page"
+        signed_in = client.post(
+            f"{console}/login",
+            data={
+                "email": "first.admin@shops.example",
+                "password": "first admin password",
+                "csrf_token": token.group(1),
+                "next": "/console",
+            },
+        )
+        assert signed_in.status_code == 303, signed_in.text[:300]
+        inbox = client.get(f"{console}/handoffs")
+        assert inbox.status_code == 200 and "Handoff inbox" in inbox.text
 
 
 def test_the_action_server_main_process_killed(running: RunningStack) -> None:

@@ -29,6 +29,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bot.secret_rules import generate_secret
 from devstack.scale import (
     ScaleConfig,
     ScaleError,
@@ -37,7 +38,6 @@ from devstack.scale import (
     drop_database,
     nginx_binary,
 )
-from bot.secret_rules import generate_secret
 from tests.conftest import load_demo_database
 from tests.mail.helpers import SmtpServer
 from tests.services import TEST_FIGURES, missing
@@ -240,9 +240,10 @@ def check_turns_stored_once_in_order(
     return problems
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def scaled(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scaled]:
-    """The scaled stack, started once for the module's tests (they run in file order)."""
+    """The scaled stack, started once for the package's tests: test_console_scale.py, then
+    test_scale_out.py (whose last tests kill and freeze servers); each runs in file order."""
     postgres_url, redis_url = required_backends()
     run_id = uuid.uuid4().hex[:10]
     orders_db, tracker_db = f"scale_orders_{run_id}", f"scale_tracker_{run_id}"
