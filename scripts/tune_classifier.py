@@ -64,7 +64,9 @@ def cache_key(
     """What fold rankings depend on: the examples, the folds, the options and the code."""
     digest = hashlib.sha256()
     digest.update(json.dumps([[e["text"], e["intent"]] for e in examples]).encode())
-    digest.update(json.dumps([[int(i) for i in f] for f in folds] + [options], sort_keys=True).encode())
+    digest.update(
+        json.dumps([[int(i) for i in f] for f in folds] + [options], sort_keys=True).encode()
+    )
     for name in ("intent_classifier.py", "normalise.py"):
         digest.update((ROOT / "bot" / "nlu" / name).read_bytes())
     return digest.hexdigest()[:16]
@@ -284,7 +286,7 @@ def main() -> int:
                         fallback_rows(examples, ranked_by[chosen]),
                         g["threshold"],
                         g["ambiguity_threshold"],
-                        wrong=w,
+                        wrong_cost=w,
                     ),
                 }
                 for g in tuning["grid"]

@@ -87,14 +87,14 @@ async def fold_predictions(
 
 
 def cost(
-    rows: list[dict[str, Any]], threshold: float, ambiguity: float, wrong: float = WRONG
+    rows: list[dict[str, Any]], threshold: float, ambiguity: float, wrong_cost: float = WRONG
 ) -> dict[str, float]:
     total, wrong, clarified = 0.0, 0, 0
     for r in rows:
         fallback = r["c1"] < threshold or (r["c1"] - r["c2"]) < ambiguity
         if not fallback:
             if r["first"] != r["gold"]:
-                total += wrong
+                total += wrong_cost
                 wrong += 1
         else:
             clarified += 1
