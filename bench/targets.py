@@ -27,6 +27,7 @@ from devstack.stack import (
     action_secret,
     action_service,
     answer_service,
+    answer_token,
     free_port,
     gateway_service,
     rasa_service,
@@ -50,6 +51,7 @@ class Target:
     startup: dict[str, Any] | None = None
     # The answer service (Rasa's NLG endpoint) the Rasa servers started here use.
     answer_port: int | None = None
+    answer_token: str | None = None
     # The action server's shared secret (ACTION_SERVER_SECRET for one given by --action-url).
     action_secret: str = field(default_factory=action_secret)
 
@@ -208,7 +210,14 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
     )
     try:
         # Every Rasa server started here gets its texts from this answer service.
-        answers = target.start("answer service", answer_service(port=free_port(), env=env))
+        # With a token of this run, like every answer service (it refuses to start without).
+        target.answer_token = answer_token()
+        answers = target.start(
+            "answer service",
+            answer_service(
+                port=free_port(), env={**env, "ANSWER_SERVICE_TOKEN": target.answer_token}
+            ),
+        )
         target.answer_port = answers.port
         if not args.rasa_url:
             action = target.start(
@@ -222,6 +231,7 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
                 tracker_db=work / "tracker.db",
                 action_secret=target.action_secret,
                 answer_port=target.answer_port,
+                answer_token=target.answer_token,
             )
             log("starting the Rasa server (timed: start-up to first answer)...")
             rasa_stack, rasa, timings = start_rasa_timed(
@@ -244,6 +254,7 @@ def start_target(args: argparse.Namespace, work: Path) -> Target:
                 tracker_db=work / "tracker.db",
                 action_secret=target.action_secret,
                 answer_port=target.answer_port,
+                answer_token=target.answer_token,
             )
         if not args.gateway_url:
             gateway = gateway_service(

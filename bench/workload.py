@@ -34,7 +34,7 @@ FAQ_TURNS = [
     ("om-system", "en", "How much does shipping cost?"),
 ]
 # Order-status turns: one message with the order number and its owner's e-mail (the demo
-# orders of bot/db/demo_orders.yml), and a word the right answer must contain.
+# orders of data/stores/<shop>/demo_orders.yml), and a word the right answer must contain.
 ORDER_TURNS = [
     (
         "om-system",

@@ -18,8 +18,9 @@ from dotenv import dotenv_values
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.errors import BotError
 from bot.secret_rules import password_problem, secret_problem
-from bot.shops import FALLBACK_DEFAULT_STORE
+from bot.shops import default_store
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
@@ -47,6 +48,14 @@ def env_file_values(
     }
 
 
+def _registry_default_store() -> str:
+    """The registry's default shop; "" when there is no shop (the first use says so)."""
+    try:
+        return default_store()
+    except BotError:
+        return ""
+
+
 class Settings(BaseSettings):
     """The app environment's configuration; each field maps to an upper-case variable."""
 
@@ -69,8 +78,8 @@ class Settings(BaseSettings):
     database_statement_timeout_s: float = 5.0
 
     # Store used when a channel does not say which shop the customer is on (a folder of
-    # data/stores/, see bot/shops.py).
-    default_store: str = FALLBACK_DEFAULT_STORE
+    # data/stores/, see bot/shops.py); unset: the registry's (data/stores/_common/registry.yml).
+    default_store: str = Field(default_factory=_registry_default_store)
 
     # Where the processes listen / reach each other.
     rasa_url: str = "http://127.0.0.1:5005"

@@ -2,9 +2,12 @@
 
 A shop is the folder ``data/stores/<shop id>/`` holding ``facts.yml`` (its identity and the
 facts of its FAQ, each with the FAQ's words), ``faq.fr.txt`` (the FAQ page they quote) and
-``texts.yml`` (its answers). No code lists the shops: every part that needs them (the settings'
-default store, the NLU component that tags each message with its store, the gateway, the mail
-routing, the demo data, the answer service) asks this module.
+``texts.yml`` (its answers), optionally ``demo.yml`` (its demo page and demo catalogue) and
+``demo_orders.yml`` (its demo orders). No code lists the shops: every part that needs them (the
+NLU component that tags each message with its store, the gateway, the mail routing, the demo
+data, the answer service) asks this module. Which shop answers when a channel names none is
+``DEFAULT_STORE``, else ``default_store`` in ``data/stores/_common/registry.yml``, else the
+first shop.
 
 The module needs only the standard library and PyYAML, so both environments import it: the
 Rasa environment (``bot.nlu``) as well as the app environment. The folder list is read again
@@ -29,11 +32,14 @@ from bot.errors import UnknownStoreError
 
 __all__ = [
     "DEFAULT_STORES_DIR",
-    "FALLBACK_DEFAULT_STORE",
+    "DEMO_FILE",
+    "DEMO_ORDERS_FILE",
     "FACTS_FILE",
     "FAQ_FILE",
     "REGISTRY_TTL_S",
     "TEXTS_FILE",
+    "default_store",
+    "read_shop_yaml",
     "resolve_store",
     "shop_dir",
     "shop_ids",
@@ -49,13 +55,18 @@ STORES_DIR_ENV_VAR = "STORES_DIR"
 FACTS_FILE = "facts.yml"
 FAQ_FILE = "faq.fr.txt"
 TEXTS_FILE = "texts.yml"
-#: The default shop when DEFAULT_STORE is not set (Settings.default_store's default too).
-FALLBACK_DEFAULT_STORE = "om-system"
+DEMO_FILE = "demo.yml"
+DEMO_ORDERS_FILE = "demo_orders.yml"
+#: The folder of what is no shop's own (shared texts, the registry's settings): no shop.
+COMMON_DIR = "_common"
+#: The registry's settings in the common folder: ``default_store``.
+REGISTRY_FILE = "registry.yml"
 #: Seconds the list of shop folders is kept before the folder is looked at again.
 REGISTRY_TTL_S = 2.0
 
 _lock = threading.Lock()
 _cache: dict[Path, tuple[float, tuple[str, ...]]] = {}
+_default_cache: dict[Path, tuple[float, str | None]] = {}
 
 
 def stores_dir() -> Path:
@@ -102,6 +113,64 @@ def shop_ids(directory: Path | None = None, *, fresh: bool = False) -> tuple[str
     return ids
 
 
+def read_shop_yaml(store_id: str, name: str, directory: Path | None = None) -> dict[str, Any]:
+    """A YAML file of a shop folder (or of ``_common``) as plain data; empty when it is absent.
+
+    Raises:
+        ConfigurationError: the file cannot be read or is not a mapping.
+    """
+    import yaml  # PyYAML: both environments have it
+
+    from bot.errors import ConfigurationError
+
+    path = shop_dir(store_id, directory) / name
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{path}: not a mapping")
+    return data
+
+
+def default_store(directory: Path | None = None) -> str:
+    """The shop that answers when neither the channel nor ``DEFAULT_STORE`` names one.
+
+    ``default_store`` of ``_common/registry.yml``, else the first shop of the registry.
+
+    Raises:
+        UnknownStoreError: there is no shop, or the file names one that is not a shop.
+    """
+    ids = shop_ids(directory)
+    if not ids:
+        raise UnknownStoreError(
+            f"no shop folder with a {FACTS_FILE} in {directory or stores_dir()}"
+        )
+    folder = directory or stores_dir()
+    now = time.monotonic()
+    with _lock:
+        cached = _default_cache.get(folder)
+    if cached is not None and now - cached[0] < REGISTRY_TTL_S:
+        configured = cached[1]
+    else:
+        settings = read_shop_yaml(COMMON_DIR, REGISTRY_FILE, folder)
+        configured = _normalise(settings.get("default_store"))
+        with _lock:
+            _default_cache[folder] = (now, configured)
+    if configured is None:
+        return ids[0]
+    if configured not in ids:
+        raise UnknownStoreError(
+            f"{COMMON_DIR}/{REGISTRY_FILE} names the default store {configured!r}, "
+            f"which is not a shop: {ids}"
+        )
+    return configured
+
+
 def _normalise(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
@@ -126,7 +195,7 @@ def resolve_store(
         requested: the id as received; surrounding spaces and case are ignored; None, empty
             or not a string means "not said".
         default: the deployment's default shop; None reads ``DEFAULT_STORE`` from
-            ``environ`` (``os.environ``), else the first shop of the registry.
+            ``environ`` (``os.environ``), else :func:`default_store`.
         known: the shop ids (default: :func:`shop_ids`).
         environ: where ``DEFAULT_STORE`` is read when ``default`` is None.
 
@@ -139,7 +208,7 @@ def resolve_store(
         raise UnknownStoreError(f"no shop folder with a {FACTS_FILE} in {stores_dir()}")
     if default is None:
         env = os.environ if environ is None else environ
-        default = _normalise(env.get("DEFAULT_STORE")) or FALLBACK_DEFAULT_STORE
+        default = _normalise(env.get("DEFAULT_STORE")) or default_store()
     fallback = _normalise(default) or ""
     if fallback not in ids:
         raise UnknownStoreError(

@@ -43,6 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import PROJECT_ROOT, VAR_DIR
 from bot.secret_rules import generate_secret
+from bot.shops import resolve_store
 from devstack.stack import (
     DEFAULT_MODEL,
     PortInUseError,
@@ -456,7 +457,8 @@ class ScaleConfig:
     fail_timeout_s: int = DEFAULT_FAIL_TIMEOUT_S
     model: Path = DEFAULT_MODEL
     work_dir: Path = SCALE_DIR
-    default_store: str = "om-system"
+    # The shop of messages that name none (None: the registry's default, bot.shops).
+    default_store: str | None = None
     # Extra environment of the gateways (e.g. SMTP_URL for the e-mail worker).
     gateway_env: Mapping[str, str] = field(default_factory=dict)
     # Outbound mail (the production profile requires SMTP_URL). Unset (and not in
@@ -528,7 +530,7 @@ class ScaleStack:
             "DATABASE_URL": config.orders_url,
             "RASA_TOKEN": config.token,
             "EMAIL_WEBHOOK_SECRET": config.webhook_secret,
-            "DEFAULT_STORE": config.default_store,
+            "DEFAULT_STORE": resolve_store(config.default_store),
             # The support console: its session key, and the shared tracker store it reads.
             "CONSOLE_SESSION_SECRET": os.environ.get("CONSOLE_SESSION_SECRET") or generate_secret(),
             "TRACKER_STORE_URL": config.tracker_url,
@@ -554,7 +556,7 @@ class ScaleStack:
                 answer_service_token=config.answer_token,
                 action_server_secret=config.action_secret,
             ),
-            "DEFAULT_STORE": config.default_store,
+            "DEFAULT_STORE": resolve_store(config.default_store),
         }
         self.action_services = [
             action_service(

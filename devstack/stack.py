@@ -34,7 +34,7 @@ from bot.action_server import SECRET_HEADER as ACTION_SECRET_HEADER
 from bot.config import PROJECT_ROOT, VAR_DIR, Settings, env_file_values, get_settings
 from bot.mail.worker import LOCAL_SMTP_PORT, local_smtp_url
 from bot.secret_rules import generate_secret, redact
-from bot.shops import shop_ids
+from bot.shops import resolve_store, shop_ids
 
 logger = logging.getLogger(__name__)
 
@@ -817,7 +817,7 @@ def default_stack(*, store: str | None = None, var_dir: Path = VAR_DIR) -> Stack
     settings = get_settings()
     # Every process gets the settings of `.env` in its environment: Rasa's NLU reads
     # DEFAULT_STORE and STORES_DIR from there only (it has no settings class).
-    extra = {**env_file_values(), "DEFAULT_STORE": store or settings.default_store}
+    extra = {**env_file_values(), "DEFAULT_STORE": resolve_store(store, settings.default_store)}
     if var_dir != VAR_DIR:
         extra["TRACKER_STORE_URL"] = f"sqlite:///{var_dir / 'rasa-tracker.db'}"
     mail = local_mail(settings)

@@ -3,7 +3,7 @@
 Usage: .venv-rasa/bin/python scripts/rasa_interactive.py [rasa interactive arguments]
 (`make interactive` runs it through scripts/shell.py, with the action server started).
 
-Two things of Rasa's interactive learning are changed, nothing else:
+Three things of Rasa's interactive learning are changed, nothing else:
 
 1. The files offered when the agent saves. Rasa offers `data/nlu.yml` and `domain.yml`, and
    would rewrite both from its parsed copy: every comment, the order of the examples and the
@@ -21,17 +21,31 @@ Two things of Rasa's interactive learning are changed, nothing else:
    `[]{"entity": "language", ...}` annotations) and out of the saved examples and stories,
    where they would become bogus annotations. The slots they fill are set as usual, so the
    bot still answers in the conversation's language and for the chosen shop.
+
+3. Rasa's HTTP API. `rasa interactive` serves it (`/conversations/.../execute`,
+   `/tracker/events`...) on every interface (0.0.0.0) and without a token, and talks to it
+   itself. Here it needs the token of RASA_TOKEN (scripts/shell.py draws one per session; the
+   wrapper refuses to start without it), compared in constant time as in every Rasa server of
+   the project (bot/rasa_ext/constant_time_token.py), the interactive client sends it, and the
+   server listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import rasa.core.training.interactive as interactive
 from rasa.__main__ import main
+from rasa.core import run
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.rasa_ext import constant_time_token
+from bot.rasa_ext.cli import TOKEN_ENV_VAR
 
 SAFE_PATHS = {
     "nlu": "data/nlu/interactive.yml",
@@ -98,6 +112,43 @@ def run_with_safe_paths(
     _run_interactive_learning(file_importer, skip_visualization, server_args=args, **extra)
 
 
+#: Where the interactive server listens: this machine only.
+HOST = "127.0.0.1"
+
+
+def serve_with_token(token: str) -> Callable[..., Any]:
+    """Rasa's `_serve_application` for interactive learning, on :data:`HOST`, its client
+    sending ``token`` (Rasa's listens on 0.0.0.0 and sends none)."""
+
+    def serve(
+        app: Any, file_importer: Any, skip_visualization: bool, conversation_id: str, port: int
+    ) -> Any:
+        endpoint = EndpointConfig(url=f"http://{HOST}:{port}", token=token)
+
+        async def run_interactive_io(running_app: Any) -> None:
+            await interactive.record_messages(
+                endpoint=endpoint,
+                file_importer=file_importer,
+                skip_visualization=skip_visualization,
+                conversation_id=conversation_id,
+            )
+            running_app.stop()
+
+        app.add_task(run_interactive_io)
+        interactive.update_sanic_log_level()
+        app.run(host=HOST, port=port)
+        return app
+
+    return serve
+
+
+def install_token(token: str) -> None:
+    """Rasa's interactive API: ``token`` required (constant-time check), loopback only."""
+    constant_time_token.install()
+    run.configure_app = functools.partial(run.configure_app, auth_token=token)
+    interactive._serve_application = serve_with_token(token)
+
+
 def install() -> None:
     """Patches Rasa's interactive module (its functions call each other through globals)."""
     interactive.run_interactive_learning = run_with_safe_paths
@@ -109,6 +160,13 @@ def install() -> None:
 
 
 if __name__ == "__main__":
+    rasa_token = os.environ.get(TOKEN_ENV_VAR)
+    if not rasa_token:
+        raise SystemExit(
+            f"error: {TOKEN_ENV_VAR} is not set: Rasa's API would be open to every process of "
+            "this machine (`make interactive` draws one per session)."
+        )
     install()
+    install_token(rasa_token)
     sys.argv = ["rasa", "interactive", *sys.argv[1:]]
     main()

@@ -36,7 +36,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from bot.config import PROJECT_ROOT, VAR_DIR, get_settings
-from bot.shops import shop_ids
+from bot.secret_rules import generate_secret
+from bot.shops import resolve_store, shop_ids
 from devstack.stack import (
     DEFAULT_MODEL,
     LOG_DIR,
@@ -134,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--store",
         choices=shop_ids(),
         default=None,
-        help="the shop the answers are for (default: DEFAULT_STORE, om-system)",
+        help="the shop the answers are for (default: DEFAULT_STORE, else the registry's default)",
     )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     args = parser.parse_args(argv)
@@ -146,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 1
     settings = get_settings()
-    store = args.store or settings.default_store
+    store = resolve_store(args.store, settings.default_store)
     env = {"DEFAULT_STORE": store}
     action_port = settings.action_server_port
     # The answer service renders every text (Rasa's NLG endpoint): it runs beside the action
@@ -216,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Rasa 3.6 pins SQLAlchemy 1.4 and warns about 2.0 at every start: noise for agents.
             # (Other libraries' deprecation warnings remain: sanic-cors turns them back on.)
             "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            # `rasa interactive` serves Rasa's HTTP API: it needs a token of this session
+            # (scripts/rasa_interactive.py), never written anywhere, like every Rasa API of the
+            # project. `rasa shell` serves no API.
+            "RASA_TOKEN": generate_secret(),
         }
         command = rasa_command(args.mode, model=args.model, endpoints=endpoints, port=free_port())
         code = run_foreground(command, rasa_env)

@@ -7,6 +7,7 @@ SQLite tracker store, so tests never touch the developer's `var/` files.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -155,6 +156,18 @@ class LiveStack:
         result: list[dict[str, Any]] = response.json()
         return result
 
+    def chat(self, text: str, *, sender: str, store: str) -> str:
+        """One message through the gateway's web chat, as the widget sends it; the bot's
+        texts, joined, spaces collapsed."""
+        response = httpx.post(
+            f"{self.gateway_url}/api/chat",
+            json={"sender_id": sender, "message": text, "store": store},
+            timeout=60,
+        )
+        response.raise_for_status()
+        messages: list[dict[str, Any]] = response.json()["messages"]
+        return " ".join(" ".join(str(m.get("text") or "").split()) for m in messages)
+
     def tracker(self, sender: str, *, include_events: str = "AFTER_RESTART") -> dict[str, Any]:
         """The conversation's tracker from Rasa's HTTP API (``include_events="ALL"``: the
         events before a restart too; Rasa's default shows only those after the last one)."""
@@ -178,12 +191,29 @@ def texts(messages: list[dict[str, Any]]) -> str:
     return "\n".join(m.get("text", "") for m in messages if m.get("text"))
 
 
-@pytest.fixture(scope="session")
-def live_stack(
-    trained_model: Path, demo_database_url: str, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def running_stack(
+    work: Path,
+    *,
+    model: Path,
+    database_url: str,
+    stores: Path | None = None,
+    gateway_env: Mapping[str, str] | None = None,
 ) -> Iterator[LiveStack]:
-    """The real action server, Rasa server and gateway, started once per test session."""
-    work = tmp_path_factory.mktemp("stack")
+    """The real action server, answer service, Rasa server and gateway, on free ports.
+
+    Each stack draws its secrets as `make run` does (the answer service's token, the action
+    server's shared secret, Rasa's API token) and keeps its endpoints file, tracker store and
+    logs in ``work``.
+
+    Args:
+        work: this stack's folder.
+        model: the Rasa model to serve.
+        database_url: the orders database (with its demo data).
+        stores: the shops' folders every process reads (``STORES_DIR``); None: a copy of
+            ``data/stores`` in ``work``, so a test may edit a shop of the running stack.
+        gateway_env: more settings of the gateway (SMTP, webhook secret, rate limit...).
+    """
     rasa_port, action_port, gateway_port = free_port(), free_port(), free_port()
     answer_port, token, secret = free_port(), answer_token(), action_secret()
     # Rasa's HTTP API needs its token here as in every profile.
@@ -196,11 +226,12 @@ def live_stack(
         answer_port=answer_port,
         answer_token=token,
     )
-    stores = work / "stores"
-    shutil.copytree(DEFAULT_STORES_DIR, stores)
+    if stores is None:
+        stores = work / "stores"
+        shutil.copytree(DEFAULT_STORES_DIR, stores)
     env = {
         "STORES_DIR": str(stores),
-        "DATABASE_URL": demo_database_url,
+        "DATABASE_URL": database_url,
         "RASA_URL": f"http://127.0.0.1:{rasa_port}",
         "RASA_TOKEN": api_token,
         "DEFAULT_STORE": "om-system",
@@ -214,11 +245,11 @@ def live_stack(
             rasa_service(
                 port=rasa_port,
                 endpoints=endpoints,
-                model=trained_model,
+                model=model,
                 env=env,
                 auth_token=api_token,
             ),
-            gateway_service(port=gateway_port, env=env),
+            gateway_service(port=gateway_port, env={**env, **(gateway_env or {})}),
         ],
         log_dir=work / "log",
     )
@@ -227,13 +258,24 @@ def live_stack(
             rasa_url=f"http://127.0.0.1:{rasa_port}",
             action_url=f"http://127.0.0.1:{action_port}",
             gateway_url=f"http://127.0.0.1:{gateway_port}",
-            database_url=demo_database_url,
+            database_url=database_url,
             stack=stack,
             action_secret=secret,
             rasa_token=api_token,
             tracker_url=f"sqlite:///{work / 'tracker.db'}",
             stores_dir=stores,
         )
+
+
+@pytest.fixture(scope="session")
+def live_stack(
+    trained_model: Path, demo_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveStack]:
+    """The real action server, answer service, Rasa server and gateway, started once per
+    test session."""
+    work = tmp_path_factory.mktemp("stack")
+    with running_stack(work, model=trained_model, database_url=demo_database_url) as stack:
+        yield stack
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -53,7 +53,7 @@ import yaml
 from bot.config import PROJECT_ROOT
 from bot.errors import ConfigurationError, UnknownStoreError
 from bot.i18n import Lang
-from bot.shops import FACTS_FILE, REGISTRY_TTL_S, TEXTS_FILE, shop_ids, stores_dir
+from bot.shops import COMMON_DIR, FACTS_FILE, REGISTRY_TTL_S, TEXTS_FILE, shop_ids, stores_dir
 from bot.stores import StoreFile, read_store_file
 from bot.typography import french_typography, typography_errors
 
@@ -68,6 +68,7 @@ __all__ = [
     "check_shop",
     "faq_text_names",
     "intent_names",
+    "nlu_intent_names",
     "common_texts",
     "part_names",
     "placeholders",
@@ -85,7 +86,6 @@ LANGUAGES: tuple[Lang, ...] = ("fr", "en")
 #: The channels a text may have its own wording for (the conversation's ``channel`` metadata).
 CHANNELS: tuple[str, ...] = ("email", "web")
 #: The folder of the shop-independent texts, beside the shop folders (the registry skips it).
-COMMON_DIR = "_common"
 DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
 
 #: The prefix of the texts that are parts of composed answers (not responses of the domain).
@@ -268,10 +268,38 @@ def response_names(domain_file: Path = DOMAIN_FILE) -> tuple[str, ...]:
     return names[0]
 
 
+def _nlu_intents(path: Path) -> tuple[str, ...]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+    entries = (data or {}).get("nlu") if isinstance(data, Mapping) else None
+    return tuple(
+        str(entry["intent"])
+        for entry in entries or []
+        if isinstance(entry, Mapping) and isinstance(entry.get("intent"), str)
+    )
+
+
+def nlu_intent_names(data_dir: Path) -> tuple[str, ...]:
+    """The intents of the NLU data: every ``- intent:`` block of the YAML files of ``data_dir``
+    (the shop folders aside), sorted."""
+    names: set[str] = set()
+    for path in sorted(data_dir.rglob("*.yml")):
+        if stores_dir() in path.parents or path.relative_to(data_dir).parts[0] == "stores":
+            continue
+        names.update(_CACHE.get(path, _nlu_intents))
+    return tuple(sorted(names))
+
+
 def intent_names(domain_file: Path = DOMAIN_FILE) -> tuple[str, ...]:
-    """The intents of ``domain.yml``."""
+    """The intents the bot knows: those of ``domain.yml``, then those of the NLU data beside it
+    (``data/``) that it does not list, which the training adds to the domain
+    (:mod:`bot.rasa_ext.faq_importer`)."""
     names: tuple[tuple[str, ...], tuple[str, ...]] = _CACHE.get(domain_file, _domain_names)
-    return names[1]
+    domain = names[1]
+    added = [name for name in nlu_intent_names(domain_file.parent / "data") if name not in domain]
+    return (*domain, *added)
 
 
 def faq_text_names(texts: Iterable[ShopTexts], domain_file: Path = DOMAIN_FILE) -> tuple[str, ...]:
@@ -279,8 +307,8 @@ def faq_text_names(texts: Iterable[ShopTexts], domain_file: Path = DOMAIN_FILE) 
 
     An intent is answered by ``actions/faq.py`` with its text ``utter_<intent>`` (and offered
     as a topic with ``utter_topic_<intent>``), named in no rule and no ``responses`` entry: such
-    a text is valid when its intent is one of the domain's, and once one file has it, every
-    shop needs it.
+    a text is valid when its intent is one of the domain's or of the NLU data
+    (:func:`intent_names`), and once one file has it, every shop needs it.
     """
     responses = set(response_names(domain_file))
     intents = set(intent_names(domain_file))

@@ -167,6 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5057)
     args = parser.parse_args(argv)
+    if not os.environ.get(TOKEN_ENV_VAR):
+        # An internal service authenticates its callers: without a token any process of the
+        # machine (or of the network, on --host 0.0.0.0) could use it.
+        print(
+            f"error: {TOKEN_ENV_VAR} is not set: the answer service answers only callers with "
+            "its token (Rasa sends it from its endpoints file; make run draws one per run).",
+            file=sys.stderr,
+        )
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     uvicorn.run(
         "bot.answers.service:app", host=args.host, port=args.port, access_log=False, workers=1

@@ -1,19 +1,27 @@
 """The demo shop pages' content and HTML rendering (no template engine needed).
 
 The pages exist to show the widget embedded the way a shop would embed it: one `<script>`
-tag. Their catalogue is illustrative; the products match the demo orders.
+tag. Each shop's page is the ``page:`` section of its folder's ``demo.yml``
+(``data/stores/<shop>/demo.yml``, read through the registry, :mod:`bot.shops`): brand,
+titles, products, the questions to try and the page's colours. A shop without one has no
+demo page. The catalogue is illustrative; the products match the demo orders.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from html import escape
 from string import Template
+from typing import Any
 
 from bot.api.paths import TEMPLATES_DIR
-from bot.i18n import Lang, format_money
+from bot.errors import ConfigurationError
+from bot.i18n import LANGUAGES, Lang, format_money
+from bot.shops import DEMO_FILE, read_shop_yaml, shop_ids
 from bot.typography import typeset
 
 
@@ -25,6 +33,24 @@ class Product:
     blurb: dict[Lang, str]
     price: Decimal
     image: str  # file name under static/img
+
+
+#: The page's look a ``theme:`` may change: CSS variable of shop.css -> what it may hold.
+THEME_VARIABLES: dict[str, str] = {
+    "page_background": "--page-bg",
+    "header_background": "--header-bg",
+    "header_text": "--header-text",
+    "hero_from": "--hero-from",
+    "hero_to": "--hero-to",
+    "hero_text": "--hero-text",
+    "card_border": "--card-border",
+    "image_background": "--image-bg",
+    "accent": "--accent",
+    "tips_background": "--tips-bg",
+    "logo_letter_spacing": "--logo-spacing",
+}
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_LENGTH = re.compile(r"^\d+(?:\.\d+)?em$")
 
 
 @dataclass(frozen=True)
@@ -41,118 +67,76 @@ class DemoShop:
     products: tuple[Product, ...]
     order_example: str
     order_email: str
+    theme: Mapping[str, str]
 
 
-DEMO_SHOPS: dict[str, DemoShop] = {
-    "om-system": DemoShop(
-        store_id="om-system",
-        brand="OM SYSTEM",
-        title={"fr": "E-Boutique OM SYSTEM", "en": "OM SYSTEM e-shop"},
-        nav={
-            "fr": ("Appareils photo", "Objectifs", "Accessoires", "Offres", "Assistance"),
-            "en": ("Cameras", "Lenses", "Accessories", "Offers", "Support"),
-        },
-        hero_title={
-            "fr": "OM-1 Mark II : le pro qui tient dans la main",
-            "en": "OM-1 Mark II: pro performance that fits in your hand",
-        },
-        hero_text={
-            "fr": "Hybrides et objectifs M.Zuiko, tropicalisés pour la nature et le voyage.",
-            "en": "Mirrorless bodies and M.Zuiko lenses, weather-sealed for nature and travel.",
-        },
-        currency="EUR",
-        products=(
-            Product(
-                "OM SYSTEM OM-1 Mark II",
-                {
-                    "fr": "Boîtier hybride professionnel, capteur empilé 20,4 Mpx, IP53.",
-                    "en": "Professional mirrorless body, 20.4 MP stacked sensor, IP53.",
-                },
-                Decimal("2399.00"),
-                "camera.svg",
+def _localised(raw: Any, key: str) -> dict[Lang, str]:
+    value = raw[key]
+    return {lang: str(value[lang]) for lang in LANGUAGES}
+
+
+def _theme(raw: Mapping[str, Any]) -> dict[str, str]:
+    theme: dict[str, str] = {}
+    for key, value in raw.items():
+        if key not in THEME_VARIABLES:
+            raise ValueError(f"theme: unknown key {key!r} (known: {sorted(THEME_VARIABLES)})")
+        text = str(value)
+        if not (_COLOUR.match(text) or (key == "logo_letter_spacing" and _LENGTH.match(text))):
+            raise ValueError(f"theme: {key} must be #rrggbb (or a length in em), not {text!r}")
+        theme[THEME_VARIABLES[key]] = text
+    return theme
+
+
+def demo_shop(store_id: str) -> DemoShop | None:
+    """The shop's demo page (``page:`` of its ``demo.yml``); None for no such shop or page.
+
+    Raises:
+        ConfigurationError: the section is incomplete or invalid.
+    """
+    if store_id not in shop_ids():
+        return None
+    raw = read_shop_yaml(store_id, DEMO_FILE).get("page")
+    if raw is None:
+        return None
+    try:
+        return DemoShop(
+            store_id=store_id,
+            brand=str(raw["brand"]),
+            title=_localised(raw, "title"),
+            nav={lang: tuple(str(item) for item in raw["nav"][lang]) for lang in LANGUAGES},
+            hero_title=_localised(raw, "hero_title"),
+            hero_text=_localised(raw, "hero_text"),
+            currency=str(raw["currency"]),
+            products=tuple(
+                Product(
+                    name=str(item["name"]),
+                    blurb=_localised(item, "blurb"),
+                    price=Decimal(str(item["price"])),
+                    image=str(item["image"]),
+                )
+                for item in raw["products"]
             ),
-            Product(
-                "OM SYSTEM OM-5",
-                {
-                    "fr": "Compact et léger, stabilisation 5 axes, tropicalisé.",
-                    "en": "Compact and light, 5-axis stabilisation, weather-sealed.",
-                },
-                Decimal("1299.00"),
-                "camera-compact.svg",
-            ),
-            Product(
-                "M.Zuiko Digital ED 12-45mm F4.0 PRO",
-                {
-                    "fr": "Zoom standard compact, ouverture constante f/4.",
-                    "en": "Compact standard zoom, constant f/4 aperture.",
-                },
-                Decimal("749.00"),
-                "lens.svg",
-            ),
-            Product(
-                "BLX-1",
-                {
-                    "fr": "Batterie lithium-ion pour OM-1 et OM-1 Mark II.",
-                    "en": "Lithium-ion battery for the OM-1 and OM-1 Mark II.",
-                },
-                Decimal("89.00"),
-                "battery.svg",
-            ),
-        ),
-        order_example="OM-104233",
-        order_email="marie.dupont@example.fr",
-    ),
-    "btomic": DemoShop(
-        store_id="btomic",
-        brand="BTOMIC",
-        title={"fr": "BTOMIC — Montres", "en": "BTOMIC — Watches"},
-        nav={
-            "fr": ("Montres", "Séries", "Bracelets", "Garantie", "Contact"),
-            "en": ("Watches", "Collections", "Straps", "Warranty", "Contact"),
-        },
-        hero_title={
-            "fr": "Série Énigme : le temps, autrement",
-            "en": "The Énigme series: time, told differently",
-        },
-        hero_text={
-            # The FAQ (Expédition 1): free delivery over $50; it names no delivery area.
-            "fr": "Livraison offerte pour les commandes supérieures à 50 $ US.",
-            "en": "Free delivery on orders over $50.",
-        },
-        currency="USD",
-        products=(
-            Product(
-                "Série Énigme BA-793",
-                {
-                    "fr": "Lecture du temps par disques, boîtier acier, verre minéral.",
-                    "en": "Disc time display, steel case, mineral glass.",
-                },
-                Decimal("199.00"),
-                "watch.svg",
-            ),
-            Product(
-                "Série Énigme BA-793 Noir",
-                {
-                    "fr": "La BA-793 en finition noire mate.",
-                    "en": "The BA-793 in a matte black finish.",
-                },
-                Decimal("199.00"),
-                "watch-dark.svg",
-            ),
-            Product(
-                "Bracelet cuir 22 mm",
-                {
-                    "fr": "Cuir pleine fleur, boucle acier, pompes rapides.",
-                    "en": "Full-grain leather, steel buckle, quick-release pins.",
-                },
-                Decimal("39.00"),
-                "strap.svg",
-            ),
-        ),
-        order_example="BT-200517",
-        order_email="",
-    ),
-}
+            order_example=str(raw.get("order_example") or ""),
+            order_email=str(raw.get("order_email") or ""),
+            theme=_theme(raw.get("theme") or {}),
+        )
+    except (KeyError, TypeError, ValueError, InvalidOperation) as error:
+        raise ConfigurationError(
+            f"{store_id}/{DEMO_FILE}: invalid `page` section: {error!r}"
+        ) from error
+
+
+def demo_shops() -> tuple[DemoShop, ...]:
+    """The demo pages of every shop that has one, in the registry's order."""
+    shops = (demo_shop(store_id) for store_id in shop_ids())
+    return tuple(shop for shop in shops if shop is not None)
+
+
+def theme_css(shop: DemoShop) -> str:
+    """The shop page's colours as CSS variables (served beside ``shop.css``)."""
+    values = "".join(f" {name}: {value};" for name, value in shop.theme.items())
+    return f".shop-{shop.store_id}, .demo-{shop.store_id} {{{values} }}\n"
+
 
 _UI: dict[Lang, dict[str, str]] = {
     "fr": {
@@ -243,13 +227,21 @@ def render_shop_page(shop: DemoShop, lang: Lang) -> str:
 
 def render_index_page(*, gateway_origin: str) -> str:
     """The index: links to the demo shops and the embed snippet."""
+    shops = demo_shops()
     links = "\n".join(
         f"""<li class="demo-card demo-{escape(shop.store_id)}">
   <h2>{escape(shop.title["fr"])}</h2>
   <p><a href="/shops/{escape(shop.store_id)}">Version française</a> ·
      <a href="/shops/{escape(shop.store_id)}?lang=en">English version</a></p>
 </li>"""
-        for shop in DEMO_SHOPS.values()
+        for shop in shops
     )
-    snippet = f'<script src="{gateway_origin}/widget.js" data-store="btomic" defer></script>'
-    return _template("index.html").substitute(shops=links, snippet=escape(snippet))
+    example = shops[0].store_id if shops else "<shop>"
+    snippet = f'<script src="{gateway_origin}/widget.js" data-store="{example}" defer></script>'
+    store_ids = " ou ".join(f"<code>{escape(store_id)}</code>" for store_id in shop_ids())
+    themes = "\n".join(
+        f'<link rel="stylesheet" href="/shops/{escape(shop.store_id)}/theme.css">' for shop in shops
+    )
+    return _template("index.html").substitute(
+        shops=links, snippet=escape(snippet), store_ids=store_ids, themes=themes
+    )

@@ -10,7 +10,6 @@ a visitor the replies to the mails they wrote to a shop's support address.
 from __future__ import annotations
 
 import logging
-from email import policy
 from email.parser import BytesParser
 from typing import Any
 
@@ -20,6 +19,7 @@ from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.console import DemoMail
+from bot.mail.parsing import INBOUND_POLICY
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class CatchingHandler:
         if isinstance(raw, str):
             raw = raw.encode()
         try:
-            subject = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)[
+            subject = BytesParser(policy=INBOUND_POLICY).parsebytes(raw, headersonly=True)[
                 "Subject"
             ]
         except Exception:  # noqa: BLE001 - a subject is a nicety; the message is kept anyway

@@ -1395,10 +1395,13 @@ def _mailbox(
 
 
 def _demo_view(mail: DemoMail) -> dict[str, Any]:
-    from email import policy as email_policy
+    from email.message import EmailMessage
     from email.parser import BytesParser
 
-    message = BytesParser(policy=email_policy.default).parsebytes(mail.raw)
+    from bot.mail.parsing import INBOUND_POLICY
+
+    message = BytesParser(policy=INBOUND_POLICY).parsebytes(mail.raw)
+    assert isinstance(message, EmailMessage)  # what an EmailPolicy's parser builds
     body = message.get_body(preferencelist=("plain",))
     return {
         "id": mail.id,

@@ -1,11 +1,13 @@
-"""Demo orders for the embedded database: the canonical orders plus generated ones.
+"""Demo orders for the embedded database: each shop's canonical orders plus generated ones.
 
-The canonical orders (``bot/db/demo_orders.yml``, plus the ``demo_orders.yml`` of any shop
-folder ``data/stores/<shop>/``, in the same format) are loaded exactly as written: numbers,
-owners, states, carriers and dates, the dates being offsets in days from ``today``. Where the
-file says nothing, the loader decides, always the same way:
+Everything about a shop's demo lives in its folder ``data/stores/<shop>/`` (the registry,
+:mod:`bot.shops`): no code here names a shop.
 
-* a shipment without a carrier (the returned orders) gets one of the store's carriers and a
+The canonical orders (the ``demo_orders.yml`` of each shop folder that has one) are loaded
+exactly as written: numbers, owners, states, carriers and dates, the dates being offsets in
+days from ``today``. Where the file says nothing, the loader decides, always the same way:
+
+* a shipment without a carrier (the returned orders) gets one of the shop's carriers and a
   tracking number drawn from the order number, so it is the same at every load;
 * ``return_received`` becomes ``Return.received_on`` and ``Return.accepted_on`` alike, for a
   pending refund too: the demo's returns have all passed inspection, so a refund timeline
@@ -13,12 +15,14 @@ file says nothing, the loader decides, always the same way:
 * a refund is in the order's currency.
 
 Around them, ``extra`` orders are generated with a seeded random generator (same seed, same
-``today``: same data) for both stores and every status, with each store's countries and
-payment means from its policy (``bot.stores``), valid-looking postcodes, dates in a possible
-order (placed <= shipped <= delivered <= return received <= accepted <= refund issued <= today)
-and owners at ``example.*`` domains. Generated numbers are ``OM-1xxxxx`` / ``BT-2xxxxx``, never a
-canonical one, rising with the order date. A few generated returns are still being inspected
-(``accepted_on`` empty, no refund row yet).
+``today``, same folders: same data) for every shop whose ``demo.yml`` has a ``generated:``
+catalogue (its products and baskets, currencies, carriers, logistics, where its customers
+are), for every status, with the shop's countries and payment means from its policy
+(``bot.stores``), valid-looking postcodes, dates in a possible order (placed <= shipped <=
+delivered <= return received <= accepted <= refund issued <= today) and owners at
+``example.*`` domains. Generated numbers are ``<prefix>-<number>`` from the catalogue's
+``first_number`` up, never a canonical one, rising with the order date. A few generated
+returns are still being inspected (``accepted_on`` empty, no refund row yet).
 
 Command line (prints one line saying what it did)::
 
@@ -64,12 +68,11 @@ from bot.db.models import (
 )
 from bot.db.session import make_engine, session_factory
 from bot.errors import BotError, ConfigurationError
-from bot.shops import shop_dir, shop_ids
+from bot.shops import DEMO_FILE, DEMO_ORDERS_FILE, read_shop_yaml, shop_dir, shop_ids
 from bot.stores import load_store
 
 logger = logging.getLogger(__name__)
 
-DEMO_ORDERS_FILE = Path(__file__).with_name("demo_orders.yml")
 DEFAULT_SEED = 7
 DEFAULT_EXTRA = 240
 
@@ -129,7 +132,7 @@ def ensure_stores(session: Session) -> dict[str, Store]:
 # --- canonical orders -------------------------------------------------------------------------
 
 
-def read_canonical_orders(path: Path = DEMO_ORDERS_FILE) -> list[dict[str, Any]]:
+def read_canonical_orders(path: Path) -> list[dict[str, Any]]:
     """The canonical orders as written in ``demo_orders.yml`` (plain YAML data)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -143,7 +146,7 @@ def read_canonical_orders(path: Path = DEMO_ORDERS_FILE) -> list[dict[str, Any]]
 
 def shop_demo_files() -> list[Path]:
     """The ``demo_orders.yml`` of the shop folders that have one (``data/stores/<shop>/``)."""
-    files = [shop_dir(store_id) / "demo_orders.yml" for store_id in shop_ids()]
+    files = [shop_dir(store_id) / DEMO_ORDERS_FILE for store_id in shop_ids()]
     return [path for path in files if path.is_file()]
 
 
@@ -152,14 +155,13 @@ def canonical_orders(*, today: dt.date, path: Path | None = None) -> list[Order]
 
     Args:
         today: the day the dates are offsets from.
-        path: one file to read; None: ``bot/db/demo_orders.yml`` and every shop folder's
-            ``demo_orders.yml``.
+        path: one file to read; None: every shop folder's ``demo_orders.yml``.
 
     Raises:
         ConfigurationError: an entry of a file is incomplete or has an unknown value, or
             names a shop that is not in the registry.
     """
-    paths = [path] if path is not None else [DEMO_ORDERS_FILE, *shop_demo_files()]
+    paths = [path] if path is not None else shop_demo_files()
     known = set(shop_ids())
     orders = []
     for source in paths:
@@ -254,7 +256,7 @@ def _money(value: object) -> Decimal:
     return amount
 
 
-# --- catalogues -------------------------------------------------------------------------------
+# --- catalogues: data/stores/<shop>/demo.yml -------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -267,74 +269,167 @@ class Product:
     kind: str
 
 
-def _product(sku: str, name: str, price: str, kind: str) -> Product:
-    return Product(sku=sku, name=name, unit_price=Decimal(price), kind=kind)
+@dataclass(frozen=True)
+class _Line:
+    """One line of a basket: a product of ``kinds``, present with ``chance`` (None: always).
+
+    ``quantity``: a number, an inclusive range, or ``more`` with the chance of ``more_chance``
+    (else 1).
+    """
+
+    kinds: tuple[str, ...]
+    chance: float | None
+    quantity: int | tuple[int, int]
+    more_chance: float | None = None
 
 
-# OM SYSTEM: cameras, lenses, batteries and a few accessories. One price list for EUR and GBP,
-# as in the canonical orders (the OM-5 costs 1299.00 in either).
-OM_PRODUCTS = (
-    _product("OM1-MK2-BODY", "OM SYSTEM OM-1 Mark II", "2399.00", "camera"),
-    _product("OM1-MK2-1240KIT", "OM SYSTEM OM-1 Mark II 12-40mm PRO II kit", "2999.00", "camera"),
-    _product("OM3-BODY", "OM SYSTEM OM-3", "1999.00", "camera"),
-    _product("OM5-BODY", "OM SYSTEM OM-5", "1299.00", "camera"),
-    _product("TG7-BODY", "OM SYSTEM Tough TG-7", "549.00", "camera"),
-    _product("ED-12-40-PRO2", "M.Zuiko 12-40mm F2.8 PRO II", "899.00", "lens"),
-    _product("ED-12-45-PRO", "M.Zuiko 12-45mm F4.0 PRO", "749.00", "lens"),
-    _product("ED-40-150-PRO", "M.Zuiko 40-150mm F2.8 PRO", "1499.00", "lens"),
-    _product("ED-150-600", "M.Zuiko 150-600mm F5.0-6.3 IS", "2999.00", "lens"),
-    _product("ED-90-MACRO", "M.Zuiko 90mm F3.5 Macro IS PRO", "1499.00", "lens"),
-    _product("ED-17-F12-PRO", "M.Zuiko 17mm F1.2 PRO", "1199.00", "lens"),
-    _product("ED-25-F18", "M.Zuiko 25mm F1.8", "399.00", "lens"),
-    _product("ED-9-18", "M.Zuiko 9-18mm F4.0-5.6 II", "599.00", "lens"),
-    _product("BLX-1", "BLX-1 battery", "89.00", "battery"),
-    _product("BLS-50", "BLS-50 battery", "59.00", "battery"),
-    _product("LI-92B", "LI-92B battery", "49.00", "battery"),
-    _product("BCX-1", "BCX-1 battery charger", "99.00", "battery"),
-    _product("HLD-10", "HLD-10 power battery holder", "399.00", "accessory"),
-    _product("FL-700WR", "FL-700WR flash", "349.00", "accessory"),
-    _product("PT-059", "PT-059 underwater case", "349.00", "accessory"),
-)
-
-# BTOMIC: watches (French names, as in the canonical orders), straps and a travel case.
-BT_PRODUCTS = (
-    _product("BA-793", "Série Énigme BA-793", "199.00", "watch"),
-    _product("BA-801", "Série Énigme BA-801", "219.00", "watch"),
-    _product("BH-410", "Série Horizon BH-410", "249.00", "watch"),
-    _product("BH-425", "Série Horizon BH-425 Chronographe", "289.00", "watch"),
-    _product("BM-120", "Série Mirage BM-120", "179.00", "watch"),
-    _product("BS-20", "Bracelet cuir BS-20", "39.00", "strap"),
-    _product("BS-31", "Bracelet acier BS-31", "59.00", "strap"),
-    _product("BC-02", "Écrin de voyage BC-02", "29.00", "accessory"),
-)
+@dataclass(frozen=True)
+class _Basket:
+    below: float | None  # None: the last basket
+    lines: tuple[_Line, ...]
 
 
-def _pick(rng: random.Random, products: Sequence[Product], *kinds: str) -> Product:
+@dataclass(frozen=True)
+class _Logistics:
+    """Calendar days from placing to shipping, and in transit (inclusive ranges)."""
+
+    processing: tuple[int, int]
+    transit: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """What a shop's generated demo orders are made of (``generated:`` of its ``demo.yml``)."""
+
+    store_id: str
+    share: int
+    first_number: int
+    currency: str
+    currency_by_country: Mapping[str, str]
+    logistics: _Logistics
+    customer_countries: Mapping[str, int]
+    other_countries_weight: int
+    carriers: Mapping[str, tuple[str, ...]]
+    default_carriers: tuple[str, ...]
+    products: tuple[Product, ...]
+    baskets: tuple[_Basket, ...]
+
+    def currency_for(self, country: str) -> str:
+        """The currency a customer of ``country`` pays in."""
+        return self.currency_by_country.get(country, self.currency)
+
+    def carriers_for(self, country: str) -> tuple[str, ...]:
+        """The carriers that ship to ``country``."""
+        return self.carriers.get(country, self.default_carriers)
+
+
+#: The carriers of a shop whose folder has no demo catalogue (a parcel the file leaves open).
+DEFAULT_CARRIERS = ("DHL", "UPS")
+
+
+def _pair(value: Any, what: str) -> tuple[int, int]:
+    low, high = (int(value[0]), int(value[1]))
+    if not 0 <= low <= high or len(value) != 2:
+        raise ValueError(f"{what}: expected [low, high], got {value!r}")
+    return low, high
+
+
+def _line(raw: Mapping[str, Any]) -> _Line:
+    quantity = raw.get("quantity", 1)
+    chance = None if raw.get("chance") is None else float(raw["chance"])
+    kinds = tuple(str(kind) for kind in raw["kinds"])
+    if isinstance(quantity, Mapping):
+        return _Line(kinds, chance, int(quantity["value"]), more_chance=float(quantity["chance"]))
+    if isinstance(quantity, list):
+        return _Line(kinds, chance, _pair(quantity, "quantity"))
+    return _Line(kinds, chance, int(quantity))
+
+
+def _catalogue(store_id: str, raw: Mapping[str, Any]) -> Catalogue:
+    products = tuple(
+        Product(
+            sku=str(item["sku"]),
+            name=str(item["name"]),
+            unit_price=_money(item["price"]),
+            kind=str(item["kind"]),
+        )
+        for item in raw["products"]
+    )
+    baskets = tuple(
+        _Basket(
+            below=None if basket.get("below") is None else float(basket["below"]),
+            lines=tuple(_line(line) for line in basket["lines"]),
+        )
+        for basket in raw["baskets"]
+    )
+    kinds = {product.kind for product in products}
+    for basket in baskets:
+        for line in basket.lines:
+            if not kinds.intersection(line.kinds):
+                raise ValueError(f"no product of the kinds {list(line.kinds)}")
+    if not baskets or baskets[-1].below is not None:
+        raise ValueError("the last basket must have no `below`")
+    return Catalogue(
+        store_id=store_id,
+        share=int(raw["share"]),
+        first_number=int(raw["first_number"]),
+        currency=str(raw["currency"]),
+        currency_by_country=dict(raw.get("currency_by_country") or {}),
+        logistics=_Logistics(
+            processing=_pair(raw["processing_days"], "processing_days"),
+            transit=_pair(raw["transit_days"], "transit_days"),
+        ),
+        customer_countries={
+            str(code): int(weight) for code, weight in (raw.get("customer_countries") or {}).items()
+        },
+        other_countries_weight=int(raw.get("other_countries_weight", 0)),
+        carriers={
+            str(code): tuple(str(c) for c in carriers)
+            for code, carriers in (raw.get("carriers") or {}).items()
+        },
+        default_carriers=tuple(str(c) for c in raw.get("default_carriers") or DEFAULT_CARRIERS),
+        products=products,
+        baskets=baskets,
+    )
+
+
+def read_catalogue(store_id: str) -> Catalogue | None:
+    """The shop's demo catalogue (``generated:`` of its ``demo.yml``); None when it has none.
+
+    Raises:
+        ConfigurationError: the section is incomplete or invalid.
+    """
+    raw = read_shop_yaml(store_id, DEMO_FILE).get("generated")
+    if raw is None:
+        return None
+    try:
+        return _catalogue(store_id, raw)
+    except (KeyError, TypeError, ValueError, ArithmeticError, IndexError) as error:
+        path = shop_dir(store_id) / DEMO_FILE
+        raise ConfigurationError(f"{path}: invalid `generated` section: {error!r}") from error
+
+
+def _pick(rng: random.Random, products: Sequence[Product], kinds: Sequence[str]) -> Product:
     return rng.choice([product for product in products if product.kind in kinds])
 
 
-def _om_lines(rng: random.Random) -> list[tuple[Product, int]]:
+def _quantity(rng: random.Random, line: _Line) -> int:
+    if line.more_chance is not None:
+        return int(line.quantity) if rng.random() < line.more_chance else 1  # type: ignore[arg-type]
+    if isinstance(line.quantity, tuple):
+        return rng.randint(*line.quantity)
+    return line.quantity
+
+
+def _lines(rng: random.Random, catalogue: Catalogue) -> list[tuple[Product, int]]:
     roll = rng.random()
-    if roll < 0.30:
-        lines = [(_pick(rng, OM_PRODUCTS, "camera"), 1)]
-        if rng.random() < 0.4:
-            lines.append((_pick(rng, OM_PRODUCTS, "battery"), rng.randint(1, 2)))
-        if rng.random() < 0.2:
-            lines.append((_pick(rng, OM_PRODUCTS, "lens"), 1))
-        return lines
-    if roll < 0.65:
-        return [(_pick(rng, OM_PRODUCTS, "lens"), 1)]
-    if roll < 0.90:
-        return [(_pick(rng, OM_PRODUCTS, "battery"), rng.randint(1, 3))]
-    return [(_pick(rng, OM_PRODUCTS, "accessory"), 1)]
-
-
-def _bt_lines(rng: random.Random) -> list[tuple[Product, int]]:
-    if rng.random() < 0.15:
-        return [(_pick(rng, BT_PRODUCTS, "strap", "accessory"), rng.randint(1, 2))]
-    lines = [(_pick(rng, BT_PRODUCTS, "watch"), 2 if rng.random() < 0.15 else 1)]
-    if rng.random() < 0.3:
-        lines.append((_pick(rng, BT_PRODUCTS, "strap"), 1))
+    basket = next(b for b in catalogue.baskets if b.below is None or roll < b.below)
+    lines = []
+    for line in basket.lines:
+        if line.chance is not None and not rng.random() < line.chance:
+            continue
+        product = _pick(rng, catalogue.products, line.kinds)
+        lines.append((product, _quantity(rng, line)))
     return lines
 
 
@@ -474,15 +569,6 @@ _COUNTRIES: dict[str, CountryProfile] = {
     "US": CountryProfile("example.com", "us", lambda r: f"{r.randint(1001, 99950):05d}"),
 }
 
-# Where the customers are. OM SYSTEM: its delivery countries (the store file), mostly the
-# large markets; BTOMIC lists no country (its demo customers are a US-heavy mix).
-_OM_COUNTRY_WEIGHTS = {"FR": 18, "DE": 18, "GB": 14, "IT": 8, "ES": 8, "NL": 6, "BE": 5}
-_OM_OTHER_COUNTRY_WEIGHT = 2
-_BT_COUNTRY_WEIGHTS = {
-    "US": 35, "FR": 12, "GB": 10, "DE": 8, "CA": 8, "JP": 7, "AU": 6,
-    "IT": 3, "ES": 3, "NL": 3, "CH": 2, "BE": 2, "IE": 1,
-}  # fmt: skip
-
 
 @dataclass(frozen=True)
 class _Customer:
@@ -491,21 +577,32 @@ class _Customer:
     country: str
 
 
-def _customer_countries(facts: StoreFacts) -> tuple[list[str], list[int]]:
+def _customer_countries(facts: StoreFacts, catalogue: Catalogue) -> tuple[list[str], list[int]]:
+    # The shop's delivery countries, weighted by its catalogue (the others: its other weight);
+    # when the FAQ gives no list, the catalogue's countries.
     if facts.countries is None:
-        return list(_BT_COUNTRY_WEIGHTS), list(_BT_COUNTRY_WEIGHTS.values())
+        listed = catalogue.customer_countries
+        countries = [code for code in listed if code in _COUNTRIES]
+        return countries, [listed[code] for code in countries]
     countries = [code for code in facts.countries if code in _COUNTRIES]
     if len(countries) < len(facts.countries):
         missing = sorted(set(facts.countries) - set(_COUNTRIES))
         logger.warning("No demo customer profile for %s; no demo orders there", missing)
-    weights = [_OM_COUNTRY_WEIGHTS.get(code, _OM_OTHER_COUNTRY_WEIGHT) for code in countries]
+    weights = [
+        catalogue.customer_countries.get(code, catalogue.other_countries_weight)
+        for code in countries
+    ]
     return countries, weights
 
 
 def _make_customers(
-    rng: random.Random, facts: StoreFacts, count: int, taken_emails: set[str]
+    rng: random.Random,
+    facts: StoreFacts,
+    catalogue: Catalogue,
+    count: int,
+    taken_emails: set[str],
 ) -> list[_Customer]:
-    countries, weights = _customer_countries(facts)
+    countries, weights = _customer_countries(facts, catalogue)
     customers = []
     for _ in range(count):
         country = rng.choices(countries, weights)[0]
@@ -547,29 +644,10 @@ _TRACKING_FORMATS: dict[str, Callable[[random.Random], str]] = {
     "Australia Post": _s10("LX", "AU"),
 }
 
-_OM_CARRIERS = {
-    "FR": ("Colissimo", "DHL", "DPD"),
-    "DE": ("DHL", "DPD", "GLS"),
-    "GB": ("DPD", "DHL", "Royal Mail"),
-    "NL": ("PostNL", "DHL"),
-    "BE": ("bpost", "DPD"),
-}
-_OM_DEFAULT_CARRIERS = ("DHL", "UPS", "DPD")
-_BT_CARRIERS = {
-    "US": ("UPS", "FedEx", "USPS"),
-    "CA": ("FedEx", "UPS", "Canada Post"),
-    "FR": ("La Poste", "Colissimo", "DHL"),
-    "GB": ("DHL", "UPS", "Royal Mail"),
-    "JP": ("DHL", "FedEx", "Japan Post"),
-    "AU": ("DHL", "FedEx", "Australia Post"),
-}
-_BT_DEFAULT_CARRIERS = ("DHL", "FedEx", "UPS")
-
 
 def _carriers(store_id: str, country: str) -> tuple[str, ...]:
-    if store_id != "om-system":
-        return _BT_CARRIERS.get(country, _BT_DEFAULT_CARRIERS)
-    return _OM_CARRIERS.get(country, _OM_DEFAULT_CARRIERS)
+    catalogue = read_catalogue(store_id)
+    return catalogue.carriers_for(country) if catalogue else DEFAULT_CARRIERS
 
 
 def _tracking_number(rng: random.Random, carrier: str) -> str:
@@ -578,21 +656,6 @@ def _tracking_number(rng: random.Random, carrier: str) -> str:
 
 # --- generated orders ------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Logistics:
-    """Calendar days from placing to shipping, and in transit (inclusive ranges)."""
-
-    processing: tuple[int, int]
-    transit: tuple[int, int]
-
-
-# OM SYSTEM: 3 to 4 business days in all; BTOMIC: 1-2 days to ship, 7-12 business days on the
-# way (data/stores/*/facts.yml), in calendar days with a weekend or two.
-_LOGISTICS = {
-    "om-system": _Logistics(processing=(1, 2), transit=(2, 5)),
-    "btomic": _Logistics(processing=(1, 3), transit=(7, 16)),
-}
 
 # How the generated orders spread over the statuses, after one of each per store.
 _STATUS_WEIGHTS = {
@@ -696,6 +759,7 @@ def _generated_order(
     rng: random.Random,
     *,
     facts: StoreFacts,
+    catalogue: Catalogue,
     customer: _Customer,
     status: OrderStatus,
     today: dt.date,
@@ -703,11 +767,10 @@ def _generated_order(
     def day(offset: int | None) -> dt.date | None:
         return None if offset is None else today + dt.timedelta(days=offset)
 
-    timeline = _timeline(rng, status, _LOGISTICS[facts.id])
-    is_om = facts.id == "om-system"
-    currency = ("GBP" if customer.country == "GB" else "EUR") if is_om else "USD"
+    timeline = _timeline(rng, status, catalogue.logistics)
+    currency = catalogue.currency_for(customer.country)
     payment_method = _payment_method(rng, facts, customer.country)
-    lines = _om_lines(rng) if is_om else _bt_lines(rng)
+    lines = _lines(rng, catalogue)
     order = Order(
         number="",  # numbered once every order of the store has its date
         store_id=facts.id,
@@ -726,7 +789,7 @@ def _generated_order(
         ],
     )
     if timeline.shipped is not None:
-        carrier = rng.choice(_carriers(facts.id, customer.country))
+        carrier = rng.choice(catalogue.carriers_for(customer.country))
         order.shipment = Shipment(
             carrier=carrier,
             tracking_number=_tracking_number(rng, carrier),
@@ -770,37 +833,50 @@ def generate_orders(
     reserved_numbers: set[str] | frozenset[str] = frozenset(),
     reserved_emails: set[str] | frozenset[str] = frozenset(),
 ) -> list[Order]:
-    """Generates ``count`` plausible orders for the two original shops (not added to a session).
+    """Generates ``count`` plausible orders for the shops with a demo catalogue (not added).
 
-    Only OM SYSTEM and BTOMIC have a generated catalogue; another shop's demo orders are the
-    ``demo_orders.yml`` of its folder (see :func:`canonical_orders`).
+    A shop's catalogue is the ``generated:`` section of its ``demo.yml``; a shop without one
+    has only the ``demo_orders.yml`` of its folder (see :func:`canonical_orders`).
 
     Args:
         today: the day the data is made for; every date is on or before it.
         seed: the random seed; the same seed and ``today`` give the same orders.
-        count: how many orders (about 55 % OM SYSTEM, 45 % BTOMIC).
+        count: how many orders, shared between the shops by their catalogues' ``share``.
         reserved_numbers: order numbers not to use (the canonical ones).
         reserved_emails: addresses not to give to generated customers (canonical owners).
 
     Returns:
-        The orders, OM SYSTEM's first.
+        The orders, shop by shop in the order of their catalogues' ``first_number``.
     """
     rng = random.Random(seed)  # noqa: S311 (reproducible demo data, not a secret)
-    om_count = (count * 11 + 10) // 20
-    counts = {"om-system": om_count, "btomic": count - om_count}
-    first_numbers = {"om-system": 100_000, "btomic": 200_000}
+    catalogues = sorted(
+        (c for c in (read_catalogue(store_id) for store_id in shop_ids()) if c is not None),
+        key=lambda catalogue: (catalogue.first_number, catalogue.store_id),
+    )
+    total_share = sum(catalogue.share for catalogue in catalogues)
     taken_emails = set(reserved_emails)
     orders: list[Order] = []
-    for store_id in (s for s in counts if s in shop_ids()):
-        facts = read_store_facts(store_id)
-        store_count = counts[store_id]
+    allotted = cumulated = 0
+    for catalogue in catalogues:
+        # Each shop's count, rounded half up on the running total: they add up to `count`.
+        cumulated += catalogue.share
+        store_count = (2 * count * cumulated + total_share) // (2 * total_share) - allotted
+        allotted += store_count
         if store_count == 0:
             continue
+        facts = read_store_facts(catalogue.store_id)
         # About three orders for two customers: some customers come back.
-        customers = _make_customers(rng, facts, max(1, store_count * 2 // 3), taken_emails)
+        customers = _make_customers(
+            rng, facts, catalogue, max(1, store_count * 2 // 3), taken_emails
+        )
         store_orders = [
             _generated_order(
-                rng, facts=facts, customer=rng.choice(customers), status=status, today=today
+                rng,
+                facts=facts,
+                catalogue=catalogue,
+                customer=rng.choice(customers),
+                status=status,
+                today=today,
             )
             for status in _statuses(rng, store_count)
         ]
@@ -808,7 +884,7 @@ def generate_orders(
             rng,
             store_orders,
             prefix=facts.order_prefix,
-            first=first_numbers[store_id],
+            first=catalogue.first_number,
             reserved=set(reserved_numbers),
         )
         orders += store_orders

@@ -3,7 +3,9 @@
 The reply is a polite letter in the customer's language: a greeting, the bot's answers in the
 order of the questions, a closing, the store's support team signature (``support_team`` in
 ``data/stores/<store>/facts.yml``), a line saying an assistant wrote it, then the customer's text
-quoted. Its headers make it a proper, loop-safe automatic reply (RFC 3834 and RFC 5322):
+quoted. Every sentence of that frame is a text (``part_mail_...`` of
+``data/stores/_common/texts.yml``, which a shop may word its own way), live and checked like
+the answers. Its headers make it a proper, loop-safe automatic reply (RFC 3834 and RFC 5322):
 ``In-Reply-To``/``References`` keep the thread, ``Auto-Submitted: auto-replied`` tells other
 robots not to answer it, and the ``Subject`` gets exactly one ``Re:``.
 """
@@ -11,6 +13,7 @@ robots not to answer it, and the ``Subject`` gets exactly one ``Re:``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import uuid
 from collections.abc import Sequence
@@ -18,10 +21,11 @@ from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, parsedate_to_datetime
 
+from bot.answers.library import render_part
+from bot.errors import ConfigurationError
 from bot.i18n import Lang, format_date
-from bot.mail.parsing import ParsedMail, display_address
+from bot.mail.parsing import FORWARD_POLICY, ParsedMail, display_address
 from bot.stores import StorePolicy
-from bot.typography import typeset
 
 # Any run of reply/forward prefixes a mailer may have put before the subject, in the
 # languages customers write in: "Re:", "RE :", "Réf. :", "AW:", "TR:", "Fwd:", "Re[2]:".
@@ -33,54 +37,32 @@ _REPLY_PREFIXES = re.compile(
 # allows it; some servers refuse headers longer than a few kilobytes).
 _MAX_REFERENCES = 20
 
-_TEXTS: dict[Lang, dict[str, str]] = {
-    "fr": {
-        "greeting": "Bonjour,",
-        "closing": "Nous restons à votre disposition pour toute autre question.",
-        "rest_handed_over": (
-            "Nous avons transmis le reste de votre message à un membre de notre équipe, "
-            "qui vous répondra."
-        ),
-        "regards": "Cordialement,",
-        "automatic": (
-            "Cette réponse a été rédigée par l'assistant automatique du service client. "
-            "Pour être mis en relation avec un conseiller, répondez à ce message en le demandant."
-        ),
-        "wrote_on": "Le {date}, {sender} a écrit :",
-        "wrote": "{sender} a écrit :",
-        "no_subject": "Votre message",
-    },
-    "en": {
-        "greeting": "Hello,",
-        "closing": "Please let us know if there is anything else we can do for you.",
-        "rest_handed_over": (
-            "We have passed the rest of your message on to a member of our team, who will "
-            "reply to you."
-        ),
-        "regards": "Kind regards,",
-        "automatic": (
-            "This reply was written by our customer service's automatic assistant. To reach "
-            "a member of our team, reply to this message and ask for one."
-        ),
-        "wrote_on": "On {date}, {sender} wrote:",
-        "wrote": "{sender} wrote:",
-        "no_subject": "Your message",
-    },
-}
+logger = logging.getLogger(__name__)
 
 
-def _text(lang: Lang, key: str, **values: str) -> str:
-    # The fixed sentences, set for their language (French no-break spaces before ":").
-    return typeset(_TEXTS[lang][key], lang).format(**values)
+def _text(lang: Lang, key: str, store_id: str | None = None, **values: str) -> str:
+    """The frame's sentence ``part_mail_<key>`` in the shop's wording (its texts.yml, else the
+    common texts, ``data/stores/_common/texts.yml``), typeset there and checked like any text.
+
+    A shop text that cannot be rendered (a file broken by hand) is logged and the common
+    wording is used: the customer's reply still goes out.
+    """
+    name = f"part_mail_{key}"
+    if store_id is not None:
+        try:
+            return render_part(name, store_id, lang, values)
+        except ConfigurationError:
+            logger.exception("Cannot render %s for %s; using the common wording", name, store_id)
+    return render_part(name, None, lang, values)
 
 
-def reply_subject(subject: str, lang: Lang) -> str:
+def reply_subject(subject: str, lang: Lang, store_id: str | None = None) -> str:
     """``"Re: <subject>"`` with any earlier reply/forward prefixes folded into that one."""
     bare = _REPLY_PREFIXES.sub("", subject).strip()
-    return f"Re: {bare or _TEXTS[lang]['no_subject']}"
+    return f"Re: {bare or _text(lang, 'no_subject', store_id)}"
 
 
-def _quote_header(parsed: ParsedMail, lang: Lang) -> str:
+def _quote_header(parsed: ParsedMail, lang: Lang, store_id: str) -> str:
     sender = parsed.sender_name or parsed.sender
     when: dt.datetime | None = None
     if parsed.date:
@@ -89,8 +71,8 @@ def _quote_header(parsed: ParsedMail, lang: Lang) -> str:
         except (TypeError, ValueError, IndexError):
             when = None
     if when is None:
-        return _text(lang, "wrote", sender=sender)
-    return _text(lang, "wrote_on", date=format_date(when.date(), lang), sender=sender)
+        return _text(lang, "wrote", store_id, sender=sender)
+    return _text(lang, "wrote_on", store_id, date=format_date(when.date(), lang), sender=sender)
 
 
 def compose_body(
@@ -119,15 +101,15 @@ def compose_body(
         if answer.strip() and answer.strip() not in unique:
             unique.append(answer.strip())
     quoted = "\n".join(f"> {line}".rstrip() for line in customer_text.strip().split("\n"))
-    team = typeset(store.support_team.in_language(lang), lang)
+    shop = store.id
     paragraphs = [
-        _text(lang, "greeting"),
+        _text(lang, "greeting", shop),
         *unique,
-        *([_text(lang, "rest_handed_over")] if rest_handed_over else []),
-        _text(lang, "closing"),
-        f"{_text(lang, 'regards')}\n{team}",
-        f"-- \n{_text(lang, 'automatic')}",
-        f"{_quote_header(parsed, lang)}\n{quoted}",
+        *([_text(lang, "rest_handed_over", shop)] if rest_handed_over else []),
+        _text(lang, "closing", shop),
+        _text(lang, "regards", shop),
+        f"-- \n{_text(lang, 'automatic', shop)}",
+        f"{_quote_header(parsed, lang, shop)}\n{quoted}",
     ]
     return "\n\n".join(paragraphs) + "\n"
 
@@ -167,7 +149,7 @@ def build_reply(
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = display_address(store.display_name.in_language(lang), support)
     message["To"] = display_address(parsed.sender_name, parsed.sender)
-    message["Subject"] = reply_subject(parsed.subject, lang)
+    message["Subject"] = reply_subject(parsed.subject, lang, store.id)
     message["Date"] = format_datetime(now)
     message["Message-ID"] = new_message_id(support)
     if parsed.message_id:
@@ -186,9 +168,20 @@ def build_reply(
     return message
 
 
+#: RFC 5321's limit on a line, CRLF included: SMTP servers refuse longer lines ("500 Line too
+#: long"), so an original with one cannot travel as a message/rfc822 part.
+SMTP_MAX_LINE = 1000
+
+
+def fits_smtp(raw: bytes) -> bool:
+    """Whether every line of ``raw`` fits SMTP's line limit (linear)."""
+    return all(len(line) <= SMTP_MAX_LINE - 2 for line in raw.replace(b"\r\n", b"\n").split(b"\n"))
+
+
 def build_forward(
     *,
     original: EmailMessage,
+    original_raw: bytes,
     store: StorePolicy,
     forward_to: str,
     reason: str,
@@ -198,11 +191,16 @@ def build_forward(
 ) -> EmailMessage:
     """The forward of a mail left to a human: a short note with the original attached.
 
-    ``Reply-To`` is the customer, so the agent's answer goes straight to them.
+    ``Reply-To`` is the customer, so the agent's answer goes straight to them. The original
+    (``original_raw``, as stored) is attached as a message (``message/rfc822``) when SMTP can
+    carry it, else as the file ``original.eml``, base64 (a header or body line longer than
+    SMTP's limit: a hostile mail), so the person gets every byte of it either way.
     """
     support = store.contact.email
     subject = " ".join((original.get("Subject") or "").split())
-    message = EmailMessage(policy=policy.SMTP)
+    # The original's headers are written as they came, never parsed again to be folded
+    # (the standard library's parser is quadratic on some values: bot/mail/parsing.py).
+    message = EmailMessage(policy=FORWARD_POLICY)
     message["From"] = display_address(f"{store.name} assistant", support)
     message["To"] = forward_to
     if customer:
@@ -220,5 +218,13 @@ def build_forward(
         f"{excerpt or ''}\n\n"
         "The original message is attached.\n"
     )
-    message.add_attachment(original)
+    if fits_smtp(original_raw):
+        message.add_attachment(original)
+    else:
+        message.add_attachment(
+            original_raw,
+            maintype="application",
+            subtype="octet-stream",
+            filename="original.eml",
+        )
     return message

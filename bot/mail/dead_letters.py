@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, Protocol, cast
@@ -36,7 +35,7 @@ from bot.errors import MailDeliveryError, MalformedMailError
 from bot.handoffs import excerpt_of, record_handoff
 from bot.mail.cleaning import strip_quotes_and_signature
 from bot.mail.compose import build_forward
-from bot.mail.parsing import read_mail
+from bot.mail.parsing import INBOUND_POLICY, read_mail
 from bot.stores import load_store
 
 logger = logging.getLogger(__name__)
@@ -89,7 +88,7 @@ def take(*, session: Session, inbox_id: int, now: dt.datetime) -> bool:
 
 def _original(raw: bytes) -> EmailMessage:
     """The stored mail as a message object (lenient: a malformed mail is forwarded as is)."""
-    message = BytesParser(policy=policy.default).parsebytes(raw)
+    message = BytesParser(policy=INBOUND_POLICY).parsebytes(raw)
     assert isinstance(message, EmailMessage)
     return message
 
@@ -172,6 +171,7 @@ def hand_over_one(
     quoted = excerpt_of(text)
     forward = build_forward(
         original=_original(raw),
+        original_raw=raw,
         store=load_store(store_id),
         forward_to=forward_to,
         reason=reason,

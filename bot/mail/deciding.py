@@ -36,6 +36,8 @@ from bot.rasa_client import Interpretation
 from bot.stores import StorePolicy
 
 HANDOFF_INTENT = "human_handoff"
+#: The handoff reason of a mail whose headers are over the caps (bot/mail/parsing.py).
+OVER_CAPS = "over_caps"
 # Intents the bot has no real answer for by e-mail: the customer already wrote to the
 # contact route the out-of-scope answer would give, so a person answers instead.
 HUMAN_INTENTS = frozenset({"out_of_scope", "nlu_fallback"})
@@ -137,6 +139,14 @@ class MailReader:
 
     def decide(self, row: InboxMessage, parsed: ParsedMail, store: StorePolicy) -> Decision:
         settings = self._settings
+        if parsed.over_caps is not None:
+            # Thousands of recipients, a megabyte header...: no mail to a shop's support. Read
+            # no further (not even the loop guards); a person sees it, nothing is lost.
+            return Decision(
+                InboxState.HANDOFF,
+                OVER_CAPS,
+                customer_text=parsed.text[: settings.email_max_text_chars],
+            )
         reason = no_reply_reason(
             parsed.message, sender=parsed.sender, own_addresses=self._own_addresses
         )

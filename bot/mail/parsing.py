@@ -26,9 +26,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email import policy
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses
 from html.parser import HTMLParser
 from typing import Any
@@ -46,12 +47,26 @@ _MAX_ADDRESS_LENGTH = 254  # RFC 5321 path limit, and the inbox column's size
 _MAX_MESSAGE_ID_LENGTH = 998
 # Headers that tell which of our mailboxes a message was delivered to, most specific first.
 RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
-#: A JSON form's header value longer than this is dropped: the standard library's address
-#: parser takes about a millisecond per address (50,000 recipients: over a minute of the
-#: gateway's CPU), and no mail to a shop's support needs more (RFC 5322 folds at 998).
+# --- caps on headers: every header a mail can send is hostile --------------------------
+#
+# The standard library's header parser (email.headerregistry, what policy.default runs on each
+# access to a header) is quadratic on some values: 16,000 characters of '"' in a To header take
+# 14 s, of ';' in a Content-Type 3 s, 20,000 recipients 9 s, and it runs again on every access
+# and when a message is written out. So (measured in tests/hostile/test_text_processing.py):
+#: A header value longer than this makes the mail "over the caps" (handed to a person), and is
+#: cut to it before anything reads it; a JSON form's value longer than this is dropped. No mail
+#: to a shop's support needs more (RFC 5322 folds at 998).
 MAX_HEADER_CHARS = 16_000
-#: A JSON form naming more recipients (to + cc) than this is no mail to a support address.
+#: A mail naming more recipients (To + Cc) than this is no mail to a support address: over the
+#: caps (a JSON form: malformed). Only the first ones are read.
 MAX_RECIPIENTS = 100
+#: The standard library's parser of structured headers (addresses, Content-Type, Message-ID,
+#: Date...) never sees more than this many characters of one value: under 0.1 s whatever they
+#: are. Recipient lists are read by the linear email.utils parser instead.
+MAX_PARSED_HEADER_CHARS = 1_000
+#: A message with more header fields than this is over the caps (each access to a header scans
+#: them all).
+MAX_HEADER_FIELDS = 500
 # Structural headers of a JSON form that must not be copied onto the rebuilt message: the body
 # is rebuilt from `text`/`html`, with its own MIME structure.
 _STRUCTURAL_HEADERS = frozenset(
@@ -59,6 +74,41 @@ _STRUCTURAL_HEADERS = frozenset(
 )
 # Charset labels whose bytes 0x80-0x9f are, in real mail, almost always windows-1252.
 _READ_AS_CP1252 = frozenset({"ascii", "latin-1", "iso8859-1"})
+# Headers read as address lists with email.utils.getaddresses (linear), not the registry.
+_RECIPIENT_LIST_HEADERS = frozenset(name.lower() for name in (*RECIPIENT_HEADERS, "Bcc"))
+# Message ids, read as written (a linear pattern finds the <id>s), not by the registry.
+_READ_RAW = frozenset({"message-id", "in-reply-to", "references"})
+_REGISTRY = HeaderRegistry()
+
+
+def _is_structured(name: str) -> bool:
+    return not issubclass(_REGISTRY[name], UnstructuredHeader)
+
+
+class BoundedPolicy(EmailPolicy):
+    """``policy.default`` whose header parser never sees more than the caps of a value.
+
+    Structured headers are cut at :data:`MAX_PARSED_HEADER_CHARS`, the others at
+    :data:`MAX_HEADER_CHARS`, before the header registry parses them, so reading any header of
+    any part of a hostile mail costs at most a few milliseconds. The raw values
+    (``raw_items()``) and the stored bytes stay whole.
+    """
+
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        """The parsed header, from at most the caps' characters of ``value``."""
+        if isinstance(value, str):
+            cap = MAX_PARSED_HEADER_CHARS if _is_structured(name) else MAX_HEADER_CHARS
+            if len(value) > cap:
+                value = value[:cap]
+        return super().header_fetch_parse(name, value)
+
+
+#: The policy inbound mail is parsed with (every reader of a stored mail uses it).
+INBOUND_POLICY = BoundedPolicy()
+#: For writing a message that carries an inbound mail (a forward): SMTP's line ends, the
+#: inbound headers written as they came instead of being parsed again to be folded, and the
+#: same caps (the generator reads the carried mail's headers with the policy it writes with).
+FORWARD_POLICY = INBOUND_POLICY.clone(linesep="\r\n", refold_source="none")
 
 
 @dataclass(frozen=True)
@@ -77,6 +127,8 @@ class ParsedMail:
         references: the References message ids, oldest first.
         date: the Date header as written, None when absent.
         text: the decoded body text (quoted history and signature still in).
+        over_caps: why the mail's headers are over the caps (too many recipients, header
+            fields or characters), None when they are not: such a mail goes to a person.
     """
 
     message: EmailMessage
@@ -89,6 +141,7 @@ class ParsedMail:
     references: tuple[str, ...]
     date: str | None
     text: str
+    over_caps: str | None = None
 
     @property
     def thread_root(self) -> str | None:
@@ -105,7 +158,7 @@ def parse_bytes(raw: bytes) -> EmailMessage:
         MalformedMailError: the bytes have no header section at all.
     """
     try:
-        message = BytesParser(policy=policy.default).parsebytes(raw)
+        message = BytesParser(policy=INBOUND_POLICY).parsebytes(raw)
     except Exception as exc:  # noqa: BLE001 - the parser's failures are not documented
         raise MalformedMailError(f"The body is not an RFC 5322 message: {exc}") from exc
     if not isinstance(message, EmailMessage) or not message.keys():
@@ -152,6 +205,7 @@ def read_message(message: EmailMessage) -> ParsedMail:
         references=tuple(_MSG_ID.findall(header_text(message, "References") or "")),
         date=header_text(message, "Date"),
         text=text,
+        over_caps=over_caps(message),
     )
 
 
@@ -164,6 +218,9 @@ def header_text(message: Message, name: str) -> str | None:
     A header the parser cannot decode (bad RFC 2047, broken address syntax) is returned as
     written instead of raising: a loop guard must still be able to read it.
     """
+    if name.lower() in _READ_RAW:
+        raw = _raw_values(message, name)
+        return raw[0][:MAX_HEADER_CHARS] if raw else None
     try:
         value = message.get(name)
     except Exception:  # noqa: BLE001 - header parsing errors vary by header class
@@ -179,9 +236,50 @@ def is_address(value: str) -> bool:
 
 
 def _addresses(value: str | None) -> list[tuple[str, str]]:
+    """The (name, lower-cased address) pairs of an address list, from at most
+    :data:`MAX_HEADER_CHARS` of it (email.utils' parser: linear, unlike the registry's)."""
     if not value:
         return []
-    return [(name, addr.strip().lower()) for name, addr in getaddresses([value]) if addr]
+    try:
+        pairs = getaddresses([value[:MAX_HEADER_CHARS]])
+    except RecursionError:  # thousands of nested '(' or ':'
+        return []
+    return [(name, addr.strip().lower()) for name, addr in pairs if addr]
+
+
+def _raw_values(message: Message, name: str) -> list[str]:
+    """The values of every ``name`` header as written (never parsed), unfolded."""
+    wanted = name.lower()
+    return [
+        " ".join(str(value).split()) for key, value in message.raw_items() if key.lower() == wanted
+    ]
+
+
+def over_caps(message: Message) -> str | None:
+    """Why a message's headers are over the caps, None when they are not.
+
+    Linear in the size of the header section: the raw values are measured, and the recipients
+    counted with the linear parser.
+    """
+    items = list(message.raw_items())
+    if len(items) > MAX_HEADER_FIELDS:
+        return f"{len(items)} header fields (at most {MAX_HEADER_FIELDS})"
+    for name, value in items:
+        size = len(str(value))
+        if size > MAX_HEADER_CHARS:
+            return f"a {name[:40]} header of {size} characters (at most {MAX_HEADER_CHARS})"
+        if (
+            size > MAX_PARSED_HEADER_CHARS
+            and name.lower() not in _RECIPIENT_LIST_HEADERS | _READ_RAW
+            and _is_structured(name)
+        ):
+            return f"a {name[:40]} header of {size} characters (at most {MAX_PARSED_HEADER_CHARS})"
+    recipients = sum(
+        len(_addresses(value)) for name in ("To", "Cc") for value in _raw_values(message, name)
+    )
+    if recipients > MAX_RECIPIENTS:
+        return f"{recipients} recipients (at most {MAX_RECIPIENTS})"
+    return None
 
 
 def from_address(message: Message) -> tuple[str, str]:
@@ -200,17 +298,16 @@ def from_address(message: Message) -> tuple[str, str]:
 
 
 def recipient_addresses(message: Message) -> tuple[str, ...]:
-    """Every address of RECIPIENT_HEADERS, lower-cased, without duplicates."""
+    """Every address of RECIPIENT_HEADERS, lower-cased, without duplicates: the first
+    :data:`MAX_RECIPIENTS`, read from the raw values with the linear address parser."""
     seen: dict[str, None] = {}
     for name in RECIPIENT_HEADERS:
-        try:
-            values = message.get_all(name) or []
-        except Exception:  # noqa: BLE001 - see header_text
-            values = [v for k, v in message.raw_items() if k.lower() == name.lower()]
-        for value in values:
-            for _display, address in _addresses(str(value)):
+        for value in _raw_values(message, name):
+            for _display, address in _addresses(value):
                 if is_address(address):
                     seen.setdefault(address, None)
+                    if len(seen) >= MAX_RECIPIENTS:
+                        return tuple(seen)
     return tuple(seen)
 
 
@@ -469,14 +566,19 @@ def message_from_json(data: Mapping[str, Any]) -> tuple[bytes, str]:
         form = JsonMail.model_validate(data)
     except ValidationError as exc:
         raise MalformedMailError(f"The JSON form is not a mail: {exc.errors()[0]['msg']}") from exc
-    recipients = [
-        address
+    entries = [
+        entry
         for field_value in (form.to, form.cc)
-        for address in ([field_value] if isinstance(field_value, str) else field_value or [])
+        for entry in ([field_value] if isinstance(field_value, str) else field_value or [])
     ]
-    if len(recipients) > MAX_RECIPIENTS:
+    # A list longer than the cap is refused before any entry is read; then each entry may
+    # itself be a list of addresses ("a@x, b@y"), counted with the linear parser.
+    count = len(entries)
+    if count <= MAX_RECIPIENTS:
+        count = sum(max(1, len(_addresses(entry))) for entry in entries)
+    if count > MAX_RECIPIENTS:
         raise MalformedMailError(
-            f"The JSON form names {len(recipients)} recipients (at most {MAX_RECIPIENTS})."
+            f"The JSON form names {count} recipients (at most {MAX_RECIPIENTS})."
         )
     message = EmailMessage(policy=policy.default)
     for name, value in _header_pairs(form.headers):
@@ -515,7 +617,14 @@ def message_from_json(data: Mapping[str, Any]) -> tuple[bytes, str]:
 
 
 def _set_header(message: EmailMessage, name: str, value: str) -> None:
-    if len(value) > MAX_HEADER_CHARS:
+    if name.lower() in _RECIPIENT_LIST_HEADERS:
+        # Rewritten from the linear parser's reading: the registry would parse the value as
+        # sent (quadratic on some values), the addresses alone are what routing needs.
+        value = ", ".join(address for _name, address in _addresses(value) if is_address(address))
+        if not value:
+            return
+    cap = MAX_PARSED_HEADER_CHARS if _is_structured(name) else MAX_HEADER_CHARS
+    if len(value) > cap:
         logger.warning("Dropped the %s header of a JSON mail: %d characters", name, len(value))
         return
     try:

@@ -378,6 +378,7 @@ class MailProcessor:
             return False, None
         forward = build_forward(
             original=parsed.message,
+            original_raw=row.raw,
             store=store,
             forward_to=forward_to,
             reason=reason,

@@ -54,7 +54,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import langid, other_languages
-from bot.shops import FALLBACK_DEFAULT_STORE, resolve_store, shop_ids
+from bot.shops import resolve_store, shop_ids
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def message_store(
     Args:
         metadata: The message metadata sent by the channel (may be None or not a dict).
         environ: The process environment (`os.environ`).
-        default_store: The last-resort store id (None: `bot.shops.FALLBACK_DEFAULT_STORE`).
+        default_store: The last-resort store id (None: the registry's, `bot.shops.default_store`).
         known_stores: The valid store ids (None: the shop registry, `bot.shops.shop_ids`).
         env_var: Name of the environment variable holding the deployment's default.
 
@@ -116,9 +116,7 @@ def message_store(
         A known store id.
     """
     known = tuple(known_stores) if known_stores is not None else shop_ids()
-    fallback = resolve_store(
-        environ.get(env_var), default_store or FALLBACK_DEFAULT_STORE, known=known
-    )
+    fallback = resolve_store(environ.get(env_var), default_store, known=known, environ={})
     requested = metadata.get(STORE_ENTITY) if isinstance(metadata, Mapping) else None
     return resolve_store(requested, fallback, known=known)
 
@@ -185,8 +183,9 @@ class LanguageDetector(GraphComponent):
     def get_default_config() -> Dict[str, Any]:
         """Returns the component's default config."""
         return {
-            # Store used when neither the metadata nor DEFAULT_STORE names a known one.
-            "default_store": FALLBACK_DEFAULT_STORE,
+            # Store used when neither the metadata nor DEFAULT_STORE names a known one; None:
+            # the registry's default (data/stores/_common/registry.yml, bot/shops.py).
+            "default_store": None,
             # Store ids accepted from metadata and from the environment; None (the default):
             # the shop folders of data/stores/ (bot/shops.py), read while the server runs, so
             # a new shop needs no retraining.
@@ -214,10 +213,13 @@ class LanguageDetector(GraphComponent):
         self._known_stores: Optional[List[str]] = (
             None if configured is None else [str(s).lower() for s in configured]
         )
-        self._default_store: str = str(merged["default_store"]).lower()
+        configured_default = merged["default_store"]
+        self._default_store: Optional[str] = (
+            None if configured_default is None else str(configured_default).lower()
+        )
         self._env_var: str = str(merged["store_env_var"])
         known = self._known_stores if self._known_stores is not None else shop_ids()
-        if self._default_store not in known:
+        if self._default_store is not None and self._default_store not in known:
             raise InvalidConfigException(
                 f"LanguageDetector: default_store {self._default_store!r} is not one of "
                 f"the shops {list(known)}."

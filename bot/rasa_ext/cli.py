@@ -12,7 +12,9 @@ Runs in the Rasa environment.
 * :mod:`bot.rasa_ext.idempotency`: a message delivered twice (a balancer's or a client's
   retry) is answered again but processed and stored once;
 * :mod:`bot.rasa_ext.event_types`: an event's class is found in a table instead of a walk of
-  every Event subclass, for each event of each conversation loaded.
+  every Event subclass, for each event of each conversation loaded;
+* :mod:`bot.rasa_ext.constant_time_token`: the HTTP API's token is compared in constant time
+  (``hmac.compare_digest``; Rasa's own check is ``==``).
 
 Measured both ways by `make bench` (bench/results.md, "A/B").
 """
@@ -80,10 +82,20 @@ def main() -> None:
     if problems:
         # One line, before Rasa is even imported; no traceback.
         raise SystemExit("error: BOT_PROFILE=production: " + "; ".join(problems) + ".")
+    from bot.rasa_ext.preload import preload
+
+    preload()  # before Rasa imports TensorFlow: 2 s of CPU instead of 11 (bot/rasa_ext/preload.py)
     from rasa.__main__ import main as rasa_main
 
-    from bot.rasa_ext import action_validation, event_types, idempotency, sqlite_wal
+    from bot.rasa_ext import (
+        action_validation,
+        constant_time_token,
+        event_types,
+        idempotency,
+        sqlite_wal,
+    )
 
+    constant_time_token.install()
     action_validation.install()
     sqlite_wal.install()
     event_types.install()

@@ -58,6 +58,7 @@ from actions.refunds import ActionRefundStatus
 from bot import replies
 from bot.answers import library as answers
 from bot.config import PROJECT_ROOT, get_settings
+from bot.db.demo import shop_demo_files
 from bot.db.models import Order, OrderStatus, PaymentMethod, RefundStatus
 from bot.db.session import dispose_engines
 from bot.delivery import delivery_eligibility
@@ -184,8 +185,11 @@ def _orders(url: str) -> list[OrderFacts]:
 
 
 def _canonical_numbers() -> set[str]:
-    path = PROJECT_ROOT / "bot" / "db" / "demo_orders.yml"
-    return {entry["number"] for entry in yaml.safe_load(path.read_text("utf-8"))["orders"]}
+    return {
+        entry["number"]
+        for path in shop_demo_files()
+        for entry in yaml.safe_load(path.read_text("utf-8"))["orders"]
+    }
 
 
 def order_answers(url: str, age: int) -> list[Rendered]:

@@ -24,7 +24,7 @@ from html.parser import HTMLParser
 import pytest
 
 from bot.answers.library import find_template, response_names
-from bot.api.pages import DEMO_SHOPS, render_index_page, render_shop_page
+from bot.api.pages import demo_shops, render_index_page, render_shop_page
 from bot.api.paths import STATIC_DIR
 from bot.mail.compose import compose_body
 from bot.mail.parsing import read_mail
@@ -184,7 +184,7 @@ class _VisibleText(HTMLParser):
 
 
 def french_page_texts() -> dict[str, str]:
-    pages = {shop: render_shop_page(DEMO_SHOPS[shop], "fr") for shop in DEMO_SHOPS} | {
+    pages = {shop.store_id: render_shop_page(shop, "fr") for shop in demo_shops()} | {
         "index": render_index_page(gateway_origin="http://127.0.0.1:8000")
     }
     texts = {}

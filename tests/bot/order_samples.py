@@ -1,6 +1,6 @@
 """Sample orders for the domain-logic tests: the canonical demo orders as of a pinned today.
 
-They mirror ``bot/db/demo_orders.yml`` (numbers, owners, states, date offsets) as plain
+They mirror ``data/stores/<shop>/demo_orders.yml`` (numbers, owners, states, date offsets) as plain
 :class:`~bot.orders.OrderFacts`, so the tests need no database.
 """
 
@@ -20,7 +20,7 @@ def days(offset: int) -> dt.date:
     return TODAY + dt.timedelta(days=offset)
 
 
-# The canonical demo orders (bot/db/demo_orders.yml) as of the pinned today.
+# The canonical demo orders (data/stores/<shop>/demo_orders.yml) as of the pinned today.
 OM_SHIPPED = OrderFacts(
     number="OM-104233",
     store_id="om-system",

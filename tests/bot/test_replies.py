@@ -48,7 +48,7 @@ OM = load_store("om-system")
 BT = load_store("btomic")
 NOT_DOCUMENTED = {"fr": "je préfère donc ne pas deviner", "en": "so I'd rather not guess"}
 
-# BT-200530 of bot/db/demo_orders.yml: returned, received yesterday, refund pending.
+# BT-200530 of data/stores/<shop>/demo_orders.yml: returned, received yesterday, refund pending.
 BT_REFUND_PENDING = OrderFacts(
     number="BT-200530",
     store_id="btomic",

@@ -11,7 +11,7 @@ import yaml
 
 from bot.config import PROJECT_ROOT, get_settings
 from bot.errors import UnknownStoreError
-from bot.shops import DEFAULT_STORES_DIR, resolve_store, shop_ids
+from bot.shops import DEFAULT_STORES_DIR, default_store, resolve_store, shop_ids
 from devstack.stack import default_stack, write_endpoints
 
 
@@ -34,6 +34,25 @@ def test_one_resolve_store_for_every_store_id(caplog: pytest.LogCaptureFixture) 
     with pytest.raises(UnknownStoreError, match="default store 'amazon'"):
         resolve_store("btomic", "amazon")
     assert resolve_store(None, environ={"DEFAULT_STORE": "btomic"}) == "btomic"
+
+
+def test_the_default_store_is_the_registrys(tmp_path: Path) -> None:
+    # No DEFAULT_STORE: _common/registry.yml says which shop; without it, the first shop.
+    assert default_store(DEFAULT_STORES_DIR) == "om-system"
+    assert resolve_store(None, environ={}) == "om-system"
+
+    def stores_with(name: str, registry: str | None) -> Path:
+        stores = tmp_path / name
+        shutil.copytree(DEFAULT_STORES_DIR, stores)
+        (stores / "_common" / "registry.yml").unlink()
+        if registry is not None:
+            (stores / "_common" / "registry.yml").write_text(registry, "utf-8")
+        return stores
+
+    assert default_store(stores_with("a", "default_store: btomic\n")) == "btomic"
+    assert default_store(stores_with("b", None)) == "btomic"  # the first shop
+    with pytest.raises(UnknownStoreError, match="amazon"):
+        default_store(stores_with("c", "default_store: amazon\n"))
 
 
 def test_rasa_gets_its_texts_from_the_answer_service(tmp_path: Path) -> None:

@@ -333,3 +333,20 @@ def test_env_files_with_secrets_are_never_committed() -> None:
         check=False,
     )
     assert result.stdout.split() == [".env", "deploy/production.env"], result.stderr
+
+
+def test_the_answer_service_never_starts_open_in_any_profile() -> None:
+    # An internal service authenticates its callers: without ANSWER_SERVICE_TOKEN it would
+    # answer any process (the local profile too), so it refuses to start.
+    env = {k: v for k, v in os.environ.items() if k != "ANSWER_SERVICE_TOKEN"}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.answers.service", "--port", "1"],
+        cwd=PROJECT_ROOT,
+        env={**env, "PYTHONPATH": str(PROJECT_ROOT), "BOT_PROFILE": "local"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    line = one_line(result)
+    assert line.startswith("error: ANSWER_SERVICE_TOKEN is not set"), line

@@ -147,7 +147,7 @@ def test_btomic_refund_pending_gives_the_window(
     said(live_stack.say(question, sender=sender, metadata=BT))
     answer = said(live_stack.say(proof, sender=sender, metadata=BT))
     assert ("5 à 7 jours ouvrables" if language == "fr" else "5 to 7 business days") in answer
-    # The demo data received the return yesterday (bot/db/demo_orders.yml).
+    # The demo data received the return yesterday (data/stores/<shop>/demo_orders.yml).
     received = dt.date.today() - dt.timedelta(days=1)
     assert format_date(add_business_days(received, 7), language) in answer
     assert "PayPal" in answer

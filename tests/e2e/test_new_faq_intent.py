@@ -1,10 +1,11 @@
-"""A new FAQ intent is one NLU block plus one text per shop: no rule, no response to declare.
+"""A new FAQ intent is one NLU block plus one text per shop: no domain entry, no rule, no code.
 
 The fixture ``tests/fixtures/faq_intent/`` holds what a shop's team writes for a made-up FAQ
 topic (gift wrapping): the NLU block (``nlu.yml``) and one text per shop (``<shop>.yml``). The
-test adds them to copies of the project's training data and shops (the intent's name goes into
-the copy of ``domain.yml``'s intents, as Rasa requires; no rule, no response, no action),
-trains a model on the copy (the real ``rasa train``, a minute or two: the training cache of
+test adds them to copies of the project's training data and shops, and nothing else: the
+project's ``domain.yml``, rules and configuration are used as they are (the training's importer,
+``bot/rasa_ext/faq_importer.py``, adds the NLU data's intents to the domain). It trains a model
+on the copy (the real ``rasa train``, a minute or two: the training cache of
 ``make model`` serves the unchanged parts), starts the real stack on it and asks, through the
 gateway, in French and English, in both shops, and in the middle of the order lookup. The
 generic answer (``action_answer_faq``, the rule policy's fallback action) says the shop's text.
@@ -13,35 +14,19 @@ generic answer (``action_answer_faq``, the rule policy's fallback action) says t
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from bot.answers.library import check_shop, clear_caches, render
 from bot.config import PROJECT_ROOT
-from bot.secret_rules import generate_secret
 from bot.shops import DEFAULT_STORES_DIR
-from devstack.stack import (
-    RASA_BIN,
-    Stack,
-    action_secret,
-    action_service,
-    answer_service,
-    answer_token,
-    free_port,
-    gateway_service,
-    rasa_service,
-    write_endpoints,
-)
-from tests.conftest import load_demo_database
+from devstack.stack import RASA_BIN
+from tests.conftest import LiveStack, load_demo_database, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -50,36 +35,14 @@ INTENT = "gift_wrapping"
 TRAIN_TIMEOUT_S = 1200
 
 
-def add_intent_to_domain(domain: str, intent: str) -> str:
-    """``domain.yml`` with ``intent`` added to its intents (the only line Rasa needs)."""
-    assert re.search(r"^intents:\n", domain, re.MULTILINE)
-    return re.sub(r"^intents:\n", f"intents:\n- {intent}\n", domain, count=1, flags=re.MULTILINE)
-
-
-@dataclass
-class FaqStack:
-    gateway_url: str
-    stores: Path
-
-    def chat(self, text: str, *, sender: str, store: str) -> str:
-        response = httpx.post(
-            f"{self.gateway_url}/api/chat",
-            json={"sender_id": sender, "message": text, "store": store},
-            timeout=60,
-        )
-        response.raise_for_status()
-        messages: list[dict[str, Any]] = response.json()["messages"]
-        return " ".join(" ".join(str(m.get("text") or "").split()) for m in messages)
-
-
 @pytest.fixture(scope="module")
 def project_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The training data and shops with the fixture's NLU block and texts added."""
     work = tmp_path_factory.mktemp("faq-intent")
     shutil.copytree(PROJECT_ROOT / "data", work / "data", ignore=shutil.ignore_patterns("stores"))
     shutil.copy(FIXTURE / "nlu.yml", work / "data" / "nlu" / f"{INTENT}.yml")
-    domain = (PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8")
-    (work / "domain.yml").write_text(add_intent_to_domain(domain, INTENT), encoding="utf-8")
+    # The project's domain and configuration, unchanged.
+    shutil.copy(PROJECT_ROOT / "domain.yml", work / "domain.yml")
     shutil.copy(PROJECT_ROOT / "config.yml", work / "config.yml")
     stores = work / "stores"
     shutil.copytree(DEFAULT_STORES_DIR, stores)
@@ -114,54 +77,31 @@ def faq_model(project_copy: Path) -> Path:
     )  # fmt: skip
     model = project_copy / "models" / "bot.tar.gz"
     assert result.returncode == 0 and model.exists(), result.stdout[-3000:] + result.stderr[-3000:]
+    # The copy differs from the project by the NLU block only (domain, rules, config as they are).
+    for name in ("domain.yml", "config.yml", "data/rules.yml", "data/stories.yml"):
+        assert (project_copy / name).read_bytes() == (PROJECT_ROOT / name).read_bytes(), name
+    assert INTENT not in (project_copy / "domain.yml").read_text(encoding="utf-8")
     return model
 
 
 @pytest.fixture(scope="module")
-def faq_stack(project_copy: Path, faq_model: Path) -> Iterator[FaqStack]:
-    work = project_copy
-    stores = work / "stores"
-    database_url = f"sqlite:///{work / 'orders.db'}"
+def faq_stack(project_copy: Path, faq_model: Path) -> Iterator[LiveStack]:
+    """The real stack on the copy's model and shops."""
+    database_url = f"sqlite:///{project_copy / 'orders.db'}"
     load_demo_database(database_url)
-    rasa_port, action_port, answer_port, gateway_port = (free_port() for _ in range(4))
-    # The stack's secrets, as `make run` draws them: the answer service's token, the action
-    # server's shared secret, Rasa's API token.
-    token, secret, api_token = answer_token(), action_secret(), generate_secret()
-    endpoints = write_endpoints(
-        work / "endpoints.yml",
-        action_port=action_port,
-        tracker_db=work / "tracker.db",
-        action_secret=secret,
-        answer_port=answer_port,
-        answer_token=token,
-    )
-    env = {
-        "STORES_DIR": str(stores),
-        "DATABASE_URL": database_url,
-        "DEFAULT_STORE": "om-system",
-        "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
-    }
-    stack = Stack(
-        [
-            action_service(port=action_port, secret=secret, env=env),
-            answer_service(port=answer_port, env={**env, "ANSWER_SERVICE_TOKEN": token}),
-            rasa_service(
-                port=rasa_port, endpoints=endpoints, model=faq_model, env=env, auth_token=api_token
-            ),
-            gateway_service(
-                port=gateway_port,
-                env={
-                    **env,
-                    "RASA_URL": f"http://127.0.0.1:{rasa_port}",
-                    "RASA_TOKEN": api_token,
-                    "CHAT_RATE_LIMIT_MESSAGES": "1000",
-                },
-            ),
-        ],
-        log_dir=work / "log",
-    )
-    with stack.running():
-        yield FaqStack(gateway_url=f"http://127.0.0.1:{gateway_port}", stores=stores)
+    with running_stack(
+        project_copy,
+        model=faq_model,
+        database_url=database_url,
+        stores=project_copy / "stores",
+        gateway_env={"CHAT_RATE_LIMIT_MESSAGES": "1000"},
+    ) as live:
+        yield live
+
+
+def faq_stack_stores(stack: LiveStack) -> Path:
+    assert stack.stores_dir is not None
+    return stack.stores_dir
 
 
 def expected(stores: Path, store: str, lang: str) -> str:
@@ -221,27 +161,27 @@ def test_the_fixture_texts_pass_the_checks(project_copy: Path) -> None:
     ],
 )
 def test_the_new_intent_is_answered_with_the_shops_text(
-    faq_stack: FaqStack, store: str, question: str, lang: str
+    faq_stack: LiveStack, store: str, question: str, lang: str
 ) -> None:
     answer = faq_stack.chat(question, sender=f"faq-{uuid.uuid4().hex[:8]}", store=store)
-    assert expected(faq_stack.stores, store, lang) in answer, answer
+    assert expected(faq_stack_stores(faq_stack), store, lang) in answer, answer
 
 
 def test_the_new_intent_during_the_order_lookup_then_the_lookup_goes_on(
-    faq_stack: FaqStack,
+    faq_stack: LiveStack,
 ) -> None:
     sender = f"faq-lookup-{uuid.uuid4().hex[:8]}"
     ask = faq_stack.chat("Où en est ma commande ?", sender=sender, store="om-system")
     assert "numéro" in ask and "OM-123456" in ask  # the lookup asks for the number
     answer = faq_stack.chat("Proposez-vous un emballage cadeau ?", sender=sender, store="om-system")
-    assert expected(faq_stack.stores, "om-system", "fr") in answer
-    after = answer.split(expected(faq_stack.stores, "om-system", "fr"), 1)[1]
+    assert expected(faq_stack_stores(faq_stack), "om-system", "fr") in answer
+    after = answer.split(expected(faq_stack_stores(faq_stack), "om-system", "fr"), 1)[1]
     assert "numéro" in after and "OM-123456" in after  # then the lookup asks again
     found = faq_stack.chat("OM-104233 marie.dupont@example.fr", sender=sender, store="om-system")
     assert "JD014600003828461025" in found
 
 
-def test_the_existing_faq_is_unchanged(faq_stack: FaqStack) -> None:
+def test_the_existing_faq_is_unchanged(faq_stack: LiveStack) -> None:
     answer = faq_stack.chat(
         "Quels moyens de paiement acceptez-vous ?", sender=f"faq-{uuid.uuid4().hex[:8]}",
         store="btomic",

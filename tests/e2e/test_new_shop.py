@@ -3,16 +3,20 @@
 The stack of this module (action server, answer service, Rasa on the trained model, a gateway
 with an SMTP server for the e-mail channel) reads the shops from a copy of ``data/stores``
 (``STORES_DIR``). Once it runs, the test drops ``tests/fixtures/shops/lumen/`` into that copy
-(facts, FAQ page, texts, demo orders: nothing else changes anywhere) and loads the demo orders
-with the real CLI. With no retraining and no restart, LUMEN then answers in the chat in French
-and in English, by e-mail at its own address, and looks up its own orders.
+(facts, FAQ page, texts, demo page, demo orders) and loads the demo orders with the real CLI;
+a test checks that nothing else changed (the other shops' files, the repository, the model).
+With no retraining and no restart, LUMEN then answers in the chat in French and in English,
+by e-mail at its own address, shows its demo page and looks up its own orders.
 
 The last test edits a text of the running stack and waits until a conversation gets it: the
-delay (registry and file caches of a few seconds) is printed and recorded, not asserted.
+delay (registry and file caches of a few seconds; the target is under 5 s) is a measured
+figure, printed at the end of the run and written to ``var/test-figures.txt``, not asserted.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +25,6 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -30,21 +33,9 @@ from sqlalchemy import select
 from bot.config import PROJECT_ROOT
 from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.session import make_engine, session_factory
-from bot.secret_rules import generate_secret
-from bot.shops import DEFAULT_STORES_DIR
-from devstack.stack import (
-    Stack,
-    action_secret,
-    action_service,
-    answer_service,
-    answer_token,
-    free_port,
-    gateway_service,
-    rasa_service,
-    write_endpoints,
-)
-from tests.conftest import load_demo_database
+from tests.conftest import LiveStack, load_demo_database, running_stack
 from tests.mail.helpers import SmtpServer, make_mail
+from tests.services import TEST_FIGURES
 
 pytestmark = pytest.mark.e2e
 
@@ -53,23 +44,46 @@ SECRET = "new-shop-webhook-secret"
 LUMEN_SUPPORT = "service@lumen-cafe.example"
 
 
+def files_digest(root: Path, *, skip: str | None = None) -> dict[str, str]:
+    """Every file under ``root`` (but the folder ``skip``) by relative path: its SHA-256."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and (skip is None or path.relative_to(root).parts[0] != skip)
+    }
+
+
+def project_state() -> tuple[str, dict[str, float]]:
+    """The repository's ``git status`` and the modification times of the code and the model."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    watched = [PROJECT_ROOT / "models" / "bot.tar.gz", PROJECT_ROOT / "domain.yml"]
+    watched += sorted((PROJECT_ROOT / "bot").rglob("*.py"))
+    return status, {str(path): path.stat().st_mtime for path in watched}
+
+
 @dataclass
 class ShopStack:
-    gateway_url: str
+    live: LiveStack
     stores: Path
     database_url: str
     smtp: SmtpServer
+    # Before LUMEN's folder was added: the other shop folders' files, the repository's state.
+    stores_before: dict[str, str] | None = None
+    project_before: tuple[str, dict[str, float]] | None = None
+
+    @property
+    def gateway_url(self) -> str:
+        return self.live.gateway_url
 
     def chat(self, text: str, *, sender: str, store: str = "lumen") -> str:
         """One message through the gateway's web chat; the bot's texts, joined."""
-        response = httpx.post(
-            f"{self.gateway_url}/api/chat",
-            json={"sender_id": sender, "message": text, "store": store},
-            timeout=60,
-        )
-        response.raise_for_status()
-        messages: list[dict[str, Any]] = response.json()["messages"]
-        return " ".join(" ".join(str(m.get("text") or "").split()) for m in messages)
+        return self.live.chat(text, sender=sender, store=store)
 
     def inbox_row(self, message_id: str) -> InboxMessage | None:
         engine = make_engine(self.database_url)
@@ -87,59 +101,21 @@ def shop_stack(
     trained_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ShopStack]:
     work = tmp_path_factory.mktemp("new-shop")
-    stores = work / "stores"
-    shutil.copytree(DEFAULT_STORES_DIR, stores)
     database_url = f"sqlite:///{work / 'orders.db'}"
     load_demo_database(database_url)
     smtp = SmtpServer().start()
-    rasa_port, action_port, answer_port, gateway_port = (free_port() for _ in range(4))
-    token, secret, api_token = answer_token(), action_secret(), generate_secret()
-    endpoints = write_endpoints(
-        work / "endpoints.yml",
-        action_port=action_port,
-        tracker_db=work / "tracker.db",
-        action_secret=secret,
-        answer_port=answer_port,
-        answer_token=token,
-    )
-    env = {
-        "STORES_DIR": str(stores),
-        "DATABASE_URL": database_url,
-        "DEFAULT_STORE": "om-system",
-        "TRACKER_STORE_URL": f"sqlite:///{work / 'tracker.db'}",
-    }
     gateway_env = {
-        **env,
-        "RASA_URL": f"http://127.0.0.1:{rasa_port}",
-        "RASA_TOKEN": api_token,
         "SMTP_URL": smtp.url,
         "EMAIL_WEBHOOK_SECRET": SECRET,
         "EMAIL_WORKER_POLL_S": "0.5",
         "CHAT_RATE_LIMIT_MESSAGES": "1000",
     }
-    stack = Stack(
-        [
-            action_service(port=action_port, secret=secret, env=env),
-            answer_service(port=answer_port, env={**env, "ANSWER_SERVICE_TOKEN": token}),
-            rasa_service(
-                port=rasa_port,
-                endpoints=endpoints,
-                model=trained_model,
-                env=env,
-                auth_token=api_token,
-            ),
-            gateway_service(port=gateway_port, env=gateway_env),
-        ],
-        log_dir=work / "log",
-    )
     try:
-        with stack.running():
-            yield ShopStack(
-                gateway_url=f"http://127.0.0.1:{gateway_port}",
-                stores=stores,
-                database_url=database_url,
-                smtp=smtp,
-            )
+        with running_stack(
+            work, model=trained_model, database_url=database_url, gateway_env=gateway_env
+        ) as live:
+            assert live.stores_dir is not None
+            yield ShopStack(live=live, stores=live.stores_dir, database_url=database_url, smtp=smtp)
     finally:
         smtp.stop()
 
@@ -148,6 +124,8 @@ def shop_stack(
 def lumen(shop_stack: ShopStack) -> ShopStack:
     """LUMEN's folder dropped into the running stack's shops, and its demo orders loaded."""
     model_before = (PROJECT_ROOT / "models" / "bot.tar.gz").stat().st_mtime
+    shop_stack.stores_before = files_digest(shop_stack.stores)
+    shop_stack.project_before = project_state()
     shutil.copytree(FIXTURE, shop_stack.stores / "lumen")
     subprocess.run(
         [sys.executable, "-m", "bot.db.demo", "--replace"],
@@ -183,6 +161,25 @@ def test_the_new_shop_answers_in_french_and_english(lumen: ShopStack) -> None:
     answer = lumen.chat("How long is the warranty?", sender=english)
     assert "24 months" in answer and "LUMEN" in answer
     assert lumen.chat("Hello", sender=english).startswith("Hello, I'm the virtual assistant")
+
+
+def test_adding_the_shop_changed_no_file_outside_its_folder(lumen: ShopStack) -> None:
+    # The shops' folder holds one more folder, and nothing else changed: not another shop's
+    # file, not the common texts, not a file of the repository (code, domain, model).
+    assert files_digest(lumen.stores, skip="lumen") == lumen.stores_before
+    assert files_digest(lumen.stores / "lumen") == files_digest(FIXTURE)
+    assert project_state() == lumen.project_before
+
+
+def test_the_new_shop_has_its_demo_page(lumen: ShopStack) -> None:
+    # Its demo.yml: the gateway serves its page, with the widget for it and its colours.
+    page = httpx.get(f"{lumen.gateway_url}/shops/lumen", timeout=30)
+    assert page.status_code == 200
+    assert "Machine espresso Lumen One" in page.text
+    assert 'data-store="lumen"' in page.text
+    theme = httpx.get(f"{lumen.gateway_url}/shops/lumen/theme.css", timeout=30)
+    assert "--accent: #8a5a2b;" in theme.text
+    assert 'href="/shops/lumen"' in httpx.get(f"{lumen.gateway_url}/", timeout=30).text
 
 
 def test_the_other_shops_are_unchanged(lumen: ShopStack) -> None:
@@ -226,9 +223,7 @@ def test_an_email_to_the_new_shop_is_answered_from_its_address(lumen: ShopStack)
     assert "24 mois" in reply.text and "L'équipe du service client LUMEN" in reply.text
 
 
-def test_an_edited_text_is_live_on_the_next_turns(
-    lumen: ShopStack, record_property: pytest.RecordProperty
-) -> None:
+def test_an_edited_text_is_live_on_the_next_turns(lumen: ShopStack) -> None:
     texts = lumen.stores / "lumen" / "texts.yml"
     before = texts.read_text(encoding="utf-8")
     edited = before.replace(
@@ -246,6 +241,8 @@ def test_an_edited_text_is_live_on_the_next_turns(
         assert time.monotonic() < deadline, answer
         time.sleep(0.2)
     delay = time.monotonic() - edited_at
-    record_property("answer_edit_live_s", round(delay, 2))
-    print(f"\nan edited answer was live after {delay:.2f} s")
+    TEST_FIGURES.append(
+        f"answer edit live on a running stack after {delay:.2f} s (target < 5 s; "
+        f"load average {os.getloadavg()[0]:.1f})"
+    )
     texts.write_text(before, encoding="utf-8")

@@ -234,6 +234,35 @@ def _standard(message_id: str, subject: str = "Question") -> list[tuple[str, str
     ]
 
 
+#: One header each, built against the standard library's header parser (email.headerregistry,
+#: which policy.default runs on each access to a header and again to fold it when writing):
+#: each took seconds to minutes to read before the caps of bot/mail/parsing.py. The first one
+#: under the caps (15,000 characters) must be read fast too; the others are over them.
+HEADER_ATTACKS: dict[str, tuple[str, str]] = {
+    "hdr-to-quotes-under-cap": ("To", '"' * 15_000 + " eshop.support@om-digitalsolutions.com"),
+    "hdr-to-20000-recipients": ("To", ", ".join(f"r{i}@example.com" for i in range(20_000))),
+    "hdr-cc-5000-named": ("Cc", ", ".join(f'"Name {i}" <n{i}@example.com>' for i in range(5000))),
+    "hdr-to-quotes": ("To", '"' * 50_000 + " x@example.com"),
+    "hdr-to-commas": ("To", "," * 15_000 + " eshop.support@om-digitalsolutions.com"),
+    "hdr-to-parens": ("To", "(" * 15_000 + " eshop.support@om-digitalsolutions.com"),
+    "hdr-to-colons": ("To", ":" * 15_000 + " eshop.support@om-digitalsolutions.com"),
+    "hdr-subject-encoded-words": ("Subject", " ".join("=?utf-8?B?w6k=?=" for _ in range(20_000))),
+    "hdr-content-type-params": (
+        "Content-Type",
+        "text/plain; charset=utf-8; " + "; ".join(f"p{i}=v{i}" for i in range(20_000)),
+    ),
+    "hdr-content-type-semicolons": ("Content-Type", "text/plain; charset=utf-8" + ";" * 15_000),
+    "hdr-from-backslashes": ("From", "\\" * 7_000 + " <x@example.fr>"),
+    "hdr-reply-to-quotes": ("Reply-To", '"' * 15_000 + " x@example.fr"),
+    "hdr-100000-fields": ("X-Field", "\r\nX-Field: v" * 100_000),
+}
+
+
+def _header_attack(message_id: str, header: str, value: str) -> bytes:
+    headers = [(name, v) for name, v in _standard(message_id) if name != header]
+    return _mail([*headers, (header, value)], "Bonjour,\nOù est ma commande OM-104233 ?\n")
+
+
 def _nested_mime(depth: int, message_id: str) -> bytes:
     body = "Où est ma commande OM-104233 ?"
     for level in range(depth):
@@ -378,6 +407,9 @@ def _mails() -> list[RawCase]:
         ),
     )
     add("from-no-address", _mail([("From", "<<<>>>"), ("To", "service@btomic.com")], "Bonjour ?"))
+    # Values the standard library's header parser reads in quadratic time (HEADER_ATTACKS).
+    for name, (header, value) in HEADER_ATTACKS.items():
+        add(name, _header_attack(name, header, value))
     add("header-folding", _mail([("From", "x@example.fr"), ("Subject", "a\r\n " * 50000)], "?"))
     add("header-only-colons", b":" * 100000)
     add("no-header", b"Bonjour, ou est ma commande ?")

@@ -27,7 +27,7 @@ from tests.e2e.test_lookups import action_call
 
 pytestmark = pytest.mark.e2e
 
-TRACKING = "JD014600003828461025"  # OM-104233's parcel (bot/db/demo_orders.yml)
+TRACKING = "JD014600003828461025"  # OM-104233's parcel (data/stores/<shop>/demo_orders.yml)
 MARIE = "marie.dupont@example.fr"  # its owner's address: the right proof
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.migrate import upgrade
 from bot.db.session import make_engine, session_factory
+from bot.db.verification import VerificationAttempt, VerificationOutcome
 from bot.mail.deciding import conversation_id_for
 from devstack.stack import Stack, free_port, gateway_service
 from tests.conftest import LiveStack
@@ -35,10 +36,14 @@ SECRET = "hostile-webhook-secret"
 FINAL = {InboxState.REPLIED, InboxState.SKIPPED, InboxState.HANDOFF, InboxState.FAILED}
 
 
+AGENTS = "agents@om-digitalsolutions.com"
+
+
 @dataclass
 class MailGateway:
     url: str
     database_url: str
+    smtp: SmtpServer
 
     def post(self, case: RawCase) -> httpx.Response:
         return httpx.post(
@@ -108,11 +113,13 @@ def hostile_gateway(
         # Every mail of the corpus comes from the same few senders: no daily loop guard here.
         "EMAIL_MAX_REPLIES_PER_SENDER_PER_DAY": "100000",
         "DEFAULT_STORE": "om-system",
+        # Every handoff is forwarded to the agents through the real SMTP server (aiosmtpd).
+        "EMAIL_HANDOFF_FORWARD_TO": AGENTS,
     }
     stack = Stack([gateway_service(port=port, env=env)], log_dir=work / "log")
     try:
         with stack.running():
-            yield MailGateway(url=f"http://127.0.0.1:{port}", database_url=database_url)
+            yield MailGateway(url=f"http://127.0.0.1:{port}", database_url=database_url, smtp=smtp)
     finally:
         smtp.stop()
 
@@ -156,6 +163,88 @@ def test_health_answers_within_a_second_while_a_pathological_megabyte_mail_is_pr
     # fall in that time (the watcher started before the post).
     assert len(delays) >= 2
     assert max(delays) < 1.0, sorted(delays)[-5:]
+
+
+class HealthWatch:
+    """Asks the gateway's /health every 50 ms in a thread; the delays of its answers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.delays: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            response = httpx.get(f"{self.url}/health", timeout=30)
+            self.delays.append(time.monotonic() - started)
+            assert response.status_code in (200, 503)
+            time.sleep(0.05)
+
+    def __enter__(self) -> HealthWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+
+def test_a_mail_with_twenty_thousand_recipients_is_stored_at_once_and_goes_to_a_person(
+    hostile_gateway: MailGateway, live_stack: LiveStack
+) -> None:
+    # Every header a mail can send is hostile. The raw mail with 20,000 recipients took 89 s to
+    # store (the standard library's header parser on its To:, at every access) and its forward
+    # was refused by SMTP (a 390 kB line). Now: stored at once, handed to a person without
+    # the bot (over the caps), forwarded with the original whole, /health answering meanwhile.
+    message_id = "<twenty-thousand-recipients@hostile.example>"
+    recipients = ", ".join(f"r{i}@example.com" for i in range(20_000))
+    support = "eshop.support@om-digitalsolutions.com"
+    raw = make_mail(
+        sender="Marie Dupont <marie.dupont@example.fr>",
+        message_id=message_id,
+        to=support,
+        body="Bonjour,\nOù est ma commande OM-104233 ?\n",
+    ).replace(f"To: {support}".encode(), f"To: {support}, {recipients}".encode())
+    assert raw.count(b"@example.com") >= 20_000
+    before = len(hostile_gateway.smtp.to(AGENTS))
+    with HealthWatch(hostile_gateway.url) as health:
+        started = time.monotonic()
+        response = httpx.post(
+            f"{hostile_gateway.url}/email/inbound",
+            content=raw,
+            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": SECRET},
+            timeout=120,
+        )
+        stored_s = time.monotonic() - started
+        assert response.status_code in (202, 200), response.text  # 200: a retry of this test
+        rows = hostile_gateway.wait_all_final(timeout_s=300)
+        (row,) = [r for r in rows if r.message_id == message_id]
+        forwards = hostile_gateway.smtp.wait_for(before + 1, timeout_s=120)
+    assert (row.state, row.reason) == (InboxState.HANDOFF, "over_caps")
+    assert row.store_id == "om-system"  # routed on the first recipient
+    # The bot was never asked: the thread's conversation has no message of the customer.
+    conversation = conversation_id_for(
+        store_id="om-system", sender="marie.dupont@example.fr", thread_root=message_id
+    )
+    events = live_stack.tracker(conversation, include_events="ALL")["events"]
+    assert [event for event in events if event["event"] == "user"] == []
+    processed_s = (row.processed_at - row.claimed_at).total_seconds()
+    (forward,) = [
+        mail
+        for mail in forwards
+        if AGENTS in mail.rcpt_tos and "over_caps" in mail.message["Subject"]
+    ]
+    attachments = {part.get_filename(): part for part in forward.message.iter_attachments()}
+    assert attachments["original.eml"].get_content() == raw  # every byte, for a person
+    assert len(health.delays) >= 2
+    assert max(health.delays) < 1.0, sorted(health.delays)[-5:]
+    TEST_FIGURES.append(
+        f"mail with 20,000 recipients through the webhook: stored in {stored_s:.2f} s, "
+        f"processed in {processed_s:.2f} s (handed over: over_caps), /health at most "
+        f"{max(health.delays):.3f} s"
+    )
 
 
 def test_mails_in_rasas_intent_syntax_neither_restart_nor_set_slots(
@@ -269,3 +358,100 @@ def test_the_corpus_through_the_webhook_and_the_worker(hostile_gateway: MailGate
         f"slowest post {slowest_post_s:.2f} s "
         f"({slowest_post}), slowest processing {slowest_mail_s:.2f} s ({slowest_mail})"
     )
+
+
+def test_five_wrong_proofs_from_chats_and_mails_with_forged_headers_lock_the_order(
+    hostile_gateway: MailGateway, live_stack: LiveStack
+) -> None:
+    # Issue 12's first probe, through every door at once: wrong proofs on one order from two
+    # chat conversations (a forged X-Forwarded-For each, a typed /restart between two) and
+    # from two mails of two senders; then the owner's right proof, by chat and by mail from
+    # the owner's own mailbox, gets no order data.
+    tracking, order = "JD014600003828461025", "OM-104233"
+    chat_url = f"{live_stack.gateway_url}/api/chat"
+
+    def chat(sender_id: str, message: str, forged: str) -> str:
+        response = httpx.post(
+            chat_url,
+            json={"sender_id": sender_id, "message": message, "store": "om-system"},
+            headers={"X-Forwarded-For": forged, "X-Real-IP": forged},
+            timeout=90,
+        )
+        assert response.status_code == 200, response.text
+        return " ".join(m.get("text") or "" for m in response.json()["messages"])
+
+    def mail(sender: str, message_id: str) -> None:
+        raw = make_mail(
+            sender=sender,
+            message_id=message_id,
+            subject="Ma commande",
+            body=f"Bonjour,\n\nOù en est ma commande {order} ?\n\nMerci",
+        )
+        response = httpx.post(
+            f"{hostile_gateway.url}/email/inbound",
+            content=raw,
+            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": SECRET},
+            timeout=120,
+        )
+        assert response.status_code == 202, response.text
+        hostile_gateway.wait_all_final(timeout_s=300)
+
+    first, second = f"e2e-lock-{time.monotonic_ns()}", f"e2e-lock-{time.monotonic_ns()}-b"
+    chat(first, f"Où en est ma commande {order} ? Mon e-mail est devine1@example.com", "1.2.3.4")
+    chat(first, "/restart", "5.6.7.8")
+    chat(first, f"Où en est ma commande {order} ? Mon e-mail est devine2@example.com", "9.9.9.9")
+    chat(second, f"Où en est ma commande {order} ? Mon code postal est 75012", "10.0.0.1")
+    mail("Pirate Un <pirate.un@example.com>", "<lock-1@hostile.example>")
+    mail("Pirate Deux <pirate.deux@example.com>", "<lock-2@hostile.example>")
+
+    engine = make_engine(live_stack.database_url)
+    try:
+        with session_factory(engine)() as session:
+            attempts = list(
+                session.scalars(
+                    select(VerificationAttempt)
+                    .where(VerificationAttempt.order_key == "104233")
+                    .order_by(VerificationAttempt.id)
+                )
+            )
+    finally:
+        engine.dispose()
+    failed = [a for a in attempts if a.outcome == VerificationOutcome.FAILED]
+    # Five checked failures, from both channels and four conversations; the forged headers
+    # changed nothing (no trusted proxy: every chat is the one loopback client).
+    assert len(failed) == 5, [(a.channel, a.outcome) for a in attempts]
+    assert {a.channel for a in failed} == {"web", "email"}
+    assert len({a.conversation_id for a in failed}) == 4
+    assert {a.client_key for a in failed if a.channel == "web"} == {"ip:127.0.0.1"}
+
+    # The owner, by chat from a new conversation and by mail from the owner's mailbox.
+    answer = chat(
+        f"e2e-owner-{time.monotonic_ns()}",
+        f"Où en est ma commande {order} ? Mon e-mail est marie.dupont@example.fr",
+        "127.0.0.1",
+    )
+    assert tracking not in answer, answer
+    before = len(hostile_gateway.smtp.to("marie.dupont@example.fr"))
+    mail("Marie Dupont <marie.dupont@example.fr>", "<lock-owner@hostile.example>")
+    replies = hostile_gateway.smtp.wait_for(before + 1, timeout_s=120)
+    owner_replies = [m for m in replies if "marie.dupont@example.fr" in m.rcpt_tos][before:]
+    assert owner_replies, "the owner's mail got no answer"
+    assert tracking not in owner_replies[-1].text
+    # Both were refused without a check (the audit log says so), not merely not understood.
+    engine = make_engine(live_stack.database_url)
+    try:
+        with session_factory(engine)() as session:
+            outcomes = [
+                (a.channel, a.outcome)
+                for a in session.scalars(
+                    select(VerificationAttempt)
+                    .where(VerificationAttempt.order_key == "104233")
+                    .order_by(VerificationAttempt.id)
+                )
+            ][len(attempts) :]
+    finally:
+        engine.dispose()
+    assert outcomes == [
+        ("web", VerificationOutcome.REFUSED),
+        ("email", VerificationOutcome.REFUSED),
+    ], outcomes

@@ -108,6 +108,7 @@ def test_forward_attaches_the_original() -> None:
     parsed = read_mail(make_mail(subject="Scandale"))
     forward = build_forward(
         original=parsed.message,
+        original_raw=make_mail(subject="Scandale"),
         store=load_store("om-system"),
         forward_to="agents@x.fr",
         reason="complaint",

@@ -771,3 +771,35 @@ def test_a_mail_in_rasas_intent_syntax_is_read_and_asked_as_words(
         '/inform{"order_number": "OM-104233"} ?',
         '/restart /inform{"order_number": "OM-104233"} ?',
     }
+
+
+def test_a_mail_over_the_header_caps_goes_to_a_person_with_the_original_whole(
+    sessions: sessionmaker[Session],
+    make_settings: MakeSettings,
+    bot: ScriptedBot,
+    smtp_server: SmtpServer,
+) -> None:
+    # 20,000 recipients (the corpus' raw mail took 89 s to store before the caps): stored,
+    # then handed to a person without asking the bot; the forward carries every recipient.
+    settings = make_settings(email_handoff_forward_to="agents@om-digitalsolutions.com")
+    recipients = ", ".join(f"r{i}@example.com" for i in range(20_000))
+    raw = make_mail(body="Bonjour,\n\nQuels moyens de paiement acceptez-vous ?").replace(
+        f"To: {OM_SUPPORT}".encode(), f"To: {OM_SUPPORT}, {recipients}".encode()
+    )
+    assert b"r19999@example.com" in raw
+    inbox_id, state = store_and_process(sessions, settings, bot, smtp_server, raw)
+
+    assert state is InboxState.HANDOFF
+    assert row(sessions, inbox_id).reason == "over_caps"
+    assert row(sessions, inbox_id).store_id == "om-system"  # routed on the first recipients
+    assert bot.asked == []
+    (handoff,) = handoffs(sessions)
+    assert (handoff.reason, handoff.forwarded) == ("over_caps", True)
+    assert "paiement" in (handoff.excerpt or "")
+    (forward,) = smtp_server.received
+    assert forward.rcpt_tos == ["agents@om-digitalsolutions.com"]
+    # Its 390 kB To line is more than SMTP carries in a line: the original travels as a file,
+    # every byte of it.
+    (attached,) = list(forward.message.iter_attachments())
+    assert attached.get_filename() == "original.eml"
+    assert attached.get_content() == raw

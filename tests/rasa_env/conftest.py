@@ -7,7 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.nlu.tokenizer import SpacyLookupTokenizer
+from bot.rasa_ext.preload import preload
+
+# skops before Rasa and TensorFlow (the model loads of test_hostile_nlu and
+# test_pipeline_integration): 2 s of CPU instead of 11 (bot/rasa_ext/preload.py).
+preload()
+
+from bot.nlu.tokenizer import SpacyLookupTokenizer  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.config import PROJECT_ROOT
-from bot.db.demo import DEMO_ORDERS_FILE, canonical_orders, generate_orders
+from bot.db.demo import canonical_orders, generate_orders, shop_demo_files
 from bot.db.models import Order, OrderStatus, RefundStatus
 from bot.errors import ConfigurationError
 from bot.shops import DEFAULT_STORES_DIR as STORES_DIR
@@ -23,8 +23,12 @@ from bot.shops import DEFAULT_STORES_DIR as STORES_DIR
 # The conftest loads the demo data for this day (2024-03-01, the day after a 29 February).
 TODAY = dt.date(2024, 3, 1)
 
-CANONICAL: list[dict[str, Any]] = yaml.safe_load(DEMO_ORDERS_FILE.read_text(encoding="utf-8"))[
-    "orders"
+# The canonical orders: the demo_orders.yml of every shop folder (the registry's shops).
+DEMO_FILES = shop_demo_files()
+CANONICAL: list[dict[str, Any]] = [
+    entry
+    for path in DEMO_FILES
+    for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["orders"]
 ]
 CANONICAL_NUMBERS = {entry["number"] for entry in CANONICAL}
 
@@ -312,9 +316,15 @@ def test_generation_honours_the_reserved_numbers_and_the_count() -> None:
     assert generate_orders(today=TODAY, count=0) == []
 
 
-def test_demo_file_is_inside_the_project() -> None:
-    # The project must not read ../shared at run time.
-    assert Path(DEMO_ORDERS_FILE).resolve().is_relative_to(PROJECT_ROOT)
+def test_demo_files_are_the_shop_folders() -> None:
+    # The project must not read ../shared at run time: each shop's orders are in its folder.
+    assert [path.parent.name for path in DEMO_FILES] == ["btomic", "om-system"]
+    assert all(path.resolve().is_relative_to(PROJECT_ROOT) for path in DEMO_FILES)
+    assert all(
+        entry["store"] == path.parent.name
+        for path in DEMO_FILES
+        for entry in yaml.safe_load(path.read_text(encoding="utf-8"))["orders"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -322,7 +332,7 @@ def test_demo_file_is_inside_the_project() -> None:
 )
 def test_a_canonical_value_yaml_would_mangle_is_refused(tmp_path: Path, line: str) -> None:
     key = line.split(":")[0].strip()
-    text = DEMO_ORDERS_FILE.read_text(encoding="utf-8")
+    text = DEMO_FILES[0].read_text(encoding="utf-8")
     first_value = next(row for row in text.splitlines() if row.startswith(f"    {key}:"))
     broken = tmp_path / "demo_orders.yml"
     broken.write_text(text.replace(first_value, line, 1), encoding="utf-8")

@@ -17,7 +17,7 @@ from bot.db.models import Order, Shipment
 from bot.db.session import make_engine, session_factory
 
 TODAY = dt.date(2024, 3, 1)
-CANONICAL_COUNT = len(demo.read_canonical_orders())
+CANONICAL_COUNT = sum(len(demo.read_canonical_orders(path)) for path in demo.shop_demo_files())
 
 
 def order_count(url: str) -> int:

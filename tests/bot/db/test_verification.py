@@ -188,3 +188,56 @@ def test_locked_until() -> None:
     spread = [T0 + dt.timedelta(minutes=m) for m in (0, 20, 40, 61, 70)]
     assert locked_until(spread, limit=5, window=hour, cooldown=hour) is None
     assert order_key("bt-200517") == "200517" and order_key("#104233") == "104233"
+
+
+def test_customers_behind_one_shared_address_and_the_per_client_limit(
+    sessions: sessionmaker[Session],
+) -> None:
+    # The default limits, many customers behind one address (a carrier's NAT, an office).
+    nat = "ip:100.64.0.1"
+    minute = dt.timedelta(minutes=1)
+    # Six customers each mistype their proof three times (their conversations' own limit) on
+    # orders of their own: 18 failures from the address, nobody is locked out.
+    for i in range(6):
+        for attempt in range(3):
+            outcome = check(
+                sessions,
+                number=f"OM-2{i:05d}",
+                postcode="00000",
+                client=nat,
+                conversation=f"web-om-system-nat-{i}",
+                at=T0 + (3 * i + attempt) * minute,
+            )
+            assert outcome is CheckResult.FAILED
+    assert check(sessions, email=OWNER, client=nat, at=T0 + 20 * minute) is CheckResult.VERIFIED
+    # One of them guesses on two more orders: 20 failures within the hour lock the address.
+    for i in range(2):
+        outcome = check(
+            sessions, number=f"OM-3{i:05d}", postcode="00000", client=nat, at=T0 + 21 * minute
+        )
+        assert outcome is CheckResult.FAILED
+    # The trade-off: every customer behind it is refused a check for the cool-down (an hour
+    # after the 20th failure; the bot offers a person), even with the right proof...
+    assert check(sessions, email=OWNER, client=nat, at=T0 + 22 * minute) is CheckResult.REFUSED
+    assert check(sessions, email=OWNER, client=nat, at=T0 + 80 * minute) is CheckResult.REFUSED
+    # ...while any other address is not concerned, and the address is checked again after it.
+    other = "ip:203.0.113.7"
+    assert check(sessions, email=OWNER, client=other, at=T0 + 22 * minute) is CheckResult.VERIFIED
+    assert check(sessions, email=OWNER, client=nat, at=T0 + 82 * minute) is CheckResult.VERIFIED
+
+
+def test_the_per_order_limit_holds_whatever_addresses_an_attacker_uses(
+    sessions: sessionmaker[Session],
+) -> None:
+    # The real protection: one wrong proof from each of five addresses (far under the
+    # per-client limit) locks the order for everyone, the owner's right proof included.
+    for i in range(5):
+        outcome = check(
+            sessions,
+            postcode=f"9{i:04d}",
+            client=f"ip:198.51.100.{10 + i}",
+            conversation=f"web-om-system-bot-{i}",
+            at=T0 + dt.timedelta(minutes=i),
+        )
+        assert outcome is CheckResult.FAILED
+    assert check(sessions, postcode="75011", client="ip:192.0.2.50") is CheckResult.REFUSED
