@@ -180,7 +180,7 @@ def fits_smtp(raw: bytes) -> bool:
 
 def build_forward(
     *,
-    original: EmailMessage,
+    original: EmailMessage | None,
     original_raw: bytes,
     store: StorePolicy,
     forward_to: str,
@@ -194,10 +194,11 @@ def build_forward(
     ``Reply-To`` is the customer, so the agent's answer goes straight to them. The original
     (``original_raw``, as stored) is attached as a message (``message/rfc822``) when SMTP can
     carry it, else as the file ``original.eml``, base64 (a header or body line longer than
-    SMTP's limit: a hostile mail), so the person gets every byte of it either way.
+    SMTP's limit, or ``original`` None: a mail the parser cannot rebuild, MIME nested past its
+    stack), so the person gets every byte of it either way.
     """
     support = store.contact.email
-    subject = " ".join((original.get("Subject") or "").split())
+    subject = " ".join(((original.get("Subject") if original is not None else None) or "").split())
     # The original's headers are written as they came, never parsed again to be folded
     # (the standard library's parser is quadratic on some values: bot/mail/parsing.py).
     message = EmailMessage(policy=FORWARD_POLICY)
@@ -218,7 +219,7 @@ def build_forward(
         f"{excerpt or ''}\n\n"
         "The original message is attached.\n"
     )
-    if fits_smtp(original_raw):
+    if original is not None and fits_smtp(original_raw):
         message.add_attachment(original)
     else:
         message.add_attachment(

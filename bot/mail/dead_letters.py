@@ -169,8 +169,12 @@ def hand_over_one(
     if error:
         note += f"\nLast error: {excerpt_of(error, limit=300)}"
     quoted = excerpt_of(text)
+    try:
+        original: EmailMessage | None = _original(raw)
+    except Exception:  # noqa: BLE001 - e.g. RecursionError: MIME nested past the parser's stack
+        original = None  # forwarded as original.eml, byte for byte
     forward = build_forward(
-        original=_original(raw),
+        original=original,
         original_raw=raw,
         store=load_store(store_id),
         forward_to=forward_to,
@@ -181,7 +185,9 @@ def hand_over_one(
     )
     try:
         sender.send(forward)
-    except MailDeliveryError as exc:
+    except (MailDeliveryError, RecursionError, ValueError) as exc:
+        # RecursionError, ValueError: a hostile original the generator cannot write. The
+        # handoff is in the console's queue already; the worker's pass goes on.
         logger.error("Forward of failed inbox row %s not sent: %s", inbox_id, exc)
         return True
     with sessions() as session:

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bot.db.mailbox import InboxMessage, InboxState
 from bot.db.migrate import upgrade
@@ -58,12 +59,20 @@ class MailGateway:
         )
 
     def rows(self) -> list[InboxMessage]:
-        engine = make_engine(self.database_url)
-        try:
-            with session_factory(engine)() as session:
-                return list(session.scalars(select(InboxMessage).order_by(InboxMessage.id)))
-        finally:
-            engine.dispose()
+        # The worker holds SQLite's write lock while it stores an outcome; under load a reader
+        # may wait past the busy timeout ("database is locked"): the test reads again.
+        deadline = time.monotonic() + 60
+        while True:
+            engine = make_engine(self.database_url)
+            try:
+                with session_factory(engine)() as session:
+                    return list(session.scalars(select(InboxMessage).order_by(InboxMessage.id)))
+            except OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+            finally:
+                engine.dispose()
 
     def wait_dead_lettered(self, timeout_s: float = 120.0) -> None:
         """Waits until every failed mail was handed to a person (its dead letter)."""

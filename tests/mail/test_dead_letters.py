@@ -17,6 +17,7 @@ from bot.mail import dead_letters, inbox
 from bot.mail.intake import IntakeStatus, accept_raw
 from bot.mail.processor import MailProcessor
 from bot.mail.smtp import SmtpConfig, SmtpSender
+from tests.hostile.corpus import MAILS
 from tests.mail.conftest import MakeSettings
 from tests.mail.helpers import Rule, ScriptedBot, SmtpServer, make_mail
 
@@ -238,3 +239,29 @@ def test_the_inbox_health_counts_backlog_oldest_and_failures(
         assert not dead_letters.take(session=session, inbox_id=failed, now=now)
         session.commit()
         assert inbox.health(session=session, now=now).failed_not_handed_over == 0
+
+
+def test_a_mail_nested_past_the_parsers_stack_is_forwarded_byte_for_byte(
+    sessions: sessionmaker[Session], make_settings: MakeSettings, smtp_server: SmtpServer
+) -> None:
+    # MIME nested 1,000 deep: the standard library's parser fails (RecursionError) at the
+    # webhook, and again when the dead letter rebuilt it to attach it, which killed the
+    # worker's pass. The forward now carries it as original.eml.
+    (case,) = [c for c in MAILS if c.name == "mail-nested-1000"]
+    raw = case.body
+    settings = make_settings(email_handoff_forward_to="agents@om-digitalsolutions.com")
+    with sessions() as session:
+        result = accept_raw(session=session, raw=raw, settings=settings)
+        session.commit()
+    assert result.status is IntakeStatus.MALFORMED
+    processor = processor_for(sessions, settings, smtp_server, scripted_bot())
+
+    report = processor.drain()
+
+    assert report.dead_lettered == 1
+    (handoff,) = all_handoffs(sessions)
+    assert handoff.reason == "failed_malformed" and handoff.forwarded
+    (forward,) = smtp_server.received
+    (attached,) = list(forward.message.iter_attachments())
+    assert attached.get_filename() == "original.eml"
+    assert attached.get_content() == raw
