@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 BENCH_DIR = ROOT / "bench"
 DIET_MODEL = ROOT / "models" / "variants" / "diet.tar.gz"
-NLU_SOURCES = [ROOT / "tests" / "nlu" / "test_nlu.yml", ROOT / "data" / "nlu.yml"] + sorted(
+NLU_SOURCES = [ROOT / "tests" / "nlu" / "test_nlu.yml"] + sorted(
     (ROOT / "data" / "nlu").glob("*.yml")
 )
 # `[text](entity)`, `[text](entity:value)`, `[text]{"entity": ...}` -> `text`.

@@ -43,7 +43,10 @@ def nlu_messages(path: Path) -> list[str]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     texts: list[str] = []
     for block in data.get("nlu") or []:
-        examples = block.get("examples") if isinstance(block, dict) else None
+        # Intent examples only: synonyms, regexes and lookup tables are no customer messages.
+        if not isinstance(block, dict) or "intent" not in block:
+            continue
+        examples = block.get("examples")
         if not isinstance(examples, str):
             continue
         for line in examples.splitlines():

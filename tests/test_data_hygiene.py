@@ -149,3 +149,22 @@ def test_no_test_story_message_is_in_the_training_data() -> None:
 def test_no_nlu_test_file_is_under_data() -> None:
     names = [p.name for p in (PROJECT_ROOT / "data").rglob("*") if "test" in p.name.lower()]
     assert not names, names
+
+
+def test_the_training_data_is_one_file_per_topic() -> None:
+    # data/nlu/<topic>.yml: each intent's examples, in both languages, are in one file, so
+    # a reader finds every example of an intent in one place (the console's reviewed examples
+    # and `make interactive`'s saves go to files of their own, named in README.md).
+    tool_files = {"reviewed.yml", "interactive.yml"}
+    files_of: dict[str, set[str]] = defaultdict(set)
+    for path in sorted((PROJECT_ROOT / "data").rglob("*.yml")):
+        if "stores" in path.relative_to(PROJECT_ROOT / "data").parts or path.name in tool_files:
+            continue
+        data = yaml.safe_load(path.read_text("utf-8")) or {}
+        for block in data.get("nlu") or []:
+            if isinstance(block, dict) and "intent" in block:
+                assert path.parent == PROJECT_ROOT / "data" / "nlu", path
+                files_of[block["intent"]].add(path.name)
+    domain = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text("utf-8"))
+    assert set(files_of) == set(domain["intents"]) - {"nlu_fallback", "other_language"}
+    assert {i: f for i, f in files_of.items() if len(f) > 1} == {}

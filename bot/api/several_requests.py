@@ -15,13 +15,19 @@ no conversation touched) and sends the parts as turns of their own only when
   answers, so the lookup's question is the last thing the customer reads).
 
 Otherwise, and when Rasa cannot be asked, the message goes to Rasa whole, as before.
+
+Each part is parsed once: :func:`split_message` returns every part with the parse it got, and
+the chat route sends that parse with the part (metadata ``parse_data``), which Rasa uses
+instead of running its pipeline on the same text again (`bot/rasa_ext/reuse_parse.py`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from bot.errors import RasaUnavailableError
 from bot.mail.questions import detect_language, find_requests, split_joined
@@ -56,6 +62,17 @@ LOOKUP_INTENTS = frozenset({"order_status", "refund_status"})
 _MAYBE_SEVERAL = re.compile(r"\?.*\?|\b(?:et|and)\b", re.IGNORECASE | re.DOTALL)
 
 Parse = Callable[[str], Awaitable[Interpretation]]
+
+
+@dataclass(frozen=True)
+class Part:
+    """A text to send to Rasa as one turn, with Rasa's parse of it when it was parsed."""
+
+    text: str
+    #: ``/model/parse``'s answer for exactly ``text`` (sent as metadata ``parse_data``).
+    parse: Mapping[str, Any] | None = None
+
+
 WaitingFor = Callable[[], Awaitable[str | None]]
 
 
@@ -91,20 +108,23 @@ def answer_order(parts: Sequence[str], intents: Sequence[str | None]) -> list[st
 
 async def split_message(
     message: str, *, ui_language: str | None, parse: Parse, waiting_for: WaitingFor
-) -> list[str]:
-    """The texts to send to Rasa for one chat message: its requests, or the message whole."""
+) -> list[Part]:
+    """The texts to send to Rasa for one chat message: its requests, each with the parse
+    read to cut the message, or the message whole (not parsed here)."""
     parts = candidate_parts(message, ui_language)
     if len(parts) < 2:
-        return [message]
+        return [Part(message)]
     try:
         if await waiting_for():
-            return [message]
-        intents = [(await parse(part)).intent for part in parts]
+            return [Part(message)]
+        readings = [await parse(part) for part in parts]
     except RasaUnavailableError as exc:
         logger.warning("Could not read the parts of a chat message separately: %s", exc)
-        return [message]
+        return [Part(message)]
+    intents = [reading.intent for reading in readings]
     ordered = answer_order(parts, intents)
     if ordered is None:
-        return [message]
+        return [Part(message)]
     logger.info("A chat message asks %d things: %s", len(ordered), ", ".join(map(str, intents)))
-    return ordered
+    parse_of = dict(zip(parts, (reading.parse for reading in readings), strict=True))
+    return [Part(part, parse_of[part]) for part in ordered]

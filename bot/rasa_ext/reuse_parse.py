@@ -1,8 +1,9 @@
-"""A question its channel has already parsed is not parsed again (the e-mail channel).
+"""A question its channel has already parsed is not parsed again (e-mail, chat parts).
 
 Why: the e-mail channel decides whether the bot may answer a question from its parse
 (``POST /model/parse``: intent, confidence, entities), then sends that question through the
-REST channel, which ran the whole NLU pipeline on it a second time.
+REST channel, which ran the whole NLU pipeline on it a second time; the gateway does the same
+with the parts of a chat message that asks two things (bot/api/several_requests.py).
 
 How: the channel puts the parse it got into the message metadata (``parse_data``: the body
 ``/model/parse`` answered for this very text). :func:`reuse_parse`, called by
@@ -18,7 +19,8 @@ Trust: this gives a client of Rasa's REST channel no power it did not have: the 
 already takes an intent and entities from anyone who reaches it and sends ``/intent{...}``
 (customers never do: the gateway and the mail channel send their text as words,
 :mod:`bot.payloads`). The gateway builds the metadata of the widget's messages itself and
-never forwards a client's; only the mail worker sends ``parse_data``.
+never forwards a client's; only the mail worker and the gateway (its own parse of a chat
+message's part) send ``parse_data``.
 
 Installed with :mod:`bot.rasa_ext.idempotency` (its ``handle_message`` calls this). Runs in
 the Rasa environment.
@@ -37,7 +39,7 @@ from bot.nlu.language import LanguageDetector, OtherLanguageClassifier
 
 logger = logging.getLogger(__name__)
 
-#: The metadata key of a parse the channel already has (set by the e-mail channel).
+#: The metadata key of a parse the channel already has (e-mail, parts of a chat message).
 PARSE_KEY = "parse_data"
 #: The components whose entities describe the message and its metadata, not its words.
 _CONTEXT_COMPONENTS = (LanguageDetector, OtherLanguageClassifier)

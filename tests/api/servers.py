@@ -126,7 +126,14 @@ class FakeRasa:
                     return
                 if self.path.split("?")[0] == "/model/parse" and fake.meanings is not None:
                     intent = fake.meanings.get(body.get("text"), "nlu_fallback")
-                    self._answer(200, {"intent": {"name": intent, "confidence": 0.9}})
+                    self._answer(
+                        200,
+                        {
+                            "text": body.get("text"),
+                            "intent": {"name": intent, "confidence": 0.9},
+                            "entities": [],
+                        },
+                    )
                     return
                 if self.path != "/webhooks/rest/webhook":
                     self._answer(404, {"error": "not found"})

@@ -140,6 +140,40 @@ def test_a_slash_part_of_a_message_with_two_requests_is_words_too(
     ]
 
 
+def test_each_part_of_a_message_cut_in_two_is_sent_with_its_parse(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    # Parsed once: the parse read to cut the message goes with each part (metadata
+    # parse_data), so Rasa does not run its pipeline on the same text again.
+    fake_rasa.meanings = {
+        "Livrez-vous en Suisse ?": "delivery_countries",
+        "combien coûte la livraison ?": "shipping_cost",
+    }
+    message = "Livrez-vous en Suisse et combien coûte la livraison ?"
+    response = make_client().post("/api/chat", json=chat_body(message))
+    assert response.status_code == 200
+    parsed = [r.body["text"] for r in fake_rasa.received if r.path.startswith("/model/parse")]
+    assert parsed == ["Livrez-vous en Suisse ?", "combien coûte la livraison ?"]
+    sent = fake_rasa.messages()
+    assert [m["message"] for m in sent] == parsed
+    for turn, intent in zip(sent, ["delivery_countries", "shipping_cost"], strict=True):
+        parse = turn["metadata"]["parse_data"]
+        assert parse["text"] == turn["message"]
+        assert parse["intent"]["name"] == intent
+
+
+def test_a_message_sent_whole_carries_no_parse(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    # Not cut (one part not understood alone): Rasa parses the whole message itself.
+    fake_rasa.meanings = {"Livrez-vous en Suisse ?": "delivery_countries"}
+    message = "Livrez-vous en Suisse et combien coûte la livraison ?"
+    make_client().post("/api/chat", json=chat_body(message))
+    (turn,) = fake_rasa.messages()
+    assert turn["message"] == message
+    assert "parse_data" not in turn["metadata"]
+
+
 def test_a_signature_holds_for_its_payload_and_conversation_only(
     make_client: MakeClient, fake_rasa: FakeRasa
 ) -> None:

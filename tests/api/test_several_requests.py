@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from bot.api.several_requests import answer_order, candidate_parts, split_message
+from bot.api.several_requests import Part, answer_order, candidate_parts, split_message
 from bot.errors import RasaUnavailableError
 from bot.rasa_client import Interpretation
 
@@ -75,7 +75,10 @@ def run_split(
         if down:
             raise RasaUnavailableError("down")
         asked.append(text)
-        return Interpretation(intent=meanings.get(text, "nlu_fallback"), confidence=0.9)
+        intent = meanings.get(text, "nlu_fallback")
+        return Interpretation(
+            intent=intent, confidence=0.9, parse={"text": text, "intent": {"name": intent}}
+        )
 
     async def waiting_for() -> str | None:
         return loop
@@ -83,7 +86,14 @@ def run_split(
     parts = asyncio.run(
         split_message(message, ui_language="fr", parse=parse, waiting_for=waiting_for)
     )
-    return parts, asked
+    # A part sent whole was not parsed here; a cut part carries the parse of its own text.
+    for part in parts:
+        if part.parse is None:
+            assert parts == [Part(message)]
+        else:
+            assert part.parse["text"] == part.text
+            assert part.parse["intent"]["name"] == meanings[part.text]
+    return [part.text for part in parts], asked
 
 
 MESSAGE = "Livrez-vous en Suisse et combien coûte la livraison ?"

@@ -22,7 +22,7 @@ from bot.api.schemas import (
     NewConversationRequest,
     NewConversationResponse,
 )
-from bot.api.several_requests import split_message
+from bot.api.several_requests import Part, split_message
 from bot.console.web import customer_message_mode
 from bot.i18n import Lang
 from bot.payloads import PayloadSigner, as_customer_text, is_intent_syntax
@@ -129,7 +129,7 @@ async def chat(
     sent_at = dt.datetime.now(dt.UTC)
     if is_intent_syntax(message) and signer.verify(sender, message, body.signature):
         # A quick reply the gateway relayed in this conversation: its intent, whole.
-        parts = [message]
+        parts = [Part(message)]
     else:
         # Two requests in one message ("livrez-vous en Suisse et combien coûte la livraison ?")
         # are sent as two turns, and both answers come back (bot/api/several_requests.py).
@@ -141,22 +141,24 @@ async def chat(
             parse=lambda text: rasa.parse(as_customer_text(text)),
             waiting_for=lambda: rasa.waiting_for(sender),
         )
-        if any(is_intent_syntax(part) for part in parts):
+        if any(is_intent_syntax(part.text) for part in parts):
             logger.info("A '/' text not offered as a button in %s: sent as words", sender)
-        parts = [as_customer_text(part) for part in parts]
+        # The parse of a part was made on these very words (as_customer_text).
+        parts = [Part(as_customer_text(part.text), part.parse) for part in parts]
     replies: list[dict[str, Any]] = []
     for part in parts:
-        replies += await rasa.send_message(
-            sender=sender,
-            message=part,
-            metadata={
-                "store": store,
-                "ui_language": page_language,
-                "channel": CHANNEL,
-                # The per-client limit of failed proofs of ownership counts under this address.
-                "client": client_key(request),
-            },
-        )
+        metadata: dict[str, Any] = {
+            "store": store,
+            "ui_language": page_language,
+            "channel": CHANNEL,
+            # The per-client limit of failed proofs of ownership counts under this address.
+            "client": client_key(request),
+        }
+        if part.parse is not None:
+            # A part of a message cut in two was parsed to cut it: Rasa takes that parse
+            # instead of parsing it again (bot/rasa_ext/reuse_parse.py).
+            metadata["parse_data"] = dict(part.parse)
+        replies += await rasa.send_message(sender=sender, message=part.text, metadata=metadata)
     messages = [
         m
         for m in (to_chat_message(reply, signer=signer, conversation=sender) for reply in replies)
