@@ -785,9 +785,25 @@ def _carrier_first(ctx: Context, m: re.Match[str], sentence: str) -> list[str]:
     return _need(ctx.fact("tracking.carrier_first"), "the FAQ does not send to the carrier")
 
 
-# Sentences that make no claim about the shop or the order: questions, offers, apologies.
+@claim("signature", r"^Cordialement, (.+)$", r"^Kind regards, (.+)$")
+def _signature(ctx: Context, m: re.Match[str], sentence: str) -> list[str]:
+    # The e-mail reply is signed by the shop's support team, as its facts name it.
+    team = (ctx.fact("support_team") or {}).get(ctx.lang)
+    return _need(m.group(1) == team, f"{m.group(1)}: not the shop's support team")
+
+
+# Sentences that make no claim about the shop or the order: questions, offers, apologies, and
+# the e-mail reply's frame (subject of a mail without one, greeting, hand-over line, closing,
+# the assistant's line).
 PROCEDURAL = {
     "fr": (
+        r"^Votre message$",
+        r"^Bonjour,$",
+        r"^Nous avons transmis le reste de votre message à un membre de notre équipe, qui vous "
+        r"répondra\.$",
+        r"^Nous restons à votre disposition pour toute autre question\.$",
+        r"^Cette réponse a été rédigée par l'assistant automatique du service client\.$",
+        r"^Pour être mis en relation avec un conseiller, répondez à ce message en le demandant\.$",
         r"^Si vous me donnez votre numéro de commande, je peux aussi vérifier",
         r"^Pour savoir où en est le remboursement, demandez-moi",
         r"^Désolé, un problème technique m'empêche de vous répondre pour le moment\.$",
@@ -800,6 +816,13 @@ PROCEDURAL = {
         r"^Pour (?:le confirmer|confirmer une livraison dans votre pays), contactez ",
     ),
     "en": (
+        r"^Your message$",
+        r"^Hello,$",
+        r"^We have passed the rest of your message on to a member of our team, who will reply "
+        r"to you\.$",
+        r"^Please let us know if there is anything else we can do for you\.$",
+        r"^This reply was written by our customer service's automatic assistant\.$",
+        r"^To reach a member of our team, reply to this message and ask for one\.$",
         r"^If you give me your order number, I can also check",
         r"^To see where the refund stands, just ask me",
         r"^Sorry, a technical problem is preventing me from answering right now\.$",

@@ -63,6 +63,8 @@ from bot.db.models import Order, OrderStatus, PaymentMethod, RefundStatus
 from bot.db.session import dispose_engines
 from bot.delivery import delivery_eligibility
 from bot.i18n import normalise_language
+from bot.mail import compose as mail_compose
+from bot.mail.parsing import read_mail
 from bot.orders import (
     OrderFacts,
     RefundFacts,
@@ -76,6 +78,7 @@ from bot.shops import DEFAULT_STORES_DIR
 from bot.stores import StorePolicy, load_store, read_store_file, store_ids
 from tests.actions.conftest import entity, make_tracker
 from tests.conftest import load_demo_database
+from tests.mail.helpers import make_mail
 
 LANGUAGES = ("fr", "en")
 # How old the demo data is on each database: the same orders, seen later and later.
@@ -304,11 +307,12 @@ class Matrix:
     countries: list[Rendered] = field(default_factory=list)
     stores: list[Rendered] = field(default_factory=list)
     edges: list[Rendered] = field(default_factory=list)
+    mails: list[Rendered] = field(default_factory=list)
     # (part, shop or None, language) of every part the answers were composed from.
     parts: set[tuple[str, str | None, str]] = field(default_factory=set)
 
     def all(self) -> list[Rendered]:
-        return [*self.orders, *self.countries, *self.stores, *self.edges]
+        return [*self.orders, *self.countries, *self.stores, *self.edges, *self.mails]
 
 
 @contextlib.contextmanager
@@ -320,11 +324,21 @@ def recording_parts(seen: set[tuple[str, str | None, str]]) -> Iterator[None]:
         seen.add((name, store, lang))
         return render_part(name, store, lang, *args, **kwargs)
 
+    # The e-mail reply's frame (bot.mail.compose) renders its part_mail_... texts with the same
+    # renderer, imported there under its own name.
+    mail_render_part: Callable[..., str] = mail_compose.render_part
+
+    def mail_recorded(name: str, store: str | None, lang: str, *args: Any, **kwargs: Any) -> str:
+        seen.add((name, store, lang))
+        return mail_render_part(name, store, lang, *args, **kwargs)
+
     replies.render_part = recorded  # type: ignore[assignment]
+    mail_compose.render_part = mail_recorded  # type: ignore[assignment]
     try:
         yield
     finally:
         replies.render_part = render_part  # type: ignore[assignment]
+        mail_compose.render_part = mail_render_part  # type: ignore[assignment]
 
 
 # --- the edge cases ---------------------------------------------------------------------------
@@ -445,6 +459,46 @@ def edge_answers() -> list[Rendered]:
     return rendered
 
 
+def mail_frames() -> list[Rendered]:
+    """The e-mail reply's own sentences, x store x language.
+
+    What bot.mail.compose puts around the answers: the greeting, the line saying the rest of
+    the mail went to a person, the closing, the sign-off, the assistant's line, the subject of
+    a mail that had none, the line above the quoted mail (with and without the mail's date).
+    The customer's quoted text and the line naming its sender and date quote the customer's
+    mail, not the shop: they are rendered (so their parts are recorded) but not part of the
+    checked text.
+    """
+    rendered = []
+    for store in store_ids():
+        policy = load_store(store)
+        for lang in LANGUAGES:
+            language = normalise_language(lang)
+            dated = read_mail(make_mail())
+            bodies = [
+                mail_compose.compose_body(
+                    lang=language,
+                    store=policy,
+                    answers=[],
+                    parsed=parsed,
+                    customer_text="Bonjour",
+                    rest_handed_over=True,
+                )
+                for parsed in (dated, dataclasses.replace(dated, date=None))
+            ]
+            # Each of the reply's own paragraphs, as its own text (the subject line and the
+            # greeting end with no full stop); the signature's "-- " line is a delimiter.
+            paragraphs = {mail_compose.reply_subject("", language, store).removeprefix("Re: ")}
+            for body in bodies:
+                *ours, _quote = body.rstrip("\n").split("\n\n")
+                paragraphs.update(paragraph.removeprefix("-- \n") for paragraph in ours)
+            rendered += [
+                Rendered(Case("mail", store, lang), text, composed=True)
+                for text in sorted(paragraphs)
+            ]
+    return rendered
+
+
 def build_matrix(work: Path) -> Matrix:
     """Renders everything, creating the demo databases under ``work``."""
     matrix = Matrix()
@@ -460,4 +514,5 @@ def build_matrix(work: Path) -> Matrix:
         matrix.countries = country_answers()
         matrix.stores = store_answers(first_url)
         matrix.edges = edge_answers()
+        matrix.mails = mail_frames()
     return matrix

@@ -97,6 +97,15 @@ def test_every_edge_answer_is_faithful(matrix: Matrix) -> None:
     assert not problems, report(problems)
 
 
+def test_every_mail_frame_is_faithful(matrix: Matrix) -> None:
+    # The sentences every e-mail reply puts around its answers, in every shop and language.
+    assert {(r.case.store, r.case.lang) for r in matrix.mails} == {
+        (store, lang) for store in store_ids() for lang in LANGUAGES
+    }
+    problems = unfaithful(matrix.mails)
+    assert not problems, report(problems)
+
+
 def test_every_part_of_the_composed_answers_is_checked(matrix: Matrix) -> None:
     # The answers are composed from the parts of data/stores/_common/texts.yml (and a shop's
     # own wording of them): every one of them, in both languages, is in an answer checked
