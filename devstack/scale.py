@@ -777,7 +777,8 @@ def run_demo(args: argparse.Namespace) -> int:
             f"\nReady in {seconds:.0f} s. What runs where:\n"
             f"{scaled.describe()}\n\n"
             f"  Chat in the browser:  {gateway}/\n"
-            f"  Try the balancer:     curl -s {scaled.rasa_url}/webhooks/rest/webhook "
+            f"  Try the balancer:     curl -s '{scaled.rasa_url}/webhooks/rest/webhook"
+            f"?token={scaled.config.token}' "
             '-d \'{"sender": "demo", "message": "Where is my order OM-104233?"}\' -i '
             "| grep X-Upstream\n"
             "A server that dies or hangs is left out by nginx and restarted; "

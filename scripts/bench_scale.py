@@ -138,7 +138,11 @@ def lookups(orders_url: str) -> list[tuple[str, str, str, str]]:
 
 
 async def workload(
-    url: str, orders: list[tuple[str, str, str, str]], conversations: int, concurrency: int
+    url: str,
+    token: str,
+    orders: list[tuple[str, str, str, str]],
+    conversations: int,
+    concurrency: int,
 ) -> tuple[list[float], int, int, dict[str, int], float]:
     """Runs the lookups; returns (latencies s, errors, wrong answers, turns per server, s)."""
     latencies: list[float] = []
@@ -161,6 +165,7 @@ async def workload(
                 try:
                     response = await client.post(
                         f"{url}/webhooks/rest/webhook",
+                        params={"token": token},  # the REST channel needs Rasa's token
                         json={"sender": sender, "message": message, "metadata": {"store": store}},
                     )
                 except httpx.HTTPError:
@@ -223,7 +228,7 @@ def run_round(
     """One measured workload on a running stack."""
     before = cpu_snapshot(stack)
     latencies, errors, wrong, per_server, seconds = asyncio.run(
-        workload(stack.rasa_url, orders, conversations, concurrency)
+        workload(stack.rasa_url, stack.config.token, orders, conversations, concurrency)
     )
     after = cpu_snapshot(stack)
     turns = len(latencies)
@@ -407,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             # Warm-up: a server's first turns load lazy parts (lookup tables, the SQL pool).
             stack = stacks[rasa][0]
-            asyncio.run(workload(stack.rasa_url, orders, 4 * rasa, 4 * rasa))
+            asyncio.run(workload(stack.rasa_url, stack.config.token, orders, 4 * rasa, 4 * rasa))
         for round_number in range(1, args.rounds + 1):
             order = (1, 2) if round_number % 2 else (2, 1)
             for rasa in order:

@@ -286,3 +286,40 @@ def test_the_rasa_token_is_on_no_command_line(live_stack: LiveStack) -> None:
             seen += 1
         assert live_stack.rasa_token.encode() not in arguments, cmdline
     assert seen >= 1, "no Rasa server of the stack found"
+
+
+# --- Rasa's REST channel ------------------------------------------------------------------------
+
+# What the mail worker sends Rasa for a mail: the e-mail sender is the proof of ownership of an
+# e-mail lookup (bot/mail/deciding.py). A caller that can forge it must not reach the channel.
+FORGED_MAIL_TURN = {
+    "message": "Où en est ma commande OM-104233 ?",
+    "metadata": {
+        "store": "om-system",
+        "channel": "email",
+        "sender_email": "marie.dupont@example.fr",  # OM-104233's owner (demo_orders.yml)
+        "language": "fr",
+    },
+}
+OM_104233_TRACKING = "JD014600003828461025"
+
+
+def test_rasa_rest_channel_refuses_a_caller_without_rasa_token(live_stack: LiveStack) -> None:
+    url = f"{live_stack.rasa_url}/webhooks/rest/webhook"
+    for params in ({}, {"token": ""}, {"token": live_stack.rasa_token[:-1]}, {"token": "x" * 64}):
+        refused = httpx.post(
+            url, json={"sender": new_sender(), **FORGED_MAIL_TURN}, params=params, timeout=60
+        )
+        assert refused.status_code == 401, (params, refused.status_code, refused.text)
+        assert OM_104233_TRACKING not in refused.text
+    # The channel's health route stays open (it says nothing); the gateway's and the mail
+    # worker's calls carry the token and are answered: the mail's sender proves ownership.
+    assert httpx.get(f"{live_stack.rasa_url}/webhooks/rest/", timeout=10).status_code == 200
+    allowed = httpx.post(
+        url,
+        json={"sender": new_sender(), **FORGED_MAIL_TURN},
+        params=live_stack.token_param,
+        timeout=60,
+    )
+    assert allowed.status_code == 200
+    assert OM_104233_TRACKING in allowed.text

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -112,7 +113,11 @@ class Scaled:
             "message": message,
             "metadata": {"message_id": uuid.uuid4().hex, **dict(metadata or {})},
         }
-        return f"{base_url or self.rasa_url}/webhooks/rest/webhook", payload
+        # The REST channel needs Rasa's token (bot/rasa_ext/rest_channel.py).
+        url = (
+            f"{base_url or self.rasa_url}/webhooks/rest/webhook?{urlencode({'token': self.token})}"
+        )
+        return url, payload
 
     def say(
         self,
