@@ -50,6 +50,7 @@ def install_fixes() -> None:
     from bot.rasa_ext import (
         action_validation,
         constant_time_token,
+        endpoint_sessions,
         event_types,
         idempotency,
         sqlite_wal,
@@ -57,6 +58,7 @@ def install_fixes() -> None:
 
     constant_time_token.install()
     action_validation.install()
+    endpoint_sessions.install()
     sqlite_wal.install()
     event_types.install()
     idempotency.install()
