@@ -47,7 +47,9 @@ def with_token_from_environment(argv: Sequence[str], environ: Mapping[str, str])
     arguments = list(argv)
     token = environ.get(TOKEN_ENV_VAR)
     if token and arguments[:1] == ["run"] and auth_token_of(arguments) is None:
-        arguments += ["--auth-token", token]
+        # One argument (`--auth-token=...`): a token may start with "-" (token_urlsafe draws
+        # from A-Z a-z 0-9 - _), which argparse would take for an option and refuse.
+        arguments.append(f"--auth-token={token}")
     return arguments
 
 
