@@ -85,6 +85,8 @@ class Service:
     crashes: list[float] = field(default_factory=list)
     next_start: float = 0.0
     start_deadline: float = 0.0
+    # time.monotonic() when it was last spawned.
+    spawned_at: float = 0.0
     unanswered_since: float | None = None
     next_check: float = 0.0
     # time.monotonic() when it last became ready (after a start or a restart).
@@ -338,9 +340,9 @@ class Stack:
         self._stopping = False
         for service in self.services:
             self._spawn(service)
-        deadline_base = time.monotonic()
+        started = time.monotonic()
         for service in self.services:
-            self._wait_ready(service, deadline_base + service.ready_timeout_s)
+            self._wait_ready(service, started)
             self._now_running(service)
 
     def start_service(self, service: Service) -> None:
@@ -350,7 +352,7 @@ class Stack:
                 return
             self._end_group(service)
             self._spawn(service)
-        self._wait_ready(service, time.monotonic() + service.ready_timeout_s)
+        self._wait_ready(service, time.monotonic())
         self._now_running(service)
 
     @staticmethod
@@ -394,21 +396,31 @@ class Stack:
             start_new_session=True,
         )
         service.pgid = service.process.pid
+        service.spawned_at = time.monotonic()
         service.state = ServiceState.STARTING
         service.unanswered_since = None
         logger.info(
             "started %s (pid %s), log %s", service.name, service.process.pid, service.log_path
         )
 
-    def _wait_ready(self, service: Service, deadline: float) -> None:
+    def _wait_ready(self, service: Service, started: float) -> None:
+        """Waits until ``service`` (spawned at ``started``) answers its health check.
+
+        It may take ``ready_timeout_s`` on a quiet machine, and as many times longer as the
+        machine is busier than its cores (:func:`load_factor`, the highest seen while waiting):
+        under a load average of 14 on 2 cores, a process gets a seventh of the CPU it would
+        get, and a fixed timeout failed there while the process was still loading.
+        """
         assert service.process is not None
         url = service.base_url + service.health_path
+        factor = load_factor()
         with httpx.Client(timeout=2.0) as client:
             # At least one check: the services are waited for in turn, so a fast one's
             # deadline may pass while a slow one (Rasa loading its model) is still starting.
             first = True
-            while first or time.monotonic() < deadline:
+            while first or time.monotonic() < started + service.ready_timeout_s * factor:
                 first = False
+                factor = max(factor, load_factor())
                 code = service.process.poll()
                 if code is not None:
                     raise StackError(
@@ -419,7 +431,8 @@ class Stack:
                     return
                 time.sleep(0.5)
         raise StackError(
-            f"The {service.name} did not answer {redact(url)} in time; see {service.log_path}:\n"
+            f"The {service.name} did not answer {redact(url)} in time: "
+            f"{startup_diagnostics(service, started, factor)}; see {service.log_path}:\n"
             f"{tail(service.log_path)}"
         )
 
@@ -541,7 +554,7 @@ class Stack:
                 if now >= service.next_start:
                     self._end_group(service)
                     self._spawn(service)
-                    service.start_deadline = now + service.ready_timeout_s
+                    service.start_deadline = now + service.ready_timeout_s * load_factor()
                 return None
             code = service.process.poll()
             if code is not None:
@@ -560,7 +573,17 @@ class Stack:
                         f"restart {len(service.crashes)})."
                     )
                 elif now > service.start_deadline:
-                    return self._crashed(service, "did not become ready in time")
+                    # The load may have risen since the restart: the deadline moves with it.
+                    factor = load_factor()
+                    late = service.spawned_at + service.ready_timeout_s * factor
+                    if now <= late:
+                        service.start_deadline = late
+                        return None
+                    return self._crashed(
+                        service,
+                        "did not become ready in time "
+                        f"({startup_diagnostics(service, service.spawned_at, factor, now)})",
+                    )
                 return None
         # Running: is it still answering? (outside the lock: the check may take seconds)
         if now < service.next_check:
@@ -678,6 +701,53 @@ def _proc_stat(pid: int) -> tuple[str, int, int] | None:
     except (OSError, IndexError):
         return None
     return fields[0], int(fields[1]), int(fields[2])
+
+
+#: A service may take at most this many times its quiet-machine readiness time.
+MAX_LOAD_FACTOR = 10.0
+
+
+def load_factor() -> float:
+    """How many times busier than its cores the machine is (the 1-minute load average per
+    core), at least 1 and at most :data:`MAX_LOAD_FACTOR`: how much longer a start-up takes."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 1.0
+    return min(MAX_LOAD_FACTOR, max(1.0, load / (os.cpu_count() or 1)))
+
+
+def cpu_seconds(pgid: int) -> float:
+    """The CPU time (user + system) the live processes of a process group have used."""
+    ticks = os.sysconf("SC_CLK_TCK") or 100
+    total = 0
+    for pid in group_members(pgid):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+                fields = stat.read().rsplit(") ", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks
+
+
+def startup_diagnostics(
+    service: Service, started: float, factor: float, now: float | None = None
+) -> str:
+    """What a start-up that timed out tells: how long it waited and why that long, the
+    machine's load, and the CPU the process got meanwhile (little CPU: a starved process,
+    not a stuck one)."""
+    now = time.monotonic() if now is None else now
+    try:
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    except OSError:
+        load = "unknown"
+    cpu = cpu_seconds(service.pgid) if service.pgid is not None else 0.0
+    return (
+        f"waited {now - started:.0f} s ({service.ready_timeout_s:.0f} s on a quiet machine, "
+        f"x{factor:.1f} for the load), load average {load} on {os.cpu_count()} cores, "
+        f"the process used {cpu:.1f} s of CPU"
+    )
 
 
 def _all_pids() -> list[int]:
