@@ -7,6 +7,7 @@ Registered on the console's router (``bot.console.web`` imports this module last
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from urllib.parse import quote
 
 from fastapi import Request
@@ -162,7 +163,8 @@ async def save_answer(
         return text, row, editing.check_texts_text(store_id, text)
 
     text, preview, problems = await run_in_threadpool(draft)
-    if form.get("action") != "save" or problems:
+
+    def show(problems: list[str], status_code: int, with_preview: bool) -> Response:
         return _edit_page(
             request,
             agent,
@@ -171,38 +173,59 @@ async def save_answer(
             fr=fr,
             en=en,
             channels=channels,
-            preview=preview,
+            preview=preview if with_preview else None,
             problems=problems,
-            status_code=400 if problems and form.get("action") == "save" else 200,
+            status_code=status_code,
         )
 
-    def save() -> list[str]:
+    return await _preview_or_save(
+        state,
+        agent,
+        form,
+        problems,
+        show=show,
+        save=lambda: editing.save_texts(store_id, text),
+        store_id=store_id,
+        target=name,
+        detail="texts",
+        saved=f"Saved {name}: customers get it from their next message.",
+    )
+
+
+async def _preview_or_save(
+    state: StateDep,
+    agent: Agent,
+    form: dict[str, str],
+    problems: list[str],
+    *,
+    show: Callable[[list[str], int, bool], Response],
+    save: Callable[[], object],
+    store_id: str,
+    target: str,
+    detail: str,
+    saved: str,
+) -> Response:
+    """The editor's two buttons: a preview (or a draft with problems: 400 when saving) shows
+    the page again with the preview; a save writes the file and audits it, then goes back to
+    the list with ``saved``, or shows why not (changed meanwhile by someone else: 400)."""
+    saving = form.get("action") == "save"
+    if not saving or problems:
+        return show(problems, 400 if problems and saving else 200, True)
+
+    def write() -> list[str]:
         try:
-            editing.save_texts(store_id, text)
-        except editing.EditRefused as exc:  # changed meanwhile by someone else
+            save()
+        except editing.EditRefused as exc:
             return exc.problems
         with state.sessions() as session:
-            audit(session, agent, "answers.save", store_id=store_id, target=name, detail="texts")
+            audit(session, agent, "answers.save", store_id=store_id, target=target, detail=detail)
             session.commit()
         return []
 
-    refused = await run_in_threadpool(save)
+    refused = await run_in_threadpool(write)
     if refused:
-        return _edit_page(
-            request,
-            agent,
-            store_id,
-            name,
-            fr=fr,
-            en=en,
-            channels=channels,
-            problems=refused,
-            status_code=400,
-        )
-    return back(
-        f"/console/answers?store={quote(store_id)}",
-        f"Saved {name}: customers get it from their next message.",
-    )
+        return show(refused, 400, False)
+    return back(f"/console/answers?store={quote(store_id)}", saved)
 
 
 def _facts_page(
@@ -251,34 +274,29 @@ async def save_facts(
         return preview, problems
 
     preview, problems = await run_in_threadpool(check)
-    if form.get("action") != "save" or problems:
+
+    def show(problems: list[str], status_code: int, with_preview: bool) -> Response:
         return _facts_page(
             request,
             agent,
             store_id,
             text=text,
-            preview=preview,
+            preview=preview if with_preview else None,
             problems=problems,
-            status_code=400 if problems and form.get("action") == "save" else 200,
+            status_code=status_code,
         )
 
-    def save() -> list[str]:
-        try:
-            editing.save_facts(store_id, text)
-        except editing.EditRefused as exc:
-            return exc.problems
-        with state.sessions() as session:
-            changed = ", ".join(row.name for row in preview or [])[:400]
-            audit(session, agent, "answers.save", store_id=store_id, target="facts", detail=changed)
-            session.commit()
-        return []
-
-    refused = await run_in_threadpool(save)
-    if refused:
-        return _facts_page(request, agent, store_id, text=text, problems=refused, status_code=400)
-    return back(
-        f"/console/answers?store={quote(store_id)}",
-        "Saved the facts: customers get the new answers from their next message.",
+    return await _preview_or_save(
+        state,
+        agent,
+        form,
+        problems,
+        show=show,
+        save=lambda: editing.save_facts(store_id, text),
+        store_id=store_id,
+        target="facts",
+        detail=", ".join(row.name for row in preview or [])[:400],
+        saved="Saved the facts: customers get the new answers from their next message.",
     )
 
 
