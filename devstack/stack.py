@@ -14,6 +14,7 @@ import ctypes
 import enum
 import logging
 import os
+import random
 import secrets
 import signal
 import socket
@@ -114,11 +115,44 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+#: Where :func:`free_port` draws ports: below the kernel's ephemeral range (from 10000 up).
+FREE_PORTS_FROM = 10_000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+_ports_lock = threading.Lock()
+_port_random = random.SystemRandom()
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """Returns a port that is free right now (for tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free right now, for a server a test or benchmark starts on the loopback.
+
+    Drawn at random below the kernel's ephemeral range (10000 to 32767 on Linux's default):
+    the source port of any outgoing connection on this machine comes from that range, and one
+    could take a port handed out here before the server binds it (Rasa binds only once its
+    model is loaded, a minute or more on a busy machine); the OS's own pick (bind to port 0)
+    comes from the same range. Never the same port twice in one process, and checked free.
+    Falls back to the OS's pick when the ephemeral range leaves no room below it.
+    """
+    start = _ephemeral_start()
+    with _ports_lock:
+        if start - FREE_PORTS_FROM >= 1000:
+            for _ in range(200):
+                port = _port_random.randrange(FREE_PORTS_FROM, start)
+                if port not in _handed_out and port_is_free(port):
+                    _handed_out.add(port)
+                    return port
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        _handed_out.add(port)
+        return port
 
 
 def write_endpoints(
