@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from urllib.parse import quote
 
 from fastapi import Request
@@ -163,54 +164,33 @@ async def save_answer(
         return text, row, editing.check_texts_text(store_id, text)
 
     text, preview, problems = await run_in_threadpool(draft)
-
-    def show(problems: list[str], status_code: int, with_preview: bool) -> Response:
-        return _edit_page(
-            request,
-            agent,
-            store_id,
-            name,
-            fr=fr,
-            en=en,
-            channels=channels,
-            preview=preview if with_preview else None,
-            problems=problems,
-            status_code=status_code,
-        )
-
-    return await _preview_or_save(
-        state,
-        agent,
-        form,
-        problems,
-        show=show,
-        save=lambda: editing.save_texts(store_id, text),
-        store_id=store_id,
-        target=name,
-        detail="texts",
-        saved=f"Saved {name}: customers get it from their next message.",
-    )
+    page = partial(_edit_page, request, agent, store_id, name, fr=fr, en=en, channels=channels)
+    save = partial(editing.save_texts, store_id, text)
+    audited = (store_id, name, "texts")
+    saved = f"Saved {name}: customers get it from their next message."
+    return await _preview_or_save(state, agent, form, page, preview, problems, save, audited, saved)
 
 
 async def _preview_or_save(
     state: StateDep,
     agent: Agent,
     form: dict[str, str],
+    page: Callable[..., Response],
+    preview: object,
     problems: list[str],
-    *,
-    show: Callable[[list[str], int, bool], Response],
     save: Callable[[], object],
-    store_id: str,
-    target: str,
-    detail: str,
+    audited: tuple[str, str, str],
     saved: str,
 ) -> Response:
     """The editor's two buttons: a preview (or a draft with problems: 400 when saving) shows
-    the page again with the preview; a save writes the file and audits it, then goes back to
-    the list with ``saved``, or shows why not (changed meanwhile by someone else: 400)."""
+    ``page`` again with the preview; a save writes the file and audits it (``audited``: the
+    shop, what was edited, the detail), then goes back to the list saying ``saved``, or shows
+    why not without the preview (changed meanwhile by someone else: 400)."""
+    store_id, target, detail = audited
     saving = form.get("action") == "save"
     if not saving or problems:
-        return show(problems, 400 if problems and saving else 200, True)
+        status_code = 400 if problems and saving else 200
+        return page(preview=preview, problems=problems, status_code=status_code)
 
     def write() -> list[str]:
         try:
@@ -224,7 +204,7 @@ async def _preview_or_save(
 
     refused = await run_in_threadpool(write)
     if refused:
-        return show(refused, 400, False)
+        return page(problems=refused, status_code=400)
     return back(f"/console/answers?store={quote(store_id)}", saved)
 
 
@@ -274,30 +254,11 @@ async def save_facts(
         return preview, problems
 
     preview, problems = await run_in_threadpool(check)
-
-    def show(problems: list[str], status_code: int, with_preview: bool) -> Response:
-        return _facts_page(
-            request,
-            agent,
-            store_id,
-            text=text,
-            preview=preview if with_preview else None,
-            problems=problems,
-            status_code=status_code,
-        )
-
-    return await _preview_or_save(
-        state,
-        agent,
-        form,
-        problems,
-        show=show,
-        save=lambda: editing.save_facts(store_id, text),
-        store_id=store_id,
-        target="facts",
-        detail=", ".join(row.name for row in preview or [])[:400],
-        saved="Saved the facts: customers get the new answers from their next message.",
-    )
+    page = partial(_facts_page, request, agent, store_id, text=text)
+    save = partial(editing.save_facts, store_id, text)
+    audited = (store_id, "facts", ", ".join(row.name for row in preview or [])[:400])
+    saved = "Saved the facts: customers get the new answers from their next message."
+    return await _preview_or_save(state, agent, form, page, preview, problems, save, audited, saved)
 
 
 @router.post("/answers/{store_id}/revert")
