@@ -9,6 +9,15 @@ data, the answer service) asks this module. Which shop answers when a channel na
 ``DEFAULT_STORE``, else ``default_store`` in ``data/stores/_common/registry.yml``, else the
 first shop.
 
+A store id is checked once, where a message enters (:func:`resolve_store`: the gateway's chat,
+the mail intake's recipient, Rasa's REST channel, ``make shell``'s ``--store``), and travels as
+the message's ``store`` metadata, which the NLU component turns into the ``store`` slot.
+Past that point nothing chooses another shop: the answer service and the actions read the
+slot through :func:`checked_store`, which returns it as it is, or raises
+:class:`~bot.errors.UnknownStoreError` when a value that is not a shop got through (a channel
+that skipped the check, a shop folder removed): they then answer with the apology that names
+no shop and log the error.
+
 The module needs only the standard library and PyYAML, so both environments import it: the
 Rasa environment (``bot.nlu``) as well as the app environment. The folder list is read again
 after :data:`REGISTRY_TTL_S` seconds, so a shop folder added to a running deployment is known
@@ -38,6 +47,8 @@ __all__ = [
     "FAQ_FILE",
     "REGISTRY_TTL_S",
     "TEXTS_FILE",
+    "checked_store",
+    "configured_default",
     "default_store",
     "read_shop_yaml",
     "resolve_store",
@@ -177,6 +188,39 @@ def _normalise(value: Any) -> str | None:
     return value.strip().lower() or None
 
 
+def configured_default(environ: Mapping[str, str] | None = None) -> str:
+    """The deployment's default shop as configured: ``DEFAULT_STORE``, else :func:`default_store`.
+
+    Not checked against the registry (:func:`resolve_store` does that).
+
+    Args:
+        environ: where ``DEFAULT_STORE`` is read (default: ``os.environ``).
+    """
+    env = os.environ if environ is None else environ
+    return _normalise(env.get("DEFAULT_STORE")) or default_store()
+
+
+def checked_store(value: Any) -> str:
+    """The conversation's shop as its entry checked it (the ``store`` slot), returned as it is.
+
+    What the answer service and the actions call to read the ``store`` slot: they trust the
+    value :func:`resolve_store` chose where the message entered, and never pick another shop.
+    A value that is not a shop of the registry is a bug of the path it came through (or a
+    shop folder removed during the conversation): said loudly instead of answered for
+    another shop.
+
+    Raises:
+        UnknownStoreError: ``value`` is not the id of a shop (None included), with what to fix.
+    """
+    ids = shop_ids()
+    if isinstance(value, str) and value in ids:
+        return value
+    raise UnknownStoreError(
+        f"the conversation's store {value!r} is not a shop of {stores_dir()} {ids}: the channel "
+        "it came through did not check it (bot.shops.resolve_store), or its folder was removed"
+    )
+
+
 def resolve_store(
     requested: Any,
     default: str | None = None,
@@ -186,10 +230,12 @@ def resolve_store(
 ) -> str:
     """The shop a message is for: ``requested`` when it is a known shop, else the default.
 
-    The one place where a store id coming from outside (widget attribute, message metadata,
-    slot, mailbox alias, environment) is checked. Channel data can carry anything (an old
-    widget, a typo), and the customer must still get an answer, so an unknown id falls back
-    to the default with a warning instead of failing.
+    The one check of a store id coming from outside, made where it enters: the widget's
+    attribute (the gateway), the mailbox alias (the mail intake), the metadata of a message
+    posted to Rasa's REST channel, the environment and command lines of the processes.
+    Channel data can carry anything (an old widget, a typo), and the customer must still get
+    an answer, so an unknown id falls back to the default with a warning instead of failing.
+    Code past the entry reads the checked value (:func:`checked_store`) and does not call this.
 
     Args:
         requested: the id as received; surrounding spaces and case are ignored; None, empty
@@ -207,8 +253,7 @@ def resolve_store(
     if not ids:
         raise UnknownStoreError(f"no shop folder with a {FACTS_FILE} in {stores_dir()}")
     if default is None:
-        env = os.environ if environ is None else environ
-        default = _normalise(env.get("DEFAULT_STORE")) or default_store()
+        default = configured_default(environ)
     fallback = _normalise(default) or ""
     if fallback not in ids:
         raise UnknownStoreError(
