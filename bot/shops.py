@@ -54,6 +54,7 @@ __all__ = [
     "resolve_store",
     "shop_dir",
     "shop_ids",
+    "shop_words",
     "stores_dir",
 ]
 
@@ -78,6 +79,11 @@ REGISTRY_TTL_S = 2.0
 _lock = threading.Lock()
 _cache: dict[Path, tuple[float, tuple[str, ...]]] = {}
 _default_cache: dict[Path, tuple[float, str | None]] = {}
+#: Per folder of shops: (time looked, facts.yml stamps, words).
+_words_cache: dict[Path, tuple[float, tuple[tuple[str, float], ...], frozenset[str]]] = {}
+#: The identity key of ``facts.yml`` listing the names customers use for the shop and its
+#: brands ("OM SYSTEM", "Olympus"): no language's words (bot.nlu.langid, other_languages).
+BRAND_WORDS_KEY = "brand_words"
 
 
 def stores_dir() -> Path:
@@ -122,6 +128,59 @@ def shop_ids(directory: Path | None = None, *, fresh: bool = False) -> tuple[str
     with _lock:
         _cache[folder] = (now, ids)
     return ids
+
+
+def _words_of(name: str) -> set[str]:
+    words: set[str] = set()
+    for word in name.lower().split():
+        words.add(word)
+        words.update(part for part in word.split("-") if part)
+    return words
+
+
+def shop_words(directory: Path | None = None) -> frozenset[str]:
+    """The words that name a shop or its brands, lower-cased: evidence of no language.
+
+    Each shop's id and the names of its ``brand_words`` (``facts.yml``), whole and word by
+    word, hyphenated parts too ("om-system", "om", "system", "olympus"). The language
+    detectors (:mod:`bot.nlu.langid`, :mod:`bot.nlu.other_languages`) skip them, so no code
+    lists the shops' names and a new shop's name is known without a retrain. Read again when
+    the shops or their ``facts.yml`` change (looked at most every :data:`REGISTRY_TTL_S`).
+
+    Raises:
+        ConfigurationError: a ``facts.yml`` cannot be read, or its ``brand_words`` is not a
+            list of names.
+    """
+    from bot.errors import ConfigurationError
+
+    folder = directory or stores_dir()
+    now = time.monotonic()
+    with _lock:
+        cached = _words_cache.get(folder)
+    if cached is not None and now - cached[0] < REGISTRY_TTL_S:
+        return cached[2]
+    ids = shop_ids(folder)
+    stamps = tuple(
+        (store_id, (shop_dir(store_id, folder) / FACTS_FILE).stat().st_mtime) for store_id in ids
+    )
+    if cached is not None and cached[1] == stamps:
+        words = cached[2]
+    else:
+        found: set[str] = set()
+        for store_id in ids:
+            found |= _words_of(store_id)
+            names = read_shop_yaml(store_id, FACTS_FILE, folder).get(BRAND_WORDS_KEY) or []
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ConfigurationError(
+                    f"{shop_dir(store_id, folder) / FACTS_FILE}: {BRAND_WORDS_KEY} must be a "
+                    "list of names"
+                )
+            for name in names:
+                found |= _words_of(name)
+        words = frozenset(found)
+    with _lock:
+        _words_cache[folder] = (now, stamps, words)
+    return words
 
 
 def read_shop_yaml(store_id: str, name: str, directory: Path | None = None) -> dict[str, Any]:

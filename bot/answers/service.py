@@ -4,8 +4,9 @@ Rasa (``nlg:`` in its endpoints file) posts each response it wants to say here, 
 conversation's tracker: ``{"response": "utter_greet", "arguments": {...}, "tracker": {...},
 "channel": {"name": "rest"}}``, and sends what this returns: ``{"text": ...}``. The shop is the
 tracker's ``store`` slot, as the message's channel checked it where it entered
-(:func:`bot.shops.checked_store`: trusted, never replaced by another shop), the language its ``language`` slot (French until it is known), the channel the ``channel`` of
-the latest message's metadata (the gateway says ``web``, the e-mail pipeline ``email``), else
+(:func:`bot.shops.checked_store`: trusted, never replaced by another shop), the language its
+``language`` slot (French until it is known), the channel the ``channel`` of the latest
+message's metadata (the gateway says ``web``, the e-mail pipeline ``email``), else
 Rasa's input channel: a text with its own wording for that channel (``email: {fr, en}`` in
 ``texts.yml``) is sent in that wording.
 
@@ -36,9 +37,9 @@ from fastapi import APIRouter, Body, FastAPI, HTTPException, Query
 
 from bot.answers.library import CHANNELS, render
 from bot.config import SettingsError, get_settings
+from bot.errors import UnknownStoreError
 from bot.i18n import Lang, normalise_language
 from bot.replies import technical_problem
-from bot.errors import UnknownStoreError
 from bot.secret_rules import secret_problem
 from bot.shops import checked_store
 from bot.stores import StorePolicy, load_store

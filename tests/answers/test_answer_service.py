@@ -221,7 +221,10 @@ def test_every_response_of_the_domain_renders_for_every_shop() -> None:
 
 
 def test_the_endpoint_needs_the_token_when_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    body = {"response": "utter_goodbye", "tracker": {"slots": {"store": "btomic", "language": "en"}}}
+    body = {
+        "response": "utter_goodbye",
+        "tracker": {"slots": {"store": "btomic", "language": "en"}},
+    }
     monkeypatch.setenv(TOKEN_ENV_VAR, "s3cret-token")
     client = TestClient(create_app())
     assert client.post("/nlg", json=body).status_code == 401

@@ -372,7 +372,9 @@ def test_language_response_has_every_variation(response: str) -> None:
         texts = {text_for(response, store=store, language=language) for store in STORES}
         assert len(texts) == 1 and next(iter(texts)).strip(), texts
     for store in STORES:
-        assert nlg(response, {"store": store, "language": None}) == text_for(response, language="fr")
+        assert nlg(response, {"store": store, "language": None}) == text_for(
+            response, language="fr"
+        )
 
 
 # ---- every figure is a fact of the right store -----------------------------------------------

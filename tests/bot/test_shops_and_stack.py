@@ -39,7 +39,9 @@ def test_one_resolve_store_for_every_store_id(caplog: pytest.LogCaptureFixture) 
 def test_past_the_entry_the_store_is_trusted_or_refused_never_replaced() -> None:
     assert checked_store("btomic") == "btomic"
     for value in ("amazon", " BTOMIC ", None, 42, ""):
-        with pytest.raises(UnknownStoreError, match=r"did not check it \(bot.shops.resolve_store\)"):
+        with pytest.raises(
+            UnknownStoreError, match=r"did not check it \(bot.shops.resolve_store\)"
+        ):
             checked_store(value)
 
 

@@ -50,6 +50,8 @@ def test_no_store_said_is_the_deployments_default(
 
 def test_the_channel_hands_the_checked_metadata_to_rasa() -> None:
     channel = TokenRestInput()
-    request = SimpleNamespace(json={"sender": "s", "message": "hi", "metadata": {"store": "BTOMIC"}})
+    request = SimpleNamespace(
+        json={"sender": "s", "message": "hi", "metadata": {"store": "BTOMIC"}}
+    )
     assert channel.get_metadata(request) == {"store": "btomic"}
     assert channel.get_metadata(SimpleNamespace(json={"sender": "s"})) == {"store": "om-system"}
