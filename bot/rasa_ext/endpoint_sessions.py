@@ -25,7 +25,8 @@ import asyncio
 import logging
 from typing import Any
 
-import aiohttp
+# The app environment type-checks this package but has no aiohttp (Rasa's does): untyped there.
+import aiohttp  # type: ignore[import-not-found,unused-ignore]
 import rasa
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.utils.endpoints import EndpointConfig
