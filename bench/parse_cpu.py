@@ -52,6 +52,7 @@ def install_fixes() -> None:
         constant_time_token,
         endpoint_sessions,
         event_types,
+        graph_runner,
         idempotency,
         sqlite_wal,
     )
@@ -61,6 +62,7 @@ def install_fixes() -> None:
     endpoint_sessions.install()
     sqlite_wal.install()
     event_types.install()
+    graph_runner.install()
     idempotency.install()
 
 

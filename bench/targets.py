@@ -163,6 +163,7 @@ def start_rasa_timed(
         "probe": probe,
         "model": str(model.relative_to(ROOT) if model.is_relative_to(ROOT) else model),
         "rasa_fixes": uses_rasa_fixes(service),
+        "rasa_url": service.base_url,
         "ready_s": round(ready - started, 2),
         "first_answer_s": round(answered - started, 2),
         **startup_phases(service.log_path, started_wall, ready - started),

@@ -167,3 +167,21 @@ def test_the_settings_of_dotenv_reach_every_process_make_run_starts(
         assert service.env["EMAIL_MAX_QUESTIONS"] == "4", service.name
         assert "GATEWAY_PORT" not in service.env, service.name
     assert stack.services[3].port == 8124
+
+
+def test_free_ports_are_below_the_ephemeral_range_distinct_and_bindable() -> None:
+    """The source ports of outgoing connections come from the kernel's ephemeral range: a
+    port handed to a server that binds it a minute later (Rasa after loading its model) must
+    not come from there, nor be handed out twice."""
+    import socket
+
+    from devstack.stack import FREE_PORTS_FROM, _ephemeral_start, free_port
+
+    start = _ephemeral_start()
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    if start - FREE_PORTS_FROM >= 1000:
+        assert all(FREE_PORTS_FROM <= port < start for port in ports), ports
+    for port in ports[:20]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", port))

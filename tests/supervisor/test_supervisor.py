@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from bot.config import PROJECT_ROOT
-from devstack.stack import Service, Stack, free_port, group_members
+from devstack.stack import Service, Stack, StackError, free_port, group_members
 from tests.processes import alive, children_of
 
 PATIENCE_S = 120.0
@@ -264,3 +264,31 @@ def test_a_second_signal_while_stopping_orphans_nothing(tmp_path: Path, second: 
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize("load_per_core", [0.5, 4.0])
+def test_a_start_up_may_take_longer_on_a_busy_machine_and_a_timeout_says_why(
+    tmp_path: Path, stacks: list[Stack], monkeypatch: pytest.MonkeyPatch, load_per_core: float
+) -> None:
+    """A service that never answers, with 0.5 s to become ready on a quiet machine: under a
+    load of 4 per core it is given 4 times that (a fixed timeout failed a scale-out run at a
+    load of 14 on 2 cores while the servers were still loading), and the error says how long
+    it waited, the load and the CPU the process got."""
+    cores = os.cpu_count() or 1
+    load = load_per_core * cores
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    argv = [sys.executable, "-c", "import time; time.sleep(120)"]
+    service = Service("silent service", argv, free_port(), "/health", ready_timeout_s=0.5)
+    stack = Stack([service], log_dir=tmp_path)
+    stacks.append(stack)
+    started = time.monotonic()
+    with pytest.raises(StackError) as raised:
+        stack.start()
+    waited = time.monotonic() - started
+    factor = max(1.0, load_per_core)
+    assert waited >= 0.5 * factor
+    message = str(raised.value)
+    assert "The silent service did not answer" in message
+    assert f" s on a quiet machine, x{factor:.1f} for the load)" in message
+    assert f"load average {load:.1f}, {load:.1f}, {load:.1f} on {cores} cores" in message
+    assert "s of CPU" in message
