@@ -299,6 +299,11 @@ def target_pids(target: Target) -> dict[str, int]:
             pid = pid_listening_on(port_of(url))
         if pid is not None:
             pids[name] = pid
+    # The answer service (Rasa's NLG endpoint: one call per text sent) of a Rasa server started
+    # here (a server given by --rasa-url has its own, unknown here).
+    answers = target.services.get("answer service")
+    if "Rasa server" in target.services and answers is not None and answers.process is not None:
+        pids["answer service"] = answers.process.pid
     return pids
 
 

@@ -88,6 +88,8 @@ class Service:
     # time.monotonic() when it was last spawned.
     spawned_at: float = 0.0
     unanswered_since: float | None = None
+    # The CPU seconds its process group had used when it stopped answering.
+    unanswered_cpu_s: float = 0.0
     next_check: float = 0.0
     # time.monotonic() when it last became ready (after a start or a restart).
     ready_at: float = 0.0
@@ -634,12 +636,26 @@ class Stack:
                 return self._crashed(service, f"exited with code {service.process.returncode}")
             if service.unanswered_since is None:
                 service.unanswered_since = now
-            elif now - service.unanswered_since >= self.hang_after_s:
-                return self._crashed(
-                    service,
-                    f"did not answer its health check for {self.hang_after_s:.0f} s",
-                    hung=True,
+                service.unanswered_cpu_s = cpu_seconds(service.pgid or 0)
+                return None
+            silent_s = now - service.unanswered_since
+            if silent_s < self.hang_after_s:
+                return None
+            # A frozen (SIGSTOP) or dead-locked process uses no CPU: it is hung. One that keeps
+            # working is slow on a busy machine (50 turns at once under a load of 14): it gets
+            # the same allowance as a start-up (load_factor) before it counts as hung, instead
+            # of being killed with the turns it is working on.
+            working = cpu_seconds(service.pgid or 0) - service.unanswered_cpu_s
+            allowance = self.hang_after_s * load_factor()
+            if working >= BUSY_CPU_SHARE * silent_s and silent_s < allowance:
+                return None
+            why = f"did not answer its health check for {self.hang_after_s:.0f} s"
+            if working >= BUSY_CPU_SHARE * silent_s:
+                why = (
+                    f"did not answer its health check for {silent_s:.0f} s while working "
+                    f"({working:.1f} s of CPU, load average {os.getloadavg()[0]:.1f})"
                 )
+            return self._crashed(service, why, hung=True)
         return None
 
     def _crashed(self, service: Service, why: str, *, hung: bool = False) -> str | None:
@@ -740,6 +756,9 @@ def _proc_stat(pid: int) -> tuple[str, int, int] | None:
 
 #: A service may take at most this many times its quiet-machine readiness time.
 MAX_LOAD_FACTOR = 10.0
+#: A service that stopped answering but used at least this share of one core meanwhile is
+#: working (slow under load), not hung: a frozen or dead-locked process uses none.
+BUSY_CPU_SHARE = 0.05
 
 
 def load_factor() -> float:

@@ -10,9 +10,10 @@ when the key is the same.
 The key is a SHA-256 of every input of the measurement, so a reused report is always the one
 the script would write now:
 
-* the model archive: each file of it, name and bytes, except the two fields of its
+* the model archive: each file of it, name and bytes, except the fields of its
   ``metadata.json`` that differ between two trainings of the same model (``trained_at``,
-  ``model_id``); the rest of the metadata (domain, schemas, ...) counts;
+  ``model_id``, and the random ``output_fingerprint`` Rasa gives each trained resource in the
+  graph schemas); the rest of the metadata (domain, schemas, ...) counts;
 * the test sets (``tests/nlu/``, ``tests/nlu_realistic/``), the evaluation scripts
   (``scripts/compare_with_peer.py``, ``scripts/evaluate_nlu.py``), the training data
   (``data/``: the peer is trained on it and the shops' facts are read by the NLU), the
@@ -35,6 +36,7 @@ import tarfile
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 #: Bumped when what is stored changes, so older entries are never read.
 FORMAT = "evaluation-cache-1"
@@ -52,8 +54,11 @@ INPUTS = (
 )
 #: Variables of the environment the model's components read (bot/nlu).
 ENV_INPUTS = ("DEFAULT_STORE", "STORES_DIR")
-#: metadata.json fields that differ between two trainings of one model.
+#: metadata.json fields that differ between two trainings of one model: its time and id, and
+#: (anywhere in its graph schemas) the random id Rasa gives each trained resource, whose files
+#: are part of the key themselves.
 VOLATILE_METADATA = ("trained_at", "model_id")
+VOLATILE_SCHEMA_FIELDS = ("output_fingerprint",)
 _SKIPPED_PARTS = {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 
 
@@ -77,6 +82,18 @@ def _hash_tree(digest: hashlib._Hash, root: Path, relative: str) -> None:
         digest.update(hashlib.sha256(path.read_bytes()).digest())
 
 
+def _without_volatile(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _without_volatile(item)
+            for key, item in value.items()
+            if key not in VOLATILE_SCHEMA_FIELDS
+        }
+    if isinstance(value, list):
+        return [_without_volatile(item) for item in value]
+    return value
+
+
 def model_digest(model: Path) -> str:
     """The SHA-256 of a Rasa model archive's contents, its training time and id left out."""
     digest = hashlib.sha256()
@@ -92,7 +109,7 @@ def model_digest(model: Path) -> str:
                 metadata = json.loads(data)
                 for field in VOLATILE_METADATA:
                     metadata.pop(field, None)
-                data = json.dumps(metadata, sort_keys=True).encode()
+                data = json.dumps(_without_volatile(metadata), sort_keys=True).encode()
             digest.update(f"{member.name}\n{len(data)}\n".encode())
             digest.update(data)
     return digest.hexdigest()

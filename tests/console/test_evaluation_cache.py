@@ -21,6 +21,14 @@ from bot.console.evaluation_cache import INPUTS, evaluation_key
 
 METADATA = {
     "domain": {"intents": ["greet"]},
+    "predict_schema": {
+        "nodes": {
+            "run_classifier": {
+                "config": {"C": 300},
+                "resource": {"name": "train_classifier", "output_fingerprint": "1111"},
+            }
+        }
+    },
     "trained_at": "2026-12-07T10:00:00",
     "model_id": "aaaa",
     "assistant_id": "shop-support-assistant",
@@ -83,7 +91,20 @@ def test_the_same_inputs_give_the_same_key_and_a_retrained_identical_model_too(
     # Trained again from the same data: another time, id and archive dates, same contents.
     again = write_model(
         tmp_path / "again.tar.gz",
-        {**METADATA, "trained_at": "2026-12-08T11:00:00", "model_id": "bbbb"},
+        {
+            **METADATA,
+            "trained_at": "2026-12-08T11:00:00",
+            "model_id": "bbbb",
+            # Rasa's random id of each trained resource (the files are compared themselves).
+            "predict_schema": {
+                "nodes": {
+                    "run_classifier": {
+                        "config": {"C": 300},
+                        "resource": {"name": "train_classifier", "output_fingerprint": "2222"},
+                    }
+                }
+            },
+        },
         dict([COMPONENT]),
         mtime=1_800_000_000,
     )
@@ -100,6 +121,24 @@ def test_the_same_inputs_give_the_same_key_and_a_retrained_identical_model_too(
         ),
         pytest.param({"metadata": {"domain": {"intents": ["greet", "bye"]}}}, id="the domain"),
         pytest.param({"metadata": {"training_type": "NLU"}}, id="another metadata field"),
+        pytest.param(
+            {
+                "metadata": {
+                    "predict_schema": {
+                        "nodes": {
+                            "run_classifier": {
+                                "config": {"C": 10},
+                                "resource": {
+                                    "name": "train_classifier",
+                                    "output_fingerprint": "1111",
+                                },
+                            }
+                        }
+                    }
+                }
+            },
+            id="a component's configuration",
+        ),
     ],
 )
 def test_any_change_to_the_model_changes_the_key(

@@ -169,6 +169,33 @@ def test_a_frozen_service_is_killed_and_restarted(
     assert answers(service)
 
 
+def test_a_busy_service_gets_the_loads_allowance_before_it_counts_as_hung(
+    tmp_path: Path, console: Console, stacks: list[Stack], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that stops answering while it works (it uses CPU: slow under load, not frozen
+    or dead-locked) is given hang_after_s times the load factor, here 4, before it is killed
+    and restarted; a frozen one (above) is killed after hang_after_s."""
+    load = 4.0 * (os.cpu_count() or 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    service = fake(free_port(), "--busy-after", "1")
+    stack = Stack([service], log_dir=tmp_path, say=console, hang_after_s=1, check_every_s=0.2)
+    stacks.append(stack)
+    stack.start()
+    busy = service.process.pid if service.process else 0
+    started = time.monotonic()
+    supervisor = stack.supervise_in_background(poll_s=0.05)
+    try:
+        wait_until(lambda: console.said("restarting it"), "the kill")
+        # Not before 4 x 1 s of silence (a frozen one: after 1 s); the silence began at the
+        # latest 1 s after `started` (the service started answering before).
+        assert time.monotonic() - started >= 4 * 1
+        wait_until(lambda: console.said("The fake service is back"), "the restart")
+    finally:
+        assert supervisor.stop() == 0
+    assert console.said("did not answer its health check for ", " s while working (", "CPU")
+    assert not alive(busy)
+
+
 def test_a_service_that_keeps_crashing_stops_the_stack_with_its_log(
     tmp_path: Path, console: Console, stacks: list[Stack]
 ) -> None:
