@@ -20,7 +20,10 @@ Runs in the Rasa environment.
 * :mod:`bot.rasa_ext.endpoint_sessions`: calls to the action server and the answer service
   (NLG) reuse one HTTP session and its keep-alive connections instead of a new session and
   TCP connection per call. The answer service's answers are validated with a schema compiled
-  once, like the action server's (:mod:`bot.rasa_ext.action_validation`).
+  once, like the action server's (:mod:`bot.rasa_ext.action_validation`);
+* :mod:`bot.rasa_ext.tracker_queries`: the SQL tracker store's count before each save and its
+  conversation load are queries built once (SQLAlchemy Core: the same rows, without building
+  the ORM query and one object per stored event at each call).
 
 Measured both ways by `make bench` (bench/results.md, "A/B").
 """
@@ -103,12 +106,14 @@ def main() -> None:
         graph_runner,
         idempotency,
         sqlite_wal,
+        tracker_queries,
     )
 
     constant_time_token.install()
     action_validation.install()
     endpoint_sessions.install()
     sqlite_wal.install()
+    tracker_queries.install()
     event_types.install()
     graph_runner.install()
     idempotency.install()
