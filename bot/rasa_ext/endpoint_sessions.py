@@ -38,6 +38,8 @@ KNOWN_RASA_PREFIX = "3.6."
 #: Seconds an unused connection is kept (the servers' keep-alive is 5 s).
 KEEPALIVE_S = 2.0
 _ATTRIBUTE = "_bot_shared_session"
+#: Rasa's own method, as it was when this module was first imported (before any `install`).
+RASA_SESSION = EndpointConfig.session
 
 
 class _Borrowed:
