@@ -29,7 +29,7 @@ from typing import Any
 import rasa
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
@@ -64,19 +64,23 @@ def _session_events_condition(table: sa.Table, all_sessions: bool) -> tuple[Any,
 
 def statements(store: SQLTrackerStore) -> dict[str, Any]:
     """The store's count and load statements (built at the first call, then kept)."""
-    built = store.__dict__.get(_STATEMENTS_ATTRIBUTE)
+    built: dict[str, Any] | None = store.__dict__.get(_STATEMENTS_ATTRIBUTE)
     if built is None:
         table = store.SQLEvent.__table__
         built = {}
         for all_sessions in (False, True):
             condition, froms = _session_events_condition(table, all_sessions)
-            built[("data", all_sessions)] = (
+            built[_load_key(all_sessions)] = (
                 sa.select(table.c.data).select_from(*froms).where(condition).order_by(table.c.id)
             )
         condition, froms = _session_events_condition(table, all_sessions=False)
         built["count"] = sa.select(sa.func.count()).select_from(*froms).where(condition)
         setattr(store, _STATEMENTS_ATTRIBUTE, built)
     return built
+
+
+def _load_key(all_sessions: bool) -> str:
+    return "load all sessions" if all_sessions else "load latest session"
 
 
 def stored_event_count(store: SQLTrackerStore, session: Any, sender_id: str) -> int:
@@ -86,7 +90,7 @@ def stored_event_count(store: SQLTrackerStore, session: Any, sender_id: str) -> 
 
 def _additional_events(
     self: SQLTrackerStore, session: Any, tracker: DialogueStateTracker
-) -> Iterator:
+) -> Iterator[Event]:
     """Rasa 3.6's `SQLTrackerStore._additional_events`: the tracker's events not yet stored."""
     number_of_events_since_last_session = stored_event_count(self, session, tracker.sender_id)
     return itertools.islice(
@@ -99,15 +103,16 @@ async def _retrieve(
 ) -> DialogueStateTracker | None:
     """Rasa 3.6's `SQLTrackerStore._retrieve`, reading only the `data` column."""
     with self.session_scope() as session:
-        statement = statements(self)[("data", fetch_events_from_all_sessions)]
+        statement = statements(self)[_load_key(fetch_events_from_all_sessions)]
         rows = session.execute(statement, {"sender_id": sender_id}).scalars().all()
         events = [json.loads(data) for data in rows]
         if self.domain and len(events) > 0:
-            logger.debug(f"Recreating tracker from sender id '{sender_id}'")
+            logger.debug("Recreating tracker from sender id '%s'", sender_id)
             return DialogueStateTracker.from_dict(sender_id, events, self.domain.slots)
         logger.debug(
-            f"Can't retrieve tracker matching sender id '{sender_id}' from SQL storage. "
-            f"Returning `None` instead."
+            "Can't retrieve tracker matching sender id '%s' from SQL storage. "
+            "Returning `None` instead.",
+            sender_id,
         )
         return None
 

@@ -95,25 +95,45 @@ def turns() -> list[tuple[str, list[Event]]]:
     which stored events belong to the latest session, and both implementations must agree.
     """
     return [
-        ("a", [ActionExecuted("action_session_start", timestamp=100.0),
-               SessionStarted(timestamp=100.0), ActionExecuted("action_listen", timestamp=100.1)]),
-        ("b", [user("Where is my order?", "order_status", 101.0), SlotSet("language", "en", 101.0)]),
-        ("a", [user("Bonjour", "greet", 102.0), SlotSet("language", "fr", timestamp=102.0),
-               ActionExecuted("utter_greet", timestamp=102.1),
-               BotUttered("Bonjour !", {"elements": None}, {}, timestamp=102.2),
-               ActionExecuted("action_listen", timestamp=102.3)]),
+        (
+            "a",
+            [
+                ActionExecuted("action_session_start", timestamp=100.0),
+                SessionStarted(timestamp=100.0),
+                ActionExecuted("action_listen", timestamp=100.1),
+            ],
+        ),
+        (
+            "b",
+            [user("Where is my order?", "order_status", 101.0), SlotSet("language", "en", 101.0)],
+        ),
+        (
+            "a",
+            [
+                user("Bonjour", "greet", 102.0),
+                SlotSet("language", "fr", timestamp=102.0),
+                ActionExecuted("utter_greet", timestamp=102.1),
+                BotUttered("Bonjour !", {"elements": None}, {}, timestamp=102.2),
+                ActionExecuted("action_listen", timestamp=102.3),
+            ],
+        ),
         ("a", []),  # a save with nothing new stores nothing
         ("b", [ActionExecuted("action_listen", timestamp=103.0)]),
-        ("a", [SessionStarted(timestamp=200.0),
-               ActionExecuted("action_session_start", timestamp=200.5),
-               SlotSet("language", "fr", timestamp=200.0),
-               ActionExecuted("action_listen", timestamp=200.6)]),
+        (
+            "a",
+            [
+                SessionStarted(timestamp=200.0),
+                ActionExecuted("action_session_start", timestamp=200.5),
+                SlotSet("language", "fr", timestamp=200.0),
+                ActionExecuted("action_listen", timestamp=200.6),
+            ],
+        ),
         ("a", [user("Merci", "thanks", 201.0), ActionExecuted("action_listen", timestamp=201.1)]),
     ]
 
 
 def play(url: str, patched: bool) -> tuple[list[Any], list[Any]]:
-    """Plays the turns as Rasa does (load, add, save); returns what each step loaded and the rows."""
+    """Plays the turns as Rasa does (load, add, save): what each step loaded, and the rows."""
     use(patched)
     store = new_store(url)
     seen: list[Any] = []
