@@ -234,7 +234,8 @@ def render_markdown(results: dict[str, Any]) -> str:
     else:
         note = (variant or {}).get("note", "not measured")
         lines.append(f"DIET-based variant: {note}")
-    main_fixes = bool((results.get("startup") or {}).get("rasa_fixes"))
+    settings = results.get("settings") or {}
+    main_fixes = bool((results.get("startup") or {}).get("rasa_fixes", settings.get("rasa_fixes")))
     main_label = "Rasa with fixes, as `make run`" if main_fixes else "stock `rasa run`"
     other_label = "stock `rasa run`" if main_fixes else "Rasa with fixes"
     lines += [
@@ -290,7 +291,7 @@ def render_fixes_comparison(results: dict[str, Any]) -> list[str]:
         row(
             "start to first answer",
             startup.get("first_answer_s"),
-            fixed["startup"]["first_answer_s"],
+            (_measured(fixed.get("startup")) or {}).get("first_answer_s"),
             " s",
         )
     )

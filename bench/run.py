@@ -143,7 +143,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="start the Rasa server through bot.rasa_ext.cli (the project's Rasa 3.6 fixes), "
-        "as make run does; --no-rasa-fixes starts the stock `rasa run`",
+        "as make run does; --no-rasa-fixes starts the stock `rasa run` (with --rasa-url: how "
+        "that server was started, so that the A/B starts the other kind)",
     )
     parser.add_argument(
         "--compare-fixes",
@@ -280,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "email",
                     lambda: bench_mail(target, args.mails, args.mail_timeout),
                 )
-            main_has_fixes = bool((results.get("startup") or {}).get("rasa_fixes"))
+            # A server given by --rasa-url whose start-up was not timed here: as --rasa-fixes says.
+            main_has_fixes = bool((results.get("startup") or {}).get("rasa_fixes", args.rasa_fixes))
             if args.compare_fixes:
                 other = "without" if main_has_fixes else "with"
                 log(f"A/B: the same measurements on a Rasa server {other} bot/rasa_ext's fixes...")

@@ -143,6 +143,9 @@ def bench_rasa_fixes(
         tracker_db=work / "tracker.db",
         action_secret=target.action_secret,
         answer_port=target.answer_port,
+        # The answer service refuses Rasa's NLG calls without its token (401): every text
+        # of the second server would be lost and its first answer never come.
+        answer_token=target.answer_token,
     )
     env = {"DATABASE_URL": target.database_url, "DEFAULT_STORE": "om-system"}
     rasa_stack, rasa, timings = start_rasa_timed(

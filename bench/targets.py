@@ -128,10 +128,12 @@ def start_rasa_timed(
     name: str,
     fixes: bool = True,
     probe: str = "rest",
+    answer_timeout_s: float = 120.0,
 ) -> tuple[Stack, Service, dict[str, Any]]:
     """Starts a Rasa server and times it from the spawn to its first answer.
 
-    Returns the running stack (the caller stops it), its service and the timings: ready
+    Returns the running stack (the caller stops it; stopped here when the server fails to
+    start or to answer), its service and the timings: ready
     (`/status` names a model) and first answer (a greeting answered through the REST channel,
     which also pays for anything loaded lazily on the first message). `fixes` (as `make run`)
     starts it through bot.rasa_ext.cli, False with the stock `rasa run`.
@@ -148,13 +150,20 @@ def start_rasa_timed(
     stack = Stack([service], log_dir=log_dir)
     started = time.perf_counter()
     started_wall = time.time()
-    stack.start()
-    ready = time.perf_counter()
-    answered = first_answer(service.base_url, probe=probe)
+    try:
+        stack.start()
+        ready = time.perf_counter()
+        answered = first_answer(service.base_url, probe=probe, timeout_s=answer_timeout_s)
+    except BaseException:
+        # Nobody else holds this stack yet: a server that started but never answered (or a
+        # Ctrl-C while waiting) must not outlive the benchmark.
+        stack.stop()
+        raise
     timings = {
         "probe": probe,
         "model": str(model.relative_to(ROOT) if model.is_relative_to(ROOT) else model),
         "rasa_fixes": uses_rasa_fixes(service),
+        "rasa_url": service.base_url,
         "ready_s": round(ready - started, 2),
         "first_answer_s": round(answered - started, 2),
         **startup_phases(service.log_path, started_wall, ready - started),
@@ -290,6 +299,11 @@ def target_pids(target: Target) -> dict[str, int]:
             pid = pid_listening_on(port_of(url))
         if pid is not None:
             pids[name] = pid
+    # The answer service (Rasa's NLG endpoint: one call per text sent) of a Rasa server started
+    # here (a server given by --rasa-url has its own, unknown here).
+    answers = target.services.get("answer service")
+    if "Rasa server" in target.services and answers is not None and answers.process is not None:
+        pids["answer service"] = answers.process.pid
     return pids
 
 

@@ -1,7 +1,7 @@
 """What the chat actions need to know about a conversation besides its slots.
 
-Kept out of ``actions/`` because it reads the settings (``actions/`` holds rasa-sdk actions
-only, see docs/architecture.md), and out of :mod:`bot.replies`, which stays pure.
+Kept out of ``actions/`` (rasa-sdk actions only, see docs/architecture.md) and out of
+:mod:`bot.replies`, which stays pure.
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bot.config import get_settings
 from bot.db.mailbox import HandoffChannel
-from bot.shops import resolve_store
+from bot.shops import checked_store
 from bot.stores import StorePolicy, load_store
 
 __all__ = ["conversation_channel", "conversation_store"]
@@ -24,13 +23,15 @@ def conversation_store(store_id: object) -> StorePolicy:
     """The policy of the store a conversation is about.
 
     Args:
-        store_id: the ``store`` slot (set by the NLU from the channel metadata); anything
-            that is not a known store id falls back to ``Settings.default_store``.
+        store_id: the ``store`` slot: the store the message's channel checked where it
+            entered (``bot.shops.resolve_store``), set by the NLU from the message metadata;
+            trusted as it is (``bot.shops.checked_store``).
 
     Raises:
-        UnknownStoreError: the configured default store itself is unknown.
+        UnknownStoreError: the slot is not a shop (unset, or a value no entry checked): the
+            action's failure path answers with the apology that names no shop.
     """
-    return load_store(resolve_store(store_id, get_settings().default_store))
+    return load_store(checked_store(store_id))
 
 
 def conversation_channel(metadata: Mapping[str, Any], input_channel: str | None) -> HandoffChannel:

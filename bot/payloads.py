@@ -8,8 +8,8 @@ with ``str.strip`` and looks for a leading ``/``). The widget's quick replies us
 syntax on purpose; a customer must not.
 
 So every channel that carries customer text to Rasa passes it through :func:`as_customer_text`
-(the web chat in ``bot/api/routes/chat.py``, the e-mail channel in ``bot/mail/rasa.py``): a text
-that would start with ``/`` once stripped gets an invisible WORD JOINER (U+2060, not
+(the web chat in ``bot/api/routes/chat.py``, the e-mail channel in ``bot/mail/deciding.py``): a
+text that would start with ``/`` once stripped gets an invisible WORD JOINER (U+2060, not
 whitespace for ``str.strip``) in front, so Rasa's NLU reads it as words, like any other
 message. The only ``/`` texts that reach Rasa as they are come from a quick reply the gateway
 itself relayed to that conversation: :class:`PayloadSigner` signs each button payload with a

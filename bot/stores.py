@@ -243,6 +243,9 @@ class StorePolicy(_Facts):
     widget_name: str | None = None
     # The widget's colours on this shop's pages; the widget's default ones when not given.
     widget_colours: WidgetColours | None = None
+    # Names customers use for the shop and its brands ("OM SYSTEM", "Olympus"): evidence of
+    # no language for the NLU (bot.shops.shop_words, with the shop's id).
+    brand_words: tuple[str, ...] = ()
     account_name: str
     contact: Contact
     payment: Payment
@@ -276,6 +279,7 @@ IDENTITY_KEYS = frozenset(
         "support_team",
         "widget_name",
         "widget_colours",
+        "brand_words",
     }
 )
 _FACT_KEYS = frozenset({"value", "faq"})

@@ -14,7 +14,7 @@ import ctypes
 import enum
 import logging
 import os
-import secrets
+import random
 import signal
 import socket
 import subprocess
@@ -85,7 +85,11 @@ class Service:
     crashes: list[float] = field(default_factory=list)
     next_start: float = 0.0
     start_deadline: float = 0.0
+    # time.monotonic() when it was last spawned.
+    spawned_at: float = 0.0
     unanswered_since: float | None = None
+    # The CPU seconds its process group had used when it stopped answering.
+    unanswered_cpu_s: float = 0.0
     next_check: float = 0.0
     # time.monotonic() when it last became ready (after a start or a restart).
     ready_at: float = 0.0
@@ -112,11 +116,44 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+#: Where :func:`free_port` draws ports: below the kernel's ephemeral range (from 10000 up).
+FREE_PORTS_FROM = 10_000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+_ports_lock = threading.Lock()
+_port_random = random.SystemRandom()
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """Returns a port that is free right now (for tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port free right now, for a server a test or benchmark starts on the loopback.
+
+    Drawn at random below the kernel's ephemeral range (10000 to 32767 on Linux's default):
+    the source port of any outgoing connection on this machine comes from that range, and one
+    could take a port handed out here before the server binds it (Rasa binds only once its
+    model is loaded, a minute or more on a busy machine); the OS's own pick (bind to port 0)
+    comes from the same range. Never the same port twice in one process, and checked free.
+    Falls back to the OS's pick when the ephemeral range leaves no room below it.
+    """
+    start = _ephemeral_start()
+    with _ports_lock:
+        if start - FREE_PORTS_FROM >= 1000:
+            for _ in range(200):
+                port = _port_random.randrange(FREE_PORTS_FROM, start)
+                if port not in _handed_out and port_is_free(port):
+                    _handed_out.add(port)
+                    return port
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        _handed_out.add(port)
+        return port
 
 
 def write_endpoints(
@@ -197,7 +234,7 @@ def rasa_service(
             # the token is not on the command line other local users can read (`ps`).
             service_env["RASA_TOKEN"] = auth_token
         else:
-            argv += ["--auth-token", auth_token]  # stock `rasa run` (make bench's A/B only)
+            argv.append(f"--auth-token={auth_token}")  # one argument (may start with "-"); stock `rasa run` (make bench's A/B only)
         health_path += "?" + urlencode({"token": auth_token})
     return Service(name, argv, port, health_path, env=service_env, ready_timeout_s=240)
 
@@ -250,7 +287,9 @@ def rasa_token(var_dir: Path = VAR_DIR, preset: str | None = None) -> str:
 
 def answer_token() -> str:
     """A token for one run's answer service (ANSWER_SERVICE_TOKEN when set)."""
-    return os.environ.get("ANSWER_SERVICE_TOKEN") or secrets.token_urlsafe(24)
+    # generate_secret: what the production profile accepts (a bare token_urlsafe may, rarely,
+    # spell a placeholder word the answer service refuses there).
+    return os.environ.get("ANSWER_SERVICE_TOKEN") or generate_secret()
 
 
 def gateway_service(
@@ -338,9 +377,9 @@ class Stack:
         self._stopping = False
         for service in self.services:
             self._spawn(service)
-        deadline_base = time.monotonic()
+        started = time.monotonic()
         for service in self.services:
-            self._wait_ready(service, deadline_base + service.ready_timeout_s)
+            self._wait_ready(service, started)
             self._now_running(service)
 
     def start_service(self, service: Service) -> None:
@@ -350,7 +389,7 @@ class Stack:
                 return
             self._end_group(service)
             self._spawn(service)
-        self._wait_ready(service, time.monotonic() + service.ready_timeout_s)
+        self._wait_ready(service, time.monotonic())
         self._now_running(service)
 
     @staticmethod
@@ -394,21 +433,31 @@ class Stack:
             start_new_session=True,
         )
         service.pgid = service.process.pid
+        service.spawned_at = time.monotonic()
         service.state = ServiceState.STARTING
         service.unanswered_since = None
         logger.info(
             "started %s (pid %s), log %s", service.name, service.process.pid, service.log_path
         )
 
-    def _wait_ready(self, service: Service, deadline: float) -> None:
+    def _wait_ready(self, service: Service, started: float) -> None:
+        """Waits until ``service`` (spawned at ``started``) answers its health check.
+
+        It may take ``ready_timeout_s`` on a quiet machine, and as many times longer as the
+        machine is busier than its cores (:func:`load_factor`, the highest seen while waiting):
+        under a load average of 14 on 2 cores, a process gets a seventh of the CPU it would
+        get, and a fixed timeout failed there while the process was still loading.
+        """
         assert service.process is not None
         url = service.base_url + service.health_path
+        factor = load_factor()
         with httpx.Client(timeout=2.0) as client:
             # At least one check: the services are waited for in turn, so a fast one's
             # deadline may pass while a slow one (Rasa loading its model) is still starting.
             first = True
-            while first or time.monotonic() < deadline:
+            while first or time.monotonic() < started + service.ready_timeout_s * factor:
                 first = False
+                factor = max(factor, load_factor())
                 code = service.process.poll()
                 if code is not None:
                     raise StackError(
@@ -419,7 +468,8 @@ class Stack:
                     return
                 time.sleep(0.5)
         raise StackError(
-            f"The {service.name} did not answer {redact(url)} in time; see {service.log_path}:\n"
+            f"The {service.name} did not answer {redact(url)} in time: "
+            f"{startup_diagnostics(service, started, factor)}; see {service.log_path}:\n"
             f"{tail(service.log_path)}"
         )
 
@@ -541,7 +591,7 @@ class Stack:
                 if now >= service.next_start:
                     self._end_group(service)
                     self._spawn(service)
-                    service.start_deadline = now + service.ready_timeout_s
+                    service.start_deadline = now + service.ready_timeout_s * load_factor()
                 return None
             code = service.process.poll()
             if code is not None:
@@ -560,7 +610,17 @@ class Stack:
                         f"restart {len(service.crashes)})."
                     )
                 elif now > service.start_deadline:
-                    return self._crashed(service, "did not become ready in time")
+                    # The load may have risen since the restart: the deadline moves with it.
+                    factor = load_factor()
+                    late = service.spawned_at + service.ready_timeout_s * factor
+                    if now <= late:
+                        service.start_deadline = late
+                        return None
+                    return self._crashed(
+                        service,
+                        "did not become ready in time "
+                        f"({startup_diagnostics(service, service.spawned_at, factor, now)})",
+                    )
                 return None
         # Running: is it still answering? (outside the lock: the check may take seconds)
         if now < service.next_check:
@@ -576,12 +636,26 @@ class Stack:
                 return self._crashed(service, f"exited with code {service.process.returncode}")
             if service.unanswered_since is None:
                 service.unanswered_since = now
-            elif now - service.unanswered_since >= self.hang_after_s:
-                return self._crashed(
-                    service,
-                    f"did not answer its health check for {self.hang_after_s:.0f} s",
-                    hung=True,
+                service.unanswered_cpu_s = cpu_seconds(service.pgid or 0)
+                return None
+            silent_s = now - service.unanswered_since
+            if silent_s < self.hang_after_s:
+                return None
+            # A frozen (SIGSTOP) or dead-locked process uses no CPU: it is hung. One that keeps
+            # working is slow on a busy machine (50 turns at once under a load of 14): it gets
+            # the same allowance as a start-up (load_factor) before it counts as hung, instead
+            # of being killed with the turns it is working on.
+            working = cpu_seconds(service.pgid or 0) - service.unanswered_cpu_s
+            allowance = self.hang_after_s * load_factor()
+            if working >= BUSY_CPU_SHARE * silent_s and silent_s < allowance:
+                return None
+            why = f"did not answer its health check for {self.hang_after_s:.0f} s"
+            if working >= BUSY_CPU_SHARE * silent_s:
+                why = (
+                    f"did not answer its health check for {silent_s:.0f} s while working "
+                    f"({working:.1f} s of CPU, load average {os.getloadavg()[0]:.1f})"
                 )
+            return self._crashed(service, why, hung=True)
         return None
 
     def _crashed(self, service: Service, why: str, *, hung: bool = False) -> str | None:
@@ -678,6 +752,56 @@ def _proc_stat(pid: int) -> tuple[str, int, int] | None:
     except (OSError, IndexError):
         return None
     return fields[0], int(fields[1]), int(fields[2])
+
+
+#: A service may take at most this many times its quiet-machine readiness time.
+MAX_LOAD_FACTOR = 10.0
+#: A service that stopped answering but used at least this share of one core meanwhile is
+#: working (slow under load), not hung: a frozen or dead-locked process uses none.
+BUSY_CPU_SHARE = 0.05
+
+
+def load_factor() -> float:
+    """How many times busier than its cores the machine is (the 1-minute load average per
+    core), at least 1 and at most :data:`MAX_LOAD_FACTOR`: how much longer a start-up takes."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 1.0
+    return min(MAX_LOAD_FACTOR, max(1.0, load / (os.cpu_count() or 1)))
+
+
+def cpu_seconds(pgid: int) -> float:
+    """The CPU time (user + system) the live processes of a process group have used."""
+    ticks = os.sysconf("SC_CLK_TCK") or 100
+    total = 0
+    for pid in group_members(pgid):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+                fields = stat.read().rsplit(") ", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks
+
+
+def startup_diagnostics(
+    service: Service, started: float, factor: float, now: float | None = None
+) -> str:
+    """What a start-up that timed out tells: how long it waited and why that long, the
+    machine's load, and the CPU the process got meanwhile (little CPU: a starved process,
+    not a stuck one)."""
+    now = time.monotonic() if now is None else now
+    try:
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    except OSError:
+        load = "unknown"
+    cpu = cpu_seconds(service.pgid) if service.pgid is not None else 0.0
+    return (
+        f"waited {now - started:.0f} s ({service.ready_timeout_s:.0f} s on a quiet machine, "
+        f"x{factor:.1f} for the load), load average {load} on {os.cpu_count()} cores, "
+        f"the process used {cpu:.1f} s of CPU"
+    )
 
 
 def _all_pids() -> list[int]:

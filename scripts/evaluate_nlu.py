@@ -31,7 +31,12 @@ ANNOTATION = re.compile(
 )
 
 
-ORDER_NUMBER = re.compile(r"(?i)^\s*#?\s*(?:(OM|BT)\s*-?\s*)?(\d{6})\s*$")
+def order_number_pattern() -> re.Pattern[str]:
+    """An annotated order number: a shop's prefix (from the shop folders) or "#", 6 digits."""
+    from bot.nlu.order_numbers import store_prefixes  # PYTHONPATH is the repository (Makefile)
+
+    prefixes = "|".join(re.escape(prefix) for prefix in store_prefixes())
+    return re.compile(rf"(?i)^\s*#?\s*(?:({prefixes})\s*-?\s*)?(\d{{6}})\s*$")
 
 
 def gold_value(entity: str, value: str) -> str:
@@ -41,7 +46,7 @@ def gold_value(entity: str, value: str) -> str:
     normalises them ("OM-104233", "104233"), as docs/contracts.md says.
     """
     if entity == "order_number":
-        match = ORDER_NUMBER.match(value)
+        match = order_number_pattern().match(value)
         if match:
             prefix, digits = match.groups()
             return f"{prefix.upper()}-{digits}" if prefix else digits

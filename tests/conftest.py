@@ -278,6 +278,28 @@ def live_stack(
         yield stack
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, one per test module (tests/browser.py)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def contexts(browser: Any) -> Iterator[list[Any]]:
+    """The browser profiles a test opened (tests.browser.new_page), closed afterwards."""
+    opened: list[Any] = []
+    yield opened
+    for context in opened:
+        context.close()
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Prints the figures tests measured (tests/services.py) and writes them to a file."""
     if not TEST_FIGURES:

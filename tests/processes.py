@@ -38,3 +38,17 @@ def cmdline(pid: int) -> str:
             return raw.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def listening_addresses(port: int) -> list[str]:
+    """The local addresses listening on ``port``, in /proc's hex (``0100007F`` is 127.0.0.1,
+    ``00000000`` every interface)."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as rows:
+            for row in rows.read().splitlines()[1:]:
+                local, state = row.split()[1], row.split()[3]
+                address, hex_port = local.split(":")
+                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    found.append(address)
+    return found

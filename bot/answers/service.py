@@ -3,9 +3,10 @@
 Rasa (``nlg:`` in its endpoints file) posts each response it wants to say here, with the
 conversation's tracker: ``{"response": "utter_greet", "arguments": {...}, "tracker": {...},
 "channel": {"name": "rest"}}``, and sends what this returns: ``{"text": ...}``. The shop is the
-tracker's ``store`` slot (checked by :func:`bot.shops.resolve_store`, else the default store),
-the language its ``language`` slot (French until it is known), the channel the ``channel`` of
-the latest message's metadata (the gateway says ``web``, the e-mail pipeline ``email``), else
+tracker's ``store`` slot, as the message's channel checked it where it entered
+(:func:`bot.shops.checked_store`: trusted, never replaced by another shop), the language its
+``language`` slot (French until it is known), the channel the ``channel`` of the latest
+message's metadata (the gateway says ``web``, the e-mail pipeline ``email``), else
 Rasa's input channel: a text with its own wording for that channel (``email: {fr, en}`` in
 ``texts.yml``) is sent in that wording.
 
@@ -17,7 +18,9 @@ profile demands.
 
 A text that cannot be rendered (an invalid file, a missing fact) never leaves the customer
 without an answer: the service logs the error and answers with the shop's apology and
-contact route (:func:`bot.replies.technical_problem`).
+contact route (:func:`bot.replies.technical_problem`). A ``store`` slot that is not a shop (no
+entry checked it) is logged as an error and answered with the apology that names no shop (its
+contact route is "the shop's customer service"): no other shop's address is given.
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ from fastapi import APIRouter, Body, FastAPI, HTTPException, Query
 
 from bot.answers.library import CHANNELS, render
 from bot.config import SettingsError, get_settings
+from bot.errors import UnknownStoreError
 from bot.i18n import Lang, normalise_language
 from bot.replies import technical_problem
 from bot.secret_rules import secret_problem
-from bot.shops import resolve_store
+from bot.shops import checked_store
 from bot.stores import StorePolicy, load_store
 
 __all__ = ["app", "conversation_channel", "create_app", "nlg_answer", "router"]
@@ -80,12 +84,11 @@ def _safe_text(store_id: str | None, lang: Lang) -> str:
     return technical_problem(policy, lang)
 
 
-def nlg_answer(body: Mapping[str, Any], default_store: str) -> dict[str, Any]:
+def nlg_answer(body: Mapping[str, Any]) -> dict[str, Any]:
     """The answer to one NLG request (Rasa's request body), never an exception.
 
     Args:
         body: ``{"response", "arguments", "tracker", "channel"}`` as Rasa posts it.
-        default_store: the shop when the tracker names none (or an unknown one).
 
     Returns:
         ``{"text": ...}``; a logged safe text when the response cannot be rendered.
@@ -95,7 +98,11 @@ def nlg_answer(body: Mapping[str, Any], default_store: str) -> dict[str, Any]:
     response = body.get("response")
     store_id: str | None = None
     try:
-        store_id = resolve_store(slots.get("store"), default_store)
+        store_id = checked_store(slots.get("store"))
+    except UnknownStoreError as exc:
+        logger.error("Cannot render %r: %s; answering with the apology of no shop", response, exc)
+        return {"text": _safe_text(None, lang)}
+    try:
         if not isinstance(response, str) or not response:
             raise ValueError(f"no response name in the request: {response!r}")
         arguments = body.get("arguments")
@@ -132,7 +139,7 @@ def nlg(
 ) -> dict[str, Any]:
     """Rasa's NLG endpoint (see the module's docstring)."""
     _check_token(token)
-    return nlg_answer(body, get_settings().default_store)
+    return nlg_answer(body)
 
 
 @router.get("/health")

@@ -7,6 +7,8 @@ Registered on the console's router (``bot.console.web`` imports this module last
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 from urllib.parse import quote
 
 from fastapi import Request
@@ -162,47 +164,48 @@ async def save_answer(
         return text, row, editing.check_texts_text(store_id, text)
 
     text, preview, problems = await run_in_threadpool(draft)
-    if form.get("action") != "save" or problems:
-        return _edit_page(
-            request,
-            agent,
-            store_id,
-            name,
-            fr=fr,
-            en=en,
-            channels=channels,
-            preview=preview,
-            problems=problems,
-            status_code=400 if problems and form.get("action") == "save" else 200,
-        )
+    page = partial(_edit_page, request, agent, store_id, name, fr=fr, en=en, channels=channels)
+    save = partial(editing.save_texts, store_id, text)
+    audited = (store_id, name, "texts")
+    saved = f"Saved {name}: customers get it from their next message."
+    return await _preview_or_save(state, agent, form, page, preview, problems, save, audited, saved)
 
-    def save() -> list[str]:
+
+async def _preview_or_save(
+    state: StateDep,
+    agent: Agent,
+    form: dict[str, str],
+    page: Callable[..., Response],
+    preview: object,
+    problems: list[str],
+    save: Callable[[], object],
+    audited: tuple[str, str, str],
+    saved: str,
+) -> Response:
+    """The editor's two buttons: a preview (or a draft with problems: 400 when saving) shows
+    ``page`` again with the preview; a save writes the file and audits it (``audited``: the
+    shop, what was edited, the detail), then goes back to the list saying ``saved``, or shows
+    why not without the preview (changed meanwhile by someone else: 400)."""
+    store_id, target, detail = audited
+    saving = form.get("action") == "save"
+    if not saving or problems:
+        status_code = 400 if problems and saving else 200
+        return page(preview=preview, problems=problems, status_code=status_code)
+
+    def write() -> list[str]:
         try:
-            editing.save_texts(store_id, text)
-        except editing.EditRefused as exc:  # changed meanwhile by someone else
+            save()
+        except editing.EditRefused as exc:
             return exc.problems
         with state.sessions() as session:
-            audit(session, agent, "answers.save", store_id=store_id, target=name, detail="texts")
+            audit(session, agent, "answers.save", store_id=store_id, target=target, detail=detail)
             session.commit()
         return []
 
-    refused = await run_in_threadpool(save)
+    refused = await run_in_threadpool(write)
     if refused:
-        return _edit_page(
-            request,
-            agent,
-            store_id,
-            name,
-            fr=fr,
-            en=en,
-            channels=channels,
-            problems=refused,
-            status_code=400,
-        )
-    return back(
-        f"/console/answers?store={quote(store_id)}",
-        f"Saved {name}: customers get it from their next message.",
-    )
+        return page(problems=refused, status_code=400)
+    return back(f"/console/answers?store={quote(store_id)}", saved)
 
 
 def _facts_page(
@@ -251,35 +254,11 @@ async def save_facts(
         return preview, problems
 
     preview, problems = await run_in_threadpool(check)
-    if form.get("action") != "save" or problems:
-        return _facts_page(
-            request,
-            agent,
-            store_id,
-            text=text,
-            preview=preview,
-            problems=problems,
-            status_code=400 if problems and form.get("action") == "save" else 200,
-        )
-
-    def save() -> list[str]:
-        try:
-            editing.save_facts(store_id, text)
-        except editing.EditRefused as exc:
-            return exc.problems
-        with state.sessions() as session:
-            changed = ", ".join(row.name for row in preview or [])[:400]
-            audit(session, agent, "answers.save", store_id=store_id, target="facts", detail=changed)
-            session.commit()
-        return []
-
-    refused = await run_in_threadpool(save)
-    if refused:
-        return _facts_page(request, agent, store_id, text=text, problems=refused, status_code=400)
-    return back(
-        f"/console/answers?store={quote(store_id)}",
-        "Saved the facts: customers get the new answers from their next message.",
-    )
+    page = partial(_facts_page, request, agent, store_id, text=text)
+    save = partial(editing.save_facts, store_id, text)
+    audited = (store_id, "facts", ", ".join(row.name for row in preview or [])[:400])
+    saved = "Saved the facts: customers get the new answers from their next message."
+    return await _preview_or_save(state, agent, form, page, preview, problems, save, audited, saved)
 
 
 @router.post("/answers/{store_id}/revert")

@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import PROJECT_ROOT, VAR_DIR
+from bot.console import evaluation_cache
 from bot.db.console import TrainingRun, TrainingState
 from bot.db.mailbox import utcnow
 
@@ -35,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 CANDIDATES_DIR = VAR_DIR / "candidates"
+#: Evaluations already made, by a key of all they depend on (bot/console/evaluation_cache.py).
+EVALUATION_CACHE_DIR = VAR_DIR / "cache" / "evaluations"
 REPORTS_DIR = PROJECT_ROOT / "reports"
 CURRENT_MODEL = PROJECT_ROOT / "models" / "bot.tar.gz"
 CONFIG = PROJECT_ROOT / "config.yml"
@@ -188,18 +191,40 @@ def _evaluate(model: Path, out: Path, log: list[str]) -> dict[str, Any]:
     """``make evaluate``'s measurement of ``model`` on both test sets (its script, without the
     cross-validation, which measures the training data rather than a model)."""
     out.mkdir(parents=True, exist_ok=True)
-    _run(
-        [
-            str(RASA_PYTHON),
-            "scripts/compare_with_peer.py",
-            "--skip-cv",
-            "--model",
-            str(model),
-            "--out",
-            str(out),
-        ],
-        log,
+    argv = [
+        str(RASA_PYTHON),
+        "scripts/compare_with_peer.py",
+        "--skip-cv",
+        "--model",
+        str(model),
+        "--out",
+        str(out),
+    ]
+    # The key: the model's contents and every input of the script (not the paths it writes).
+    cache_key = evaluation_cache.evaluation_key(
+        model, root=PROJECT_ROOT, interpreter=RASA_PYTHON, arguments=argv[1:3]
     )
+    cache = EVALUATION_CACHE_DIR
+    if cache_key is not None and evaluation_cache.restore(cache, cache_key, out, model):
+        log.append(
+            f"$ {' '.join(argv[1:])}\n(not run again: the reports of an evaluation of the same "
+            f"model contents with the same test sets, data, code and Rasa environment, key "
+            f"{cache_key[:16]}, from {cache})"
+        )
+    else:
+        _run(argv, log)
+        if cache_key is not None:
+            names = [name for _key, _label, name in TEST_SETS]
+            evaluation_cache.store(
+                cache,
+                cache_key,
+                [
+                    out / f"{n}.{suffix}"
+                    for n in names
+                    for suffix in ("json", "md")
+                    if (out / f"{n}.{suffix}").exists()
+                ],
+            )
     reports: dict[str, Any] = {}
     for key, _label, name in TEST_SETS:
         path = out / f"{name}.json"

@@ -29,6 +29,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
+from bot.nlu.order_numbers import store_prefixes
+
 __all__ = [
     "COUNTRIES",
     "Country",
@@ -342,11 +344,13 @@ _LEADING_FILLERS = frozenset(
 _NOT_IN_FREE_TEXT = frozenset({"jordan", "chad", "georgia", "dominique", "maurice", "salvador"})
 
 # Upper-case two-letter tokens that are far more often something else than a country code in
-# a support message: the stores' order prefixes (OM-104233, BT 200517), e-mail and letter
-# abbreviations (RE:, P.S.), common acronyms (TV, ID, CV, AI, MD, CD, AD, AM/PM, MS, SA) and
-# English words typed in capitals for emphasis ("I have NO tracking number", "IS IT").
+# a support message: e-mail and letter abbreviations (RE:, P.S.), common acronyms (TV, ID, CV,
+# AI, MD, CD, AD, AM/PM, MS, SA) and English words typed in capitals for emphasis ("I have NO
+# tracking number", "IS IT"). The shops' order prefixes (OM-104233, BT 200517) are such tokens
+# too: they come from the shop folders (`order_prefix`, `bot.nlu.order_numbers`), see
+# `_not_codes`.
 _CODES_NOT_IN_FREE_TEXT = frozenset(
-    {"OM", "BT", "RE", "PS", "TV", "ID", "CV", "AI", "MD", "CD", "AD", "AM", "PM", "MS", "MR"}
+    {"RE", "PS", "TV", "ID", "CV", "AI", "MD", "CD", "AD", "AM", "PM", "MS", "MR"}
     | {"SA", "TM", "PR", "GP", "CC", "NO", "IN", "IS", "TO", "ME", "MY", "AS", "BY", "DO", "SO"}
     | {"LA", "SD", "PC", "OS", "HD", "GO", "MB", "MM", "TB"}  # SD card, PC, OS, HD, MB/TB, mm
 )
@@ -480,6 +484,16 @@ def region_members(code: str) -> tuple[str, ...]:
     return _REGION_MEMBERS.get(code, (code,))
 
 
+def _not_codes(*, lower: bool = False) -> frozenset[str]:
+    """The shops' order prefixes ("OM", "BT": never a country in a message), and, unless
+    ``lower``, the other tokens of `_CODES_NOT_IN_FREE_TEXT`; ``lower``: the prefixes only, in
+    lower case (as a whole answer "om" is the prefix, not Oman; "OM" may still be the code)."""
+    prefixes = store_prefixes()
+    if lower:
+        return frozenset(prefix.lower() for prefix in prefixes)
+    return _CODES_NOT_IN_FREE_TEXT | frozenset(prefixes)
+
+
 def normalise_country(text: str) -> str | None:
     """The code of the country or area ``text`` names, or None.
 
@@ -500,7 +514,7 @@ def normalise_country(text: str) -> str | None:
     if not stripped:
         return None
     as_code = stripped.upper()
-    if as_code in COUNTRIES and stripped not in _WORDS_NOT_CODES:
+    if as_code in COUNTRIES and stripped not in _WORDS_NOT_CODES | _not_codes(lower=True):
         return as_code
     found = _INDEX.get(_key(stripped))
     if found is not None:
@@ -555,7 +569,7 @@ def find_countries(text: str) -> list[tuple[int, int, str, str]]:
         candidates.extend(
             (m.start(), m.end(), m.group())
             for m in _ALPHA2_TOKEN.finditer(masked)
-            if m.group() in _ALPHA2 and m.group() not in _CODES_NOT_IN_FREE_TEXT
+            if m.group() in _ALPHA2 and m.group() not in _not_codes()
         )
 
     chosen: list[tuple[int, int, str]] = []

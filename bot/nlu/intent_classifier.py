@@ -97,9 +97,42 @@ def build_model(config: Dict[str, Any]) -> Any:
     )
 
 
+def predict_proba(model: Any, texts: Sequence[str]) -> Any:
+    """`model.predict_proba(texts)` of a pipeline of :func:`build_model`, the same numbers faster.
+
+    Two costs of scikit-learn's own path, measured per message (bench/parse_cpu.py): the
+    logistic regression computes ``X @ coef_.T``, and with ``coef_`` in C order (as fitted or
+    loaded) that transposed view is copied into a new array at every call (33 x 39,663
+    weights: 2.4 ms); kept in Fortran order, ``coef_.T`` is used as it is (0.05 ms). And the
+    FeatureUnion hands its two vectorisers to joblib even with one job (0.3 ms). Same arrays,
+    same arithmetic, in the same order: the probabilities are equal, not merely close
+    (tests/rasa_env/test_intent_classifier.py). Any other model goes through its own method.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+    steps = dict(model.steps) if isinstance(model, Pipeline) else {}
+    features, classifier = steps.get("features"), steps.get("classifier")
+    if (
+        len(steps) != 2
+        or not isinstance(features, FeatureUnion)
+        or not isinstance(classifier, LogisticRegression)
+        or features.transformer_weights
+        or any(isinstance(part, str) for _name, part in features.transformer_list)
+    ):
+        return model.predict_proba(texts)
+    import numpy as np
+    import scipy.sparse
+
+    if not classifier.coef_.flags.f_contiguous:
+        classifier.coef_ = np.asfortranarray(classifier.coef_)
+    parts = [part.transform(texts) for _name, part in features.transformer_list]
+    return classifier.predict_proba(scipy.sparse.hstack(parts).tocsr())
+
+
 def rankings(model: Any, texts: Sequence[str], length: int = 10) -> List[List[Dict[str, Any]]]:
     """Intent rankings (name, confidence), best first, of raw texts."""
-    probabilities = model.predict_proba([normalise(t) for t in texts])
+    probabilities = predict_proba(model, [normalise(t) for t in texts])
     classes = [str(c) for c in model.classes_]
     out = []
     for row in probabilities:

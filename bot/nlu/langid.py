@@ -1,8 +1,8 @@
 """French / English identification of short customer-support messages.
 
-Pure standard library on purpose: the Rasa component `bot.nlu.language.LanguageDetector`
-uses it inside the Rasa environment, and the e-mail channel of the app environment
-imports it too (no rasa, no spaCy there).
+Standard library (and the shop registry `bot.shops`, standard library + PyYAML) on purpose:
+the Rasa component `bot.nlu.language.LanguageDetector` uses it inside the Rasa environment,
+and the e-mail channel of the app environment imports it too (no rasa, no spaCy there).
 
 Why a hand-made scorer rather than a statistical package: chat messages are short
 ("merci", "ok", "OM-104233", "Klarna ?"), and the one decision that matters is whether a
@@ -12,7 +12,8 @@ scorer therefore adds up explicit evidence and abstains below a threshold:
 
 * words of a French and an English vocabulary (function words, the support domain,
   country names as each language spells them); a word both languages share ("ok",
-  "photo", "service", "on", "me"...) or a brand ("DHL", "Klarna") is no evidence;
+  "photo", "service", "on", "me"...), a brand ("DHL", "Klarna") or a shop's name or brand
+  (`bot.shops.shop_words`: from the shop folders) is no evidence;
 * French elisions ("l'", "qu'", "j'") and English contractions ("n't", "'s", "'m");
 * accented letters in words the vocabularies do not know;
 * a character-trigram model trained on the vocabularies, which gives a small vote to
@@ -32,6 +33,8 @@ import re
 import unicodedata
 from collections import Counter
 from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+
+from bot.shops import shop_words
 
 FRENCH = "fr"
 ENGLISH = "en"
@@ -143,7 +146,9 @@ exactly absolutely perfect great fine awesome nice goodbye cheers mind forget
 delay delayed late alright
 """
 
-# Words spelt alike in both languages, brands and carriers: never evidence.
+# Words spelt alike in both languages, brands and carriers: never evidence. The names of the
+# shops and of their brands are not listed here: they come from the shop folders
+# (`brand_words` and the id in data/stores/<shop>/facts.yml, `bot.shops.shop_words`).
 _SHARED_TEXT = """
 ok okay oki okey ko a me son plus car ton comment as on long box agent robot
 email e-mail mail mails emails photo photos question questions service client date
@@ -152,7 +157,7 @@ simple possible important direct description information informations confirmati
 france portugal canada luxembourg monaco jersey man europe europa union
 dhl ups fedex gls tnt dpd colissimo chronopost mondial relay la poste klarna paypal
 apple google visa mastercard amex bitcoin crypto sms wifi app web internet online
-om system om-system btomic olympus zuiko pro mark ii iii iv bye ciao super top cool
+pro mark ii iii iv bye ciao super top cool
 stop chat menu alpha euro euros eur pourcent percent minute minutes cm mm kg
 """
 
@@ -334,12 +339,13 @@ def score_languages(text: str) -> Dict[str, float]:
     """
     scores = {FRENCH: 0.0, ENGLISH: 0.0}
     model = _model()
+    shop_names = shop_words()
     for word, proper in _candidate_words(text):
         parts, fr_marker, en_marker = _split_word(word)
         scores[FRENCH] += fr_marker
         scores[ENGLISH] += en_marker
         for part in parts:
-            if part in SHARED_WORDS:
+            if part in SHARED_WORDS or part in shop_names:
                 continue
             if part in FR_WORDS:
                 scores[FRENCH] += 1.0

@@ -13,8 +13,12 @@
   message is clearly written in; the channel's `ui_language` metadata (the widget's page
   language, sent with a conversation's first message only). An ambiguous message ("ok",
   "OM-104233") without these hints emits nothing, so the conversation keeps its language;
-* at prediction time it emits a `store` entity from the channel metadata (`store` key),
-  else the `DEFAULT_STORE` environment variable, else the configured `default_store`.
+* at prediction time it emits a `store` entity from the channel metadata (`store` key), as
+  the channel checked it where the message entered (`bot.shops.resolve_store`: the gateway,
+  the mail intake, Rasa's REST channel `bot.rasa_ext.rest_channel`): read, not checked again.
+  A message whose channel names no store (`rasa shell`, `/model/parse`) gets the deployment's
+  default: the `DEFAULT_STORE` environment variable, else the configured `default_store`,
+  else the registry's; that default is checked once, when the component is created.
 
 It is registered as a MESSAGE_FEATURIZER because that is the only non-tokenizer type the
 default recipe runs on the training data (`process_training_data`) as well as on
@@ -28,7 +32,7 @@ import importlib
 import inspect
 import logging
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -54,7 +58,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu import langid, other_languages
-from bot.shops import resolve_store, shop_ids
+from bot.shops import configured_default, shop_ids
 
 logger = logging.getLogger(__name__)
 
@@ -96,29 +100,30 @@ def message_store(
     metadata: Optional[Mapping[str, Any]],
     environ: Mapping[str, str],
     default_store: Optional[str] = None,
-    known_stores: Optional[Iterable[str]] = None,
     env_var: str = STORE_ENV_VAR,
 ) -> str:
-    """Chooses the store a message belongs to (:func:`bot.shops.resolve_store` does the check).
+    """The store a message belongs to: its channel's `store` metadata, else the default.
 
-    Order: the channel metadata's `store`, else the environment variable, else the
-    configured default. An unknown id is logged and skipped rather than trusted: a typo
-    in a widget attribute must not make the bot quote no policy at all.
+    The channel checked the metadata's store where the message entered
+    (`bot.shops.resolve_store`); it is taken as it is. A value that no entry checked reaches
+    the answer service and the actions as it is, which answer with the apology that names no
+    shop and log the error (`bot.shops.checked_store`): never another shop's answer.
 
     Args:
         metadata: The message metadata sent by the channel (may be None or not a dict).
         environ: The process environment (`os.environ`).
-        default_store: The last-resort store id (None: the registry's, `bot.shops.default_store`).
-        known_stores: The valid store ids (None: the shop registry, `bot.shops.shop_ids`).
+        default_store: The store when the environment names none (None: the registry's,
+            `bot.shops.default_store`).
         env_var: Name of the environment variable holding the deployment's default.
 
     Returns:
-        A known store id.
+        The metadata's store, or the deployment's default for a channel that names none.
     """
-    known = tuple(known_stores) if known_stores is not None else shop_ids()
-    fallback = resolve_store(environ.get(env_var), default_store, known=known, environ={})
     requested = metadata.get(STORE_ENTITY) if isinstance(metadata, Mapping) else None
-    return resolve_store(requested, fallback, known=known)
+    if isinstance(requested, str) and requested.strip():
+        return requested
+    configured = environ.get(env_var, "").strip() or default_store
+    return configured_default({"DEFAULT_STORE": configured} if configured else {})
 
 
 def message_entity(entity: str, value: str, confidence: float, extractor: str) -> Dict[str, Any]:
@@ -183,13 +188,9 @@ class LanguageDetector(GraphComponent):
     def get_default_config() -> Dict[str, Any]:
         """Returns the component's default config."""
         return {
-            # Store used when neither the metadata nor DEFAULT_STORE names a known one; None:
-            # the registry's default (data/stores/_common/registry.yml, bot/shops.py).
+            # Store of a message whose channel names none, when DEFAULT_STORE is not set;
+            # None: the registry's default (data/stores/_common/registry.yml, bot/shops.py).
             "default_store": None,
-            # Store ids accepted from metadata and from the environment; None (the default):
-            # the shop folders of data/stores/ (bot/shops.py), read while the server runs, so
-            # a new shop needs no retraining.
-            "known_stores": None,
             # Environment variable naming the deployment's default store.
             "store_env_var": STORE_ENV_VAR,
         }
@@ -206,23 +207,22 @@ class LanguageDetector(GraphComponent):
             config: The component configuration (defaults merged in by the recipe).
 
         Raises:
-            InvalidConfigException: If `default_store` is not one of `known_stores`.
+            InvalidConfigException: If the default store (`DEFAULT_STORE`, else
+                `default_store`) is not a shop of the registry: said when the model loads
+                rather than answered for no shop on every message.
         """
         merged = {**self.get_default_config(), **config}
-        configured = merged["known_stores"]
-        self._known_stores: Optional[List[str]] = (
-            None if configured is None else [str(s).lower() for s in configured]
-        )
-        configured_default = merged["default_store"]
+        configured_default_store = merged["default_store"]
         self._default_store: Optional[str] = (
-            None if configured_default is None else str(configured_default).lower()
+            None if configured_default_store is None else str(configured_default_store).lower()
         )
         self._env_var: str = str(merged["store_env_var"])
-        known = self._known_stores if self._known_stores is not None else shop_ids()
-        if self._default_store is not None and self._default_store not in known:
+        default = message_store(None, os.environ, self._default_store, self._env_var)
+        known = shop_ids()
+        if default not in known:
             raise InvalidConfigException(
-                f"LanguageDetector: default_store {self._default_store!r} is not one of "
-                f"the shops {list(known)}."
+                f"LanguageDetector: the default store {default!r} (${self._env_var}, else "
+                f"default_store) is not one of the shops {list(known)}."
             )
 
     @classmethod
@@ -284,11 +284,7 @@ class LanguageDetector(GraphComponent):
             if language is not None:
                 new_entities.append(self._entity(LANGUAGE_ENTITY, language, confidence))
             store = message_store(
-                metadata,
-                os.environ,
-                default_store=self._default_store,
-                known_stores=self._known_stores,
-                env_var=self._env_var,
+                metadata, os.environ, default_store=self._default_store, env_var=self._env_var
             )
             new_entities.append(self._entity(STORE_ENTITY, store, 1.0))
             logger.debug(

@@ -1,8 +1,9 @@
 """Text normalisation for intent classification of noisy customer messages.
 
-Pure standard library (imported by the Rasa component `bot.nlu.intent_classifier` and by the
-scripts that cross-validate it). Customers write without accents, in SMS style, with order
-numbers and addresses in the middle of the sentence; the classifier should read the words
+Standard library and the shops' order prefixes (`bot.nlu.order_numbers`, PyYAML), imported by
+the Rasa component `bot.nlu.intent_classifier` and by the scripts that cross-validate it.
+Customers write without accents, in SMS style, with order numbers and addresses in the middle
+of the sentence; the classifier should read the words
 that carry the request, whatever their spelling:
 
 * lower case, accents folded ("reçu" -> "recu"), typographic apostrophes made plain, and
@@ -19,19 +20,33 @@ that carry the request, whatever their spelling:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from typing import Dict, List
+from typing import Dict, List, Tuple
+
+from bot.nlu.order_numbers import store_prefixes
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
 # Linear time: the lookbehind lets a match start only where a run of address characters
 # starts, so a long run with no "@" is scanned once, not once per character.
 _EMAIL = re.compile(r"(?i)(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*")
-# Shop prefix (optional) + 6 digits, or "#" + digits; "n°" / "no" before it stays a word.
+# A shop's prefix (optional) + 6 digits, or "#" + digits; "n°" / "no" before it stays a word.
+# The prefixes are the shops' (`order_prefix` in data/stores/<shop>/facts.yml, read by
+# `bot.nlu.order_numbers.store_prefixes`), never a list here.
 # "\s*(?:-\s*)?" rather than "\s*[-\s]?\s*": the same texts, without trying every split of
 # a long run of spaces between two stars (quadratic).
-_ORDER = re.compile(r"(?i)(?:\b(?:om|bt)\s*(?:-\s*)?\d{6}\b|#\s?\d{4,8}\b|\b\d{6}\b)")
+
+
+@functools.lru_cache(maxsize=8)
+def _order_pattern(prefixes: Tuple[str, ...]) -> "re.Pattern[str]":
+    alternatives = "|".join(re.escape(p.lower()) for p in sorted(prefixes, key=len, reverse=True))
+    return re.compile(
+        rf"(?i)(?:\b(?:{alternatives})\s*(?:-\s*)?\d{{6}}\b|#\s?\d{{4,8}}\b|\b\d{{6}}\b)"
+    )
+
+
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _ELISION = re.compile(r"\b([cdjlmnstq]|qu|jusqu|lorsqu|puisqu)'(?=\w)")
 _TOKEN = re.compile(r"_\w+_|[a-z0-9]+(?:'[a-z]+|')?|[?!]")
@@ -184,7 +199,7 @@ def normalise(text: str) -> str:
     text = text.translate(_APOSTROPHES)
     text = _URL.sub(" _url_ ", text)
     text = _EMAIL.sub(" _email_ ", text)
-    text = _ORDER.sub(" _order_ ", text)
+    text = _order_pattern(store_prefixes()).sub(" _order_ ", text)
     text = _NUMBER.sub(" _num_ ", text)
     text = fold_accents(text.lower())
     text = _ELISION.sub(r"\1' ", text)

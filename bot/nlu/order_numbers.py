@@ -68,14 +68,37 @@ def read_prefixes(directory: Optional[Path] = None) -> Tuple[str, ...]:
     folder = directory or stores_dir()
     prefixes: List[str] = []
     for store_id in shop_ids(folder, fresh=True):
-        path = folder / store_id / FACTS_FILE
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        prefix = data.get("order_prefix") if isinstance(data, dict) else None
-        if isinstance(prefix, str) and prefix.strip():
-            prefixes.append(prefix.strip().upper())
+        prefix = _file_prefix(folder / store_id / FACTS_FILE)
+        if prefix:
+            prefixes.append(prefix)
     if not prefixes:
         raise ValueError(f"no store file in {directory} declares an order_prefix")
     return tuple(prefixes)
+
+
+# facts.yml path -> (modification time in ns, size, its upper-case prefix or None).
+_file_prefixes: Dict[Path, Tuple[int, int, Optional[str]]] = {}
+
+
+def _file_prefix(path: Path) -> Optional[str]:
+    """The `order_prefix` of one facts file, parsed again only when the file changed.
+
+    A facts file holds the shop's FAQ quotes: parsing it costs about 0.1 s of CPU (PyYAML),
+    which the Rasa server paid every `REGISTRY_TTL_S` seconds on its event loop (measured by
+    bench/parse_cpu.py). Its modification time and size are cheap to look at.
+    """
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    with _lock:
+        cached = _file_prefixes.get(path)
+    if cached is not None and cached[:2] == stamp:
+        return cached[2]
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    prefix = data.get("order_prefix") if isinstance(data, dict) else None
+    value = prefix.strip().upper() if isinstance(prefix, str) and prefix.strip() else None
+    with _lock:
+        _file_prefixes[path] = (*stamp, value)
+    return value
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,6 +1,6 @@
 """Messages written in a language other than French and English, on strong evidence only.
 
-OM SYSTEM delivers to Germany, Austria, Italy, Spain, the Netherlands, Poland and more, and
+The shops deliver to Germany, Austria, Italy, Spain, the Netherlands, Poland and more, and
 some customers write in their own language. The assistant speaks French and English; it
 answers such a message in English, says so in one line, and still helps with what it can
 read (an order number, a country name).
@@ -13,7 +13,8 @@ worse failure than a German customer answered in French. So:
 
 * the evidence is each language's function words and everyday support words, minus every
   word `bot.nlu.langid` knows as French, English or shared, minus country and brand names
-  (a French message naming "España" or "Zürich" is French);
+  (a French message naming "España" or "Zürich" is French) and the shops' names and brands
+  (`bot.shops.shop_words`, from the shop folders: no code lists them);
 * letters that French and English never use count once per kind: "ß", "ñ", "¿", "¡", "ł"...;
 * a language is detected only with at least `MIN_EVIDENCE` pieces of evidence, and at least
   `MIN_RATIO` times the French or English dictionary words of the message.
@@ -31,6 +32,7 @@ import unicodedata
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
 from bot.nlu import langid
+from bot.shops import shop_words
 
 GERMAN = "de"
 SPANISH = "es"
@@ -101,11 +103,12 @@ _WORDS_TEXT: Dict[str, str] = {
 }
 
 # Country, city and brand names, and words the customers' other languages share with the
-# project's French/English messages: never evidence, whatever the lists above say.
+# project's French/English messages: never evidence, whatever the lists above say. The shops'
+# own names and brands come from their folders (`bot.shops.shop_words`, see `evidence`).
 _NEVER_TEXT = """
 deutschland österreich schweiz españa espana italia nederland holland polska polski
 portugal brasil zürich zurich berlin madrid roma milano amsterdam warszawa lisboa
-om system btomic olympus zuiko klarna paypal dhl ups
+klarna paypal dhl ups
 a o e i u y w z de la le les en is in to so die was man me no son
 mark ok super
 """
@@ -163,7 +166,8 @@ def evidence(text: str) -> Dict[str, int]:
         plus kinds of its own letters; for "fr"/"en", the words of `bot.nlu.langid`'s
         French and English vocabularies.
     """
-    tokens = _tokens(text)
+    shop_names = shop_words()
+    tokens = [token for token in _tokens(text) if token not in shop_names]
     distinct = set(tokens)
     lowered = text.lower()
     scores: Dict[str, int] = {}

@@ -14,6 +14,13 @@ constant time. The gateway, the mail worker, the tests and the benchmarks send i
 for Rasa's API. Rasa without a token (a bare ``rasa run`` by hand) has an open API anyway; the
 channel is then as open as it is. ``credentials.yml`` names this class instead of ``rest``.
 
+It is also where a message posted to Rasa enters, so it checks the message's store there
+(:func:`metadata_with_checked_store`, :func:`bot.shops.resolve_store`): the ``store`` metadata
+becomes a shop of the registry, the deployment's default (``DEFAULT_STORE``, else the
+registry's) when the caller names none or an unknown one. The NLU component reads it as it is
+and nothing past it checks again. The gateway and the mail worker send a store they checked
+at their own entry (the widget's attribute, the recipient address): it passes unchanged.
+
 Runs in the Rasa environment.
 """
 
@@ -21,7 +28,8 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.rest import RestInput
@@ -29,7 +37,27 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.shops import resolve_store
+
 TOKEN_ENV_VAR = "RASA_TOKEN"  # noqa: S105 (the variable's name, not a secret)
+#: The metadata key of the message's shop (docs/contracts.md).
+STORE_KEY = "store"
+
+
+def metadata_with_checked_store(metadata: Any) -> dict[str, Any]:
+    """The message's metadata with its ``store`` checked against the shop registry.
+
+    Args:
+        metadata: what the caller sent as ``metadata`` (anything; not a mapping: none).
+
+    Returns:
+        A copy whose ``store`` is a shop id: the one asked for when it is a shop, else the
+        deployment's default (``DEFAULT_STORE``, else the registry's), with a warning for an
+        unknown one (:func:`bot.shops.resolve_store`).
+    """
+    checked = dict(metadata) if isinstance(metadata, Mapping) else {}
+    checked[STORE_KEY] = resolve_store(checked.get(STORE_KEY))
+    return checked
 
 
 def token_refusal(request: Request, expected: str | None) -> HTTPResponse | None:
@@ -48,6 +76,10 @@ class TokenRestInput(RestInput):  # type: ignore[misc]
     @classmethod
     def name(cls) -> str:
         return "rest"
+
+    def get_metadata(self, request: Request) -> dict[str, Any]:
+        """The request's ``metadata``, its store checked (:func:`metadata_with_checked_store`)."""
+        return metadata_with_checked_store(super().get_metadata(request))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         webhook: Blueprint = super().blueprint(on_new_message)

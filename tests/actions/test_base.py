@@ -11,6 +11,7 @@ from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
 import actions  # noqa: F401  (installs the warning filter)
 from actions._base import ShopAction, response_text, run_guarded
+from bot.replies import technical_problem
 from tests.actions.conftest import make_tracker
 
 EXPECTED_ACTIONS = {
@@ -71,11 +72,26 @@ async def test_a_failing_body_is_answered_and_logged(caplog) -> None:
 
 
 @pytest.mark.parametrize("store", [None, "no-such-shop"])
-async def test_unknown_store_falls_back_to_the_default(store) -> None:
+async def test_an_unknown_store_is_an_error_answered_without_a_shop(store, caplog) -> None:
+    # The store is checked where the message entered (bot.shops.resolve_store); the actions
+    # trust the slot and never answer for another shop. A slot that is not a shop fails the
+    # action clearly (logged) and the customer gets the apology that names no shop.
     dispatcher = CollectingDispatcher()
+    ran = []
 
-    async def body() -> list[dict[str, object]]:
-        raise RuntimeError("boom")
+    class Probe(ShopAction):
+        def name(self) -> str:
+            return "action_probe"
 
-    await run_guarded("action_x", dispatcher, make_tracker({"store": store}), body)
-    assert "eshop.support@om-digitalsolutions.com" in dispatcher.messages[0]["text"]
+        async def act(self, dispatcher, tracker, domain, conversation):
+            ran.append(conversation)
+            return []
+
+    tracker = make_tracker({"store": store, "language": "en"})
+    assert await Probe().run(dispatcher, tracker, {}) == []
+    assert ran == []
+    (message,) = dispatcher.messages
+    assert message["text"] == technical_problem(None, "en")
+    assert "the shop's customer service" in message["text"] and "@" not in message["text"]
+    assert "action_probe failed" in caplog.text
+    assert f"the conversation's store {store!r} is not a shop" in caplog.text

@@ -24,6 +24,7 @@ from bot.answers.library import (
     texts_path,
 )
 from bot.answers.service import TOKEN_ENV_VAR, create_app, nlg_answer
+from bot.replies import technical_problem
 from bot.shops import DEFAULT_STORES_DIR
 from bot.stores import facts_path
 from bot.typography import NBSP, NNBSP
@@ -69,13 +70,32 @@ def test_every_shop_passes_the_checks() -> None:
 def test_the_store_and_language_are_chosen_from_the_tracker() -> None:
     def answer(slots: dict[str, object]) -> str:
         body = {"response": "utter_greet", "tracker": {"slots": slots}, "arguments": {}}
-        return str(nlg_answer(body, default_store="om-system")["text"])
+        return str(nlg_answer(body)["text"])
 
     assert "BTOMIC" in answer({"store": "btomic", "language": "en"})
     assert answer({"store": "btomic", "language": "en"}).startswith("Hello")
     assert answer({"store": "btomic", "language": None}).startswith("Bonjour")
-    assert "OM SYSTEM" in answer({"store": "no-such-shop", "language": "fr"})
     assert f"pour vous{NNBSP}?" in answer({"store": "om-system"})
+
+
+@pytest.mark.parametrize("store", ["no-such-shop", None, " BTOMIC ", 42])
+def test_a_store_no_entry_checked_gets_the_apology_of_no_shop(
+    store: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The store is checked where a message enters (bot.shops.resolve_store); the service
+    # trusts the slot. A value that is not a shop is a bug upstream: said in the log, and the
+    # customer gets an answer that names no shop (never another shop's contact).
+    body = {
+        "response": "utter_greet",
+        "arguments": {},
+        "tracker": {"slots": {"store": store, "language": "en"}},
+    }
+    with caplog.at_level(logging.ERROR, logger="bot.answers.service"):
+        text = nlg_answer(body)["text"]
+    assert text == technical_problem(None, "en")
+    assert "the shop's customer service" in text
+    assert not any(word in text for word in ("BTOMIC", "OM SYSTEM", "@"))
+    assert f"the conversation's store {store!r} is not a shop" in caplog.text
 
 
 def test_an_argument_of_the_action_is_filled_in() -> None:
@@ -84,7 +104,7 @@ def test_an_argument_of_the_action_is_filled_in() -> None:
         "arguments": {"handoff_email": "marie@example.fr"},
         "tracker": {"slots": {"store": "btomic", "language": "en"}},
     }
-    assert nlg_answer(body, "om-system")["text"].endswith("at marie@example.fr.")
+    assert nlg_answer(body)["text"].endswith("at marie@example.fr.")
 
 
 # --- what a check refuses ----------------------------------------------------------------------
@@ -184,7 +204,7 @@ def test_a_failed_render_gives_a_safe_text_and_logs_the_error(
         "tracker": {"slots": {"store": "btomic", "language": "en"}},
     }
     with caplog.at_level(logging.ERROR, logger="bot.answers.service"):
-        text = nlg_answer(body, "om-system")["text"]
+        text = nlg_answer(body)["text"]
     assert "service@btomic.com" in text  # the shop's contact route, never nothing
     assert "Cannot render 'utter_how_to_order' for store btomic" in caplog.text
     assert "{contact.fax} is not a fact of the shop" in caplog.text
@@ -201,7 +221,10 @@ def test_every_response_of_the_domain_renders_for_every_shop() -> None:
 
 
 def test_the_endpoint_needs_the_token_when_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    body = {"response": "utter_goodbye", "tracker": {"slots": {"language": "en"}}}
+    body = {
+        "response": "utter_goodbye",
+        "tracker": {"slots": {"store": "btomic", "language": "en"}},
+    }
     monkeypatch.setenv(TOKEN_ENV_VAR, "s3cret-token")
     client = TestClient(create_app())
     assert client.post("/nlg", json=body).status_code == 401
@@ -314,7 +337,7 @@ def _nlg_body(response: str, metadata: dict[str, object], **slots: object) -> di
 def test_the_channel_of_the_conversation_chooses_the_wording() -> None:
     def answer(metadata: dict[str, object], lang: str = "fr") -> str:
         body = _nlg_body("utter_ask_order_number", metadata, store="btomic", language=lang)
-        return str(nlg_answer(body, default_store="om-system")["text"])
+        return str(nlg_answer(body)["text"])
 
     chat = answer({"channel": "web", "store": "btomic"})
     mail = answer({"channel": "email", "store": "btomic", "sender_email": "a@example.fr"})
@@ -326,7 +349,7 @@ def test_the_channel_of_the_conversation_chooses_the_wording() -> None:
     assert answer({"channel": "email"}, "en").startswith("So that I can find it, please reply")
     # A text without an e-mail wording is the same on every channel.
     plain = _nlg_body("utter_goodbye", {"channel": "email"}, store="btomic", language="fr")
-    assert nlg_answer(plain, "om-system")["text"] == render("utter_goodbye", "btomic", "fr")
+    assert nlg_answer(plain)["text"] == render("utter_goodbye", "btomic", "fr")
 
 
 def test_a_channels_wording_is_checked(stores: Path) -> None:

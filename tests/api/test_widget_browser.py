@@ -13,36 +13,18 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
 
 from bot.api.main import create_app
-from bot.config import PROJECT_ROOT
 from tests.api.conftest import gateway_settings
 from tests.api.servers import FakeRasa, GatewayServer, ShopPageServer
+from tests.browser import ARTIFACTS
 from tests.conftest import LiveStack
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
 # A real Rasa answer (NLU + actions + database) can take a few seconds on a busy machine.
 RASA_ANSWER_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.machine import port_of
 from bot.config import PROJECT_ROOT
+from devstack.stack import port_is_free
 from tests.conftest import LiveStack, clear_verification_attempts
 
 pytestmark = pytest.mark.e2e
@@ -136,3 +138,49 @@ def test_the_markdown_table_is_written(bench_output: Path) -> None:
     assert markdown.startswith("# Benchmark results")
     assert "| NLU parse (`POST /model/parse`) | 20 | 0 |" in markdown
     assert "## Targets" in markdown
+
+
+def test_the_ab_comparison_measures_a_stock_rasa_server_and_stops_it(
+    live_stack: LiveStack, demo_database_url: str, tmp_path: Path
+) -> None:
+    """`--compare-fixes` starts a stock `rasa run` beside the live (fixed) Rasa, measures it
+    like the main one, and stops it.
+
+    The A/B once gave "no answer in 120 s": its endpoints file lacked the answer service's
+    token, so every text of the stock server got a 401 from the answer service.
+    """
+    clear_verification_attempts(demo_database_url)
+    out = tmp_path / "ab"
+    command = [
+        sys.executable, "bench/run.py",
+        "--rasa-url", live_stack.rasa_url,
+        "--action-url", live_stack.action_url,
+        "--no-startup", "--compare-fixes", "--no-variants", "--no-train",
+        "--parse-messages", "5",
+        "--chat-turns", "2",
+        "--warmup", "1",
+        "--concurrency", "",
+        "--mails", "0",
+        "--out-dir", str(out),
+        "--log-dir", str(out / "log"),
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "ACTION_SERVER_SECRET": live_stack.action_secret,
+        "RASA_TOKEN": live_stack.rasa_token,
+    }
+    completed = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    ab = json.loads((out / "results.json").read_text(encoding="utf-8"))["rasa_fixes"]
+    assert "error" not in ab, ab
+    assert ab["startup"]["rasa_fixes"] is False  # the live stack's Rasa has the fixes
+    assert ab["startup"]["first_answer_s"] > 0
+    assert (ab["nlu_parse"]["count"], ab["nlu_parse"]["errors"]) == (5, 0)
+    for kind in ("faq", "order_status"):
+        assert (ab["chat_turn"][kind]["count"], ab["chat_turn"][kind]["errors"]) == (2, 0), ab
+    markdown = (out / "results.md").read_text(encoding="utf-8")
+    assert "| measurement | stock (`rasa run`) | with fixes (as `make run`) |" in markdown
+    # Nothing the comparison started is left: its Rasa server's port is free again.
+    assert port_is_free(port_of(ab["startup"]["rasa_url"]))

@@ -6,7 +6,7 @@ Expected strings are derived from the facts files wherever possible, so a fact c
 side only (the policy file or the response text) fails here. Checks:
 
 - every response has a text per (store, language); an undetected language gets the store's
-  French text, an unknown store the default store's;
+  French text, a store no entry checked the apology that names no shop;
 - every e-mail address, phone number, day range, duration and amount in a store's answers is one
   of that store's facts; no answer names another store's contact or brand;
 - the facts each topic needs are in its answers (delays, Klarna countries, return window...);
@@ -27,6 +27,7 @@ import yaml
 
 from bot.answers.library import render, response_names
 from bot.answers.service import nlg_answer
+from bot.replies import technical_problem
 from bot.stores import read_store_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -345,7 +346,7 @@ def test_the_domain_lists_exactly_the_responses_of_the_contract() -> None:
 def nlg(response: str, slots: dict[str, Any]) -> str:
     """What the answer service answers Rasa for these slots."""
     body = {"response": response, "arguments": ARGUMENTS, "tracker": {"slots": slots}}
-    return plain(nlg_answer(body, default_store="om-system")["text"])
+    return plain(nlg_answer(body)["text"])
 
 
 @pytest.mark.parametrize("response", STORE_RESPONSES)
@@ -359,9 +360,10 @@ def test_store_response_has_every_variation(response: str) -> None:
         assert nlg(response, {"store": store, "language": None}) == text_for(
             response, store=store, language="fr"
         )
-    # store unknown or unset: the default store's (never a mix of shops)
+    # store unknown or unset (no entry checked it: a bug upstream): the apology that names
+    # no shop, never another shop's text (the error is logged: tests/answers)
     for slots in ({"store": "amazon", "language": "en"}, {"language": "en"}):
-        assert nlg(response, slots) == text_for(response, store="om-system", language="en")
+        assert nlg(response, slots) == plain(technical_problem(None, "en"))
 
 
 @pytest.mark.parametrize("response", LANGUAGE_RESPONSES)
@@ -369,7 +371,10 @@ def test_language_response_has_every_variation(response: str) -> None:
     for language in LANGUAGES:
         texts = {text_for(response, store=store, language=language) for store in STORES}
         assert len(texts) == 1 and next(iter(texts)).strip(), texts
-    assert nlg(response, {"language": None}) == text_for(response, language="fr")
+    for store in STORES:
+        assert nlg(response, {"store": store, "language": None}) == text_for(
+            response, language="fr"
+        )
 
 
 # ---- every figure is a fact of the right store -----------------------------------------------

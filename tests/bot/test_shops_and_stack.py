@@ -11,7 +11,7 @@ import yaml
 
 from bot.config import PROJECT_ROOT, get_settings
 from bot.errors import UnknownStoreError
-from bot.shops import DEFAULT_STORES_DIR, default_store, resolve_store, shop_ids
+from bot.shops import DEFAULT_STORES_DIR, checked_store, default_store, resolve_store, shop_ids
 from devstack.stack import default_stack, write_endpoints
 
 
@@ -34,6 +34,40 @@ def test_one_resolve_store_for_every_store_id(caplog: pytest.LogCaptureFixture) 
     with pytest.raises(UnknownStoreError, match="default store 'amazon'"):
         resolve_store("btomic", "amazon")
     assert resolve_store(None, environ={"DEFAULT_STORE": "btomic"}) == "btomic"
+
+
+def test_past_the_entry_the_store_is_trusted_or_refused_never_replaced() -> None:
+    assert checked_store("btomic") == "btomic"
+    for value in ("amazon", " BTOMIC ", None, 42, ""):
+        with pytest.raises(
+            UnknownStoreError, match=r"did not check it \(bot.shops.resolve_store\)"
+        ):
+            checked_store(value)
+
+
+#: Where a store id enters (docs/contracts.md, "Shops: the registry"): the only callers of
+#: resolve_store. The NLU component, the answer service and the actions read the checked value.
+STORE_ENTRIES = {
+    "bot/api/routes/chat.py",  # the widget's data-store, per chat message
+    "bot/api/routes/widget.py",  # the default store written into widget.js
+    "bot/mail/intake.py",  # a mail: its recipient address
+    "bot/mail/routing.py",  # the mailbox aliases (EMAIL_STORE_ADDRESSES)
+    "bot/rasa_ext/rest_channel.py",  # a message posted to Rasa's REST channel
+    "bot/shops.py",  # the definition
+    "devstack/scale.py",  # DEFAULT_STORE of the processes started
+    "devstack/stack.py",
+    "scripts/shell.py",  # make shell --store
+}
+
+
+def test_the_store_is_checked_where_a_message_enters_only() -> None:
+    callers = {
+        str(path.relative_to(PROJECT_ROOT))
+        for folder in ("bot", "actions", "devstack", "scripts")
+        for path in (PROJECT_ROOT / folder).rglob("*.py")
+        if "resolve_store(" in path.read_text(encoding="utf-8")
+    }
+    assert callers == STORE_ENTRIES
 
 
 def test_the_default_store_is_the_registrys(tmp_path: Path) -> None:
@@ -133,3 +167,21 @@ def test_the_settings_of_dotenv_reach_every_process_make_run_starts(
         assert service.env["EMAIL_MAX_QUESTIONS"] == "4", service.name
         assert "GATEWAY_PORT" not in service.env, service.name
     assert stack.services[3].port == 8124
+
+
+def test_free_ports_are_below_the_ephemeral_range_distinct_and_bindable() -> None:
+    """The source ports of outgoing connections come from the kernel's ephemeral range: a
+    port handed to a server that binds it a minute later (Rasa after loading its model) must
+    not come from there, nor be handed out twice."""
+    import socket
+
+    from devstack.stack import FREE_PORTS_FROM, _ephemeral_start, free_port
+
+    start = _ephemeral_start()
+    ports = [free_port() for _ in range(200)]
+    assert len(set(ports)) == len(ports)
+    if start - FREE_PORTS_FROM >= 1000:
+        assert all(FREE_PORTS_FROM <= port < start for port in ports), ports
+    for port in ports[:20]:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", port))

@@ -9,6 +9,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -57,6 +58,13 @@ def editor(make_console: MakeConsole, console_env: ConsoleEnv, stores: Path) -> 
     return client
 
 
+def save_form(editor: TestClient, url: str, **fields: str) -> Any:
+    """Saves the answer editor's form at ``url`` with ``fields`` (and the page's CSRF token)."""
+    return editor.post(
+        url, data={"csrf_token": csrf_of(editor.get(url).text), **fields, "action": "save"}
+    )
+
+
 def test_the_answers_page_shows_every_answer_in_both_languages(editor: TestClient) -> None:
     page = editor.get("/console/answers")
     assert page.status_code == 200
@@ -95,15 +103,7 @@ def test_a_refused_save_keeps_the_draft_and_says_why(
 ) -> None:
     url = "/console/answers/btomic/texts/utter_payment_methods"
     before = (stores / "btomic" / "texts.yml").read_bytes()
-    refused = editor.post(
-        url,
-        data={
-            "csrf_token": csrf_of(editor.get(url).text),
-            "fr": "Appelez le {contact.fax}.",
-            "en": NEW_EN,
-            "action": "save",
-        },
-    )
+    refused = save_form(editor, url, fr="Appelez le {contact.fax}.", en=NEW_EN)
     assert refused.status_code == 400
     assert "Not saved" in refused.text and "contact.fax" in refused.text
     assert "Appelez le {contact.fax}.</textarea>" in refused.text  # nothing lost
@@ -121,15 +121,7 @@ def test_save_is_live_kept_in_the_history_audited_and_revertible(
     texts_file = stores / "btomic" / "texts.yml"
     original = texts_file.read_text(encoding="utf-8")
     old_fr = render("utter_payment_methods", "btomic", "fr")
-    saved = editor.post(
-        url,
-        data={
-            "csrf_token": csrf_of(editor.get(url).text),
-            "fr": NEW_FR,
-            "en": NEW_EN,
-            "action": "save",
-        },
-    )
+    saved = save_form(editor, url, fr=NEW_FR, en=NEW_EN)
     assert saved.status_code == 303 and "next%20message" in saved.headers["location"]
     clear_caches()
     assert render("utter_payment_methods", "btomic", "fr").startswith("Nous acceptons la carte")
@@ -375,16 +367,13 @@ def test_saving_the_chat_wording_keeps_the_email_wording(editor: TestClient, sto
 def test_an_email_wording_in_one_language_only_is_refused(editor: TestClient, stores: Path) -> None:
     url = "/console/answers/btomic/texts/utter_payment_methods"
     before = (stores / "btomic" / "texts.yml").read_bytes()
-    refused = editor.post(
+    refused = save_form(
+        editor,
         url,
-        data={
-            "csrf_token": csrf_of(editor.get(url).text),
-            "fr": NEW_FR,
-            "en": NEW_EN,
-            "email_fr": "Par e-mail : nous acceptons la carte.",
-            "email_en": "",
-            "action": "save",
-        },
+        fr=NEW_FR,
+        en=NEW_EN,
+        email_fr="Par e-mail : nous acceptons la carte.",
+        email_en="",
     )
     assert refused.status_code == 400
     assert "utter_payment_methods [email] has no en text" in refused.text

@@ -17,8 +17,6 @@ demo orders database the actions write handoffs to, and Rasa's SQLite tracker st
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,11 +25,19 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, expect
 
-from bot.config import PROJECT_ROOT
 from devstack.stack import Stack, free_port, gateway_service
-from tests.api.test_widget_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Widget
+from tests.api.test_widget_browser import Widget
+from tests.browser import (
+    ARTIFACTS,
+    LIVE_DELIVERY_MS,
+    create_account,
+    new_page,
+    open_handoff,
+    sign_in,
+    take_over_live,
+)
 from tests.conftest import LiveStack
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -40,8 +46,6 @@ PASSWORD = "console e2e password"
 ADMIN = "ada@shops.example"
 BT_AGENT = "bea@btomic.example"
 BT_EDITOR = "eli@btomic.example"
-# The 2-second promise of a live takeover, with the poll interval (1 s) inside it.
-LIVE_DELIVERY_MS = 2_000
 RASA_ANSWER_MS = 60_000
 
 
@@ -52,35 +56,6 @@ class ConsoleGateway:
     url: str
     training_file: Path
     env: dict[str, str]
-
-
-def create_account(env: dict[str, str], email: str, role: str, shops: str, name: str) -> None:
-    """Creates an account through the real command (`make user` runs it interactively)."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot.console.users",
-            "create",
-            "--email",
-            email,
-            "--name",
-            name,
-            "--role",
-            role,
-            "--shops",
-            shops,
-            "--password-stdin",
-        ],
-        input=PASSWORD + "\n",
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **env, "PYTHONPATH": str(PROJECT_ROOT)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert f"Created {role} {email}" in result.stdout
 
 
 @pytest.fixture(scope="module")
@@ -107,90 +82,27 @@ def console_gateway(
         # The answer editor edits the shops' folders the live stack's answer service reads.
         env["STORES_DIR"] = str(live_stack.stores_dir)
         env["ANSWERS_HISTORY_DIR"] = str(work / "answers-history")
-    create_account(env, ADMIN, "admin", "all", "Ada Martin")
-    create_account(env, BT_AGENT, "agent", "btomic", "Bea Lopez")
-    create_account(env, BT_EDITOR, "editor", "btomic", "Eli Moreau")
+    create_account(env, ADMIN, "admin", "all", "Ada Martin", password=PASSWORD)
+    create_account(env, BT_AGENT, "agent", "btomic", "Bea Lopez", password=PASSWORD)
+    create_account(env, BT_EDITOR, "editor", "btomic", "Eli Moreau", password=PASSWORD)
     stack = Stack([gateway_service(port=port, env=env)], log_dir=work / "log")
     with stack.running():
         yield ConsoleGateway(f"http://127.0.0.1:{port}", work / "reviewed.yml", env)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
-def new_page(browser: Browser, contexts: list[BrowserContext], locale: str = "fr-FR") -> Page:
-    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
-    contexts.append(context)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None
-    )
-    page.set_default_timeout(30_000)
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def sign_in(page: Page, gateway: ConsoleGateway, email: str) -> None:
-    page.goto(f"{gateway.url}/console")
-    expect(page).to_have_url(f"{gateway.url}/console/login?next=/console")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Handoff inbox")).to_be_visible()
-
-
-def open_handoff(page: Page, gateway: ConsoleGateway, text: str, *, timeout_s: float = 60) -> None:
-    """Opens the newest inbox row whose excerpt shows ``text`` (reloading until it is there)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        page.goto(f"{gateway.url}/console/handoffs?status=all")
-        link = page.locator("table.list tbody tr", has_text=text).first.locator("a").first
-        if link.count():
-            link.click()
-            return
-        assert time.monotonic() < deadline, f"no handoff showing {text!r}"
-        time.sleep(1)
-
-
 def test_live_takeover_between_the_widget_and_the_console(
     console_gateway: ConsoleGateway, browser: Browser, contexts: list[BrowserContext]
 ) -> None:
-    customer = new_page(browser, contexts)
-    customer.goto(f"{console_gateway.url}/shops/btomic")
+    customer, agent = take_over_live(
+        browser,
+        contexts,
+        shop_url=f"{console_gateway.url}/shops/btomic",
+        console_url=console_gateway.url,
+        agent_email=BT_AGENT,
+        password=PASSWORD,
+        rasa_answer_ms=RASA_ANSWER_MS,
+    )
     widget = Widget(customer)
-    widget.open()
-    widget.send("Je veux parler à un conseiller", timeout_ms=RASA_ANSWER_MS)
-
-    agent = new_page(browser, contexts, locale="en-GB")
-    sign_in(agent, console_gateway, BT_AGENT)
-    open_handoff(agent, console_gateway, "parler à un conseiller")
-    expect(agent.locator("#presence")).to_have_text("customer on the page", timeout=10_000)
-    agent.get_by_role("button", name="Take over live").click()
-    expect(agent.locator(".notice")).to_contain_text("the bot is paused")
-
-    expect(widget.host.locator(".msg.notice").last).to_contain_text(
-        "a rejoint la conversation", timeout=5_000
-    )
-    agent.locator("#live-text").fill("Bonjour, ici Bea. Que se passe-t-il avec votre commande ?")
-    agent.locator("#live-text").press("Enter")
-    expect(widget.host.locator(".msg.agent").last).to_contain_text(
-        "ici Bea", timeout=LIVE_DELIVERY_MS
-    )
     expect(widget.host.locator(".msg.agent .agent-name").last).to_have_text(
         "Bea (service client)\u00a0: "
     )
@@ -226,8 +138,8 @@ def test_an_email_handoff_is_answered_and_the_reply_reaches_the_mailbox(
     expect(visitor.locator(".notice")).to_contain_text("Sent")
 
     agent = new_page(browser, contexts, locale="en-GB")
-    sign_in(agent, console_gateway, ADMIN)
-    open_handoff(agent, console_gateway, "boîtier est arrivé cassé")
+    sign_in(agent, console_gateway.url, ADMIN, PASSWORD)
+    open_handoff(agent, console_gateway.url, "boîtier est arrivé cassé")
     expect(agent.locator("pre.mail")).to_contain_text("mon boîtier est arrivé cassé")
     agent.locator("#email-text").fill(
         "Nous vous envoyons un boîtier neuf aujourd'hui, avec nos excuses."
@@ -280,7 +192,7 @@ def test_an_editor_teaches_a_misunderstood_message(
         text, sender="web-om-system-teachme0001", metadata={"store": "om-system", "channel": "web"}
     )
     page = new_page(browser, contexts, locale="en-GB")
-    sign_in(page, console_gateway, ADMIN)
+    sign_in(page, console_gateway.url, ADMIN, PASSWORD)
     deadline = time.monotonic() + 30
     while True:
         page.goto(f"{console_gateway.url}/console/conversations?q=coquillages")
@@ -303,7 +215,7 @@ def test_a_btomic_agent_is_refused_om_system_pages_and_csrf_less_posts(
     console_gateway: ConsoleGateway, browser: Browser, contexts: list[BrowserContext]
 ) -> None:
     page = new_page(browser, contexts, locale="en-GB")
-    sign_in(page, console_gateway, BT_AGENT)
+    sign_in(page, console_gateway.url, BT_AGENT, PASSWORD)
     for path in (
         "/console/handoffs?store=om-system",
         "/console/analytics?store=om-system",
@@ -322,7 +234,7 @@ def test_the_analytics_charts_render(
     console_gateway: ConsoleGateway, browser: Browser, contexts: list[BrowserContext]
 ) -> None:
     page = new_page(browser, contexts, locale="en-GB")
-    sign_in(page, console_gateway, ADMIN)
+    sign_in(page, console_gateway.url, ADMIN, PASSWORD)
     page.goto(f"{console_gateway.url}/console/analytics")
     charts = page.locator("svg.chart")
     expect(charts).to_have_count(5)
@@ -371,7 +283,7 @@ def test_an_editor_changes_an_answer_live_then_puts_it_back(
     assert "USDC" in before
 
     editor = new_page(browser, contexts, locale="en-GB")
-    sign_in(editor, console_gateway, BT_EDITOR)
+    sign_in(editor, console_gateway.url, BT_EDITOR, PASSWORD)
     editor.get_by_role("link", name="Answers").click()
     expect(editor.get_by_role("heading", name="Answers · BTOMIC")).to_be_visible()
     row = editor.locator("#utter_payment_methods")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from bot.answers.library import render
 from devstack.stack import PortInUseError, Stack, action_service, port_is_free
 from tests.conftest import LiveStack, new_sender, texts
 
@@ -107,3 +108,26 @@ def test_a_question_its_channel_parsed_is_not_parsed_again(live_stack: LiveStack
     live_stack.say("Bonjour", sender=other, metadata={"store": "btomic", "parse_data": sent})
     [user] = [e for e in live_stack.tracker(other)["events"] if e["event"] == "user"]
     assert user["parse_data"]["intent"]["name"] == "greet"
+
+
+def test_rasas_rest_channel_checks_the_store_where_the_message_enters(
+    live_stack: LiveStack,
+) -> None:
+    # A direct caller of Rasa's REST channel (no gateway in front): the channel checks the
+    # store metadata (bot.rasa_ext.rest_channel); the NLU, the actions and the answer service
+    # read what it chose. Unknown or unnamed: the deployment's default, never no answer.
+    def store_and_answer(metadata: dict[str, object] | None) -> tuple[str, str]:
+        sender = new_sender()
+        question = "Comment retourner un article ?"
+        answer = texts(live_stack.say(question, sender=sender, metadata=metadata))
+        return live_stack.tracker(sender)["slots"]["store"], answer
+
+    default, default_answer = store_and_answer(None)
+    assert default == "om-system"  # the registry's default: the test stack sets no other
+    assert store_and_answer({"store": "amazon"}) == (default, default_answer)
+    assert store_and_answer({"store": 42}) == (default, default_answer)
+    assert default_answer == render("utter_return_policy", "om-system", "fr")
+    assert store_and_answer({"store": " BTOMIC "}) == (
+        "btomic",
+        render("utter_return_policy", "btomic", "fr"),
+    )

@@ -24,6 +24,7 @@ import pytest
 from devstack.stack import Stack, free_port, gateway_service
 from tests.conftest import LiveStack, new_sender, texts
 from tests.e2e.test_lookups import action_call
+from tests.processes import listening_addresses
 
 pytestmark = pytest.mark.e2e
 
@@ -120,16 +121,8 @@ def test_every_route_but_health_needs_the_secret(live_stack: LiveStack) -> None:
 
 def test_the_action_server_listens_on_the_loopback_only(live_stack: LiveStack) -> None:
     port = action_port(live_stack)
-    listening = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table, encoding="ascii") as rows:
-            for row in rows.read().splitlines()[1:]:
-                local, state = row.split()[1], row.split()[3]
-                address, hex_port = local.split(":")
-                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
-                    listening.append(address)
     # 127.0.0.1 in /proc's little-endian hex; never 00000000 (every interface).
-    assert listening == ["0100007F"], listening
+    assert listening_addresses(port) == ["0100007F"], listening_addresses(port)
 
 
 def test_rasa_sends_the_secret_so_the_chat_still_works(live_stack: LiveStack) -> None:

@@ -60,3 +60,37 @@ def test_the_classifier_reads_long_noisy_messages_like_short_ones() -> None:
         confidences = [item["confidence"] for item in ranking]
         assert confidences == sorted(confidences, reverse=True)
         assert abs(sum(confidences) - 1) < 1e-6  # three intents, all ranked
+
+
+@pytest.mark.parametrize("intents", [3, 2])
+def test_the_fast_probabilities_equal_scikit_learns(intents: int) -> None:
+    """predict_proba (Fortran-order weights, no joblib) gives scikit-learn's numbers exactly."""
+    import numpy as np
+
+    from bot.nlu.intent_classifier import build_model, predict_proba
+
+    texts = {
+        "order_status": ["où est ma commande", "where is my order", "colis pas reçu"],
+        "payment_methods": ["vous prenez paypal", "can I pay with klarna", "moyens de paiement"],
+        "greet": ["bonjour", "hello", "salut"],
+    }
+    chosen = dict(list(texts.items())[:intents])
+    model = build_model({"C": 300})
+    model.fit(
+        [normalise(t) for ts in chosen.values() for t in ts],
+        [intent for intent, ts in chosen.items() for _ in ts],
+    )
+    messages = [
+        normalise(m)
+        for m in ["bonjour, ma commande n'arrive pas", "paypal ?", "", "hello where is it", "zzz"]
+    ]
+    expected = model.predict_proba(messages)  # scikit-learn's own path, weights in C order
+    weights = model.named_steps["classifier"].coef_.copy()
+    for _ in range(2):  # the first call reorders the weights, the second uses them as they are
+        got = predict_proba(model, messages)
+        assert got.shape == (len(messages), intents)
+        assert np.array_equal(got, expected)
+        assert np.array_equal(predict_proba(model, messages[1:2]), expected[1:2])
+    assert model.named_steps["classifier"].coef_.flags.f_contiguous
+    assert np.array_equal(model.named_steps["classifier"].coef_, weights)
+    assert np.array_equal(model.predict_proba(messages), expected)  # scikit-learn's path still

@@ -210,20 +210,60 @@ def test_vocabularies_do_not_overlap() -> None:
     assert not (langid.FR_WORDS | langid.EN_WORDS) & langid.SHARED_WORDS
 
 
-def test_module_is_pure_standard_library() -> None:
-    """The app environment (no rasa, no spaCy) imports this module."""
+def _imports(path: str) -> set[str]:
     import ast
-    import sys
     from pathlib import Path
 
-    tree = ast.parse(Path(langid.__file__).read_text(encoding="utf-8"))
-    imported: set[str | None] = set()
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    imported: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
+            imported.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            imported.add((node.module or "").split(".")[0])
-    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+            imported.add(node.module or "")
+    return imported
+
+
+def test_module_is_standard_library_and_the_shop_registry() -> None:
+    """The app environment (no rasa, no spaCy) imports this module: it needs the standard
+    library and the shop registry (`bot.shops`: standard library, PyYAML, `bot.errors`)."""
+    import sys
+
+    import bot.shops
+
+    allowed = set(sys.stdlib_module_names) | {"__future__"}
+    assert {name.split(".")[0] for name in _imports(langid.__file__) - {"bot.shops"}} <= allowed
+    registry = {name.split(".")[0] for name in _imports(bot.shops.__file__) - {"bot.errors"}}
+    assert registry <= allowed | {"yaml"}
+
+
+def test_a_shops_names_are_no_evidence_and_come_from_its_folder(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from bot.shops import DEFAULT_STORES_DIR, shop_words
+
+    # The project's shops: their ids and brand_words (data/stores/*/facts.yml).
+    assert {"om-system", "om", "system", "olympus", "zuiko", "btomic"} <= shop_words()
+    assert language_of("Olympus Zuiko OM SYSTEM") == (None, 0.0)
+    assert language_of("merci beaucoup")[0] == "fr"
+    # A made-up shop named with French words: its names stop being French evidence as soon
+    # as its folder exists (no code lists the shops, no retraining).
+    stores = tmp_path / "stores"
+    shutil.copytree(DEFAULT_STORES_DIR, stores)
+    shutil.copytree(stores / "btomic", stores / "merci-beaucoup")
+    facts = stores / "merci-beaucoup" / "facts.yml"
+    facts.write_text(
+        facts.read_text(encoding="utf-8").replace(
+            "brand_words: [BTOMIC]", "brand_words: [Bonjour]"
+        ),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("STORES_DIR", str(stores))
+    assert {"merci-beaucoup", "merci", "beaucoup", "bonjour"} <= shop_words(stores)
+    assert language_of("merci beaucoup") == (None, 0.0)
+    assert language_of("Bonjour")[0] is None
 
 
 def test_package_init_imports_nothing() -> None:

@@ -128,12 +128,6 @@ def test_store_from_metadata(detector: LanguageDetector) -> None:
     assert store["extractor"] == "LanguageDetector"
 
 
-def test_store_from_metadata_is_case_insensitive(detector: LanguageDetector) -> None:
-    message = live_message("bonjour", {"store": " BTOMIC "})
-    detector.process([message])
-    assert [e["value"] for e in entities_of(message, "store")] == ["btomic"]
-
-
 def test_store_from_environment(
     detector: LanguageDetector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -165,34 +159,34 @@ def test_built_in_default_store(detector: LanguageDetector) -> None:
     assert [e["value"] for e in entities_of(message, "store")] == ["om-system"]
 
 
-def test_unknown_store_in_metadata_warns_and_uses_default(
+def test_the_metadata_store_is_read_as_the_channel_checked_it(
     detector: LanguageDetector, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # The channel checked the store where the message entered (Rasa's REST channel:
+    # bot.rasa_ext.rest_channel, tests/rasa_env/test_rest_channel_store.py); the component
+    # does not choose another shop. A value no entry checked goes on as it is: the answer
+    # service and the actions refuse it loudly and answer with the apology of no shop
+    # (tests/answers/test_answer_service.py, tests/actions/test_base.py).
     message = live_message("bonjour", {"store": "amazon"})
-    with caplog.at_level(logging.WARNING, logger="bot.shops"):
+    with caplog.at_level(logging.WARNING):
         detector.process([message])
-    assert [e["value"] for e in entities_of(message, "store")] == ["om-system"]
-    assert "Unknown store 'amazon'" in caplog.text
+    assert [e["value"] for e in entities_of(message, "store")] == ["amazon"]
+    assert caplog.text == ""
 
 
-def test_unknown_store_in_environment_warns(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_channel_naming_no_store_gets_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert message_store({"store": 42}, {}) == "om-system"
+    assert message_store({"store": "  "}, {}) == "om-system"
+    assert message_store(None, {"DEFAULT_STORE": " BTOMIC "}) == "btomic"
+    assert message_store({}, {}, default_store="btomic") == "btomic"
+
+
+def test_an_unknown_default_store_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEFAULT_STORE", "nope")
-    with caplog.at_level(logging.WARNING, logger="bot.shops"):
-        store = message_store(None, {"DEFAULT_STORE": "nope"})
-    assert store == "om-system"
-    assert "Unknown store 'nope'" in caplog.text
-
-
-def test_non_text_store_in_metadata_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="bot.shops"):
-        assert message_store({"store": 42}, {}) == "om-system"
-    assert "non-text store" in caplog.text
-
-
-def test_invalid_default_store_is_a_config_error() -> None:
-    with pytest.raises(InvalidConfigException):
+    with pytest.raises(InvalidConfigException, match="'nope'"):
+        LanguageDetector(LanguageDetector.get_default_config())
+    monkeypatch.delenv("DEFAULT_STORE")
+    with pytest.raises(InvalidConfigException, match="'amazon'"):
         LanguageDetector({"default_store": "amazon"})
 
 

@@ -97,6 +97,34 @@ def test_a_new_shop_prefix_comes_from_its_store_file(tmp_path: Path) -> None:
     assert [v for _s, _e, v in find_order_numbers("BT 200517", prefixes)] == ["200517"]
 
 
+def test_a_facts_file_is_parsed_again_only_when_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prefixes are looked at every few seconds; a facts file is parsed only when edited."""
+    from bot.nlu import order_numbers
+
+    shop_folder(tmp_path, "a", "id: a\norder_prefix: AA\n")
+    shop_folder(tmp_path, "b", "id: b\norder_prefix: BB\n")
+    parsed: list[str] = []
+    real_load = order_numbers.yaml.safe_load
+
+    def counting_load(text: str) -> object:
+        parsed.append(text)
+        return real_load(text)
+
+    monkeypatch.setattr(order_numbers.yaml, "safe_load", counting_load)
+    assert read_prefixes(tmp_path) == ("AA", "BB")
+    assert len(parsed) == 2
+    assert read_prefixes(tmp_path) == ("AA", "BB")
+    assert len(parsed) == 2  # nothing changed: nothing parsed
+    facts = tmp_path / "b" / "facts.yml"
+    facts.write_text("id: b\norder_prefix: BEE\n", encoding="utf-8")
+    assert read_prefixes(tmp_path) == ("AA", "BEE")  # the edit is seen
+    assert parsed[2:] == ["id: b\norder_prefix: BEE\n"]  # only the edited file parsed
+    shop_folder(tmp_path, "c", "id: c\norder_prefix: CC\n")
+    assert read_prefixes(tmp_path) == ("AA", "BEE", "CC")  # a new shop too
+
+
 def test_a_folder_without_prefix_is_an_error(tmp_path: Path) -> None:
     shop_folder(tmp_path, "a", "id: a\n")
     with pytest.raises(ValueError, match="order_prefix"):

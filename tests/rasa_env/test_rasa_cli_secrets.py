@@ -67,8 +67,7 @@ def test_the_token_comes_from_the_environment_not_the_command_line() -> None:
     assert with_token_from_environment(["run", "--enable-api"], {"RASA_TOKEN": token}) == [
         "run",
         "--enable-api",
-        "--auth-token",
-        token,
+        f"--auth-token={token}",
     ]
     # An explicit --auth-token wins; other commands and an unset variable change nothing.
     explicit = ["run", "--auth-token", "x" * 40]
@@ -79,3 +78,15 @@ def test_the_token_comes_from_the_environment_not_the_command_line() -> None:
     env = {"BOT_PROFILE": "production", "RASA_TOKEN": "change-me"}
     problems = production_problems(with_token_from_environment(["run"], env), env)
     assert any("RASA_TOKEN" in problem for problem in problems)
+
+
+def test_a_token_that_starts_with_a_dash_reaches_rasa() -> None:
+    # secrets.token_urlsafe draws from A-Z a-z 0-9 - _: one token in 64 starts with "-", which
+    # Rasa's argparse took for an option ("--auth-token: expected one argument") when the token
+    # was a separate argument: the server did not start (120 errors in one CI run).
+    from rasa.__main__ import create_argument_parser
+
+    for token in ("-" + GOOD, "--" + GOOD, "-_" + GOOD):
+        argv = with_token_from_environment(["run", "--enable-api"], {"RASA_TOKEN": token})
+        assert create_argument_parser().parse_args(argv).auth_token == token
+        assert auth_token_of(argv) == token

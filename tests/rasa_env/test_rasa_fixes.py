@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.core.nlg.callback import CallbackNaturalLanguageGenerator
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.exceptions import RasaException
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -36,6 +38,9 @@ def rasa_validation(monkeypatch: pytest.MonkeyPatch) -> Any:
     """Rasa's own method; the class gets it back after the test."""
     original = RemoteAction._validate_action_result
     monkeypatch.setattr(RemoteAction, "_validate_action_result", original)
+    # The NLG answers' validation (a static method: put back as it is in the class).
+    nlg = CallbackNaturalLanguageGenerator.__dict__["validate_response"]
+    monkeypatch.setattr(CallbackNaturalLanguageGenerator, "validate_response", nlg)
     return original
 
 
@@ -65,6 +70,54 @@ def test_the_schema_is_checked_once(rasa_validation: Any) -> None:
     before = action_validation.action_response_validator.cache_info()
     action._validate_action_result(GOOD)
     after = action_validation.action_response_validator.cache_info()
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+
+
+NLG_GOOD: list[Any] = [
+    {"text": "Bonjour", "buttons": [], "custom": {}},
+    {"text": "Hi", "id": None, "image": None, "attachment": None, "elements": [], "extra": 1},
+    None,
+    "",
+]
+NLG_BAD: list[Any] = [
+    {"text": 3},
+    {"text": None},
+    {"text": "ok", "buttons": "not a list"},
+    {"text": "ok", "buttons": [1]},
+    {"text": "ok", "custom": None},
+    ["not", "an", "object"],
+]
+
+
+def _nlg_outcome(validate: Any, content: Any) -> str:
+    try:
+        return str(validate(content))
+    except RasaException as error:
+        return f"RasaException: {error}"
+
+
+def test_nlg_answers_are_judged_as_rasa_judges_them(rasa_validation: Any) -> None:
+    rasa_validate = CallbackNaturalLanguageGenerator.validate_response
+    expected = [_nlg_outcome(rasa_validate, content) for content in NLG_GOOD + NLG_BAD]
+    assert expected[: len(NLG_GOOD)] == ["True"] * len(NLG_GOOD)
+    assert all(outcome.startswith("RasaException: ") for outcome in expected[len(NLG_GOOD) :])
+    assert action_validation.install()
+    assert CallbackNaturalLanguageGenerator.validate_response is (
+        action_validation.validate_nlg_response
+    )
+    got = [
+        _nlg_outcome(CallbackNaturalLanguageGenerator.validate_response, content)
+        for content in NLG_GOOD + NLG_BAD
+    ]
+    assert got == expected  # same verdicts, same messages
+
+
+def test_the_nlg_schema_is_checked_once(rasa_validation: Any) -> None:
+    action_validation.install()
+    CallbackNaturalLanguageGenerator.validate_response(NLG_GOOD[0])
+    before = action_validation.nlg_response_validator.cache_info()
+    CallbackNaturalLanguageGenerator.validate_response(NLG_GOOD[0])
+    after = action_validation.nlg_response_validator.cache_info()
     assert (after.hits, after.misses) == (before.hits + 1, before.misses)
 
 

@@ -17,20 +17,23 @@ on 127.0.0.1.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from bot.config import PROJECT_ROOT
-from tests.api.test_widget_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Widget
+from tests.api.test_widget_browser import Widget
+from tests.browser import (
+    ARTIFACTS,
+    LIVE_DELIVERY_MS,
+    create_account,
+    new_page,
+    sign_in,
+    take_over_live,
+)
 from tests.scale.conftest import Scaled, Turn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.browser]
@@ -39,82 +42,17 @@ PASSWORD = "scaled console password"
 ADMIN = "ada.scale@shops.example"
 BT_AGENT = "bea.scale@btomic.example"
 RASA_ANSWER_MS = 90_000
-LIVE_DELIVERY_MS = 2_000
 # The gateways import new tracker events every 5 s (CONSOLE_IMPORT_INTERVAL_S).
 IMPORT_WAIT_S = 60.0
 WEBHOOK = "POST /webhooks/rest/webhook"
 _UPSTREAM = re.compile(r"upstream=(\S+)")
 
 
-def create_account(scaled: Scaled, email: str, role: str, shops: str, name: str) -> None:
-    """Through the real command (`make user` runs it), on the deployment's PostgreSQL."""
-    result = subprocess.run(  # noqa: S603 - this interpreter and the project's module
-        [
-            sys.executable,
-            "-m",
-            "bot.console.users",
-            "create",
-            "--email",
-            email,
-            "--name",
-            name,
-            "--role",
-            role,
-            "--shops",
-            shops,
-            "--password-stdin",
-        ],
-        input=PASSWORD + "\n",
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DATABASE_URL": scaled.orders_url, "PYTHONPATH": str(PROJECT_ROOT)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert f"Created {role} {email}" in result.stdout
-
-
 @pytest.fixture(scope="module")
 def accounts(scaled: Scaled) -> None:
-    create_account(scaled, ADMIN, "admin", "all", "Ada Martin")
-    create_account(scaled, BT_AGENT, "agent", "btomic", "Bea Lopez")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
-    opened: list[BrowserContext] = []
-    yield opened
-    for context in opened:
-        context.close()
-
-
-def new_page(browser: Browser, contexts: list[BrowserContext], locale: str = "fr-FR") -> Page:
-    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 900})
-    contexts.append(context)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(30_000)
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
-def sign_in(page: Page, gateway_url: str, email: str) -> None:
-    page.goto(f"{gateway_url}/console")
-    expect(page).to_have_url(f"{gateway_url}/console/login?next=/console")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Handoff inbox")).to_be_visible()
+    env = {"DATABASE_URL": scaled.orders_url}
+    create_account(env, ADMIN, "admin", "all", "Ada Martin", password=PASSWORD)
+    create_account(env, BT_AGENT, "agent", "btomic", "Bea Lopez", password=PASSWORD)
 
 
 class AccessLog:
@@ -153,7 +91,7 @@ def test_conversations_of_both_rasa_servers_appear_in_review_and_analytics(
 ) -> None:
     gateway = scaled.stack.gateway_urls[1]
     page = new_page(browser, contexts, locale="en-GB")
-    sign_in(page, gateway, ADMIN)
+    sign_in(page, gateway, ADMIN, PASSWORD)
     analytics = f"{gateway}/console/analytics?store=btomic&channel=web"
     before = kpi(page, analytics)
 
@@ -206,34 +144,16 @@ def test_a_live_takeover_works_whichever_rasa_server_handles_the_customers_turns
     servers = rasa_addresses(scaled)
     log = AccessLog(scaled.stack.nginx_access_log)
 
-    customer = new_page(browser, contexts)
-    customer.goto(f"{widget_gateway}/shops/btomic")
+    customer, agent = take_over_live(
+        browser,
+        contexts,
+        shop_url=f"{widget_gateway}/shops/btomic",
+        console_url=console_gateway,
+        agent_email=BT_AGENT,
+        password=PASSWORD,
+        rasa_answer_ms=RASA_ANSWER_MS,
+    )
     widget = Widget(customer)
-    widget.open()
-    widget.send("Je veux parler à un conseiller", timeout_ms=RASA_ANSWER_MS)
-
-    agent = new_page(browser, contexts, locale="en-GB")
-    sign_in(agent, console_gateway, BT_AGENT)
-    deadline = time.monotonic() + 60
-    while True:
-        agent.goto(f"{console_gateway}/console/handoffs?status=all")
-        link = agent.locator("table.list tbody tr", has_text="parler à un conseiller").first
-        if link.count():
-            link.locator("a").first.click()
-            break
-        assert time.monotonic() < deadline, "the handoff never reached the console"
-        time.sleep(1)
-    expect(agent.locator("#presence")).to_have_text("customer on the page", timeout=10_000)
-    agent.get_by_role("button", name="Take over live").click()
-    expect(agent.locator(".notice")).to_contain_text("the bot is paused")
-    expect(widget.host.locator(".msg.notice").last).to_contain_text(
-        "a rejoint la conversation", timeout=5_000
-    )
-    agent.locator("#live-text").fill("Bonjour, ici Bea, je vous écoute.")
-    agent.locator("#live-text").press("Enter")
-    expect(widget.host.locator(".msg.agent").last).to_contain_text(
-        "ici Bea", timeout=LIVE_DELIVERY_MS
-    )
 
     # Paused: whichever server gets the customer's turn logs it and does not answer.
     log.webhook_upstreams()

@@ -25,23 +25,10 @@ import httpx
 from bot.config import PROJECT_ROOT
 from devstack.stack import free_port, group_members
 from tests.conftest import load_demo_database
-from tests.processes import alive, children_of, cmdline
+from tests.processes import alive, children_of, cmdline, listening_addresses
 
 # Loading the model and the first prompt, on a loaded machine.
 PATIENCE_S = 420.0
-
-
-def listening_addresses(port: int) -> list[str]:
-    """The local addresses (hex, as /proc shows them) listening on ``port``."""
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table, encoding="ascii") as rows:
-            for row in rows.read().splitlines()[1:]:
-                local, state = row.split()[1], row.split()[3]
-                address, hex_port = local.split(":")
-                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
-                    found.append(address)
-    return found
 
 
 def test_make_interactive_serves_rasas_api_with_a_token_on_the_loopback(

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from bot.config import PROJECT_ROOT
-from devstack.stack import Service, Stack, free_port, group_members
+from devstack.stack import Service, Stack, StackError, free_port, group_members
 from tests.processes import alive, children_of
 
 PATIENCE_S = 120.0
@@ -169,6 +169,33 @@ def test_a_frozen_service_is_killed_and_restarted(
     assert answers(service)
 
 
+def test_a_busy_service_gets_the_loads_allowance_before_it_counts_as_hung(
+    tmp_path: Path, console: Console, stacks: list[Stack], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that stops answering while it works (it uses CPU: slow under load, not frozen
+    or dead-locked) is given hang_after_s times the load factor, here 4, before it is killed
+    and restarted; a frozen one (above) is killed after hang_after_s."""
+    load = 4.0 * (os.cpu_count() or 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    service = fake(free_port(), "--busy-after", "1")
+    stack = Stack([service], log_dir=tmp_path, say=console, hang_after_s=1, check_every_s=0.2)
+    stacks.append(stack)
+    stack.start()
+    busy = service.process.pid if service.process else 0
+    started = time.monotonic()
+    supervisor = stack.supervise_in_background(poll_s=0.05)
+    try:
+        wait_until(lambda: console.said("restarting it"), "the kill")
+        # Not before 4 x 1 s of silence (a frozen one: after 1 s); the silence began at the
+        # latest 1 s after `started` (the service started answering before).
+        assert time.monotonic() - started >= 4 * 1
+        wait_until(lambda: console.said("The fake service is back"), "the restart")
+    finally:
+        assert supervisor.stop() == 0
+    assert console.said("did not answer its health check for ", " s while working (", "CPU")
+    assert not alive(busy)
+
+
 def test_a_service_that_keeps_crashing_stops_the_stack_with_its_log(
     tmp_path: Path, console: Console, stacks: list[Stack]
 ) -> None:
@@ -264,3 +291,31 @@ def test_a_second_signal_while_stopping_orphans_nothing(tmp_path: Path, second: 
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize("load_per_core", [0.5, 4.0])
+def test_a_start_up_may_take_longer_on_a_busy_machine_and_a_timeout_says_why(
+    tmp_path: Path, stacks: list[Stack], monkeypatch: pytest.MonkeyPatch, load_per_core: float
+) -> None:
+    """A service that never answers, with 0.5 s to become ready on a quiet machine: under a
+    load of 4 per core it is given 4 times that (a fixed timeout failed a scale-out run at a
+    load of 14 on 2 cores while the servers were still loading), and the error says how long
+    it waited, the load and the CPU the process got."""
+    cores = os.cpu_count() or 1
+    load = load_per_core * cores
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    argv = [sys.executable, "-c", "import time; time.sleep(120)"]
+    service = Service("silent service", argv, free_port(), "/health", ready_timeout_s=0.5)
+    stack = Stack([service], log_dir=tmp_path)
+    stacks.append(stack)
+    started = time.monotonic()
+    with pytest.raises(StackError) as raised:
+        stack.start()
+    waited = time.monotonic() - started
+    factor = max(1.0, load_per_core)
+    assert waited >= 0.5 * factor
+    message = str(raised.value)
+    assert "The silent service did not answer" in message
+    assert f" s on a quiet machine, x{factor:.1f} for the load)" in message
+    assert f"load average {load:.1f}, {load:.1f}, {load:.1f} on {cores} cores" in message
+    assert "s of CPU" in message

@@ -1,0 +1,106 @@
+"""Calls to an endpoint (action server, answer service) reuse one session and its connections.
+
+A real aiohttp server on the loopback counts the TCP connections it accepts; Rasa's own
+`EndpointConfig.request` is called as Rasa calls it. Stock Rasa 3.6 opens a connection per
+call; with :mod:`bot.rasa_ext.endpoint_sessions` installed the calls share one, and answer the
+same (JSON, headers and token sent, an HTTP error raised as Rasa raises it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+from bot.rasa_ext import endpoint_sessions
+
+
+@pytest.fixture
+def rasa_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Rasa's own `EndpointConfig.session`, put back after the test."""
+    monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)
+    yield
+
+
+async def _calls(
+    count: int, fail_at: int | None = None, endpoint: EndpointConfig | None = None
+) -> dict[str, Any]:
+    seen: dict[str, Any] = {"headers": [], "tokens": [], "peers": set(), "answers": []}
+
+    async def answer(request: web.Request) -> web.Response:
+        seen["headers"].append(request.headers.get("X-Action-Secret"))
+        seen["tokens"].append(request.query.get("token"))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        seen["peers"].add(peer)
+        body = await request.json()
+        if body.get("fail"):
+            return web.json_response({"error": "no"}, status=500)
+        return web.json_response({"echo": body["n"]})
+
+    app = web.Application()
+    app.router.add_post("/webhook", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    url = f"http://127.0.0.1:{port}/webhook"
+    if endpoint is None:
+        endpoint = EndpointConfig(url=url, headers={"X-Action-Secret": "s3cret"}, token="tok")
+    endpoint.url = url
+    try:
+        for n in range(count):
+            if n == fail_at:
+                with pytest.raises(ClientResponseError) as caught:
+                    await endpoint.request(json={"n": n, "fail": True}, method="post")
+                seen["answers"].append(("error", caught.value.status))
+            else:
+                seen["answers"].append(await endpoint.request(json={"n": n}, method="post"))
+    finally:
+        await endpoint_sessions.close_session(endpoint)
+        await runner.cleanup()
+    return seen
+
+
+def test_stock_rasa_opens_a_connection_per_call(rasa_session: None) -> None:
+    seen = asyncio.run(_calls(4))
+    assert seen["answers"] == [{"echo": n} for n in range(4)]
+    assert len(seen["peers"]) == 4  # four client ports: four connections
+
+
+def test_calls_share_one_connection_and_answer_the_same(rasa_session: None) -> None:
+    assert endpoint_sessions.install()
+    seen = asyncio.run(_calls(6, fail_at=3))
+    assert seen["answers"] == [
+        {"echo": 0},
+        {"echo": 1},
+        {"echo": 2},
+        ("error", 500),
+        {"echo": 4},
+        {"echo": 5},
+    ]
+    assert seen["headers"] == ["s3cret"] * 6  # the endpoint's headers, as Rasa sends them
+    assert seen["tokens"] == ["tok"] * 6
+    assert len(seen["peers"]) == 1  # one connection for every call, the error included
+
+
+def test_a_new_event_loop_gets_a_session_of_its_own(rasa_session: None) -> None:
+    """Two `asyncio.run`s (Rasa's shell, tests): the first loop's session is never reused."""
+    assert endpoint_sessions.install()
+    endpoint = EndpointConfig(url="http://127.0.0.1:1/", headers={"X-Action-Secret": "s3cret"})
+
+    async def twice() -> tuple[Any, Any]:
+        async with endpoint.session() as first, endpoint.session() as again:
+            return first, again
+
+    first, again = asyncio.run(twice())
+    assert first is again  # one session per endpoint and loop
+    other, _ = asyncio.run(twice())
+    assert other is not first  # another loop: another session
+    seen = asyncio.run(_calls(3, endpoint=endpoint))
+    assert seen["answers"] == [{"echo": 0}, {"echo": 1}, {"echo": 2}]
+    assert len(seen["peers"]) == 1
