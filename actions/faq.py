@@ -1,9 +1,12 @@
 """The generic answer to any FAQ intent: the shop's text of that intent, else the fallback.
 
 Rasa's ``RulePolicy`` runs this action (``core_fallback_action_name`` in config.yml) whenever no
-rule applies to a message, so a new FAQ intent needs no rule: its NLU examples
-(``data/nlu/``), its name in ``domain.yml``'s intents and one text per shop
-(``utter_<intent>`` in ``data/stores/<shop>/texts.yml``, or one in ``_common/texts.yml``).
+rule applies to a message, and data/rules.yml has no rule per FAQ intent (only
+``payment_methods`` has its own action): every FAQ intent, and a new one with no rule and no
+``domain.yml`` entry, is answered here. A new FAQ intent is its NLU examples (``data/nlu/``;
+the training's importer, ``bot/rasa_ext/faq_importer.py``, adds it to the domain) and one text
+per shop (``utter_<intent>`` in ``data/stores/<shop>/texts.yml``, or one in
+``_common/texts.yml``).
 The text is asked for by name, so the answer service renders it like any response (shop,
 language, channel, facts). With no text for the intent, the action does what Rasa's
 ``action_default_fallback`` does: ``utter_default`` and the message is reverted.

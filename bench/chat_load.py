@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from bench.machine import cpu_snapshot, load_average
+from bench.machine import cpu_seconds, cpu_snapshot, load_average
 from bench.stats import latency_summary, log
 from bench.targets import rasa_token
 from bench.workload import (
@@ -27,8 +27,18 @@ from bench.workload import (
 )
 
 
-def bench_parse(rasa_url: str, messages: Sequence[str], count: int, warmup: int) -> dict[str, Any]:
-    """Sequential `POST /model/parse` latencies over `count` messages (cycled if fewer)."""
+def bench_parse(
+    rasa_url: str,
+    messages: Sequence[str],
+    count: int,
+    warmup: int,
+    rasa_pid: int | None = None,
+) -> dict[str, Any]:
+    """Sequential `POST /model/parse` latencies over `count` messages (cycled if fewer).
+
+    With `rasa_pid`, also the Rasa server's CPU milliseconds per parse (/proc/<pid>/stat): a
+    figure the load of a shared machine moves far less than the latencies.
+    """
     cycle = itertools.cycle(messages)
     latencies: list[float] = []
     errors: Counter[str] = Counter()
@@ -36,6 +46,7 @@ def bench_parse(rasa_url: str, messages: Sequence[str], count: int, warmup: int)
     with httpx.Client(base_url=rasa_url, timeout=60.0, params={"token": rasa_token()}) as client:
         for _ in range(warmup):
             client.post("/model/parse", json={"text": next(cycle)})
+        cpu_before = cpu_seconds(rasa_pid) if rasa_pid else None
         for _ in range(count):
             text = next(cycle)
             started = time.perf_counter()
@@ -51,7 +62,10 @@ def bench_parse(rasa_url: str, messages: Sequence[str], count: int, warmup: int)
             for entity in body.get("entities") or []:
                 if entity.get("entity") == "language":
                     languages[str(entity.get("value"))] += 1
+        cpu_after = cpu_seconds(rasa_pid) if rasa_pid else None
     result = latency_summary(latencies, sum(errors.values()))
+    if cpu_before is not None and cpu_after is not None and count > 0:
+        result["rasa_cpu_ms_per_parse"] = round((cpu_after - cpu_before) * 1000.0 / count, 2)
     result["error_kinds"] = dict(errors)
     result["distinct_messages"] = len(messages)
     result["detected_language"] = dict(languages)

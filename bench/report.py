@@ -99,7 +99,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             "",
             f"NLU messages: {parse['count']} parsed in a row, cycling through "
             f"{parse['distinct_messages']} distinct examples of tests/nlu and data/ (annotations "
-            f"stripped); language the model detected: {mix or 'n/a'} (short messages get none). "
+            f"stripped); language the model detected: {mix or 'n/a'} (short messages get none); "
+            f"Rasa server CPU per parse: {_fmt(parse.get('rasa_cpu_ms_per_parse'), ' ms')}. "
             "Chat turns: one new conversation per turn, FAQ questions in both languages and "
             "both shops; order status = order number and e-mail in one message "
             "(the answer must contain the tracking number).",

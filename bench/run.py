@@ -243,7 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.out_dir,
                     "nlu_parse",
                     lambda: bench_parse(
-                        target.rasa_url, messages, args.parse_messages, args.warmup
+                        target.rasa_url,
+                        messages,
+                        args.parse_messages,
+                        args.warmup,
+                        rasa_pid=target_pids(target).get("Rasa server"),
                     ),
                 )
             if args.chat_turns > 0:

@@ -181,7 +181,11 @@ def bench_rasa_fixes(
         result: dict[str, Any] = {"startup": timings}
         if args.parse_messages > 0:
             result["nlu_parse"] = bench_parse(
-                rasa.base_url, messages, args.parse_messages, args.warmup
+                rasa.base_url,
+                messages,
+                args.parse_messages,
+                args.warmup,
+                rasa_pid=pids.get("Rasa server"),
             )
         if args.chat_turns > 0:
             result["chat_turn"] = {

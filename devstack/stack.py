@@ -234,7 +234,8 @@ def rasa_service(
             # the token is not on the command line other local users can read (`ps`).
             service_env["RASA_TOKEN"] = auth_token
         else:
-            argv.append(f"--auth-token={auth_token}")  # one argument (may start with "-"); stock `rasa run` (make bench's A/B only)
+            # One argument (the token may start with "-"); stock `rasa run` (make bench's A/B).
+            argv.append(f"--auth-token={auth_token}")
         health_path += "?" + urlencode({"token": auth_token})
     return Service(name, argv, port, health_path, env=service_env, ready_timeout_s=240)
 

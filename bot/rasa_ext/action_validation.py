@@ -64,7 +64,7 @@ def nlg_response_validator() -> Any:
     return _compiled(nlg_response_format_spec())
 
 
-def validate_nlg_response(content: dict[str, Any] | None) -> bool:
+def validate_nlg_response(content: Any) -> bool:
     """Rasa's `CallbackNaturalLanguageGenerator.validate_response`, with the compiled validator.
 
     Raises:

@@ -25,7 +25,8 @@ import asyncio
 import logging
 from typing import Any
 
-import aiohttp
+# The app environment type-checks this package but has no aiohttp (Rasa's does): untyped there.
+import aiohttp  # type: ignore[import-not-found,unused-ignore]
 import rasa
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.utils.endpoints import EndpointConfig
@@ -37,6 +38,8 @@ KNOWN_RASA_PREFIX = "3.6."
 #: Seconds an unused connection is kept (the servers' keep-alive is 5 s).
 KEEPALIVE_S = 2.0
 _ATTRIBUTE = "_bot_shared_session"
+#: Rasa's own method, as it was when this module was first imported (before any `install`).
+RASA_SESSION = EndpointConfig.session
 
 
 class _Borrowed:

@@ -81,8 +81,10 @@ def run(
     if inputs:
         self._add_inputs_to_graph(inputs, graph)
     logger.debug(
-        f"Running graph with inputs: {inputs}, targets: {targets} "
-        f"and {self._execution_context}."
+        "Running graph with inputs: %s, targets: %s and %s.",
+        inputs,
+        targets,
+        self._execution_context,
     )
     try:
         return dict(run_graph(graph, run_targets))

@@ -98,7 +98,9 @@ def test_the_stand_in_keeps_running_until_its_stack_is_stopped(tmp_path: Path) -
     script.write_text(FAKE_RASA, encoding="utf-8")
     pid_file = tmp_path / "fake.pid"
     port = free_port()
-    service = Service("fake", [sys.executable, str(script), str(port), str(pid_file)], port, "/status")
+    service = Service(
+        "fake", [sys.executable, str(script), str(port), str(pid_file)], port, "/status"
+    )
     stack = Stack([service], log_dir=tmp_path / "log")
     stack.start()
     try:

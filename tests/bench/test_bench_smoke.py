@@ -89,6 +89,7 @@ def test_nlu_parse_latencies_over_every_message(results: dict) -> None:
     assert (parse["count"], parse["errors"]) == (20, 0)
     assert 0 < parse["p50_ms"] <= parse["p95_ms"] <= parse["p99_ms"] <= parse["max_ms"]
     assert parse["distinct_messages"] > 1000  # test set + training data, both languages
+    assert parse["rasa_cpu_ms_per_parse"] > 0  # the Rasa server's own CPU, found by its port
 
 
 def test_full_chat_turns_answer_faq_and_order_status(results: dict) -> None:

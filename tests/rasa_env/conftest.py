@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +35,26 @@ def _no_default_store_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _rasa_quiet() -> None:
     """No telemetry prompt or call from rasa during tests."""
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+
+
+@pytest.fixture
+def add_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str, str], Path]:
+    """Adds a made-up shop (a copy of btomic's folder) with its own ``brand_words`` to a copy of
+    the shops, and points the registry there (``STORES_DIR``); returns the shops' folder."""
+    from bot.shops import DEFAULT_STORES_DIR
+
+    stores = tmp_path / "stores"
+    shutil.copytree(DEFAULT_STORES_DIR, stores)
+
+    def add(store_id: str, brand_words: str) -> Path:
+        shutil.copytree(stores / "btomic", stores / store_id)
+        facts = stores / store_id / "facts.yml"
+        text = facts.read_text(encoding="utf-8")
+        assert "brand_words: [BTOMIC]" in text
+        facts.write_text(
+            text.replace("brand_words: [BTOMIC]", f"brand_words: {brand_words}"), encoding="utf-8"
+        )
+        monkeypatch.setenv("STORES_DIR", str(stores))
+        return stores
+
+    return add

@@ -21,8 +21,9 @@ from bot.rasa_ext import endpoint_sessions
 
 @pytest.fixture
 def rasa_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Rasa's own `EndpointConfig.session`, put back after the test."""
-    monkeypatch.setattr(EndpointConfig, "session", EndpointConfig.session)
+    """Rasa's own `EndpointConfig.session` during the test (even when an earlier test of the
+    session installed the project's fixes in this process), put back as it was after it."""
+    monkeypatch.setattr(EndpointConfig, "session", endpoint_sessions.RASA_SESSION)
     yield
 
 

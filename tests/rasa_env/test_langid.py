@@ -237,12 +237,8 @@ def test_module_is_standard_library_and_the_shop_registry() -> None:
     assert registry <= allowed | {"yaml"}
 
 
-def test_a_shops_names_are_no_evidence_and_come_from_its_folder(
-    tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import shutil
-
-    from bot.shops import DEFAULT_STORES_DIR, shop_words
+def test_a_shops_names_are_no_evidence_and_come_from_its_folder(add_shop) -> None:
+    from bot.shops import shop_words
 
     # The project's shops: their ids and brand_words (data/stores/*/facts.yml).
     assert {"om-system", "om", "system", "olympus", "zuiko", "btomic"} <= shop_words()
@@ -250,17 +246,7 @@ def test_a_shops_names_are_no_evidence_and_come_from_its_folder(
     assert language_of("merci beaucoup")[0] == "fr"
     # A made-up shop named with French words: its names stop being French evidence as soon
     # as its folder exists (no code lists the shops, no retraining).
-    stores = tmp_path / "stores"
-    shutil.copytree(DEFAULT_STORES_DIR, stores)
-    shutil.copytree(stores / "btomic", stores / "merci-beaucoup")
-    facts = stores / "merci-beaucoup" / "facts.yml"
-    facts.write_text(
-        facts.read_text(encoding="utf-8").replace(
-            "brand_words: [BTOMIC]", "brand_words: [Bonjour]"
-        ),
-        encoding="utf-8",
-    )
-    monkeypatch.setenv("STORES_DIR", str(stores))
+    stores = add_shop("merci-beaucoup", "[Bonjour]")
     assert {"merci-beaucoup", "merci", "beaucoup", "bonjour"} <= shop_words(stores)
     assert language_of("merci beaucoup") == (None, 0.0)
     assert language_of("Bonjour")[0] is None

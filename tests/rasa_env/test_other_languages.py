@@ -198,27 +198,11 @@ def test_status_and_return_questions_are_not_refund_questions(text: str) -> None
     assert not other_languages.asks_for_refund(text)
 
 
-def test_a_shops_names_are_no_evidence_and_come_from_its_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import shutil
-
-    from bot.shops import DEFAULT_STORES_DIR
-
+def test_a_shops_names_are_no_evidence_and_come_from_its_folder(add_shop) -> None:
     text = "Wo ist meine Bestellung?"
     assert other_languages.other_language_of(text) == "de"
     assert other_languages.other_language_of("OM SYSTEM Olympus Zuiko BTOMIC") is None
     # A made-up shop whose brand is made of German words: the words name the shop, not the
     # customer's language, as soon as its folder exists (no code lists the shops' names).
-    stores = tmp_path / "stores"
-    shutil.copytree(DEFAULT_STORES_DIR, stores)
-    shutil.copytree(stores / "btomic", stores / "lumen")
-    facts = stores / "lumen" / "facts.yml"
-    facts.write_text(
-        facts.read_text(encoding="utf-8").replace(
-            "brand_words: [BTOMIC]", "brand_words: [Meine Bestellung, Wo ist]"
-        ),
-        encoding="utf-8",
-    )
-    monkeypatch.setenv("STORES_DIR", str(stores))
+    add_shop("lumen", "[Meine Bestellung, Wo ist]")
     assert other_languages.other_language_of(text) is None
