@@ -209,6 +209,50 @@ def frontier(grid: list[dict[str, Any]], bounds: tuple[float, ...]) -> list[dict
     return out
 
 
+#: The cost of a turn re-examined as what the customer goes through (issue 11): reading a
+#: line and clicking a button is 1, typing the question again is 1, acting on a wrong answer
+#: is 1. A clarification whose buttons hold the right topic costs the click, whichever
+#: button it is (1); one whose buttons do not costs the click and the rephrasing (2); a
+#: confident wrong answer costs reading it, rephrasing and the risk of acting on it (3).
+CUSTOMER_COSTS = {"wrong_cost": 3.0, "rescued_cost": 1.0, "lost_cost": 2.0}
+
+
+def policy_alternatives(
+    rows: list[dict[str, Any]], configured: tuple[float, float]
+) -> dict[str, Any]:
+    """The cheapest pair of other clarification rules and of the customer-effort costs."""
+    pairs = [(t / 100, a / 100) for t in range(0, 91, 2) for a in range(0, 41, 2)]
+
+    def cheapest(**options: Any) -> dict[str, Any]:
+        return min(
+            (
+                {"threshold": t, "ambiguity_threshold": a, **cost(rows, t, a, **options)}
+                for t, a in pairs
+            ),
+            key=lambda g: g["cost_per_turn"],
+        )
+
+    return {
+        "clarify_only_when_low_and_close": cheapest(rule="both"),
+        "margin_only": min(
+            (
+                {"threshold": 0.0, "ambiguity_threshold": a / 100, **cost(rows, 0.0, a / 100)}
+                for a in range(0, 61, 2)
+            ),
+            key=lambda g: g["cost_per_turn"],
+        ),
+        "customer_effort_costs": {
+            "costs": CUSTOMER_COSTS,
+            "cheapest": cheapest(**CUSTOMER_COSTS),
+            "configured": {
+                "threshold": configured[0],
+                "ambiguity_threshold": configured[1],
+                **cost(rows, *configured, **CUSTOMER_COSTS),
+            },
+        },
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folds", type=int, default=3)
@@ -295,6 +339,9 @@ def main() -> int:
         )
         for w in (2.0, 1.5)
     }
+    results["fallback"]["policy_alternatives"] = policy_alternatives(
+        fallback_rows(examples, ranked_by[chosen]), configured
+    )
     results["clarifications"] = clarification_analysis(
         examples, ranked_by[chosen], best["threshold"], best["ambiguity_threshold"]
     )
@@ -398,6 +445,23 @@ def main() -> int:
             for w, g in fb["if_a_wrong_answer_cost"].items()
         )
         + ".",
+    ]
+    pa = fb["policy_alternatives"]
+    ce = pa["customer_effort_costs"]
+    lines += [
+        "",
+        "Other rules and costs (same folds): clarifying only when the first score is low *and* "
+        f"the second close: cheapest {pa['clarify_only_when_low_and_close']['threshold']} / "
+        f"{pa['clarify_only_when_low_and_close']['ambiguity_threshold']}, cost "
+        f"{pa['clarify_only_when_low_and_close']['cost_per_turn']}; on the margin alone: "
+        f"{pa['margin_only']['ambiguity_threshold']}, cost {pa['margin_only']['cost_per_turn']} "
+        f"(config.yml's rule: {current['cost_per_turn']}). With the costs as the customer's "
+        "effort (a click 1, rephrasing 1, acting on a wrong answer 1: a clarification holding "
+        "the right topic 1 whichever button, one that does not 2, a confident wrong answer 3): "
+        f"cheapest {ce['cheapest']['threshold']} / {ce['cheapest']['ambiguity_threshold']} at "
+        f"{ce['cheapest']['cost_per_turn']} ({ce['cheapest']['clarified']:.1%} clarified, "
+        f"{ce['cheapest']['confident_wrong']:.1%} wrong), config.yml's at "
+        f"{ce['configured']['cost_per_turn']} ({ce['configured']['clarified']:.1%} clarified).",
     ]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "classifier_cross_validation.json").write_text(

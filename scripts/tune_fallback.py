@@ -87,11 +87,20 @@ async def fold_predictions(
 
 
 def cost(
-    rows: list[dict[str, Any]], threshold: float, ambiguity: float, wrong_cost: float = WRONG
+    rows: list[dict[str, Any]],
+    threshold: float,
+    ambiguity: float,
+    wrong_cost: float = WRONG,
+    rescued_cost: float = CLARIFY_RESCUED,
+    lost_cost: float = CLARIFY_LOST,
+    rule: str = "either",
 ) -> dict[str, float]:
+    """Cost per turn of a fallback rule: "either" (FallbackClassifier's: a first score under
+    `threshold` or a second intent within `ambiguity`) or "both" (only when both hold)."""
     total, wrong, clarified = 0.0, 0, 0
     for r in rows:
-        fallback = r["c1"] < threshold or (r["c1"] - r["c2"]) < ambiguity
+        low, close = r["c1"] < threshold, (r["c1"] - r["c2"]) < ambiguity
+        fallback = (low and close) if rule == "both" else (low or close)
         if not fallback:
             if r["first"] != r["gold"]:
                 total += wrong_cost
@@ -101,9 +110,9 @@ def cost(
             if r["first"] == r["gold"]:
                 total += CLARIFY_RIGHT
             elif r["second"] == r["gold"]:
-                total += CLARIFY_RESCUED
+                total += rescued_cost
             else:
-                total += CLARIFY_LOST
+                total += lost_cost
     n = len(rows)
     return {
         "cost_per_turn": round(total / n, 4),
