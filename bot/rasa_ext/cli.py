@@ -23,7 +23,9 @@ Runs in the Rasa environment.
   once, like the action server's (:mod:`bot.rasa_ext.action_validation`);
 * :mod:`bot.rasa_ext.tracker_queries`: the SQL tracker store's count before each save and its
   conversation load are queries built once (SQLAlchemy Core: the same rows, without building
-  the ORM query and one object per stored event at each call).
+  the ORM query and one object per stored event at each call);
+* :mod:`bot.rasa_ext.rule_lookup`: RulePolicy's rule lookup (every rule key checked against
+  the last states, twice a turn) is remembered for the states it has seen (same predictions).
 
 Measured both ways by `make bench` (bench/results.md, "A/B").
 """
@@ -105,6 +107,7 @@ def main() -> None:
         event_types,
         graph_runner,
         idempotency,
+        rule_lookup,
         sqlite_wal,
         tracker_queries,
     )
@@ -116,6 +119,7 @@ def main() -> None:
     tracker_queries.install()
     event_types.install()
     graph_runner.install()
+    rule_lookup.install()
     idempotency.install()
     sys.argv = ["rasa", *arguments]
     rasa_main()

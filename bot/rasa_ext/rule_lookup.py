@@ -1,0 +1,91 @@
+"""RulePolicy's rule lookup, remembered for the conversation states it has already seen.
+
+Rasa 3.6's `RulePolicy._get_possible_keys` finds the rules that apply to a conversation by
+checking every rule key (211 + 37 in this project's model) against each of the last states,
+twice a turn (the policies run twice: after the user's message and after each action): about
+13 % of the Rasa server's CPU at 8 conversations (py-spy). Its answer depends only on the keys
+of the lookup and on the states; conversations of a support bot go through the same few states
+again and again.
+
+:func:`get_possible_keys` keeps the answer in a bounded table (least recently used out) keyed
+on exactly what the lookup reads: the lookup's keys, in order, and the states, frozen. A state
+never seen runs Rasa's own lookup. The answer is the very set Rasa's lookup built for those
+keys and states (its callers only read it), so the same rule wins, in the same order.
+
+Installed by the Rasa command line of :mod:`bot.rasa_ext.cli`. Runs in the Rasa environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+import rasa
+from rasa.core.policies.rule_policy import RulePolicy
+
+logger = logging.getLogger(__name__)
+
+#: The Rasa versions whose `RulePolicy._get_possible_keys` this module keeps answers of.
+KNOWN_RASA_PREFIX = "3.6."
+#: Answers kept at most (a few kB each at most; the least recently used goes first).
+MAX_ENTRIES = 4096
+#: Rasa's own method (for the tests' comparison, and to see whether the fix is installed).
+RASA_GET_POSSIBLE_KEYS = RulePolicy._get_possible_keys
+
+_answers: OrderedDict[Hashable, set[str]] = OrderedDict()
+_lock = threading.Lock()
+
+
+def frozen(value: Any) -> Hashable:
+    """A hashable copy of a state's value (dicts, lists, tuples of hashable leaves)."""
+    if isinstance(value, dict):
+        return ("d", tuple(sorted(((k, frozen(v)) for k, v in value.items()), key=_first)))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(frozen(item) for item in value))
+    hash(value)  # anything else must be hashable as it is (str, numbers, None, bool)
+    return (type(value).__name__, value)
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
+def get_possible_keys(self: RulePolicy, lookup: dict[str, str], states: list[Any]) -> set[str]:
+    """Rasa 3.6's `RulePolicy._get_possible_keys`, remembering its answers."""
+    try:
+        key = (type(self), tuple(lookup), frozen(states))
+    except TypeError:  # a state value that cannot be hashed: Rasa's lookup, not remembered
+        return RASA_GET_POSSIBLE_KEYS(self, lookup, states)
+    with _lock:
+        answer = _answers.get(key)
+        if answer is not None:
+            _answers.move_to_end(key)
+            return answer
+    answer = RASA_GET_POSSIBLE_KEYS(self, lookup, states)
+    with _lock:
+        _answers[key] = answer
+        while len(_answers) > MAX_ENTRIES:
+            _answers.popitem(last=False)
+    return answer
+
+
+def clear() -> None:
+    """Forgets every remembered answer."""
+    with _lock:
+        _answers.clear()
+
+
+def install() -> bool:
+    """Replaces Rasa's method; returns False (and changes nothing) on an unknown Rasa version."""
+    if not rasa.__version__.startswith(KNOWN_RASA_PREFIX):
+        logger.warning(
+            "Rasa %s is not %sx: RulePolicy's rule lookup is not remembered.",
+            rasa.__version__,
+            KNOWN_RASA_PREFIX,
+        )
+        return False
+    RulePolicy._get_possible_keys = get_possible_keys
+    return True
