@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import rasa
@@ -33,7 +33,9 @@ KNOWN_RASA_PREFIX = "3.6."
 #: Answers kept at most (a few kB each at most; the least recently used goes first).
 MAX_ENTRIES = 4096
 #: Rasa's own method (for the tests' comparison, and to see whether the fix is installed).
-RASA_GET_POSSIBLE_KEYS = RulePolicy._get_possible_keys
+RASA_GET_POSSIBLE_KEYS: Callable[[RulePolicy, dict[str, str], list[Any]], set[str]] = (
+    RulePolicy._get_possible_keys
+)
 
 _answers: OrderedDict[Hashable, set[str]] = OrderedDict()
 _lock = threading.Lock()
