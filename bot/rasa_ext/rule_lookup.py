@@ -8,15 +8,19 @@ of the lookup and on the states; conversations of a support bot go through the s
 again and again.
 
 :func:`get_possible_keys` keeps the answer in a bounded table (least recently used out) keyed
-on exactly what the lookup reads: the lookup's keys, in order, and the states, frozen. A state
-never seen runs Rasa's own lookup. The answer is the very set Rasa's lookup built for those
-keys and states (its callers only read it), so the same rule wins, in the same order.
+on exactly what the lookup reads: the lookup's keys, in order, and the last states, frozen, as
+far back as its longest rule (further back, Rasa's lookup finds every rule applicable without
+reading the state; RulePolicy gives it the whole conversation). States never seen run Rasa's
+own lookup. The answer is the very set Rasa's lookup built for those
+keys and states, rebuilt once per older state as Rasa's lookup does (same set, same order), so
+the same rule wins.
 
 Installed by the Rasa command line of :mod:`bot.rasa_ext.cli`. Runs in the Rasa environment.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import OrderedDict
@@ -39,6 +43,9 @@ RASA_GET_POSSIBLE_KEYS: Callable[[RulePolicy, dict[str, str], list[Any]], set[st
 
 _answers: OrderedDict[Hashable, set[str]] = OrderedDict()
 _lock = threading.Lock()
+#: The lookups (their keys) whose longest rule is known: the model's two; more while training.
+MAX_LOOKUPS = 16
+_longest: dict[tuple[str, ...], int] = {}
 
 
 def frozen(value: Any) -> Hashable:
@@ -55,22 +62,43 @@ def _first(pair: tuple[Any, Any]) -> Any:
     return pair[0]
 
 
+def longest_rule(keys: tuple[str, ...]) -> int:
+    """The number of states of the lookup's longest rule (at least 1)."""
+    with _lock:
+        longest = _longest.get(keys)
+    if longest is None:
+        longest = max([1, *(len(json.loads(key)) for key in keys)])
+        with _lock:
+            if len(_longest) >= MAX_LOOKUPS:
+                _longest.clear()
+            _longest[keys] = longest
+    return longest
+
+
 def get_possible_keys(self: RulePolicy, lookup: dict[str, str], states: list[Any]) -> set[str]:
     """Rasa 3.6's `RulePolicy._get_possible_keys`, remembering its answers."""
+    keys = tuple(lookup)
+    # Rasa's lookup reads only the last `longest` states: further back, every rule applies.
+    read = states[-longest_rule(keys) :]
     try:
-        key = (type(self), tuple(lookup), frozen(states))
+        key = (type(self), keys, frozen(read))
     except TypeError:  # a state value that cannot be hashed: Rasa's lookup, not remembered
         return RASA_GET_POSSIBLE_KEYS(self, lookup, states)
     with _lock:
         answer = _answers.get(key)
         if answer is not None:
             _answers.move_to_end(key)
-            return answer
-    answer = RASA_GET_POSSIBLE_KEYS(self, lookup, states)
-    with _lock:
-        _answers[key] = answer
-        while len(_answers) > MAX_ENTRIES:
-            _answers.popitem(last=False)
+    if answer is None:
+        answer = RASA_GET_POSSIBLE_KEYS(self, lookup, read)
+        with _lock:
+            _answers[key] = answer
+            while len(_answers) > MAX_ENTRIES:
+                _answers.popitem(last=False)
+    # Rasa rebuilds the set once per earlier state too (every key kept): the same insertions,
+    # so the same set in the same iteration order (the caller's `max` keeps the first of ties).
+    # Callers only read the set (`max`, iteration), so the table's own may be returned.
+    for _ in range(len(states) - len(read)):
+        answer = set(iter(answer))
     return answer
 
 
@@ -78,6 +106,7 @@ def clear() -> None:
     """Forgets every remembered answer."""
     with _lock:
         _answers.clear()
+        _longest.clear()
 
 
 def install() -> bool:

@@ -153,3 +153,24 @@ def test_an_unknown_rasa_keeps_rasas_lookup(
     monkeypatch.setattr(rasa, "__version__", "3.7.0")
     assert not rule_lookup.install()
     assert RulePolicy._get_possible_keys is rule_lookup.RASA_GET_POSSIBLE_KEYS
+
+
+def test_each_lookup_answers_rasas_set_in_rasas_order(agent: Any, rasa_lookup: None) -> None:
+    """Every lookup of the predictions above: the same keys, iterated in the same order."""
+    steps = story_steps(agent)
+    compared: list[tuple[bool, int, int]] = []
+
+    def checked(self: RulePolicy, lookup: dict[str, str], states: list[Any]) -> set[str]:
+        ours = rule_lookup.get_possible_keys(self, lookup, states)
+        rasas = rule_lookup.RASA_GET_POSSIBLE_KEYS(self, lookup, states)
+        compared.append((list(ours) == list(rasas), len(states), len(rasas)))
+        return ours
+
+    RulePolicy._get_possible_keys = checked  # restored by the fixture
+    predictions(agent, steps)
+    predictions(agent, steps)
+
+    assert compared and all(same for same, _states, _found in compared)
+    longest = rule_lookup.longest_rule(tuple(rule_policy_of(agent).lookup["rules"]))
+    # Histories longer than the longest rule (only its last states are keyed), with matches.
+    assert any(states > longest and found > 0 for _same, states, found in compared)
