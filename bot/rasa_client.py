@@ -337,8 +337,11 @@ class _Resends:
         pause = min(self.pause_s, left)
         self.pause_s = min(self.pause_s * 2, RESEND_LONGEST_PAUSE_S)
         logger.info(
-            "Rasa could not take %s %s (%s): sent again in %.2f s", self.call.method,
-            self.call.path, type(exc).__name__, pause,
+            "Rasa could not take %s %s (%s): sent again in %.2f s",
+            self.call.method,
+            self.call.path,
+            type(exc).__name__,
+            pause,
         )
         return pause
 
@@ -384,9 +387,7 @@ class RasaClient:
         resends = _Resends(call, self._restart_wait_s)
         while True:
             try:
-                response = await self._http.request(
-                    call.method, call.path, **call.request_kwargs()
-                )
+                response = await self._http.request(call.method, call.path, **call.request_kwargs())
             except httpx.HTTPError as exc:
                 pause = resends.next_pause(exc)
                 if pause is None:

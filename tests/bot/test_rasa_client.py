@@ -268,9 +268,7 @@ def waiting_client_for(request: pytest.FixtureRequest) -> Callable[..., Caller]:
     return build
 
 
-def failing_first(
-    failures: list[type[httpx.TransportError]], seen: list[httpx.Request]
-) -> Handler:
+def failing_first(failures: list[type[httpx.TransportError]], seen: list[httpx.Request]) -> Handler:
     """Raises the given transport errors on the first requests, then answers."""
     pending = list(failures)
 
