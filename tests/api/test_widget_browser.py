@@ -278,7 +278,8 @@ def test_quick_replies_links_and_untrusted_text(
     # The payload went to Rasa, the title is what the customer sees as their message.
     assert fake_rasa.messages()[-1]["message"] == "/delivery_time"
     metadata = dict(fake_rasa.messages()[-1]["metadata"])
-    assert len(metadata.pop("message_id")) == 32  # one id per message (idempotent retries)
+    # One id per message, the widget's client message id (its resends are answered once).
+    assert re.fullmatch(r"web:m[0-9a-f]{32}:0", metadata.pop("message_id"))
     assert metadata == {
         "store": "om-system",
         "ui_language": None,
@@ -443,7 +444,7 @@ def test_one_tag_embeds_the_widget_on_another_sites_page(
         widget.open()
         assert "echo: Hello" in joined_text(widget.send("Hello"))
         metadata = dict(fake_rasa.messages()[-1]["metadata"])
-        assert len(metadata.pop("message_id")) == 32
+        assert re.fullmatch(r"web:m[0-9a-f]{32}:0", metadata.pop("message_id"))
         assert metadata == {
             "store": "btomic",
             "ui_language": "en",
