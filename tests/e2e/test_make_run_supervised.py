@@ -142,14 +142,18 @@ class Load:
 @dataclass
 class RunningStack:
     process: subprocess.Popen[str]
-    lines: queue.Queue[str]
+    # The console's lines with the time each arrived, as the pump thread read them.
+    lines: queue.Queue[tuple[float, str]]
     seen: list[str]
     gateway_url: str
     ports: dict[str, int]
     load: Load
     database_url: str
-    # (kill time, time the first turn after it was answered) of each kill.
+    # (kill time, time the stack said it had ended the killed process's whole group and
+    # restarts it) of each kill: the killed process's workers lived until then.
     outages: list[tuple[float, float]] = field(default_factory=list)
+    # When each line of `seen` arrived.
+    seen_at: list[float] = field(default_factory=list)
 
     def rasa_token(self) -> str:
         """Rasa's API token of this run (`make run` writes it to var/ and prints where)."""
@@ -181,7 +185,9 @@ class RunningStack:
             left = deadline - time.monotonic()
             assert left > 0, f"the stack never said {text!r}:\n" + "\n".join(self.seen[-40:])
             try:
-                self.seen.append(self.lines.get(timeout=min(left, 5.0)))
+                arrived, line = self.lines.get(timeout=min(left, 5.0))
+                self.seen.append(line)
+                self.seen_at.append(arrived)
             except queue.Empty:
                 assert self.process.poll() is None, "\n".join(self.seen[-40:])
 
@@ -227,12 +233,12 @@ def running(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    lines: queue.Queue[str] = queue.Queue()
+    lines: queue.Queue[tuple[float, str]] = queue.Queue()
 
     def pump() -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            lines.put(line.rstrip("\n"))
+            lines.put((time.monotonic(), line.rstrip("\n")))
 
     threading.Thread(target=pump, daemon=True).start()
     gateway_url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
@@ -273,14 +279,16 @@ def recovered(stack: RunningStack, since: float) -> None:
     ]
 
 
-def report(stack: RunningStack, what: str, killed_at: float) -> None:
+def report(stack: RunningStack, what: str, killed_at: float, ended_at: float) -> None:
     """Adds the outage to the figures and checks it: the turns lost (at most the one in
-    flight at the kill: the load sends one at a time), the worst turn time, no duplicate."""
+    flight on the killed process: the load sends one at a time), the worst turn time, no
+    duplicate. The killed process is the whole service: its leader's SIGKILL at `killed_at`,
+    its workers ended by the stack by `ended_at` (SIGTERM, then SIGKILL after 5 s)."""
     after = stack.load.answered_after(killed_at - 120)
     touched = [t for t in after if t.finished >= killed_at]
     failed = [t for t in touched if not t.ok]
     back = min((t.finished for t in touched if t.ok), default=time.monotonic())
-    stack.outages.append((killed_at, back))
+    stack.outages.append((killed_at, ended_at))
     worst = max((t.finished - t.started for t in touched), default=0.0)
     resent = [t for t in touched if t.tries > 1]
     TEST_FIGURES.append(
@@ -289,8 +297,8 @@ def report(stack: RunningStack, what: str, killed_at: float) -> None:
         f"{back - killed_at:.1f} s (one process of each kind; the client resends like the "
         "widget)"
     )
-    # Lost: only a turn in flight at the kill (started before it), at most one.
-    assert all(t.started <= killed_at for t in failed), [t.detail for t in failed]
+    # Lost: only a turn in flight on the process being killed, at most one.
+    assert all(t.started <= ended_at for t in failed), [t.detail for t in failed]
     assert len(failed) <= 1, [t.detail for t in failed]
     # Each conversation of the outage holds its message once: a resend was answered, not run
     # again (Rasa's idempotency, keyed by the client message id).
@@ -309,14 +317,14 @@ def kill_and_see_it_back(stack: RunningStack, name: str, marker: str) -> None:
     mark = len(stack.seen)
     killed_at = time.monotonic()
     os.kill(leader, signal.SIGKILL)
-    stack.wait_for(f"The {name} exited with code -9; restarting it", after=mark)
+    ended = stack.wait_for(f"The {name} exited with code -9; restarting it", after=mark)
     back = stack.wait_for(f"The {name} is back", after=mark)
     since = time.monotonic()
     assert back > mark
     assert not [pid for pid in everyone if alive(pid)], "part of the killed process was left"
     assert stack.service_leader(marker) != leader
     recovered(stack, since)
-    report(stack, f"the {name}'s main process", killed_at)
+    report(stack, f"the {name}'s main process", killed_at, stack.seen_at[ended])
 
 
 def test_the_load_is_answered(running: RunningStack) -> None:
@@ -415,12 +423,14 @@ def test_an_action_server_worker_killed(running: RunningStack) -> None:
     os.kill(worker, signal.SIGKILL)
     # Sanic's manager does not replace it and keeps the port, where nobody answers: the
     # stack notices the dead worker at once and restarts the whole action server.
-    running.wait_for(f"The action server lost its worker process (pid {worker}); restarting", mark)
+    ended = running.wait_for(
+        f"The action server lost its worker process (pid {worker}); restarting", mark
+    )
     running.wait_for("The action server is back", after=mark)
     since = time.monotonic()
     assert not [pid for pid in everyone if alive(pid)], "part of the old action server was left"
     recovered(running, since)
-    report(running, "a Sanic worker of the action server", killed_at)
+    report(running, "a Sanic worker of the action server", killed_at, running.seen_at[ended])
     current = running.service_leader("bot.action_server")
     assert current != leader and len(group_members(current)) >= 2
 
@@ -442,11 +452,11 @@ def test_two_sigterms_stop_everything_and_leave_nothing(running: RunningStack) -
     everyone = [pid for leader in leaders for pid in group_members(leader)]
     assert len(leaders) == 4 and len(everyone) >= 5, (leaders, everyone)
     running.load.stop()
-    # No turn was lost but one in flight at a kill (checked per kill by `report`).
+    # No turn was lost but one in flight on a killed process (checked per kill by `report`).
     stray = [
         t
         for t in running.load.turns
-        if not t.ok and not any(t.started <= k <= t.finished for k, _ in running.outages)
+        if not t.ok and not any(t.started <= e and k <= t.finished for k, e in running.outages)
     ]
     assert not stray, [t.detail for t in stray]
     running.process.send_signal(signal.SIGTERM)  # make forwards its own SIGTERM: two arrive
