@@ -58,6 +58,10 @@ class MailGateway:
             timeout=120,
         )
 
+    def post_mail(self, raw: bytes) -> httpx.Response:
+        """Posts a raw mail (message/rfc822) to the webhook, as a provider does."""
+        return self.post(RawCase("mail", lambda: raw, "message/rfc822"))
+
     def rows(self) -> list[InboxMessage]:
         # The worker holds SQLite's write lock while it stores an outcome; under load a reader
         # may wait past the busy timeout ("database is locked"): the test reads again.
@@ -183,12 +187,7 @@ def test_health_answers_while_a_pathological_megabyte_mail_is_processed(
         body="Bonjour,\nOù est ma commande OM-104233 ?\nMerci" + "." * MB + "x",
     )
     with HealthWatch(hostile_gateway.url) as health:
-        response = httpx.post(
-            f"{hostile_gateway.url}/email/inbound",
-            content=raw,
-            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": SECRET},
-            timeout=120,
-        )
+        response = hostile_gateway.post_mail(raw)
         assert response.status_code == 202, response.text
         rows = hostile_gateway.wait_all_final(timeout_s=300)
     (row,) = [r for r in rows if r.message_id == "<megabyte-dots@hostile.example>"]
@@ -219,12 +218,7 @@ def test_a_mail_with_twenty_thousand_recipients_is_stored_at_once_and_goes_to_a_
     before = len(hostile_gateway.smtp.to(AGENTS))
     with HealthWatch(hostile_gateway.url) as health:
         started = time.monotonic()
-        response = httpx.post(
-            f"{hostile_gateway.url}/email/inbound",
-            content=raw,
-            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": SECRET},
-            timeout=120,
-        )
+        response = hostile_gateway.post_mail(raw)
         stored_s = time.monotonic() - started
         assert response.status_code in (202, 200), response.text  # 200: a retry of this test
         rows = hostile_gateway.wait_all_final(timeout_s=300)
@@ -280,12 +274,7 @@ def test_mails_in_rasas_intent_syntax_neither_restart_nor_set_slots(
             body=body,
             headers=headers,
         )
-        response = httpx.post(
-            f"{hostile_gateway.url}/email/inbound",
-            content=raw,
-            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": SECRET},
-            timeout=120,
-        )
+        response = hostile_gateway.post_mail(raw)
         assert response.status_code == 202, response.text
         # One at a time: each must find the conversation as the one before left it.
         rows = hostile_gateway.wait_all_final(timeout_s=300)
@@ -394,12 +383,7 @@ def test_five_wrong_proofs_from_chats_and_mails_with_forged_headers_lock_the_ord
             subject="Ma commande",
             body=f"Bonjour,\n\nOù en est ma commande {order} ?\n\nMerci",
         )
-        response = httpx.post(
-            f"{hostile_gateway.url}/email/inbound",
-            content=raw,
-            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": SECRET},
-            timeout=120,
-        )
+        response = hostile_gateway.post_mail(raw)
         assert response.status_code == 202, response.text
         hostile_gateway.wait_all_final(timeout_s=300)
 
