@@ -15,8 +15,8 @@ policies predict `action_listen`, and the customer's message gets a 200 with no 
   :data:`RESEND_WAIT_S` seconds from the first failure (a refused connection waits for the
   restarting server in :mod:`bot.rasa_ext.endpoint_sessions`);
 * any other failure (an action with effects, which is never called twice; an error the action
-  server answered; a read-only action still failing) ends the action with the
-  :data:`NOTICE` in the conversation's language, a system message that says the message was
+  server answered; a read-only action still failing) ends the action, and the turn (the next
+  action is `action_listen`), with the :data:`NOTICE` in the conversation's language, a system message that says the message was
   not processed and asks for it again, followed by a ``custom`` message ``{"turn_failed":
   <action>}`` that the gateway and the e-mail worker read (docs/contracts.md): the widget
   offers the text again, the e-mail worker retries the mail as when Rasa is unavailable.
@@ -40,7 +40,8 @@ from typing import Any
 import aiohttp  # type: ignore[import-not-found,unused-ignore]
 import rasa
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
-from rasa.shared.core.events import BotUttered, Event
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import BotUttered, Event, FollowupAction
 
 from actions.read_only import READ_ONLY_ACTIONS
 from bot.errors import TURN_FAILED_KEY
@@ -88,9 +89,14 @@ def is_failed_turn_message(message: Mapping[str, Any]) -> bool:
 
 def notice_events(action: str, tracker: Any) -> list[Event]:
     """The notice in the conversation's language, with the marker the clients read (the REST
-    channel sends them as two messages: the text, then the ``custom`` one)."""
+    channel sends them as two messages: the text, then the ``custom`` one), and the end of
+    the turn: no other action answers a message that was not processed (stock Rasa goes on
+    predicting, e.g. the FAQ fallback after a failed handoff)."""
     lang = normalise_language(tracker.get_slot("language"))
-    return [BotUttered(NOTICE[lang], data={"custom": {TURN_FAILED_KEY: action}})]
+    return [
+        BotUttered(NOTICE[lang], data={"custom": {TURN_FAILED_KEY: action}}),
+        FollowupAction(ACTION_LISTEN_NAME),
+    ]
 
 
 async def run(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> Any:

@@ -24,10 +24,15 @@ from rasa.utils.endpoints import EndpointConfig
 
 from bot.rasa_ext import action_failures, idempotency
 
-DELIVERY_ACTION = "action_delivery_countries"
+DELIVERY_ACTION = "action_delivery_countries"  # read-only (actions/read_only.py)
 QUESTIONS = {
     "fr": "Livrez-vous en Suisse ?",
     "en": "Do you deliver to Switzerland?",
+}
+HANDOFF_ACTION = "action_human_handoff"  # records a handoff: never called twice
+HANDOFF_ASKS = {
+    "fr": "Je veux parler à un conseiller",
+    "en": "I want to talk to a human",
 }
 ANSWER = "We deliver there."
 
@@ -46,6 +51,8 @@ class ActionServer:
     def __init__(self, cuts: int) -> None:
         self.cuts = cuts
         self.calls: list[str] = []
+        #: Where each turn's calls start in ``calls``.
+        self.turn_starts: list[int] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -86,15 +93,29 @@ async def _turns(
     for text, message_id in texts:
         channel = CollectingOutputChannel()
         metadata = {"message_id": message_id} if message_id else {}
+        server.turn_starts.append(len(server.calls))
         await agent.handle_message(UserMessage(text, channel, sender, metadata=metadata))
         answers.append(list(channel.messages))
     return answers
 
 
 def _run(agent: Any, cuts: int, texts: list[tuple[str, str | None]]) -> tuple[Any, list[str]]:
-    async def scenario() -> tuple[Any, list[str]]:
+    """The messages of each turn, and the action calls the server got."""
+    answers, calls, _ = _run_turns(agent, cuts, texts)
+    return answers, calls
+
+
+def _run_turns(
+    agent: Any, cuts: int, texts: list[tuple[str, str | None]]
+) -> tuple[Any, list[str], list[list[str]]]:
+    """The messages of each turn, the action calls, and the calls of each turn."""
+
+    async def scenario() -> tuple[Any, list[str], list[list[str]]]:
         async with ActionServer(cuts) as server:
-            return await _turns(agent, server, texts), server.calls
+            answers = await _turns(agent, server, texts)
+            ends = [*server.turn_starts[1:], len(server.calls)]
+            per_turn = [server.calls[a:b] for a, b in zip(server.turn_starts, ends, strict=True)]
+            return answers, server.calls, per_turn
 
     return asyncio.run(scenario())
 
@@ -106,16 +127,21 @@ def test_stock_rasa_answers_a_cut_action_call_with_silence(agent: Any, stock_ras
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
-def test_a_cut_action_call_is_answered_send_it_again(
+def test_a_cut_action_with_effects_is_answered_send_it_again(
     agent: Any, stock_rasa: None, lang: str
 ) -> None:
     assert action_failures.install()
-    (answer,), calls = _run(agent, cuts=1, texts=[(QUESTIONS[lang], None)])
-    assert calls == [DELIVERY_ACTION]  # not read-only here: called once, never again
+    (answer,), calls = _run(agent, cuts=1, texts=[(HANDOFF_ASKS[lang], None)])
+    assert calls == [HANDOFF_ACTION]  # it writes: called once, never again
     texts = [message["text"] for message in answer if "text" in message]
     assert texts == [action_failures.NOTICE[lang]]
     markers = [message["custom"] for message in answer if "custom" in message]
-    assert markers == [{action_failures.TURN_FAILED_KEY: DELIVERY_ACTION}]
+    assert markers == [{action_failures.TURN_FAILED_KEY: HANDOFF_ACTION}]
+
+
+def test_the_registry_resends_the_delivery_question_not_the_handoff() -> None:
+    assert DELIVERY_ACTION in action_failures.READ_ONLY_ACTIONS
+    assert HANDOFF_ACTION not in action_failures.READ_ONLY_ACTIONS
 
 
 def test_the_notices_follow_french_typography() -> None:
@@ -128,10 +154,9 @@ def test_the_notices_follow_french_typography() -> None:
 
 
 def test_a_cut_read_only_action_is_called_again_and_answers(
-    agent: Any, stock_rasa: None, monkeypatch: pytest.MonkeyPatch
+    agent: Any, stock_rasa: None
 ) -> None:
     assert action_failures.install()
-    monkeypatch.setattr(action_failures, "READ_ONLY_ACTIONS", frozenset({DELIVERY_ACTION}))
     (answer,), calls = _run(agent, cuts=1, texts=[(QUESTIONS["en"], None)])
     assert calls == [DELIVERY_ACTION, DELIVERY_ACTION]
     assert [message.get("text") for message in answer] == [ANSWER]
@@ -141,7 +166,6 @@ def test_a_read_only_action_failing_past_the_wait_gets_the_notice(
     agent: Any, stock_rasa: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert action_failures.install()
-    monkeypatch.setattr(action_failures, "READ_ONLY_ACTIONS", frozenset({DELIVERY_ACTION}))
     monkeypatch.setattr(action_failures, "RESEND_WAIT_S", 0.0)  # no time left: no resend
     (answer,), calls = _run(agent, cuts=5, texts=[(QUESTIONS["en"], None)])
     assert calls == [DELIVERY_ACTION]
@@ -155,19 +179,20 @@ def test_the_same_message_sent_again_after_the_notice_is_processed_again(
 ) -> None:
     assert action_failures.install()
     assert idempotency.install()
-    question = QUESTIONS["en"]
-    answers, calls = _run(
-        agent,
-        cuts=1,
-        texts=[(question, "m-1"), (question, "m-1"), (question, "m-1")],
+    ask = HANDOFF_ASKS["en"]
+    answers, _, per_turn = _run_turns(
+        agent, cuts=1, texts=[(ask, "m-1"), (ask, "m-1"), (ask, "m-1")]
     )
     failed, resent, repeated = answers
     assert [m.get("text") for m in failed if "text" in m] == [action_failures.NOTICE["en"]]
-    # Resent after the notice: processed (the action called again), answered.
-    assert [m.get("text") for m in resent] == [ANSWER]
-    # Resent once more after an answer: that answer again, nothing run.
-    assert [m.get("text") for m in repeated] == [ANSWER]
-    assert calls == [DELIVERY_ACTION, DELIVERY_ACTION]
+    assert per_turn[0] == [HANDOFF_ACTION]  # and nothing after it: the turn ended
+    # Sent again after the notice (the customer's resend): processed, the action run, answered.
+    assert per_turn[1][0] == HANDOFF_ACTION
+    assert resent and resent[0].get("text") == ANSWER
+    assert not any(action_failures.is_failed_turn_message(m) for m in resent)
+    # Sent once more after an answer: that answer again, nothing run.
+    assert repeated == resent
+    assert per_turn[2] == []
 
 
 def test_an_unknown_rasa_version_is_left_alone(
