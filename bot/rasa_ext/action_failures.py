@@ -17,9 +17,10 @@ policies predict `action_listen`, and the customer's message gets a 200 with no 
 * any other failure (an action with effects, which is never called twice; an error the action
   server answered; a read-only action still failing) ends the action, and the turn (the next
   action is `action_listen`), with the :data:`NOTICE` in the conversation's language, a
-  system message that says the message was not processed and asks for it again, followed by a ``custom`` message ``{"turn_failed":
-  <action>}`` that the gateway and the e-mail worker read (docs/contracts.md): the widget
-  offers the text again, the e-mail worker retries the mail as when Rasa is unavailable.
+  system message that says the message was not processed and asks for it again, followed by
+  a ``custom`` message ``{"turn_failed": <action>}`` that the gateway and the e-mail worker
+  read (docs/contracts.md): the widget offers the text again, the e-mail worker retries the
+  mail as when Rasa is unavailable.
 
 A turn answered that way is not an answered turn for :mod:`bot.rasa_ext.idempotency`: the same
 message sent again (same ``message_id``) is processed again.
