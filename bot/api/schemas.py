@@ -82,6 +82,12 @@ class ChatResponse(BaseModel):
         description="Set while a person is expected (waiting) or answering (live): the widget "
         "then polls GET /api/chat/live for their messages.",
     )
+    resend: bool = Field(
+        default=False,
+        description="True when the assistant could not process the message (an action of its "
+        "turn failed, e.g. the action server restarting): the messages end with a notice "
+        "asking for it again; send the same message again, with the same client_message_id.",
+    )
 
 
 class NewConversationRequest(BaseModel):

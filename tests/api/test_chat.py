@@ -37,6 +37,7 @@ def test_forwards_the_message_to_rasa_with_store_language_and_channel(
     assert response.json() == {
         "messages": [{"text": "echo: Bonjour", "buttons": [], "image": None}],
         "handoff": None,  # no person expected (the support console's live handoff)
+        "resend": False,
     }
     sent = fake_rasa.messages()
     # Each message carries a unique id: a retry of the same request is not processed twice
@@ -330,6 +331,7 @@ def test_rasa_messages_become_text_buttons_and_images(
             {"text": None, "buttons": [], "image": "https://example.com/colis.png"},
         ],
         "handoff": None,
+        "resend": False,
     }
 
 
@@ -548,6 +550,27 @@ def test_the_client_message_id_is_rasas_message_id_on_each_resend(
     ids = [m["metadata"]["message_id"] for m in fake_rasa.messages()]
     # Prefixed, so that it never equals an id the gateway draws itself; per part of a message.
     assert ids == [f"web:m{'a1' * 16}:0", f"web:m{'a1' * 16}:0", f"web:m{'b2' * 16}:0"]
+
+
+NOTICE_EN = "I couldn't process that message just now: please send it again."
+
+
+def test_a_turn_whose_action_failed_asks_for_a_resend(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    """Rasa's "send it again" turn (an action cut off, bot/rasa_ext/action_failures.py): the
+    notice is the answer, ``resend`` tells the widget to keep the text and its id."""
+    fake_rasa.reply = lambda request: [
+        {"recipient_id": request["sender"], "text": NOTICE_EN},
+        {"recipient_id": request["sender"], "custom": {"turn_failed": "action_human_handoff"}},
+    ]
+    response = make_client().post("/api/chat", json=chat_body("I want a human"))
+    assert response.status_code == 200
+    assert response.json() == {
+        "messages": [{"text": NOTICE_EN, "buttons": [], "image": None}],
+        "handoff": None,
+        "resend": True,
+    }
 
 
 @pytest.mark.parametrize(

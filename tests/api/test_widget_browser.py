@@ -498,6 +498,46 @@ def test_a_retry_sends_the_kept_text_once_the_assistant_answers_again(
     expect(widget.bot_messages.last).to_contain_text("echo: Où est mon colis ?")
 
 
+def test_a_message_the_assistant_could_not_process_is_kept_and_resent_with_its_id(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    """An action of the turn failed (bot/rasa_ext/action_failures.py): the widget says so, keeps
+    the text, does not resend by itself, and the customer's resend carries the same id."""
+    answers = iter(
+        [
+            [
+                {"text": "Je n'ai pas pu traiter ce message pour l'instant\u00a0: renvoyez-le."},
+                {"custom": {"turn_failed": "action_human_handoff"}},
+            ]
+        ]
+    )
+
+    def failing_once(request: dict[str, Any]) -> list[dict[str, Any]]:
+        return next(answers, None) or [{"text": f"echo: {request['message']}"}]
+
+    fake_rasa.reply = failing_once
+    gateway = start_gateway()
+    page.goto(f"{gateway.url}/shops/om-system")
+    widget = Widget(page)
+    widget.open()
+    widget.input.fill("Je veux parler à un conseiller")
+    widget.input.press("Enter")
+    widget.wait_idle()
+    expect(widget.error).to_contain_text(
+        "Je n'ai pas pu traiter ce message pour l'instant\u00a0: renvoyez-le, s'il vous plaît."
+    )
+    expect(widget.input).to_have_value("Je veux parler à un conseiller")
+    expect(widget.user_messages).to_have_count(0)
+    assert len(fake_rasa.messages()) == 1  # not resent by the widget itself
+
+    widget.error.get_by_role("button", name="Réessayer").click()
+    widget.wait_idle()
+    expect(widget.error).to_be_hidden()
+    expect(widget.bot_messages.last).to_contain_text("echo: Je veux parler à un conseiller")
+    first, again = (m["metadata"]["message_id"] for m in fake_rasa.messages())
+    assert first == again  # Rasa processes a failed turn's id again
+
+
 def test_too_many_messages_and_too_long_messages_are_explained(
     start_gateway: StartGateway, page: Page
 ) -> None:

@@ -26,6 +26,7 @@ from bot.api.several_requests import Part, split_message
 from bot.console.web import customer_message_mode
 from bot.i18n import Lang
 from bot.payloads import PayloadSigner, as_customer_text, is_intent_syntax
+from bot.rasa_client import failed_action
 from bot.shops import resolve_store
 
 logger = logging.getLogger(__name__)
@@ -178,7 +179,13 @@ async def chat(
     ]
     # A person expected or answering (support console): the widget then polls for them.
     handoff = await run_in_threadpool(customer_message_mode, request, sender, message, sent_at)
-    return ChatResponse(messages=messages, handoff=handoff)
+    # An action of a turn failed (the action server killed mid-call): Rasa said "send it
+    # again"; the widget keeps the text and resends it with its id
+    # (bot/rasa_ext/action_failures.py).
+    failed = failed_action(replies)
+    if failed is not None:
+        logger.warning("Action %s failed in %s: the customer is asked to resend", failed, sender)
+    return ChatResponse(messages=messages, handoff=handoff, resend=failed is not None)
 
 
 @router.post(

@@ -93,6 +93,8 @@
         "puis renvoyez-le.",
       errInvalid: "Ce message n'a pas pu être envoyé. Vérifiez-le, puis réessayez.",
       errUnknown: "Une erreur est survenue et votre message n'a pas été envoyé. Réessayez.",
+      errNotProcessed:
+        "Je n'ai pas pu traiter ce message pour l'instant\u00a0: renvoyez-le, s'il vous plaît.",
       errNewConversation:
         "Impossible de commencer une nouvelle conversation pour l'instant\u00a0: réessayez dans " +
         "un instant. La conversation en cours est conservée.",
@@ -132,6 +134,7 @@
       errTooLong: "Your message is too long ({max} characters at most). Please shorten it and send it again.",
       errInvalid: "This message could not be sent. Please check it and try again.",
       errUnknown: "Something went wrong and your message was not sent. Please try again.",
+      errNotProcessed: "I couldn't process that message just now: please send it again.",
       errNewConversation:
         "A new conversation cannot be started right now: please try again in a moment. The " +
         "current conversation is kept.",
@@ -807,6 +810,12 @@
       for (;;) {
         try {
           const answer = await postJson(API_URL, body);
+          if (answer.resend === true) {
+            // The assistant could not process it (an action of the turn failed): not resent
+            // by itself (an action may have acted); the text and its id are kept for the
+            // customer's resend, which the assistant then processes (docs/contracts.md).
+            throw new ChatFailure("not_processed");
+          }
           if (Array.isArray(answer.messages)) {
             return answer;
           }
@@ -947,6 +956,8 @@
         return t.errTimeout;
       case "unavailable":
         return t.errUnavailable;
+      case "not_processed":
+        return t.errNotProcessed;
       default:
         return t.errUnknown;
     }
