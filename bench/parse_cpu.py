@@ -6,10 +6,11 @@ Usage (Rasa environment)::
                                              [--profile 30] [--out FILE.json]
 
 It loads the model's NLU pipeline in this process (Rasa's Agent, as the server does, with the
-project's Rasa fixes installed as bot.rasa_ext.cli installs them), parses the benchmark's
-messages (bench/workload.py: tests/nlu and data/, annotations stripped, the same order as
-`make bench`) and times each parse with `time.process_time()` (CPU of this process only: the
-time other programs take on a shared machine is not counted, unlike `make bench`'s latencies).
+project's Rasa fixes installed by the launcher's bot.rasa_ext.cli.install_fixes), parses the
+benchmark's messages (bench/workload.py: tests/nlu and data/, annotations stripped, the same
+order as `make bench`) and times each parse with `time.process_time()` (CPU of this process
+only: the time other programs take on a shared machine is not counted, unlike `make bench`'s
+latencies).
 It prints the CPU milliseconds per parse (p50 / p95 / mean), and the CPU spent in each
 component of the pipeline (each graph node's `run` timed the same way). `--profile N` prints
 cProfile's N most expensive functions (cumulative) of a second pass. A script, not a test.
@@ -43,27 +44,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def install_fixes() -> None:
-    """The fixes bot.rasa_ext.cli installs before Rasa runs (same order)."""
-    from bot.rasa_ext.preload import preload
+    """The fixes the Rasa launcher installs before Rasa runs: its own function, not a copy."""
+    from bot.rasa_ext.cli import install_fixes as launcher_fixes
 
-    preload()
-    from bot.rasa_ext import (
-        action_validation,
-        constant_time_token,
-        endpoint_sessions,
-        event_types,
-        graph_runner,
-        idempotency,
-        sqlite_wal,
-    )
-
-    constant_time_token.install()
-    action_validation.install()
-    endpoint_sessions.install()
-    sqlite_wal.install()
-    event_types.install()
-    graph_runner.install()
-    idempotency.install()
+    launcher_fixes()
 
 
 def time_components(per_node: dict[str, list[float]]) -> None:

@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     gateway_port: int = 8000
     # Seconds the gateway waits for Rasa before telling the customer to retry.
     rasa_timeout_s: float = 30.0
+    # Seconds the gateway keeps sending a chat turn again while Rasa cannot take it (refused
+    # connection: restarting; connection cut mid-turn: the turn's message_id makes the resend
+    # safe, bot/rasa_ext/idempotency.py) before it answers "assistant unavailable". Covers a
+    # Rasa restart on a loaded machine (13 s measured under `make run`'s test load).
+    rasa_restart_wait_s: float = Field(default=30.0, ge=0.0)
+    # Seconds the web chat widget keeps sending a message again (same client_message_id,
+    # pauses of 0.5 s doubling to 4 s) while the gateway cannot be reached or answers 502/503
+    # (a gateway or Rasa restarting), showing "reconnecting", before it shows the error.
+    widget_resend_for_s: float = Field(default=90.0, ge=0.0, le=600.0)
 
     # Web chat (bot/api): the longest message a customer may send, in characters (413 above).
     max_message_chars: int = Field(default=2000, ge=1)

@@ -23,8 +23,10 @@ no conversation), ``POST /conversations/<id>/tracker/events``, ``GET /conversati
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -56,6 +58,9 @@ STATUS_PATH = "/status"
 MODEL_PATH = "/model"
 #: Seconds a ``PUT /model`` may take: loading the spaCy pipelines takes tens of seconds.
 LOAD_MODEL_TIMEOUT_S = 600.0
+#: Pauses between two tries of a call Rasa could not take (restarting): 0.25 s, doubling to 2 s.
+RESEND_FIRST_PAUSE_S = 0.25
+RESEND_LONGEST_PAUSE_S = 2.0
 
 _MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
 _MARKDOWN_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1")
@@ -136,6 +141,14 @@ class Call:
     #: Overrides the client's timeout for this call (None: the client's).
     timeout_s: float | None = None
     expected_status: int = 200
+    #: Sent again while Rasa cannot be connected to (restarting), up to the client's
+    #: ``restart_wait_s``: the request never left, so a new try is always safe. False for the
+    #: health probe, which must say at once that Rasa is down.
+    waits_for_restart: bool = True
+    #: Sending it twice does what sending it once does: it is then also sent again when the
+    #: connection broke after it was sent (Rasa killed mid-turn). A customer message carries
+    #: its ``message_id``, answered again but processed once (bot/rasa_ext/idempotency.py).
+    idempotent: bool = False
 
     def request_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of ``httpx.(Async)Client.request``."""
@@ -165,12 +178,12 @@ def message_call(*, sender: str, message: str, metadata: Mapping[str, Any]) -> C
         "message": message,
         "metadata": {"message_id": uuid.uuid4().hex, **dict(metadata)},
     }
-    return Call("POST", REST_WEBHOOK_PATH, json=payload)
+    return Call("POST", REST_WEBHOOK_PATH, json=payload, idempotent=True)
 
 
 def parse_call(text: str) -> Call:
     """The NLU's reading of ``text`` (no conversation is touched)."""
-    return Call("POST", PARSE_PATH, json={"text": text})
+    return Call("POST", PARSE_PATH, json={"text": text}, idempotent=True)
 
 
 def events_call(sender: str, events: list[dict[str, Any]]) -> Call:
@@ -181,18 +194,24 @@ def events_call(sender: str, events: list[dict[str, Any]]) -> Call:
 
 def tracker_call(sender: str) -> Call:
     """A conversation's tracker without its events (its slots)."""
-    return Call("GET", _conversation_path(sender, "tracker"), params={"include_events": "NONE"})
+    path = _conversation_path(sender, "tracker")
+    return Call("GET", path, params={"include_events": "NONE"}, idempotent=True)
 
 
 def status_call(timeout_s: float | None = None) -> Call:
     """Rasa's ``/status`` (``model_file`` is set once a model is loaded)."""
-    return Call("GET", STATUS_PATH, timeout_s=timeout_s)
+    return Call("GET", STATUS_PATH, timeout_s=timeout_s, waits_for_restart=False, idempotent=True)
 
 
 def load_model_call(model_file: str, timeout_s: float = LOAD_MODEL_TIMEOUT_S) -> Call:
     """Asks Rasa to load another model from its own disk; it answers 204 once loaded."""
     return Call(
-        "PUT", MODEL_PATH, json={"model_file": model_file}, timeout_s=timeout_s, expected_status=204
+        "PUT",
+        MODEL_PATH,
+        json={"model_file": model_file},
+        timeout_s=timeout_s,
+        expected_status=204,
+        waits_for_restart=False,
     )
 
 
@@ -279,6 +298,54 @@ def _transport_error(call: Call, exc: httpx.HTTPError) -> RasaUnavailableError:
     return RasaUnavailableError(f"Rasa could not be reached: {redact(repr(exc))}")
 
 
+def _not_sent(exc: httpx.HTTPError) -> bool:
+    """Whether the request surely never reached Rasa: no connection could be made."""
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+def _cut_off(exc: httpx.HTTPError) -> bool:
+    """Whether the connection broke after the request left, without an answer (Rasa killed
+    mid-request): sent again only for an idempotent call. A read *timeout* is not: Rasa is
+    alive but slow, and the customer gets the timeout answer."""
+    return isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError)
+
+
+@dataclass
+class _Resends:
+    """When a call that failed before Rasa answered is sent again: while Rasa restarts.
+
+    A call is sent again when its request never reached Rasa (refused connection), or when
+    the connection broke under an idempotent call, for at most ``wait_s`` seconds from the
+    first try, with pauses of 0.25 s doubling to 2 s. After that the error is raised (the
+    customer gets the "assistant unavailable" answer).
+    """
+
+    call: Call
+    wait_s: float
+    started: float = field(default_factory=time.monotonic)
+    pause_s: float = RESEND_FIRST_PAUSE_S
+
+    def next_pause(self, exc: httpx.HTTPError) -> float | None:
+        """Seconds to wait before the next try, or None: give up and raise."""
+        if not self.call.waits_for_restart or self.wait_s <= 0:
+            return None
+        if not (_not_sent(exc) or (self.call.idempotent and _cut_off(exc))):
+            return None
+        left = self.started + self.wait_s - time.monotonic()
+        if left <= 0:
+            return None
+        pause = min(self.pause_s, left)
+        self.pause_s = min(self.pause_s * 2, RESEND_LONGEST_PAUSE_S)
+        logger.info(
+            "Rasa could not take %s %s (%s): sent again in %.2f s",
+            self.call.method,
+            self.call.path,
+            type(exc).__name__,
+            pause,
+        )
+        return pause
+
+
 def _body(call: Call, response: httpx.Response) -> Any:
     if response.status_code != call.expected_status:
         raise RasaBadResponseError(
@@ -298,10 +365,16 @@ def _body(call: Call, response: httpx.Response) -> Any:
 
 
 class RasaClient:
-    """Talks to one Rasa server through a shared ``httpx.AsyncClient`` (the gateway)."""
+    """Talks to one Rasa server through a shared ``httpx.AsyncClient`` (the gateway).
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    ``restart_wait_s`` (setting ``RASA_RESTART_WAIT_S``): how long a call that Rasa could not
+    take (refused connection: Rasa restarting; a connection cut under an idempotent call:
+    Rasa killed mid-turn) is sent again before it fails (:class:`_Resends`).
+    """
+
+    def __init__(self, http: httpx.AsyncClient, *, restart_wait_s: float = 0.0) -> None:
         self._http = http
+        self._restart_wait_s = restart_wait_s
 
     async def run(self, call: Call) -> Any:
         """Sends one call; returns its JSON body (None for a 204).
@@ -309,13 +382,19 @@ class RasaClient:
         Raises:
             RasaTimeoutError: Rasa did not answer in time.
             RasaBadResponseError: Rasa answered with an unexpected status or body.
-            RasaUnavailableError: Rasa cannot be reached.
+            RasaUnavailableError: Rasa cannot be reached (for ``restart_wait_s``).
         """
-        try:
-            response = await self._http.request(call.method, call.path, **call.request_kwargs())
-        except httpx.HTTPError as exc:
-            raise _transport_error(call, exc) from exc
-        return _body(call, response)
+        resends = _Resends(call, self._restart_wait_s)
+        while True:
+            try:
+                response = await self._http.request(call.method, call.path, **call.request_kwargs())
+            except httpx.HTTPError as exc:
+                pause = resends.next_pause(exc)
+                if pause is None:
+                    raise _transport_error(call, exc) from exc
+                await asyncio.sleep(pause)
+                continue
+            return _body(call, response)
 
     async def send_message(
         self, *, sender: str, message: str, metadata: Mapping[str, Any]
@@ -353,11 +432,14 @@ class RasaClient:
 class BlockingRasaClient:
     """The same calls on a synchronous ``httpx.Client`` (the mail processor's thread or child).
 
-    Closes the HTTP client it is given when closed (``with`` block).
+    Closes the HTTP client it is given when closed (``with`` block). ``restart_wait_s`` as
+    :class:`RasaClient`'s (0 for the mail worker: a mail Rasa could not answer waits in its
+    queue for the next attempt, bot/mail/processor.py).
     """
 
-    def __init__(self, http: httpx.Client) -> None:
+    def __init__(self, http: httpx.Client, *, restart_wait_s: float = 0.0) -> None:
         self._http = http
+        self._restart_wait_s = restart_wait_s
 
     @classmethod
     def connect(
@@ -379,11 +461,17 @@ class BlockingRasaClient:
     def run(self, call: Call) -> Any:
         """Sends one call; returns its JSON body (None for a 204); raises as
         :meth:`RasaClient.run`."""
-        try:
-            response = self._http.request(call.method, call.path, **call.request_kwargs())
-        except httpx.HTTPError as exc:
-            raise _transport_error(call, exc) from exc
-        return _body(call, response)
+        resends = _Resends(call, self._restart_wait_s)
+        while True:
+            try:
+                response = self._http.request(call.method, call.path, **call.request_kwargs())
+            except httpx.HTTPError as exc:
+                pause = resends.next_pause(exc)
+                if pause is None:
+                    raise _transport_error(call, exc) from exc
+                time.sleep(pause)
+                continue
+            return _body(call, response)
 
     def send_message(
         self, *, sender: str, message: str, metadata: Mapping[str, Any]

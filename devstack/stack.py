@@ -639,23 +639,12 @@ class Stack:
                 service.unanswered_since = now
                 service.unanswered_cpu_s = cpu_seconds(service.pgid or 0)
                 return None
-            silent_s = now - service.unanswered_since
-            if silent_s < self.hang_after_s:
-                return None
-            # A frozen (SIGSTOP) or dead-locked process uses no CPU: it is hung. One that keeps
-            # working is slow on a busy machine (50 turns at once under a load of 14): it gets
-            # the same allowance as a start-up (load_factor) before it counts as hung, instead
-            # of being killed with the turns it is working on.
             working = cpu_seconds(service.pgid or 0) - service.unanswered_cpu_s
-            allowance = self.hang_after_s * load_factor()
-            if working >= BUSY_CPU_SHARE * silent_s and silent_s < allowance:
+            why = hang_verdict(
+                now - service.unanswered_since, working, self.hang_after_s, load_factor()
+            )
+            if why is None:
                 return None
-            why = f"did not answer its health check for {self.hang_after_s:.0f} s"
-            if working >= BUSY_CPU_SHARE * silent_s:
-                why = (
-                    f"did not answer its health check for {silent_s:.0f} s while working "
-                    f"({working:.1f} s of CPU, load average {os.getloadavg()[0]:.1f})"
-                )
             return self._crashed(service, why, hung=True)
         return None
 
@@ -760,6 +749,30 @@ MAX_LOAD_FACTOR = 10.0
 #: A service that stopped answering but used at least this share of one core meanwhile is
 #: working (slow under load), not hung: a frozen or dead-locked process uses none.
 BUSY_CPU_SHARE = 0.05
+
+
+def hang_verdict(silent_s: float, cpu_s: float, hang_after_s: float, factor: float) -> str | None:
+    """Why a running service counts as hung (what the console says), or None: not hung yet.
+
+    `silent_s`: how long its health check has gone unanswered; `cpu_s`: the CPU seconds its
+    process group used meanwhile; `factor`: :func:`load_factor` now.
+
+    A frozen (SIGSTOP) or dead-locked process uses no CPU: it is hung after `hang_after_s`.
+    One that keeps working (at least :data:`BUSY_CPU_SHARE` of a core) is slow on a busy
+    machine (50 turns at once under a load of 14): it gets the same allowance as a start-up
+    (`hang_after_s` x the load factor) before it counts as hung, instead of being killed with
+    the turns it is working on.
+    """
+    if silent_s < hang_after_s:
+        return None
+    if cpu_s < BUSY_CPU_SHARE * silent_s:
+        return f"did not answer its health check for {hang_after_s:.0f} s"
+    if silent_s < hang_after_s * factor:
+        return None
+    return (
+        f"did not answer its health check for {silent_s:.0f} s while working "
+        f"({cpu_s:.1f} s of CPU, load average {os.getloadavg()[0]:.1f})"
+    )
 
 
 def load_factor() -> float:

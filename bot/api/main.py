@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             timeout_s=settings.rasa_timeout_s,
             token=settings.rasa_token,
         ) as http:
-            app.state.rasa = RasaClient(http)
+            app.state.rasa = RasaClient(http, restart_wait_s=settings.rasa_restart_wait_s)
             try:
                 yield
             finally:

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SENDER_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+#: The widget's id of one customer message, the same on each resend (docs/contracts.md).
+CLIENT_MESSAGE_ID_PATTERN = r"^[A-Za-z0-9_-]{16,64}$"
 
 
 class ChatRequest(BaseModel):
@@ -23,6 +25,14 @@ class ChatRequest(BaseModel):
         description="The widget's conversation id: 8 to 64 letters, digits, '-' or '_'.",
     )
     message: str = Field(description="The customer's text, or a button's '/intent' payload.")
+    client_message_id: str | None = Field(
+        default=None,
+        pattern=CLIENT_MESSAGE_ID_PATTERN,
+        description="The client's id of this customer message: 16 to 64 letters, digits, '-' "
+        "or '_', drawn once per message and sent again with each resend of it. A resend of a "
+        "message the assistant already answered in this conversation gets the same answer, "
+        "and the message is not processed twice.",
+    )
     signature: str | None = Field(
         default=None,
         max_length=128,

@@ -32,12 +32,26 @@ Measured both ways by `make bench` (bench/results.md, "A/B").
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
 
 from bot.secret_rules import secret_problem
 
+#: The fixes above (modules of bot.rasa_ext, each with an ``install()``), in the order
+#: :func:`install_fixes` installs them.
+FIXES = (
+    "constant_time_token",
+    "action_validation",
+    "endpoint_sessions",
+    "sqlite_wal",
+    "tracker_queries",
+    "event_types",
+    "graph_runner",
+    "rule_lookup",
+    "idempotency",
+)
 #: Rasa commands that serve (and so need real secrets in the production profile).
 SERVING_COMMANDS = frozenset({"run", "shell"})
 #: The API token's variable: read here and handed to Rasa inside this process, so it never
@@ -88,6 +102,19 @@ def production_problems(argv: Sequence[str], environ: Mapping[str, str]) -> list
     return [problem for name, value in checks if (problem := secret_problem(name, value))]
 
 
+def install_fixes() -> None:
+    """Installs this project's fixes to Rasa (:data:`FIXES`, in that order), after the preload.
+
+    What every Rasa process of the project runs before Rasa loads anything: the launcher
+    (:func:`main`) and the benchmarks that load a model in their own process (bench/parse_cpu.py).
+    """
+    from bot.rasa_ext.preload import preload
+
+    preload()  # before Rasa imports TensorFlow: 2 s of CPU instead of 11 (bot/rasa_ext/preload.py)
+    for name in FIXES:
+        importlib.import_module(f"bot.rasa_ext.{name}").install()
+
+
 def main() -> None:
     """Checks the production secrets, installs the fixes, then runs Rasa's own command line."""
     arguments = with_token_from_environment(sys.argv[1:], os.environ)
@@ -95,32 +122,9 @@ def main() -> None:
     if problems:
         # One line, before Rasa is even imported; no traceback.
         raise SystemExit("error: BOT_PROFILE=production: " + "; ".join(problems) + ".")
-    from bot.rasa_ext.preload import preload
-
-    preload()  # before Rasa imports TensorFlow: 2 s of CPU instead of 11 (bot/rasa_ext/preload.py)
+    install_fixes()
     from rasa.__main__ import main as rasa_main
 
-    from bot.rasa_ext import (
-        action_validation,
-        constant_time_token,
-        endpoint_sessions,
-        event_types,
-        graph_runner,
-        idempotency,
-        rule_lookup,
-        sqlite_wal,
-        tracker_queries,
-    )
-
-    constant_time_token.install()
-    action_validation.install()
-    endpoint_sessions.install()
-    sqlite_wal.install()
-    tracker_queries.install()
-    event_types.install()
-    graph_runner.install()
-    rule_lookup.install()
-    idempotency.install()
     sys.argv = ["rasa", *arguments]
     rasa_main()
 

@@ -16,13 +16,25 @@ client lets an idle connection go before the server closes it under a request. A
 whose event loop is not the running one (another `asyncio.run`) is never reused: a new one is
 made for the running loop.
 
+A call whose connection is refused (the action server or the answer service restarting, or
+the action server's Sanic worker being replaced: `make run` restarts a dead process in about
+a second) waits for it: the connection is tried again, after 0.1 s, then 0.2, 0.4... (at most
+1 s apart), for up to :data:`RESTART_WAIT_S` seconds (``ENDPOINT_RESTART_WAIT_S``), and the
+request is sent once connected. Only a refused connection is tried again: the request never
+left. A request that may have reached the server (the connection cut after sending it, a
+timeout) is never sent again: an action's effects (a verification attempt counted) must not
+happen twice; that call fails as Rasa's calls always failed.
+
 Installed by the Rasa command line of :mod:`bot.rasa_ext.cli`. Runs in the Rasa environment.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import os
+import time
 from typing import Any
 
 # The app environment type-checks this package but has no aiohttp (Rasa's does): untyped there.
@@ -38,6 +50,11 @@ KNOWN_RASA_PREFIX = "3.6."
 #: Seconds an unused connection is kept (the servers' keep-alive is 5 s).
 KEEPALIVE_S = 2.0
 _ATTRIBUTE = "_bot_shared_session"
+#: Seconds a refused connection is tried again (a server restarting), from the first try. Below
+#: the gateway's RASA_TIMEOUT_S (30 s), which covers the whole turn.
+RESTART_WAIT_S = float(os.environ.get("ENDPOINT_RESTART_WAIT_S", "20"))
+FIRST_PAUSE_S = 0.1
+LONGEST_PAUSE_S = 1.0
 #: Rasa's own method, as it was when this module was first imported (before any `install`).
 RASA_SESSION = EndpointConfig.session
 
@@ -58,6 +75,34 @@ class _Borrowed:
         return getattr(self._session, name)
 
 
+def _refused(exc: aiohttp.ClientConnectorError) -> bool:
+    """Whether nothing listened at the address (the request was not sent)."""
+    error = exc.os_error
+    return isinstance(error, ConnectionRefusedError) or error.errno == errno.ECONNREFUSED
+
+
+class WaitingConnector(aiohttp.TCPConnector):  # type: ignore[misc,unused-ignore]
+    """A connector that tries a refused connection again for up to ``wait_s`` seconds."""
+
+    def __init__(self, *args: Any, wait_s: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.wait_s = RESTART_WAIT_S if wait_s is None else wait_s
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+        started = time.monotonic()
+        pause = FIRST_PAUSE_S
+        while True:
+            try:
+                return await super().connect(req, traces, timeout)
+            except aiohttp.ClientConnectorError as exc:
+                left = started + self.wait_s - time.monotonic()
+                if not _refused(exc) or left <= 0:
+                    raise
+                logger.info("%s refused the connection (restarting?): trying again", req.url)
+                await asyncio.sleep(min(pause, left))
+                pause = min(pause * 2, LONGEST_PAUSE_S)
+
+
 def _new_session(endpoint: EndpointConfig) -> aiohttp.ClientSession:
     """A session configured as Rasa's `EndpointConfig.session` configures it."""
     auth = None
@@ -67,7 +112,7 @@ def _new_session(endpoint: EndpointConfig) -> aiohttp.ClientSession:
         headers=endpoint.headers,
         auth=auth,
         timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
-        connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_S),
+        connector=WaitingConnector(keepalive_timeout=KEEPALIVE_S),
     )
 
 

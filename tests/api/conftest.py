@@ -40,6 +40,8 @@ def gateway_settings(rasa_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "rasa_url": rasa_url,
         "rasa_timeout_s": 5.0,
+        # A Rasa that cannot be reached fails at once unless a test waits for its restart.
+        "rasa_restart_wait_s": 0.0,
         "database_url": "sqlite://",
         "smtp_url": None,
         "email_worker_enabled": False,

@@ -56,10 +56,12 @@ class FakeRasa:
     # (``nlu_fallback`` for any other); unset, it answers 404 like a server without it.
     meanings: dict[str, str] | None = None
     received: list[Received] = field(default_factory=list)
+    #: The port to listen on (0: a free one).
+    port: int = 0
 
     def __post_init__(self) -> None:
         self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

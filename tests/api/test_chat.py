@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -13,6 +15,7 @@ from fastapi.testclient import TestClient
 from bot.api.main import create_app
 from bot.api.schemas import SENDER_ID_PATTERN
 from bot.payloads import NEUTRALISER, PayloadSigner
+from devstack.stack import free_port
 from tests.api.conftest import MakeClient, gateway_settings
 from tests.api.servers import FakeRasa, GatewayServer
 
@@ -528,3 +531,67 @@ def test_a_body_that_is_not_utf8_gets_the_chats_json_error(make_client: MakeClie
     )
     assert response.status_code == 422
     assert response.json()["error"] == "invalid_json"
+
+
+# --- resends: the widget's client message id, Rasa restarting --------------------------------
+
+
+def test_the_client_message_id_is_rasas_message_id_on_each_resend(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    client = make_client()
+    for _ in range(2):  # the widget's resend after a network error: the same id
+        response = client.post("/api/chat", json=chat_body(client_message_id="m" + "a1" * 16))
+        assert response.status_code == 200
+    other = client.post("/api/chat", json=chat_body(client_message_id="m" + "b2" * 16))
+    assert other.status_code == 200
+    ids = [m["metadata"]["message_id"] for m in fake_rasa.messages()]
+    # Prefixed, so that it never equals an id the gateway draws itself; per part of a message.
+    assert ids == [f"web:m{'a1' * 16}:0", f"web:m{'a1' * 16}:0", f"web:m{'b2' * 16}:0"]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "short",
+        "x" * 65,
+        "m" + "a" * 20 + "\n",
+        "../../etc/passwd-aaaaaaaa",
+        "m" + "a" * 20 + ":0",
+        "ｍ" + "a" * 20,
+        12345678901234567890,
+        ["m" + "a" * 20],
+    ],
+    ids=["short", "long", "newline", "path", "colon", "fullwidth", "number", "list"],
+)
+def test_a_hostile_client_message_id_gets_a_clear_422(
+    make_client: MakeClient, fake_rasa: FakeRasa, hostile: Any
+) -> None:
+    response = make_client().post("/api/chat", json=chat_body(client_message_id=hostile))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    assert any(d["field"].endswith("client_message_id") for d in body["detail"]), body
+    assert fake_rasa.messages() == []  # nothing reached Rasa
+
+
+def test_a_chat_turn_waits_for_rasa_to_come_back(make_client: MakeClient) -> None:
+    """Rasa restarting (nothing listens on its port yet): the gateway sends the turn again
+    until it comes back, within RASA_RESTART_WAIT_S, and the customer gets the answer."""
+    port = free_port()
+    client = make_client(rasa_url=f"http://127.0.0.1:{port}", rasa_restart_wait_s=120.0)
+    answers: list[Any] = []
+    sender = threading.Thread(
+        target=lambda: answers.append(client.post("/api/chat", json=chat_body("Revenu ?")))
+    )
+    sender.start()
+    time.sleep(1.0)  # not a measure: lets the gateway find the port closed first
+    restarted = FakeRasa(port=port).start()
+    try:
+        sender.join(timeout=120)
+        (response,) = answers
+        assert response.status_code == 200, response.text
+        assert [m["text"] for m in response.json()["messages"]] == ["echo: Revenu ?"]
+        assert len(restarted.messages()) == 1  # sent once it could be
+    finally:
+        restarted.stop()

@@ -9,11 +9,13 @@ Three levels:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Route, expect
 
 from bot.api.main import create_app
 from tests.api.conftest import gateway_settings
@@ -276,7 +278,8 @@ def test_quick_replies_links_and_untrusted_text(
     # The payload went to Rasa, the title is what the customer sees as their message.
     assert fake_rasa.messages()[-1]["message"] == "/delivery_time"
     metadata = dict(fake_rasa.messages()[-1]["metadata"])
-    assert len(metadata.pop("message_id")) == 32  # one id per message (idempotent retries)
+    # One id per message, the widget's client message id (its resends are answered once).
+    assert re.fullmatch(r"web:m[0-9a-f]{32}:0", metadata.pop("message_id"))
     assert metadata == {
         "store": "om-system",
         "ui_language": None,
@@ -441,7 +444,7 @@ def test_one_tag_embeds_the_widget_on_another_sites_page(
         widget.open()
         assert "echo: Hello" in joined_text(widget.send("Hello"))
         metadata = dict(fake_rasa.messages()[-1]["metadata"])
-        assert len(metadata.pop("message_id")) == 32
+        assert re.fullmatch(r"web:m[0-9a-f]{32}:0", metadata.pop("message_id"))
         assert metadata == {
             "store": "btomic",
             "ui_language": "en",
@@ -458,7 +461,8 @@ def test_one_tag_embeds_the_widget_on_another_sites_page(
 def test_rasa_down_shows_a_french_error_and_keeps_the_typed_text(
     start_gateway: StartGateway, dead_rasa_url: str, page: Page
 ) -> None:
-    gateway = start_gateway(rasa_url=dead_rasa_url)
+    # Sent again for 2 s (WIDGET_RESEND_FOR_S), "reconnecting" meanwhile, then the error.
+    gateway = start_gateway(rasa_url=dead_rasa_url, widget_resend_for_s=2)
     page.goto(f"{gateway.url}/shops/om-system")
     widget = Widget(page)
     widget.open()
@@ -525,7 +529,7 @@ def test_too_many_messages_and_too_long_messages_are_explained(
 
 
 def test_gateway_down_keeps_the_typed_text(start_gateway: StartGateway, page: Page) -> None:
-    gateway = start_gateway()
+    gateway = start_gateway(widget_resend_for_s=2)
     page.goto(f"{gateway.url}/shops/btomic")
     widget = Widget(page)
     widget.open()
@@ -535,3 +539,122 @@ def test_gateway_down_keeps_the_typed_text(start_gateway: StartGateway, page: Pa
     widget.wait_idle()
     expect(widget.error).to_contain_text("momentanément indisponible")
     expect(widget.input).to_have_value("Quelle est la garantie ?")
+
+
+# --- resends: the gateway or Rasa restarting during a turn ---------------------------------
+
+
+def chat_requests(page: Page, refuse: Callable[[int], bool]) -> list[dict[str, Any]]:
+    """Routes the page's chat requests: request n (from 0) is refused as by a gateway that is
+    down when `refuse(n)`, sent on otherwise. Returns the bodies sent, in order."""
+    bodies: list[dict[str, Any]] = []
+
+    def handle(route: Route) -> None:
+        bodies.append(route.request.post_data_json)
+        if refuse(len(bodies) - 1):
+            route.abort("connectionrefused")
+        else:
+            route.continue_()
+
+    page.route("**/api/chat", handle)
+    return bodies
+
+
+def test_a_gateway_restarting_shows_reconnecting_then_the_one_answer(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    gateway = start_gateway()
+    page.goto(f"{gateway.url}/shops/om-system")
+    widget = Widget(page)
+    widget.open()
+    down = True
+    bodies = chat_requests(page, lambda _n: down)
+    widget.input.fill("Livrez-vous en Suisse ?")
+    widget.input.press("Enter")
+    # Refused: the customer is told the widget reconnects, not shown an error.
+    reconnecting = widget.host.locator(".reconnecting")
+    expect(reconnecting).to_be_visible(timeout=RASA_ANSWER_TIMEOUT_MS)
+    expect(reconnecting).to_contain_text("reconnexion en cours")
+    expect(widget.error).to_be_hidden()
+    expect(widget.input).to_have_value("Livrez-vous en Suisse ?")
+    down = False  # the gateway is back
+    widget.wait_idle()
+    expect(widget.error).to_be_hidden()
+    expect(reconnecting).to_be_hidden()
+    expect(widget.user_messages).to_have_count(1)
+    expect(widget.bot_messages).to_have_count(1)
+    expect(widget.bot_messages.last).to_contain_text("echo: Livrez-vous en Suisse ?")
+    expect(widget.input).to_have_value("")
+    # Every try carried the same client message id; the assistant got the message once.
+    assert len(bodies) >= 2
+    ids = {body["client_message_id"] for body in bodies}
+    assert len(ids) == 1 and re.fullmatch(r"m[0-9a-f]{32}", ids.pop())
+    assert len(fake_rasa.messages()) == 1
+
+
+def test_a_gateway_down_too_long_gives_the_error_and_keeps_the_id_for_the_retry(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    gateway = start_gateway(widget_resend_for_s=1.5)
+    page.goto(f"{gateway.url}/shops/om-system?lang=en")
+    widget = Widget(page)
+    widget.open()
+    down = True
+    bodies = chat_requests(page, lambda _n: down)
+    widget.input.fill("Do you ship to Switzerland?")
+    widget.input.press("Enter")
+    widget.wait_idle()
+    expect(widget.error).to_contain_text("The assistant is unavailable right now")
+    expect(widget.host.locator(".reconnecting")).to_be_hidden()
+    expect(widget.input).to_have_value("Do you ship to Switzerland?")  # nothing lost
+    expect(widget.user_messages).to_have_count(0)
+    tries = len(bodies)
+    assert tries >= 2
+    down = False
+    widget.error.get_by_role("button", name="Try again").click()
+    widget.wait_idle()
+    expect(widget.error).to_be_hidden()
+    expect(widget.bot_messages.last).to_contain_text("echo: Do you ship to Switzerland?")
+    # The retry is the same message: the same id, in case the assistant did get it.
+    assert {body["client_message_id"] for body in bodies} == {bodies[0]["client_message_id"]}
+    assert len(bodies) == tries + 1 and len(fake_rasa.messages()) == 1
+
+
+@pytest.mark.e2e
+def test_a_turn_whose_answer_the_gateway_lost_is_answered_once_on_the_resend(
+    live_stack: LiveStack, page: Page
+) -> None:
+    """The gateway ran the turn with the real Rasa, then died before its answer reached the
+    browser (the connection reset): the widget resends it with the same id and shows the
+    answer once; Rasa's tracker holds the message once (its idempotency, keyed by the id)."""
+    page.goto(f"{live_stack.gateway_url}/shops/om-system")
+    widget = Widget(page)
+    widget.open()
+    bodies: list[dict[str, Any]] = []
+    lost: list[int] = []
+
+    def handle(route: Route) -> None:
+        bodies.append(route.request.post_data_json)
+        if len(bodies) == 1:
+            answered = route.fetch(timeout=RASA_ANSWER_TIMEOUT_MS)  # the whole turn runs
+            lost.append(answered.status)
+            route.abort("connectionreset")  # ...and its answer never arrives
+        else:
+            route.continue_()
+
+    page.route("**/api/chat", handle)
+    bubbles = widget.send("Livrez-vous en Suisse ?")
+    assert lost == [200] and len(bodies) == 2
+    assert bodies[0]["client_message_id"] == bodies[1]["client_message_id"]
+    assert "Suisse" in joined_text(bubbles), joined_text(bubbles)
+    expect(widget.user_messages).to_have_count(1)
+    sender = f"web-om-system-{stored_sender_id(page)}"
+    tracker = httpx.get(
+        f"{live_stack.rasa_url}/conversations/{sender}/tracker",
+        params=live_stack.token_param,
+        timeout=30,
+    ).json()
+    users = [e for e in tracker["events"] if e["event"] == "user"]
+    bots = [e for e in tracker["events"] if e["event"] == "bot"]
+    assert [e["text"] for e in users] == ["Livrez-vous en Suisse ?"]  # one turn, not two
+    assert len(bubbles) == len(bots)  # the answers shown are the turn's, once

@@ -32,28 +32,24 @@ pytestmark = pytest.mark.e2e
 LATENCY_KEYS = {"count", "errors", "mean_ms", "p50_ms", "p95_ms", "p99_ms", "max_ms"}
 
 
-@pytest.fixture(scope="module")
-def bench_output(
-    live_stack: LiveStack, demo_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """Runs the benchmark once for the module; returns its output folder."""
-    # A module fixture is set up before the autouse per-test clean-up of the verification
-    # log (tests/conftest.py): an earlier test that locked OM-104233 on purpose (five wrong
-    # proofs) would make the bench's order turns get no order data. Clear it here.
+def run_bench(
+    live_stack: LiveStack, demo_database_url: str, out: Path, options: list[str], timeout: float
+) -> None:
+    """Runs bench/run.py against the live stack with these options, writing to `out`.
+
+    Always without the Rasa start-up, the variants and the training (a Rasa server or a
+    training each); the run must succeed.
+    """
+    # A module fixture (bench_output) is set up before the autouse per-test clean-up of the
+    # verification log (tests/conftest.py): an earlier test that locked OM-104233 on purpose
+    # (five wrong proofs) would make the bench's order turns get no order data. Clear it here.
     clear_verification_attempts(demo_database_url)
-    out = tmp_path_factory.mktemp("bench")
     command = [
         sys.executable, "bench/run.py",
         "--rasa-url", live_stack.rasa_url,
         "--action-url", live_stack.action_url,
-        "--no-startup", "--no-compare-fixes", "--no-variants", "--no-train",
-        "--parse-messages", "20",
-        "--chat-turns", "3",
-        "--warmup", "2",
-        "--concurrency", "1,2",
-        "--duration", "2",
-        "--mails", "2",
-        "--mail-timeout", "120",
+        "--no-startup", "--no-variants", "--no-train",
+        *options,
         "--out-dir", str(out),
         "--log-dir", str(out / "log"),
     ]  # fmt: skip
@@ -65,9 +61,34 @@ def bench_output(
         "RASA_TOKEN": live_stack.rasa_token,
     }
     completed = subprocess.run(
-        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def bench_output(
+    live_stack: LiveStack, demo_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """Runs the benchmark once for the module; returns its output folder."""
+    out = tmp_path_factory.mktemp("bench")
+    options = [
+        "--no-compare-fixes",
+        "--parse-messages", "20",
+        "--chat-turns", "3",
+        "--warmup", "2",
+        "--concurrency", "1,2",
+        "--duration", "2",
+        "--mails", "2",
+        "--mail-timeout", "120",
+    ]  # fmt: skip
+    run_bench(live_stack, demo_database_url, out, options, timeout=600)
     return out
 
 
@@ -150,30 +171,16 @@ def test_the_ab_comparison_measures_a_stock_rasa_server_and_stops_it(
     The A/B once gave "no answer in 120 s": its endpoints file lacked the answer service's
     token, so every text of the stock server got a 401 from the answer service.
     """
-    clear_verification_attempts(demo_database_url)
     out = tmp_path / "ab"
-    command = [
-        sys.executable, "bench/run.py",
-        "--rasa-url", live_stack.rasa_url,
-        "--action-url", live_stack.action_url,
-        "--no-startup", "--compare-fixes", "--no-variants", "--no-train",
+    options = [
+        "--compare-fixes",
         "--parse-messages", "5",
         "--chat-turns", "2",
         "--warmup", "1",
         "--concurrency", "",
         "--mails", "0",
-        "--out-dir", str(out),
-        "--log-dir", str(out / "log"),
     ]  # fmt: skip
-    env = {
-        **os.environ,
-        "ACTION_SERVER_SECRET": live_stack.action_secret,
-        "RASA_TOKEN": live_stack.rasa_token,
-    }
-    completed = subprocess.run(
-        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    run_bench(live_stack, demo_database_url, out, options, timeout=900)
     ab = json.loads((out / "results.json").read_text(encoding="utf-8"))["rasa_fixes"]
     assert "error" not in ab, ab
     assert ab["startup"]["rasa_fixes"] is False  # the live stack's Rasa has the fixes

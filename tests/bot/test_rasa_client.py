@@ -20,9 +20,11 @@ from bot.rasa_client import (
     RasaBadResponseError,
     RasaClient,
     RasaTimeoutError,
+    events_call,
     make_blocking_client,
     make_http_client,
     message_as_text,
+    status_call,
 )
 
 Handler = Callable[[httpx.Request], httpx.Response]
@@ -234,3 +236,127 @@ def test_the_mail_reads_answers_as_text() -> None:
 
 def test_message_as_text_with_an_image() -> None:
     assert message_as_text({"image": "https://x.example/a.png"}) == "https://x.example/a.png"
+
+
+# --- Rasa restarting: calls sent again, the message with the same id --------------------------
+
+
+@pytest.fixture(params=["gateway", "mail"])
+def waiting_client_for(request: pytest.FixtureRequest) -> Callable[..., Caller]:
+    """The client under test with a restart wait (``RASA_RESTART_WAIT_S``)."""
+
+    def build(handler: Handler, wait_s: float = 30.0) -> Caller:
+        transport = httpx.MockTransport(handler)
+        if request.param == "gateway":
+            http = make_http_client(rasa_url="http://rasa:5005", timeout_s=5)
+            http._transport = transport
+            client: Any = RasaClient(http, restart_wait_s=wait_s)
+
+            async def call(method: str, *args: Any, **kwargs: Any) -> Any:
+                return await getattr(client, method)(*args, **kwargs)
+
+            return call
+        blocking_http = make_blocking_client(rasa_url="http://rasa:5005", timeout_s=5)
+        blocking_http._transport = transport
+        blocking = BlockingRasaClient(blocking_http, restart_wait_s=wait_s)
+
+        async def call_blocking(method: str, *args: Any, **kwargs: Any) -> Any:
+            return getattr(blocking, method)(*args, **kwargs)
+
+        return call_blocking
+
+    return build
+
+
+def failing_first(failures: list[type[httpx.TransportError]], seen: list[httpx.Request]) -> Handler:
+    """Raises the given transport errors on the first requests, then answers."""
+    pending = list(failures)
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if pending:
+            raise pending.pop(0)("scripted", request=request)
+        if request.url.path == "/status":
+            return httpx.Response(200, json={"model_file": "m"})
+        if request.url.path.startswith("/conversations/"):
+            return httpx.Response(200, json={})
+        return httpx.Response(200, json=[{"recipient_id": "s", "text": "Bonjour"}])
+
+    return handle
+
+
+async def test_a_refused_message_is_sent_again_with_its_id_while_rasa_restarts(
+    waiting_client_for: Callable[..., Caller],
+) -> None:
+    seen: list[httpx.Request] = []
+    refused = [httpx.ConnectError, httpx.ConnectError, httpx.ConnectTimeout]
+    call = waiting_client_for(failing_first(refused, seen))
+    answer = await call("send_message", sender="web-1", message="Salut", metadata={})
+    assert answer == [{"recipient_id": "s", "text": "Bonjour"}]
+    ids = {json.loads(r.content)["metadata"]["message_id"] for r in seen}
+    assert len(seen) == 4 and len(ids) == 1  # the same request each time
+
+
+@pytest.mark.parametrize("cut", [httpx.RemoteProtocolError, httpx.ReadError])
+async def test_a_message_cut_off_mid_turn_is_sent_again_with_the_same_id(
+    waiting_client_for: Callable[..., Caller], cut: type[httpx.TransportError]
+) -> None:
+    # Rasa killed after reading the message: the same message_id makes the resend safe (Rasa
+    # answers a known id again without processing it twice, bot/rasa_ext/idempotency.py).
+    seen: list[httpx.Request] = []
+    call = waiting_client_for(failing_first([cut], seen))
+    await call("send_message", sender="web-1", message="Salut", metadata={"message_id": "c:1"})
+    assert [json.loads(r.content)["metadata"]["message_id"] for r in seen] == ["c:1", "c:1"]
+
+
+async def test_a_cut_off_non_idempotent_call_is_not_sent_again(
+    waiting_client_for: Callable[..., Caller],
+) -> None:
+    # Appending events twice would append them twice: only a refused connection is resent.
+    seen: list[httpx.Request] = []
+    call = waiting_client_for(failing_first([httpx.RemoteProtocolError], seen))
+    with pytest.raises(RasaUnavailableError):
+        await call("run", events_call("web-1", [{"event": "restart"}]))
+    assert len(seen) == 1
+    seen.clear()
+    call = waiting_client_for(failing_first([httpx.ConnectError], seen))
+    await call("run", events_call("web-1", [{"event": "restart"}]))
+    assert len(seen) == 2
+
+
+async def test_a_slow_rasa_is_not_sent_the_message_again(
+    waiting_client_for: Callable[..., Caller],
+) -> None:
+    # A read timeout: Rasa is alive and may still answer; the customer gets the timeout answer.
+    seen: list[httpx.Request] = []
+    call = waiting_client_for(failing_first([httpx.ReadTimeout], seen))
+    with pytest.raises(RasaTimeoutError):
+        await call("send_message", sender="web-1", message="Salut", metadata={})
+    assert len(seen) == 1
+
+
+async def test_the_health_probe_does_not_wait_for_a_restart(
+    waiting_client_for: Callable[..., Caller],
+) -> None:
+    seen: list[httpx.Request] = []
+    call = waiting_client_for(failing_first([httpx.ConnectError], seen))
+    with pytest.raises(RasaUnavailableError):
+        await call("run", status_call())
+    assert len(seen) == 1
+
+
+async def test_a_rasa_down_longer_than_the_wait_is_unavailable(
+    waiting_client_for: Callable[..., Caller],
+) -> None:
+    seen: list[httpx.Request] = []
+    call = waiting_client_for(failing_first([httpx.ConnectError] * 1000, seen), wait_s=0.6)
+    with pytest.raises(RasaUnavailableError) as raised:
+        await call("send_message", sender="web-1", message="Salut", metadata={})
+    assert not isinstance(raised.value, RasaTimeoutError)
+    # Tried again with growing pauses (0.25 s, 0.5 s...) until the wait ran out, then given up.
+    assert 2 <= len(seen) <= 4
+    seen.clear()
+    call = waiting_client_for(failing_first([httpx.ConnectError] * 1000, seen), wait_s=0)
+    with pytest.raises(RasaUnavailableError):
+        await call("send_message", sender="web-1", message="Salut", metadata={})
+    assert len(seen) == 1

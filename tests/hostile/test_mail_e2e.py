@@ -25,7 +25,7 @@ from bot.db.migrate import upgrade
 from bot.db.session import make_engine, session_factory
 from bot.db.verification import VerificationAttempt, VerificationOutcome
 from bot.mail.deciding import conversation_id_for
-from devstack.stack import Stack, free_port, gateway_service
+from devstack.stack import Stack, free_port, gateway_service, load_factor
 from tests.conftest import LiveStack
 from tests.hostile.corpus import JSON_BODIES, MAILS, MB, RawCase
 from tests.mail.helpers import SmtpServer, make_mail
@@ -57,6 +57,10 @@ class MailGateway:
             },
             timeout=120,
         )
+
+    def post_mail(self, raw: bytes) -> httpx.Response:
+        """Posts a raw mail (message/rfc822) to the webhook, as a provider does."""
+        return self.post(RawCase("mail", lambda: raw, "message/rfc822"))
 
     def rows(self) -> list[InboxMessage]:
         # The worker holds SQLite's write lock while it stores an outcome; under load a reader
@@ -133,53 +137,19 @@ def hostile_gateway(
         smtp.stop()
 
 
-def test_health_answers_within_a_second_while_a_pathological_megabyte_mail_is_processed(
-    hostile_gateway: MailGateway,
-) -> None:
-    raw = make_mail(
-        message_id="<megabyte-dots@hostile.example>",
-        body="Bonjour,\nOù est ma commande OM-104233 ?\nMerci" + "." * MB + "x",
-    )
-    delays: list[float] = []
-    stop = threading.Event()
-
-    def watch_health() -> None:
-        while not stop.is_set():
-            started = time.monotonic()
-            response = httpx.get(f"{hostile_gateway.url}/health", timeout=30)
-            delays.append(time.monotonic() - started)
-            assert response.status_code in (200, 503)
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=watch_health, daemon=True)
-    watcher.start()
-    try:
-        response = httpx.post(
-            f"{hostile_gateway.url}/email/inbound",
-            content=raw,
-            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": SECRET},
-            timeout=120,
-        )
-        assert response.status_code == 202, response.text
-        rows = hostile_gateway.wait_all_final(timeout_s=300)
-    finally:
-        stop.set()
-        watcher.join(timeout=60)
-    (row,) = [r for r in rows if r.message_id == "<megabyte-dots@hostile.example>"]
-    # A person answers a megabyte: the bot does not split it into questions.
-    assert (row.state, row.reason) == (InboxState.HANDOFF, "too_long")
-    # Linear code processes the megabyte in well under a second or two: a few looks at /health
-    # fall in that time (the watcher started before the post).
-    assert len(delays) >= 2
-    assert max(delays) < 1.0, sorted(delays)[-5:]
+#: /health answers in well under this on a quiet machine, even while a mail is processed.
+HEALTH_DELAY_S = 1.0
 
 
 class HealthWatch:
-    """Asks the gateway's /health every 50 ms in a thread; the delays of its answers."""
+    """Asks the gateway's /health every 50 ms in a thread; the delays of its answers, and the
+    highest load factor seen meanwhile (devstack.stack.load_factor: the 1-minute load average
+    per core, what the supervisor's readiness and hang allowances are multiplied by)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.delays: list[float] = []
+        self.load_factor = load_factor()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -188,6 +158,7 @@ class HealthWatch:
             started = time.monotonic()
             response = httpx.get(f"{self.url}/health", timeout=30)
             self.delays.append(time.monotonic() - started)
+            self.load_factor = max(self.load_factor, load_factor())
             assert response.status_code in (200, 503)
             time.sleep(0.05)
 
@@ -198,6 +169,33 @@ class HealthWatch:
     def __exit__(self, *_exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=60)
+
+    def assert_answered_meanwhile(self) -> None:
+        """Several answers, none later than HEALTH_DELAY_S x the load factor: a blocked event
+        loop (a mail parsed in quadratic time held it for minutes) fails; a machine busier
+        than its cores, where every process gets a share of a core, does not."""
+        assert len(self.delays) >= 2
+        allowed_s = HEALTH_DELAY_S * self.load_factor
+        assert max(self.delays) < allowed_s, (sorted(self.delays)[-5:], allowed_s)
+
+
+def test_health_answers_while_a_pathological_megabyte_mail_is_processed(
+    hostile_gateway: MailGateway,
+) -> None:
+    raw = make_mail(
+        message_id="<megabyte-dots@hostile.example>",
+        body="Bonjour,\nOù est ma commande OM-104233 ?\nMerci" + "." * MB + "x",
+    )
+    with HealthWatch(hostile_gateway.url) as health:
+        response = hostile_gateway.post_mail(raw)
+        assert response.status_code == 202, response.text
+        rows = hostile_gateway.wait_all_final(timeout_s=300)
+    (row,) = [r for r in rows if r.message_id == "<megabyte-dots@hostile.example>"]
+    # A person answers a megabyte: the bot does not split it into questions.
+    assert (row.state, row.reason) == (InboxState.HANDOFF, "too_long")
+    # Linear code processes the megabyte in well under a second or two: a few looks at /health
+    # fall in that time (the watcher started before the post), each answered promptly.
+    health.assert_answered_meanwhile()
 
 
 def test_a_mail_with_twenty_thousand_recipients_is_stored_at_once_and_goes_to_a_person(
@@ -220,12 +218,7 @@ def test_a_mail_with_twenty_thousand_recipients_is_stored_at_once_and_goes_to_a_
     before = len(hostile_gateway.smtp.to(AGENTS))
     with HealthWatch(hostile_gateway.url) as health:
         started = time.monotonic()
-        response = httpx.post(
-            f"{hostile_gateway.url}/email/inbound",
-            content=raw,
-            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": SECRET},
-            timeout=120,
-        )
+        response = hostile_gateway.post_mail(raw)
         stored_s = time.monotonic() - started
         assert response.status_code in (202, 200), response.text  # 200: a retry of this test
         rows = hostile_gateway.wait_all_final(timeout_s=300)
@@ -247,8 +240,7 @@ def test_a_mail_with_twenty_thousand_recipients_is_stored_at_once_and_goes_to_a_
     ]
     attachments = {part.get_filename(): part for part in forward.message.iter_attachments()}
     assert attachments["original.eml"].get_content() == raw  # every byte, for a person
-    assert len(health.delays) >= 2
-    assert max(health.delays) < 1.0, sorted(health.delays)[-5:]
+    health.assert_answered_meanwhile()
     TEST_FIGURES.append(
         f"mail with 20,000 recipients through the webhook: stored in {stored_s:.2f} s, "
         f"processed in {processed_s:.2f} s (handed over: over_caps), /health at most "
@@ -282,12 +274,7 @@ def test_mails_in_rasas_intent_syntax_neither_restart_nor_set_slots(
             body=body,
             headers=headers,
         )
-        response = httpx.post(
-            f"{hostile_gateway.url}/email/inbound",
-            content=raw,
-            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": SECRET},
-            timeout=120,
-        )
+        response = hostile_gateway.post_mail(raw)
         assert response.status_code == 202, response.text
         # One at a time: each must find the conversation as the one before left it.
         rows = hostile_gateway.wait_all_final(timeout_s=300)
@@ -396,12 +383,7 @@ def test_five_wrong_proofs_from_chats_and_mails_with_forged_headers_lock_the_ord
             subject="Ma commande",
             body=f"Bonjour,\n\nOù en est ma commande {order} ?\n\nMerci",
         )
-        response = httpx.post(
-            f"{hostile_gateway.url}/email/inbound",
-            content=raw,
-            headers={"Content-Type": "message/rfc822", "X-Webhook-Secret": SECRET},
-            timeout=120,
-        )
+        response = hostile_gateway.post_mail(raw)
         assert response.status_code == 202, response.text
         hostile_gateway.wait_all_final(timeout_s=300)
 

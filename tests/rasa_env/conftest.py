@@ -6,6 +6,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,11 +18,27 @@ preload()
 
 from bot.nlu.tokenizer import SpacyLookupTokenizer  # noqa: E402
 
+#: The project's trained model, which `make test` builds before running these tests.
+MODEL = Path(__file__).resolve().parents[2] / "models" / "bot.tar.gz"
+
 
 @pytest.fixture(scope="session")
 def tokenizer() -> SpacyLookupTokenizer:
     """One tokenizer for the session: loading both spaCy pipelines takes seconds."""
     return SpacyLookupTokenizer(SpacyLookupTokenizer.get_default_config())
+
+
+@pytest.fixture(scope="session")
+def agent() -> Any:
+    """Rasa's Agent with the trained model (models/bot.tar.gz), loaded once for the session.
+
+    Loading it takes seconds of CPU; the tests that use it parse messages and predict actions
+    (each conversation under its own sender) and patch Rasa's classes, not this object.
+    """
+    assert MODEL.exists(), f"{MODEL}: `make model` first (make test builds it)"
+    from rasa.core.agent import Agent
+
+    return Agent.load(str(MODEL))
 
 
 @pytest.fixture(autouse=True)

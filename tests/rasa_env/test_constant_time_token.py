@@ -117,15 +117,9 @@ def test_the_rasa_launcher_installs_it_before_rasa_runs(
     monkeypatch.setenv(cli.TOKEN_ENV_VAR, TOKEN)
     # The launcher's other fixes stay out of this process (tests that compare with stock Rasa
     # run after this one in the same process).
-    for module in (
-        "action_validation",
-        "sqlite_wal",
-        "event_types",
-        "idempotency",
-        "endpoint_sessions",
-        "graph_runner",
-    ):
-        monkeypatch.setattr(f"bot.rasa_ext.{module}.install", lambda: None)
+    for module in cli.FIXES:
+        if module != "constant_time_token":
+            monkeypatch.setattr(f"bot.rasa_ext.{module}.install", lambda: None)
     cli.main()
     assert getattr(rasa.server.create_app, "constant_time_token", False)
     assert len(built) == 1

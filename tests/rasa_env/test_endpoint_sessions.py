@@ -9,9 +9,11 @@ same (JSON, headers and token sent, an HTTP error raised as Rasa raises it).
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
@@ -105,3 +107,102 @@ def test_a_new_event_loop_gets_a_session_of_its_own(rasa_session: None) -> None:
     seen = asyncio.run(_calls(3, endpoint=endpoint))
     assert seen["answers"] == [{"echo": 0}, {"echo": 1}, {"echo": 2}]
     assert len(seen["peers"]) == 1
+
+
+# --- a server restarting: a refused connection is tried again, nothing else ------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _serve(port: int, handler: Any) -> web.AppRunner:
+    app = web.Application()
+    app.router.add_post("/webhook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def _call_while_restarting() -> tuple[Any, int]:
+    """A call made while nothing listens on the port; the server starts a moment later."""
+    port = _free_port()
+    received: list[int] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        received.append((await request.json())["n"])
+        return web.json_response({"echo": received[-1]})
+
+    endpoint = EndpointConfig(url=f"http://127.0.0.1:{port}/webhook")
+    call = asyncio.ensure_future(endpoint.request(json={"n": 7}, method="post"))
+    await asyncio.sleep(0.5)  # not a measure: the call finds the port closed first
+    runner = await _serve(port, answer)
+    try:
+        result: Any = await asyncio.wait_for(call, timeout=120)
+    except aiohttp.ClientConnectorError as exc:
+        result = exc
+    finally:
+        await endpoint_sessions.close_session(endpoint)
+        await runner.cleanup()
+    return result, len(received)
+
+
+def test_stock_rasa_fails_a_call_to_a_restarting_server(rasa_session: None) -> None:
+    result, received = asyncio.run(_call_while_restarting())
+    assert isinstance(result, aiohttp.ClientConnectorError) and received == 0
+
+
+def test_a_call_to_a_restarting_server_waits_for_it(rasa_session: None) -> None:
+    assert endpoint_sessions.install()
+    result, received = asyncio.run(_call_while_restarting())
+    assert result == {"echo": 7} and received == 1  # sent once, when it could be
+
+
+def test_a_call_cut_off_after_sending_is_not_sent_again(rasa_session: None) -> None:
+    # The action server killed while it handles the request: it may have acted (a verification
+    # attempt counted), so the call fails as Rasa's always did instead of running twice.
+    assert endpoint_sessions.install()
+    received: list[int] = []
+
+    async def scenario() -> None:
+        port = _free_port()
+
+        async def die(request: web.Request) -> web.Response:
+            received.append((await request.json())["n"])
+            assert request.transport is not None
+            request.transport.abort()  # the connection cut, no answer
+            await asyncio.sleep(3600)
+            raise AssertionError("unreachable")
+
+        runner = await _serve(port, die)
+        endpoint = EndpointConfig(url=f"http://127.0.0.1:{port}/webhook")
+        try:
+            with pytest.raises(aiohttp.ClientError) as caught:
+                await endpoint.request(json={"n": 1}, method="post")
+            assert not isinstance(caught.value, aiohttp.ClientConnectorError)
+        finally:
+            await endpoint_sessions.close_session(endpoint)
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+    assert received == [1]
+
+
+def test_a_server_down_longer_than_the_wait_fails_the_call(
+    rasa_session: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert endpoint_sessions.install()
+    monkeypatch.setattr(endpoint_sessions, "RESTART_WAIT_S", 0.5)
+
+    async def scenario() -> None:
+        endpoint = EndpointConfig(url=f"http://127.0.0.1:{_free_port()}/webhook")
+        try:
+            with pytest.raises(aiohttp.ClientConnectorError):
+                await endpoint.request(json={"n": 1}, method="post")
+        finally:
+            await endpoint_sessions.close_session(endpoint)
+
+    asyncio.run(scenario())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import dask
@@ -17,8 +16,6 @@ import pytest
 from rasa.engine.runner.dask import DaskGraphRunner
 
 from bot.rasa_ext import graph_runner
-
-MODEL = Path(__file__).resolve().parents[2] / "models" / "bot.tar.gz"
 
 
 def _graph(calls: list[str]) -> dict[str, Any]:
@@ -65,17 +62,6 @@ def test_a_cycle_is_a_runtime_error_as_in_dask() -> None:
         dask.get(graph, ["p"])
     with pytest.raises(RuntimeError):
         graph_runner.run_graph(graph, ["p"])
-
-
-@pytest.fixture(scope="module")
-def agent() -> Any:
-    from bot.rasa_ext.preload import preload
-
-    assert MODEL.exists(), f"{MODEL}: `make model` first (make test builds it)"
-    preload()
-    from rasa.core.agent import Agent
-
-    return Agent.load(str(MODEL))
 
 
 @pytest.fixture

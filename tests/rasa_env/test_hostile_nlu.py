@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,19 +20,9 @@ from tests.hostile.corpus import MB, TEXTS, Case
 
 pytestmark = pytest.mark.integration
 
-MODEL = Path(__file__).resolve().parents[2] / "models" / "bot.tar.gz"
 TEXT_CAP = 20_000
 CPU_BUDGET_S = 5.0
 ENTITIES = {"order_number", "email", "postcode", "country", "language", "store"}
-
-
-@pytest.fixture(scope="module")
-def agent() -> Iterator[Any]:
-    if not MODEL.exists():
-        pytest.fail("No trained model at models/bot.tar.gz: run the suite with `make test`.")
-    from rasa.core.agent import Agent
-
-    yield Agent.load(str(MODEL))
 
 
 def parse(agent: Any, text: str) -> dict[str, Any]:

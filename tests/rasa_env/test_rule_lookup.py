@@ -19,18 +19,6 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.rasa_ext import rule_lookup
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT / "models" / "bot.tar.gz"
-
-
-@pytest.fixture(scope="module")
-def agent() -> Any:
-    from bot.rasa_ext.preload import preload
-
-    assert MODEL.exists(), f"{MODEL}: `make model` first (make test builds it)"
-    preload()
-    from rasa.core.agent import Agent
-
-    return Agent.load(str(MODEL))
 
 
 @pytest.fixture

@@ -55,6 +55,12 @@ def new_sender_id() -> str:
     return "w" + secrets.token_hex(16)
 
 
+def client_turn_id(client_message_id: str, part: int) -> str:
+    """Rasa's message_id of one part of a message the widget identified (its resends share
+    it); apart from the gateway's own ids (32 hex digits)."""
+    return f"web:{client_message_id}:{part}"
+
+
 def payload_signer(request: Request) -> PayloadSigner:
     """The app's signer of quick-reply payloads (created with the app)."""
     signer: PayloadSigner = request.app.state.payload_signer
@@ -146,7 +152,7 @@ async def chat(
         # The parse of a part was made on these very words (as_customer_text).
         parts = [Part(as_customer_text(part.text), part.parse) for part in parts]
     replies: list[dict[str, Any]] = []
-    for part in parts:
+    for index, part in enumerate(parts):
         metadata: dict[str, Any] = {
             "store": store,
             "ui_language": page_language,
@@ -158,6 +164,12 @@ async def chat(
             # A part of a message cut in two was parsed to cut it: Rasa takes that parse
             # instead of parsing it again (bot/rasa_ext/reuse_parse.py).
             metadata["parse_data"] = dict(part.parse)
+        if body.client_message_id is not None:
+            # The widget's resend of a message (its gateway or Rasa restarted mid-turn): the
+            # same id, so Rasa answers a turn it already ran again instead of running it
+            # twice. Rasa looks for the id in this conversation's tracker only: no other
+            # conversation's answers can come back (bot/rasa_ext/idempotency.py).
+            metadata["message_id"] = client_turn_id(body.client_message_id, index)
         replies += await rasa.send_message(sender=sender, message=part.text, metadata=metadata)
     messages = [
         m

@@ -13,8 +13,9 @@ import json
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from bot.api.deps import SettingsDep
 from bot.api.paths import STATIC_DIR
-from bot.config import get_settings
+from bot.config import Settings, get_settings
 from bot.shops import resolve_store
 from bot.stores import all_stores
 
@@ -23,6 +24,7 @@ router = APIRouter(tags=["widget"])
 WIDGET_JS = STATIC_DIR / "widget.js"
 SHOPS_MARKER = "{} /* shops */"
 DEFAULT_STORE_MARKER = '"" /* default store */'
+RESEND_MARKER = "90 /* resend for s */"
 # The colours of facts.yml's widget_colours, as the widget's CSS variables.
 _COLOUR_VARIABLES = {
     "accent": "--accent",
@@ -44,21 +46,24 @@ def widget_shops() -> dict[str, dict[str, object]]:
     return shops
 
 
-def widget_script() -> str:
-    """widget.js with the registry's shops and the default store written in."""
+def widget_script(settings: Settings | None = None) -> str:
+    """widget.js with the registry's shops, the default store and how long a message is sent
+    again while the assistant cannot be reached (WIDGET_RESEND_FOR_S) written in."""
+    settings = settings or get_settings()
     script = WIDGET_JS.read_text(encoding="utf-8")
     script = script.replace(
         SHOPS_MARKER, json.dumps(widget_shops(), ensure_ascii=False, sort_keys=True), 1
     )
-    default = resolve_store(None, get_settings().default_store)
+    script = script.replace(RESEND_MARKER, json.dumps(float(settings.widget_resend_for_s)), 1)
+    default = resolve_store(None, settings.default_store)
     return script.replace(DEFAULT_STORE_MARKER, json.dumps(default), 1)
 
 
 @router.get("/widget.js")
-def widget_js() -> Response:
+def widget_js(settings: SettingsDep) -> Response:
     """The widget (plain JavaScript, no dependencies); short cache so fixes reach shops soon."""
     return Response(
-        widget_script(),
+        widget_script(settings),
         media_type="text/javascript; charset=utf-8",
         headers={"Cache-Control": "public, max-age=300"},
     )

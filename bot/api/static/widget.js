@@ -45,6 +45,13 @@
   // The gateway answers 504 after its own Rasa timeout (30 s by default); this is the
   // browser's last resort when the gateway itself does not answer.
   const CLIENT_TIMEOUT_MS = 45000;
+  // A message the gateway could not take (network error: the gateway restarting; 502/503: it
+  // or the assistant behind it restarting) is sent again, with the same client message id,
+  // after 0.5 s, 1, 2, then every 4 s, for this long (WIDGET_RESEND_FOR_S, written in when the
+  // gateway serves this file); the customer sees "reconnecting" meanwhile, then the error.
+  const RESEND_FOR_MS = 1000 * (90 /* resend for s */);
+  const RESEND_FIRST_PAUSE_MS = 500;
+  const RESEND_LONGEST_PAUSE_MS = 4000;
 
   const STRINGS = {
     fr: {
@@ -62,6 +69,7 @@
       hint: "Entrée pour envoyer, Maj + Entrée pour aller à la ligne. Échap pour fermer.",
       send: "Envoyer",
       typing: "L'assistant écrit…",
+      reconnecting: "Connexion à l'assistant interrompue, reconnexion en cours…",
       quickReplies: "Réponses suggérées",
       newTab: " (nouvel onglet)",
       image: "Image envoyée par l'assistant",
@@ -104,6 +112,7 @@
       hint: "Enter to send, Shift + Enter for a new line. Escape to close.",
       send: "Send",
       typing: "The assistant is typing…",
+      reconnecting: "Connection to the assistant lost, reconnecting…",
       quickReplies: "Suggested replies",
       newTab: " (new tab)",
       image: "Image sent by the assistant",
@@ -200,6 +209,7 @@
     .quick-reply:hover { background: var(--accent); color: var(--accent-text); }
     .root[data-busy] .quick-reply { opacity: 0.55; cursor: progress; }
     .typing { padding: 4px 14px 10px; background: #fafafa; }
+    .reconnecting { padding: 6px 14px; background: #fff8e1; color: #5d4300; font-size: 13px; }
     .dots { display: inline-flex; gap: 4px; padding: 10px 12px; border-radius: 14px; background: var(--bot-bg); }
     .dots span {
       width: 7px; height: 7px; border-radius: 50%; background: #6b6b6b;
@@ -468,6 +478,7 @@
     el("span", { class: "dots", "aria-hidden": "true" }, [el("span"), el("span"), el("span")]),
     el("span", { class: "sr-only", text: t.typing }),
   ]);
+  const reconnecting = el("div", { class: "reconnecting", role: "status", hidden: true, text: t.reconnecting });
   const errorText = el("p");
   const retryButton = el("button", { type: "button", class: "retry", text: t.retry, onclick: onRetry });
   const errorBox = el("div", { class: "error", role: "alert", hidden: true }, [errorText, retryButton]);
@@ -516,6 +527,7 @@
       ]),
       log,
       typing,
+      reconnecting,
       errorBox,
       el("form", { class: "composer", novalidate: true, onsubmit: onSubmit }, [
         el("label", { for: "input", class: "sr-only", text: t.inputLabel }),
@@ -766,16 +778,52 @@
     return state.messages.some((m) => m.role === "user") ? null : LANG;
   }
 
-  async function postChat(message, signature) {
-    const body = { sender_id: state.senderId, message, store: STORE, language: pageLanguageHint() };
+  // One id per customer message, drawn once and sent with each try of it: a resend of a
+  // message the assistant already answered gets that answer, not a second turn.
+  function newClientMessageId() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return "m" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function pause(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  async function postChat(message, signature, clientMessageId) {
+    const body = {
+      sender_id: state.senderId,
+      message,
+      store: STORE,
+      language: pageLanguageHint(),
+      client_message_id: clientMessageId,
+    };
     if (signature) {
       body.signature = signature;
     }
-    const answer = await postJson(API_URL, body);
-    if (Array.isArray(answer.messages)) {
-      return answer;
+    const started = Date.now();
+    let wait = RESEND_FIRST_PAUSE_MS;
+    try {
+      for (;;) {
+        try {
+          const answer = await postJson(API_URL, body);
+          if (Array.isArray(answer.messages)) {
+            return answer;
+          }
+          throw new ChatFailure("unknown");
+        } catch (failure) {
+          const unreachable = failure instanceof ChatFailure && failure.kind === "unavailable";
+          if (!unreachable || Date.now() + wait - started > RESEND_FOR_MS) {
+            throw failure;
+          }
+          reconnecting.hidden = false;
+          await pause(wait);
+          wait = Math.min(wait * 2, RESEND_LONGEST_PAUSE_MS);
+        }
+      }
+    } finally {
+      reconnecting.hidden = true;
     }
-    throw new ChatFailure("unknown");
   }
 
   async function postJson(url, payload) {
@@ -810,22 +858,28 @@
     }
   }
 
+  // The message that could not be sent, and its id: sent again (the retry button, or the
+  // same text sent again), it keeps its id, in case the assistant did get it.
+  let unsent = null;
+
   function submitInput() {
     const text = input.value.trim();
     if (!text) {
       input.focus();
       return;
     }
-    send(text, text, true);
+    const id = unsent && unsent.text === text ? unsent.id : newClientMessageId();
+    send(text, text, true, undefined, id);
   }
 
   // `payload` goes to the assistant, `shown` is what the customer sees as their message
   // (a quick reply sends its '/intent' payload with the gateway's signature and shows its
   // title; without a valid signature the gateway sends a '/' text as words).
-  async function send(payload, shown, fromInput, signature) {
+  async function send(payload, shown, fromInput, signature, clientMessageId) {
     if (busy) {
       return;
     }
+    const id = clientMessageId || newClientMessageId();
     hideError();
     setBusy(true);
     const pending = messageNode({ role: "user", text: shown });
@@ -833,7 +887,8 @@
     log.append(pending);
     scrollToEnd();
     try {
-      const answer = await postChat(payload, signature);
+      const answer = await postChat(payload, signature, id);
+      unsent = null;
       const replies = answer.messages;
       pending.classList.remove("pending");
       for (const node of log.querySelectorAll(".quick-replies")) {
@@ -867,7 +922,8 @@
       // Not sent: the bubble goes, the text stays in the input (or the retry button resends
       // the quick reply) so nothing the customer typed is lost.
       pending.remove();
-      showError(failure, fromInput ? submitInput : () => send(payload, shown, false, signature));
+      unsent = { text: payload, id };
+      showError(failure, fromInput ? submitInput : () => send(payload, shown, false, signature, id));
     } finally {
       setBusy(false);
       scrollToEnd();
