@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     # Seconds the gateway keeps sending a chat turn again while Rasa cannot take it (refused
     # connection: restarting; connection cut mid-turn: the turn's message_id makes the resend
     # safe, bot/rasa_ext/idempotency.py) before it answers "assistant unavailable". Covers a
-    # Rasa restart on a loaded machine (13 s measured under `make run`'s test load).
+    # Rasa restart (20-28 s measured under `make run`'s test load on 2 busy cores); a longer
+    # one is covered by the widget's own resends (WIDGET_RESEND_FOR_S).
     rasa_restart_wait_s: float = Field(default=30.0, ge=0.0)
     # Seconds the web chat widget keeps sending a message again (same client_message_id,
     # pauses of 0.5 s doubling to 4 s) while the gateway cannot be reached or answers 502/503

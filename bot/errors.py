@@ -4,6 +4,7 @@ BotError
 ├── ConfigurationError      a setting or data file is missing or invalid
 ├── UnknownStoreError       a store id that is not configured
 ├── RasaUnavailableError    the Rasa server cannot be reached or timed out (gateway)
+│   └── RasaTurnFailedError a custom action of the turn failed (answered "send it again")
 └── MailError               an inbound mail cannot be parsed or a reply cannot be sent
     ├── MalformedMailError  the inbound message is not a usable RFC 5322 message
     └── MailDeliveryError   the SMTP server refused or could not be reached
@@ -26,6 +27,17 @@ class UnknownStoreError(BotError):
 
 class RasaUnavailableError(BotError):
     """The Rasa server cannot be reached or did not answer in time."""
+
+
+#: The key of the ``custom`` message that Rasa adds to a turn whose custom action failed (the
+#: action server killed mid-call), after its "send the message again" notice; its value is the
+#: action's name (bot/rasa_ext/action_failures.py, docs/contracts.md).
+TURN_FAILED_KEY = "turn_failed"
+
+
+class RasaTurnFailedError(RasaUnavailableError):
+    """Rasa took the message but a custom action of its turn failed: nothing was answered
+    (the e-mail worker retries the mail as when Rasa is unavailable)."""
 
 
 class MailError(BotError):

@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.errors import RasaUnavailableError
+from bot.errors import TURN_FAILED_KEY, RasaTurnFailedError, RasaUnavailableError
 from bot.secret_rules import redact, redact_url_logs
 
 __all__ = [
@@ -223,6 +223,16 @@ def read_messages(body: Any) -> list[dict[str, Any]]:
     if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
         raise RasaBadResponseError("Rasa's REST channel did not answer with a list of messages")
     return body
+
+
+def failed_action(messages: list[dict[str, Any]]) -> str | None:
+    """The custom action whose failure Rasa answered "send it again" in these messages (its
+    ``custom`` marker, bot/rasa_ext/action_failures.py), or None for a turn that ran."""
+    for message in messages:
+        custom = message.get("custom")
+        if isinstance(custom, Mapping) and TURN_FAILED_KEY in custom:
+            return str(custom[TURN_FAILED_KEY])
+    return None
 
 
 def read_interpretation(body: Any) -> Interpretation:
@@ -485,6 +495,14 @@ class BlockingRasaClient:
         return read_interpretation(self.run(parse_call(text)))
 
     def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
-        """Sends one message through the REST channel; returns the bot's answers as plain text."""
+        """Sends one message through the REST channel; returns the bot's answers as plain text.
+
+        Raises:
+            RasaTurnFailedError: an action of the turn failed (Rasa's "send it again" notice
+                is no answer to mail: the mail is retried, the same message processed again).
+        """
         messages = self.send_message(sender=sender_id, message=text, metadata=metadata)
+        action = failed_action(messages)
+        if action is not None:
+            raise RasaTurnFailedError(f"action {action} failed in conversation {sender_id}")
         return [t for t in (message_as_text(m) for m in messages) if t]

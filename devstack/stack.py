@@ -599,9 +599,13 @@ class Stack:
                 return self._crashed(service, f"exited with code {code}")
             lost = self.lost_workers(service) if state is ServiceState.RUNNING else []
             if lost:
-                # Its main process lives on, holding the port, and nobody answers there.
+                # Its main process lives on, holding the port, and nobody answers there: ended
+                # at once (SIGKILL), like a hung one, so that the port refuses connections
+                # (Rasa's calls then wait for the restart) instead of queueing them unanswered.
                 return self._crashed(
-                    service, f"lost its worker process (pid {', '.join(map(str, lost))})"
+                    service,
+                    f"lost its worker process (pid {', '.join(map(str, lost))})",
+                    hung=True,
                 )
             if state is ServiceState.STARTING:
                 if self._answers(client, service):

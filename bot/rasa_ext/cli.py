@@ -21,6 +21,9 @@ Runs in the Rasa environment.
   (NLG) reuse one HTTP session and its keep-alive connections instead of a new session and
   TCP connection per call. The answer service's answers are validated with a schema compiled
   once, like the action server's (:mod:`bot.rasa_ext.action_validation`);
+* :mod:`bot.rasa_ext.action_failures`: a custom action call that fails (the action server
+  killed mid-call) no longer ends the turn in silence: a read-only action is called again, any
+  other failure is answered "send the message again" (with a marker the clients read);
 * :mod:`bot.rasa_ext.tracker_queries`: the SQL tracker store's count before each save and its
   conversation load are queries built once (SQLAlchemy Core: the same rows, without building
   the ORM query and one object per stored event at each call);
@@ -45,6 +48,7 @@ FIXES = (
     "constant_time_token",
     "action_validation",
     "endpoint_sessions",
+    "action_failures",
     "sqlite_wal",
     "tracker_queries",
     "event_types",

@@ -13,7 +13,10 @@ metadata on the stored `user` event. :func:`handle_message` (Rasa 3.6's
 `MessageProcessor.handle_message`, with this one check added) looks, under the conversation's
 lock and in the tracker it loads anyway, for a `user` event of the current session with the
 same id: when there is one, the bot messages that followed it are sent again and nothing is
-processed or stored. A message without an id is processed as Rasa always did.
+processed or stored. A message without an id is processed as Rasa always did. A turn whose
+action failed (answered "send it again", :mod:`bot.rasa_ext.action_failures`) was not
+processed: the same message sent again is processed again (the widget's resend, the e-mail
+worker's retry).
 
 Installed by the Rasa command line of :mod:`bot.rasa_ext.cli`. Runs in the Rasa environment.
 """
@@ -32,6 +35,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.data import TrainingType
 
+from bot.rasa_ext.action_failures import is_failed_turn_message
 from bot.rasa_ext.reuse_parse import reuse_parse
 
 logger = logging.getLogger(__name__)
@@ -70,6 +74,8 @@ def answers_already_given(
                 break
             if isinstance(later, BotUttered):
                 answers.append(later.message())
+        if any(is_failed_turn_message(answer) for answer in answers):
+            return None  # answered "send it again": not processed, so processed now
         return answers
     return None
 

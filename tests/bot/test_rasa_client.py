@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.errors import RasaUnavailableError
+from bot.errors import RasaTurnFailedError, RasaUnavailableError
 from bot.rasa_client import (
     BlockingRasaClient,
     Interpretation,
@@ -232,6 +232,27 @@ def test_the_mail_reads_answers_as_text() -> None:
     assert answers == ["Voir ici : suivi (https://x.example/t)", "- Oui"]
     assert seen[0][0] == "http://rasa:5005/webhooks/rest/webhook"
     assert http.is_closed
+
+
+def test_the_mail_gets_no_answer_from_a_turn_whose_action_failed() -> None:
+    """Rasa's "send it again" notice (an action cut off, bot/rasa_ext/action_failures.py) is
+    no answer to a mail: the client raises, and the mail is retried as when Rasa is down."""
+    notice = "I couldn't process that message just now: please send it again."
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json=[
+                {"recipient_id": "s", "text": notice},
+                {"recipient_id": "s", "custom": {"turn_failed": "action_refund_status"}},
+            ],
+        )
+
+    http = httpx.Client(base_url="http://rasa:5005", transport=httpx.MockTransport(handle))
+    with BlockingRasaClient(http) as rasa, pytest.raises(RasaTurnFailedError) as caught:
+        rasa.ask("email-1", "Where is my refund?", {"store": "btomic", "language": "en"})
+    assert isinstance(caught.value, RasaUnavailableError)
+    assert "action_refund_status" in str(caught.value)
 
 
 def test_message_as_text_with_an_image() -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.db.mailbox import Handoff, InboxMessage, InboxState
+from bot.errors import RasaTurnFailedError
 from bot.mail import inbox
 from bot.mail.intake import IntakeStatus, accept_raw
 from bot.mail.processor import MailProcessor
@@ -434,6 +437,41 @@ def test_rasa_outage_is_retried(
     bot.failing = False
     assert processor.drain().outcomes == {"replied": 1}
     assert len(smtp_server.received) == 1
+
+
+class ActionCutBot(ScriptedBot):
+    """Rasa whose action server is killed mid-call on the first ``cuts`` questions: the client
+    raises as BlockingRasaClient.ask does on Rasa's "send it again" marker."""
+
+    cuts: int = 1
+
+    def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
+        if self.cuts > 0:
+            self.cuts -= 1
+            self.asked.append((sender_id, text, dict(metadata)))
+            raise RasaTurnFailedError("action action_delivery_countries failed")
+        return super().ask(sender_id, text, metadata)
+
+
+def test_a_turn_whose_action_failed_is_retried_not_replied_empty(
+    sessions: sessionmaker[Session],
+    make_settings: MakeSettings,
+    smtp_server: SmtpServer,
+) -> None:
+    settings = make_settings(email_retry_delay_s=0.0)
+    bot = ActionCutBot(rules=scripted_bot().rules)
+    inbox_id = store_mail(sessions, settings, make_mail())
+    processor = make_processor(sessions, settings, bot, smtp_server)
+    assert processor.process(inbox_id) is InboxState.RECEIVED  # back for a retry, no reply
+    assert smtp_server.received == []
+    assert handoffs(sessions) == []
+    assert "action_delivery_countries" in (row(sessions, inbox_id).last_error or "")
+    assert processor.drain().outcomes == {"replied": 1}
+    assert len(smtp_server.received) == 1
+    # The same question, with the same message id (Rasa processes it again after a failed
+    # turn: bot/rasa_ext/idempotency.py).
+    first, again = bot.asked
+    assert first[2]["message_id"] == again[2]["message_id"]
 
 
 def test_two_workers_draining_at_once_send_each_reply_once(

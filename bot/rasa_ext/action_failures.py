@@ -1,0 +1,135 @@
+"""Rasa 3.6 ends a turn in silence when a custom action call fails: fixed.
+
+`MessageProcessor._run_action` catches any exception of an action (the action server killed or
+its connection reset mid-call: `RemoteAction.run` raises `RasaException`), logs "Bot will
+continue, but the actions events are lost" and goes on: the action's answer is lost, the
+policies predict `action_listen`, and the customer's message gets a 200 with no message at all
+(the widget shows nothing, the e-mail worker hands the mail over as "no_answer").
+
+:func:`install` wraps `RemoteAction.run`:
+
+* an action declared read-only (:data:`actions.read_only.READ_ONLY_ACTIONS`: it writes nothing,
+  so running it twice does what running it once does) whose call failed in transport after the
+  request may have been sent (connection reset or closed, answer cut: aiohttp's
+  ``ClientConnectionError`` / ``ClientPayloadError``) is called again, for up to
+  :data:`RESEND_WAIT_S` seconds from the first failure (a refused connection waits for the
+  restarting server in :mod:`bot.rasa_ext.endpoint_sessions`);
+* any other failure (an action with effects, which is never called twice; an error the action
+  server answered; a read-only action still failing) ends the action with the
+  :data:`NOTICE` in the conversation's language, a system message that says the message was
+  not processed and asks for it again, followed by a ``custom`` message ``{"turn_failed":
+  <action>}`` that the gateway and the e-mail worker read (docs/contracts.md): the widget
+  offers the text again, the e-mail worker retries the mail as when Rasa is unavailable.
+
+A turn answered that way is not an answered turn for :mod:`bot.rasa_ext.idempotency`: the same
+message sent again (same ``message_id``) is processed again.
+
+Installed by the Rasa command line of :mod:`bot.rasa_ext.cli`. Runs in the Rasa environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+# The app environment type-checks this package but has no aiohttp (Rasa's does): untyped there.
+import aiohttp  # type: ignore[import-not-found,unused-ignore]
+import rasa
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.shared.core.events import BotUttered, Event
+
+from actions.read_only import READ_ONLY_ACTIONS
+from bot.errors import TURN_FAILED_KEY
+from bot.i18n import normalise_language
+
+logger = logging.getLogger(__name__)
+
+#: The Rasa versions whose `RemoteAction.run` this module knows (read before widening).
+KNOWN_RASA_PREFIX = "3.6."
+#: What the customer reads when an action failed: a system message, like the widget's
+#: "assistant unavailable" (French typography: a no-break space before the colon).
+NOTICE = {
+    "fr": "Je n'ai pas pu traiter ce message pour l'instant\u00a0: renvoyez-le, s'il vous plaît.",
+    "en": "I couldn't process that message just now: please send it again.",
+}
+#: Seconds a read-only action is called again after a transport failure, from the first one.
+RESEND_WAIT_S = float(os.environ.get("ENDPOINT_RESTART_WAIT_S", "20"))
+FIRST_PAUSE_S = 0.1
+LONGEST_PAUSE_S = 1.0
+#: Rasa's own method, as it was when this module was first imported (before any `install`).
+RASA_RUN = RemoteAction.run
+
+
+def _transport_failure(exc: BaseException) -> bool:
+    """Whether the call failed in transport (reset, closed, answer cut), not by an answer.
+
+    `RemoteAction.run` raises `RasaException` for it, with aiohttp's error as its cause or
+    context.
+    """
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def is_failed_turn_message(message: Mapping[str, Any]) -> bool:
+    """Whether a bot message (as stored or sent) is the marker of a failed action."""
+    custom = message.get("custom")
+    return isinstance(custom, Mapping) and TURN_FAILED_KEY in custom
+
+
+def notice_events(action: str, tracker: Any) -> list[Event]:
+    """The notice in the conversation's language, with the marker the clients read (the REST
+    channel sends them as two messages: the text, then the ``custom`` one)."""
+    lang = normalise_language(tracker.get_slot("language"))
+    return [BotUttered(NOTICE[lang], data={"custom": {TURN_FAILED_KEY: action}})]
+
+
+async def run(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> Any:
+    """`RemoteAction.run`, a read-only action called again, any failure answered."""
+    started = time.monotonic()
+    pause = FIRST_PAUSE_S
+    while True:
+        try:
+            return await RASA_RUN(self, output_channel, nlg, tracker, domain)
+        except ActionExecutionRejection:
+            raise  # the action declined: the policies predict another one (Rasa's way)
+        except Exception as exc:  # noqa: BLE001 (Rasa catches them all: each is answered)
+            left = started + RESEND_WAIT_S - time.monotonic()
+            if self.name() in READ_ONLY_ACTIONS and _transport_failure(exc) and left > 0:
+                logger.warning(
+                    "Read-only action '%s' of %s cut off (%s): called again",
+                    self.name(),
+                    tracker.sender_id,
+                    exc,
+                )
+                await asyncio.sleep(min(pause, left))
+                pause = min(pause * 2, LONGEST_PAUSE_S)
+                continue
+            logger.exception(
+                "Action '%s' of %s failed: the customer is asked to send the message again",
+                self.name(),
+                tracker.sender_id,
+            )
+            return notice_events(self.name(), tracker)
+
+
+def install() -> bool:
+    """Replaces Rasa's method; returns False (and changes nothing) on an unknown Rasa version."""
+    if not rasa.__version__.startswith(KNOWN_RASA_PREFIX):
+        logger.warning(
+            "Rasa %s is not %sx: a failed action still ends its turn in silence.",
+            rasa.__version__,
+            KNOWN_RASA_PREFIX,
+        )
+        return False
+    RemoteAction.run = run
+    return True

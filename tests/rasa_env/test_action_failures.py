@@ -1,0 +1,180 @@
+"""A custom action call that fails never ends the turn in silence (bot/rasa_ext/action_failures.py).
+
+The trained model (Rasa's Agent) runs real turns against a real aiohttp action server on the
+loopback whose handler cuts the connection after reading the request (what the action server
+killed mid-call does to Rasa). Stock Rasa 3.6 answers such a turn with no message at all; with
+the fix the customer reads the notice in their language and the clients get the marker; a
+read-only action is called again and answers; an action with effects is called once only; a
+turn answered with the notice is processed again when the same message is sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.processor import MessageProcessor
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.rasa_ext import action_failures, idempotency
+
+DELIVERY_ACTION = "action_delivery_countries"
+QUESTIONS = {
+    "fr": "Livrez-vous en Suisse ?",
+    "en": "Do you deliver to Switzerland?",
+}
+ANSWER = "We deliver there."
+
+
+@pytest.fixture
+def stock_rasa(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Rasa's own `RemoteAction.run` and `handle_message` during the test, put back after it."""
+    monkeypatch.setattr(RemoteAction, "run", action_failures.RASA_RUN)
+    monkeypatch.setattr(MessageProcessor, "handle_message", MessageProcessor.handle_message)
+    yield
+
+
+class ActionServer:
+    """An action server on the loopback: cuts the first ``cuts`` calls, answers the others."""
+
+    def __init__(self, cuts: int) -> None:
+        self.cuts = cuts
+        self.calls: list[str] = []
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.calls.append(body["next_action"])
+        if len(self.calls) <= self.cuts:
+            assert request.transport is not None
+            request.transport.abort()  # killed mid-call: no answer, the connection reset
+            await asyncio.sleep(3600)
+        return web.json_response({"events": [], "responses": [{"text": ANSWER}]})
+
+    async def __aenter__(self) -> ActionServer:
+        app = web.Application()
+        app.router.add_post("/webhook", self._webhook)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/webhook"
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+
+
+async def _turns(
+    agent: Any, server: ActionServer, texts: list[tuple[str, str | None]]
+) -> list[list[dict[str, Any]]]:
+    """Sends each (text, message_id) in one new conversation; the REST messages of each turn."""
+    endpoint = EndpointConfig(url=server.url)
+    agent.action_endpoint = endpoint
+    agent.processor.action_endpoint = endpoint
+    sender = f"failures-{uuid.uuid4().hex}"
+    answers = []
+    for text, message_id in texts:
+        channel = CollectingOutputChannel()
+        metadata = {"message_id": message_id} if message_id else {}
+        await agent.handle_message(UserMessage(text, channel, sender, metadata=metadata))
+        answers.append(list(channel.messages))
+    return answers
+
+
+def _run(agent: Any, cuts: int, texts: list[tuple[str, str | None]]) -> tuple[Any, list[str]]:
+    async def scenario() -> tuple[Any, list[str]]:
+        async with ActionServer(cuts) as server:
+            return await _turns(agent, server, texts), server.calls
+
+    return asyncio.run(scenario())
+
+
+def test_stock_rasa_answers_a_cut_action_call_with_silence(agent: Any, stock_rasa: None) -> None:
+    (answer,), calls = _run(agent, cuts=1, texts=[(QUESTIONS["en"], None)])
+    assert calls == [DELIVERY_ACTION]
+    assert answer == []  # a 200 with no message: what the customer got
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_a_cut_action_call_is_answered_send_it_again(
+    agent: Any, stock_rasa: None, lang: str
+) -> None:
+    assert action_failures.install()
+    (answer,), calls = _run(agent, cuts=1, texts=[(QUESTIONS[lang], None)])
+    assert calls == [DELIVERY_ACTION]  # not read-only here: called once, never again
+    texts = [message["text"] for message in answer if "text" in message]
+    assert texts == [action_failures.NOTICE[lang]]
+    markers = [message["custom"] for message in answer if "custom" in message]
+    assert markers == [{action_failures.TURN_FAILED_KEY: DELIVERY_ACTION}]
+
+
+def test_the_notices_follow_french_typography() -> None:
+    french = action_failures.NOTICE["fr"]
+    for mark in "?!;:":
+        for index, char in enumerate(french):
+            if char == mark:
+                assert french[index - 1] == "\u00a0", f"no no-break space before {mark!r}"
+    assert ":" in french
+
+
+def test_a_cut_read_only_action_is_called_again_and_answers(
+    agent: Any, stock_rasa: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert action_failures.install()
+    monkeypatch.setattr(action_failures, "READ_ONLY_ACTIONS", frozenset({DELIVERY_ACTION}))
+    (answer,), calls = _run(agent, cuts=1, texts=[(QUESTIONS["en"], None)])
+    assert calls == [DELIVERY_ACTION, DELIVERY_ACTION]
+    assert [message.get("text") for message in answer] == [ANSWER]
+
+
+def test_a_read_only_action_failing_past_the_wait_gets_the_notice(
+    agent: Any, stock_rasa: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert action_failures.install()
+    monkeypatch.setattr(action_failures, "READ_ONLY_ACTIONS", frozenset({DELIVERY_ACTION}))
+    monkeypatch.setattr(action_failures, "RESEND_WAIT_S", 0.0)  # no time left: no resend
+    (answer,), calls = _run(agent, cuts=5, texts=[(QUESTIONS["en"], None)])
+    assert calls == [DELIVERY_ACTION]
+    assert [message.get("text") for message in answer if "text" in message] == [
+        action_failures.NOTICE["en"]
+    ]
+
+
+def test_the_same_message_sent_again_after_the_notice_is_processed_again(
+    agent: Any, stock_rasa: None
+) -> None:
+    assert action_failures.install()
+    assert idempotency.install()
+    question = QUESTIONS["en"]
+    answers, calls = _run(
+        agent,
+        cuts=1,
+        texts=[(question, "m-1"), (question, "m-1"), (question, "m-1")],
+    )
+    failed, resent, repeated = answers
+    assert [m.get("text") for m in failed if "text" in m] == [action_failures.NOTICE["en"]]
+    # Resent after the notice: processed (the action called again), answered.
+    assert [m.get("text") for m in resent] == [ANSWER]
+    # Resent once more after an answer: that answer again, nothing run.
+    assert [m.get("text") for m in repeated] == [ANSWER]
+    assert calls == [DELIVERY_ACTION, DELIVERY_ACTION]
+
+
+def test_an_unknown_rasa_version_is_left_alone(
+    stock_rasa: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rasa
+
+    monkeypatch.setattr(rasa, "__version__", "3.7.0")
+    assert not action_failures.install()
+    assert RemoteAction.run is action_failures.RASA_RUN
