@@ -218,15 +218,16 @@ def classifier_fold_parses(
     rule is applied to each ranking. Not run: the other-language classifier (it takes none of
     the French/English training messages for another language: reports/other_languages.md).
     """
-    import yaml as _yaml
-    from tune_classifier import as_parse, cached_fold_rankings, configured_thresholds
+    from tune_classifier import (
+        as_parse,
+        cached_fold_rankings,
+        configured_options,
+        configured_thresholds,
+    )
 
-    config = _yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
-    (component,) = [c for c in config["pipeline"] if c["name"].endswith("TfidfIntentClassifier")]
-    options = {k: v for k, v in component.items() if k != "name"}
-    if "C" in options:
-        options["C"] = float(options["C"])
-    ranked = cached_fold_rankings(examples, fold_indices, options, ROOT / "var" / "cv-rankings")
+    ranked = cached_fold_rankings(
+        examples, fold_indices, configured_options(), ROOT / "var" / "cv-rankings"
+    )
     threshold, ambiguity = configured_thresholds()
     return [as_parse(r, threshold, ambiguity) for r in ranked]
 
