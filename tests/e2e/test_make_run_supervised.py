@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -110,11 +111,24 @@ class Load:
     turns: list[Turn] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    # Set while the load may send; `_between` is set by the thread once it saw it cleared.
+    _go: threading.Event = field(default_factory=threading.Event)
+    _between: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> Load:
+        self._go.set()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
+
+    def pause(self) -> None:
+        """Returns once no turn of the load is in flight, and none starts until `resume`."""
+        self._between.clear()
+        self._go.clear()
+        wait_until(self._between.is_set, "the load between two turns")
+
+    def resume(self) -> None:
+        self._go.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -124,6 +138,10 @@ class Load:
     def _run(self) -> None:
         with httpx.Client(timeout=CLIENT_TIMEOUT_S) as client:
             while not self._stop.is_set():
+                if not self._go.is_set():
+                    self._between.set()
+                    self._go.wait(timeout=1.0)
+                    continue
                 body = {
                     "sender_id": f"sup-{uuid.uuid4().hex[:16]}",
                     "message": "Livrez-vous en Suisse ?",
@@ -283,8 +301,9 @@ def recovered(stack: RunningStack, since: float) -> None:
 
 def report(stack: RunningStack, what: str, killed_at: float, ended_at: float) -> None:
     """Adds the outage to the figures and checks it: no turn lost (not even the one in
-    flight on the killed process), the worst turn time, no duplicate. The killed process is the whole service: its leader's SIGKILL at `killed_at`,
-    its workers ended by the stack by `ended_at` (SIGTERM, then SIGKILL after 5 s)."""
+    flight on the killed process), the worst turn time, no duplicate. The killed process is
+    the whole service: its leader's SIGKILL at `killed_at`, its workers ended by the stack by
+    `ended_at` (SIGTERM, then SIGKILL after 5 s)."""
     after = stack.load.answered_after(killed_at - 120)
     touched = [t for t in after if t.finished >= killed_at]
     failed = [t for t in touched if not t.ok]
@@ -434,6 +453,95 @@ def test_an_action_server_worker_killed(running: RunningStack) -> None:
     report(running, "a Sanic worker of the action server", killed_at, running.seen_at[ended])
     current = running.service_leader("bot.action_server")
     assert current != leader and len(group_members(current)) >= 2
+
+
+def unread_requests(port: int) -> int:
+    """Bytes that reached the sockets listening or accepted on `port` (IPv4) and were not
+    read yet: a request sent to a process that has not taken it."""
+    total = 0
+    with open("/proc/net/tcp", encoding="ascii") as table:
+        next(table)
+        for line in table:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port:
+                total += int(fields[4].split(":")[1], 16)
+    return total
+
+
+def handoffs_of(database_url: str, conversation: str) -> int:
+    """The handoffs recorded for a conversation in the stack's orders database."""
+    path = database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        (count,) = connection.execute(
+            "SELECT count(*) FROM handoffs WHERE conversation_id = ?", (conversation,)
+        ).fetchone()
+    return int(count)
+
+
+def test_an_action_with_effects_cut_mid_call_asks_for_the_message_again(
+    running: RunningStack,
+) -> None:
+    """A handoff request (its action records a handoff: not read-only) whose action call the
+    action server's death cut: the customer reads "send it again" (not silence), Rasa did not
+    call the action again, and the customer's resend records the handoff once.
+
+    The call is caught in flight without any timing: the action server's workers are stopped
+    (SIGSTOP), the message sent, and the kill comes once Rasa's request sits unread in the
+    action server's socket (/proc/net/tcp)."""
+    running.load.pause()
+    port = running.ports["ACTION_SERVER_PORT"]
+    leader = running.service_leader("bot.action_server")
+    workers = [pid for pid in group_members(leader) if pid != leader]
+    assert workers
+    sender = f"cut-{uuid.uuid4().hex[:16]}"
+    conversation = f"web-om-system-{sender}"
+    body = {
+        "sender_id": sender,
+        "message": "Je veux parler à un conseiller",
+        "store": "om-system",
+        "client_message_id": "m" + uuid.uuid4().hex,
+    }
+    url = f"{running.gateway_url}/api/chat"
+    answers: queue.Queue[httpx.Response] = queue.Queue()
+    mark = len(running.seen)
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        sending = threading.Thread(
+            target=lambda: answers.put(httpx.post(url, json=body, timeout=CLIENT_TIMEOUT_S)),
+            daemon=True,
+        )
+        sending.start()
+        # Rasa's call carries the conversation's tracker (kilobytes), a health probe of the
+        # stopped server a hundred bytes.
+        wait_until(lambda: unread_requests(port) > 2048, "Rasa's action call in flight")
+    except BaseException:
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+        raise
+    # The whole action server dies with the request unread (a stopped worker is never let
+    # go on: it would run the action).
+    os.kill(leader, signal.SIGKILL)
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    cut = answers.get(timeout=PATIENCE_S)
+    running.wait_for("The action server is back", after=mark)
+    assert cut.status_code == 200, cut.text[:200]
+    answer = cut.json()
+    assert answer["resend"] is True
+    assert [m["text"] for m in answer["messages"]] == [
+        "Je n'ai pas pu traiter ce message pour l'instant\u00a0: renvoyez-le, s'il vous plaît."
+    ]
+    assert handoffs_of(running.database_url, conversation) == 0  # cut before it acted
+    # The customer sends it again (the widget: same text, same id): processed, recorded once.
+    again = httpx.post(url, json=body, timeout=CLIENT_TIMEOUT_S)
+    assert again.status_code == 200, again.text[:200]
+    assert again.json()["resend"] is False
+    assert again.json()["messages"], "the resend was answered"
+    assert handoffs_of(running.database_url, conversation) == 1
+    running.load.resume()
+    recovered(running, time.monotonic())
 
 
 def test_the_rasa_server_killed(running: RunningStack) -> None:
