@@ -139,6 +139,27 @@ def test_a_cut_action_with_effects_is_answered_send_it_again(
     assert markers == [{action_failures.TURN_FAILED_KEY: HANDOFF_ACTION}]
 
 
+def test_a_cut_form_validation_is_answered_send_it_again_and_the_form_goes_on(
+    agent: Any, stock_rasa: None
+) -> None:
+    """The order lookup's validation (it counts failed proofs: never called twice) cut inside
+    Rasa's form: the notice only; the customer's next message reaches the form again."""
+    assert action_failures.install()
+    answers, _, per_turn = _run_turns(
+        agent,
+        cuts=1,
+        texts=[("Où est ma commande OM-104233 ?", None), ("marie.dupont@example.fr", None)],
+    )
+    failed, following = answers
+    assert per_turn[0] == ["validate_order_lookup_form"]
+    assert [m.get("text") for m in failed if "text" in m] == [action_failures.NOTICE["fr"]]
+    assert [m["custom"] for m in failed if "custom" in m] == [
+        {action_failures.TURN_FAILED_KEY: "validate_order_lookup_form"}
+    ]
+    assert per_turn[1][0] == "validate_order_lookup_form"
+    assert [m.get("text") for m in following] == [ANSWER]
+
+
 def test_the_registry_resends_the_delivery_question_not_the_handoff() -> None:
     assert DELIVERY_ACTION in action_failures.READ_ONLY_ACTIONS
     assert HANDOFF_ACTION not in action_failures.READ_ONLY_ACTIONS
@@ -153,9 +174,7 @@ def test_the_notices_follow_french_typography() -> None:
     assert ":" in french
 
 
-def test_a_cut_read_only_action_is_called_again_and_answers(
-    agent: Any, stock_rasa: None
-) -> None:
+def test_a_cut_read_only_action_is_called_again_and_answers(agent: Any, stock_rasa: None) -> None:
     assert action_failures.install()
     (answer,), calls = _run(agent, cuts=1, texts=[(QUESTIONS["en"], None)])
     assert calls == [DELIVERY_ACTION, DELIVERY_ACTION]
