@@ -25,7 +25,7 @@ pytestmark = pytest.mark.e2e
 # (key, store, language, messages, expected outcome)
 CONVERSATIONS = [
     ("answered", "om-system", "fr", ["Quels moyens de paiement acceptez-vous ?"], "answered"),
-    ("clarified", "om-system", "fr", ["hmm le colis"], "clarified"),
+    ("clarified", "om-system", "fr", ["renseignement commande"], "clarified"),
     ("out_of_scope", "btomic", "en", ["Do you sell bicycles?"], "out_of_scope"),
     (
         "lookup_failed",
