@@ -452,8 +452,10 @@ class RasaClient:
         message with it (a resend: the state then is what that message itself left, e.g. the
         form one of its parts started, which must not change how it is read again).
         """
-        if unless_sent is None:
-            return read_waiting_for(await self.run(tracker_call(sender)))
+        waiting = read_waiting_for(await self.run(tracker_call(sender)))
+        if waiting is None or unless_sent is None:
+            return waiting
+        # Something waits: the events (read only then) tell whether this message caused it.
         tracker = await self.run(tracker_call(sender, events=True))
         if unless_sent in read_user_message_ids(tracker):
             return None

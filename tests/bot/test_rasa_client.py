@@ -180,7 +180,19 @@ async def test_a_conversation_waits_for_nothing_from_a_message_it_already_holds(
 
     rasa = gateway_client(handle)
     assert await rasa.waiting_for("web-om-1", unless_sent="web:m1:1") == waiting
-    assert seen[0].params["include_events"] == "AFTER_RESTART"
+    # The slots first; the events only because a form waits.
+    assert [url.params["include_events"] for url in seen] == ["NONE", "AFTER_RESTART"]
+
+
+async def test_nothing_waiting_reads_no_event() -> None:
+    seen: list[httpx.URL] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(200, json={"active_loop": {}, "paused": False})
+
+    assert await gateway_client(handle).waiting_for("web-om-1", unless_sent="web:m1:1") is None
+    assert [url.params["include_events"] for url in seen] == ["NONE"]
 
 
 @pytest.mark.parametrize(
