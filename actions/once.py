@@ -75,7 +75,10 @@ async def run_once(
 ) -> list[EventType]:
     """Runs ``body`` (an action with effects) once for the latest user message.
 
-    Its writes must go through :func:`bot.db.action_memory.writing_session`. If the response
+    Its database work must all go through :func:`bot.db.action_memory.writing_session`: on
+    SQLite the call's transaction holds the write lock from its first statement (``BEGIN
+    IMMEDIATE``, which every session of this project takes), so another session opened inside
+    ``body`` would wait for it until the lock timeout. If the response
     of this action to this conversation's message is remembered, it is given again (events
     returned, messages put back in ``dispatcher``) and ``body`` is not run. Otherwise ``body``
     runs inside one transaction, committed with its response; an exception of ``body`` rolls

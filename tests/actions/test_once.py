@@ -26,6 +26,7 @@ from actions.orders import ValidateOrderLookupForm
 from bot.db.action_memory import (
     CallKey,
     RememberedResponse,
+    forget_old,
     forget_older_than,
     remember,
     remembered,
@@ -256,3 +257,38 @@ def test_the_store_keeps_long_keys_and_forgets_old_rows(backend) -> None:
     with get_sessionmaker()() as session:
         assert remembered(session, key) is None
         assert session.scalar(select(func.count()).select_from(RememberedResponse)) == 1
+
+
+def test_old_rows_are_deleted_at_most_every_ten_minutes_per_process(
+    backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [10_000.0]
+    monkeypatch.setattr("bot.db.action_memory.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("bot.db.action_memory._last_prune", [-1e9])
+    now = dt.datetime(2026, 12, 7, 12, 0, tzinfo=dt.UTC)
+    week = 7 * 24 * 3600.0
+
+    def add(name: str, age: dt.timedelta) -> None:
+        with get_sessionmaker()() as session:
+            remember(session, CallKey("c", name, "a"), {"events": []}, now=now - age)
+            session.commit()
+
+    def prune() -> int:
+        with get_sessionmaker()() as session:
+            deleted = forget_old(session, week, now=now)
+            session.commit()
+            return deleted
+
+    with get_sessionmaker()() as session:
+        session.execute(delete(RememberedResponse))
+        session.commit()
+    add("old", dt.timedelta(days=8))
+    add("recent", dt.timedelta(days=6))
+    assert prune() == 1
+    add("old-2", dt.timedelta(days=9))
+    clock[0] += 599
+    assert prune() == 0  # not yet: at most every 10 minutes
+    clock[0] += 2
+    assert prune() == 1
+    with get_sessionmaker()() as session:
+        assert remembered(session, CallKey("c", "recent", "a")) == {"events": []}

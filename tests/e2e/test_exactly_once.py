@@ -24,10 +24,9 @@ from bot.db.action_memory import RememberedResponse
 from bot.db.mailbox import Handoff
 from bot.db.session import make_engine
 from bot.db.verification import VerificationAttempt, VerificationOutcome
-from devstack.stack import free_port
 from tests.api.servers import CuttingActionProxy
 from tests.bot.db.conftest import BACKENDS, postgres_base_url, postgres_schema
-from tests.conftest import LiveStack, load_demo_database, running_stack
+from tests.conftest import LiveStack, load_demo_database, running_stack_behind_cutting_proxy
 
 pytestmark = pytest.mark.e2e
 
@@ -42,20 +41,15 @@ def stack(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[LiveStack, CuttingActionProxy]]:
     """A stack of its own (the shared one must not lose a call), on each back-end."""
-    with _database(request.param, demo_database_url) as url:
-        action_port = free_port()
-        proxy = CuttingActionProxy(action_port).start()
-        try:
-            with running_stack(
-                tmp_path_factory.mktemp(f"once-{request.param}"),
-                model=trained_model,
-                database_url=url,
-                action_port=action_port,
-                rasa_action_port=proxy.port,
-            ) as live:
-                yield live, proxy
-        finally:
-            proxy.stop()
+    with (
+        _database(request.param, demo_database_url) as url,
+        running_stack_behind_cutting_proxy(
+            tmp_path_factory.mktemp(f"once-{request.param}"),
+            model=trained_model,
+            database_url=url,
+        ) as stack_and_proxy,
+    ):
+        yield stack_and_proxy
 
 
 class _database:
