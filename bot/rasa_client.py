@@ -192,10 +192,12 @@ def events_call(sender: str, events: list[dict[str, Any]]) -> Call:
     return Call("POST", path, json=events, params={"include_events": "NONE"})
 
 
-def tracker_call(sender: str) -> Call:
-    """A conversation's tracker without its events (its slots)."""
+def tracker_call(sender: str, *, events: bool = False) -> Call:
+    """A conversation's tracker without its events (its slots), or with those since its last
+    restart (``events``)."""
     path = _conversation_path(sender, "tracker")
-    return Call("GET", path, params={"include_events": "NONE"}, idempotent=True)
+    include = "AFTER_RESTART" if events else "NONE"
+    return Call("GET", path, params={"include_events": include}, idempotent=True)
 
 
 def status_call(timeout_s: float | None = None) -> Call:
@@ -272,6 +274,20 @@ def read_waiting_for(body: Any) -> str | None:
     loop = body.get("active_loop")
     name = loop.get("name") if isinstance(loop, dict) else None
     return name if isinstance(name, str) and name else None
+
+
+def read_user_message_ids(body: Any) -> set[str]:
+    """The ``message_id`` of each customer message a tracker (with its events) holds."""
+    events = body.get("events") if isinstance(body, dict) else None
+    ids: set[str] = set()
+    for event in events if isinstance(events, list) else []:
+        if not isinstance(event, dict) or event.get("event") != "user":
+            continue
+        metadata = event.get("metadata")
+        message_id = metadata.get("message_id") if isinstance(metadata, dict) else None
+        if isinstance(message_id, str):
+            ids.add(message_id)
+    return ids
 
 
 def read_status(body: Any) -> dict[str, Any]:
@@ -429,9 +445,21 @@ class RasaClient:
         """The conversation's slots (``{}`` when Rasa answers something unexpected)."""
         return read_slots(await self.run(tracker_call(sender)))
 
-    async def waiting_for(self, sender: str) -> str | None:
-        """The conversation's active form, ``"paused"`` when a person has it, else None."""
-        return read_waiting_for(await self.run(tracker_call(sender)))
+    async def waiting_for(self, sender: str, *, unless_sent: str | None = None) -> str | None:
+        """The conversation's active form, ``"paused"`` when a person has it, else None.
+
+        ``unless_sent``: a message id; None when the conversation already holds a customer
+        message with it (a resend: the state then is what that message itself left, e.g. the
+        form one of its parts started, which must not change how it is read again).
+        """
+        waiting = read_waiting_for(await self.run(tracker_call(sender)))
+        if waiting is None or unless_sent is None:
+            return waiting
+        # Something waits: the events (read only then) tell whether this message caused it.
+        tracker = await self.run(tracker_call(sender, events=True))
+        if unless_sent in read_user_message_ids(tracker):
+            return None
+        return read_waiting_for(tracker)
 
     async def status(self, *, timeout_s: float | None = None) -> dict[str, Any]:
         """Rasa's ``/status`` document; ``timeout_s`` overrides the client's timeout (a health

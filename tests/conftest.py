@@ -40,6 +40,7 @@ from devstack.stack import (
     rasa_service,
     write_endpoints,
 )
+from tests.api.servers import CuttingActionProxy
 from tests.services import TEST_FIGURES
 
 
@@ -199,6 +200,8 @@ def running_stack(
     database_url: str,
     stores: Path | None = None,
     gateway_env: Mapping[str, str] | None = None,
+    action_port: int | None = None,
+    rasa_action_port: int | None = None,
 ) -> Iterator[LiveStack]:
     """The real action server, answer service, Rasa server and gateway, on free ports.
 
@@ -213,14 +216,18 @@ def running_stack(
         stores: the shops' folders every process reads (``STORES_DIR``); None: a copy of
             ``data/stores`` in ``work``, so a test may edit a shop of the running stack.
         gateway_env: more settings of the gateway (SMTP, webhook secret, rate limit...).
+        action_port: the action server's port (None: a free one).
+        rasa_action_port: where Rasa calls the action server (None: ``action_port``): a test's
+            proxy in front of it, that may cut a call.
     """
-    rasa_port, action_port, gateway_port = free_port(), free_port(), free_port()
+    rasa_port, gateway_port = free_port(), free_port()
+    action_port = action_port or free_port()
     answer_port, token, secret = free_port(), answer_token(), action_secret()
     # Rasa's HTTP API needs its token here as in every profile.
     api_token = generate_secret()
     endpoints = write_endpoints(
         work / "endpoints.yml",
-        action_port=action_port,
+        action_port=rasa_action_port or action_port,
         tracker_db=work / "tracker.db",
         action_secret=secret,
         answer_port=answer_port,
@@ -265,6 +272,28 @@ def running_stack(
             tracker_url=f"sqlite:///{work / 'tracker.db'}",
             stores_dir=stores,
         )
+
+
+@contextlib.contextmanager
+def running_stack_behind_cutting_proxy(
+    work: Path, *, model: Path, database_url: str
+) -> Iterator[tuple[LiveStack, CuttingActionProxy]]:
+    """:func:`running_stack` whose Rasa calls the action server through a proxy that can cut a
+    call (before or after the action ran: tests/api/servers.py); for a test's own stack (the
+    shared one must not lose a call of another test)."""
+    action_port = free_port()
+    proxy = CuttingActionProxy(action_port).start()
+    try:
+        with running_stack(
+            work,
+            model=model,
+            database_url=database_url,
+            action_port=action_port,
+            rasa_action_port=proxy.port,
+        ) as stack:
+            yield stack, proxy
+    finally:
+        proxy.stop()
 
 
 @pytest.fixture(scope="session")

@@ -71,6 +71,11 @@ class ChatMessage(BaseModel):
     text: str | None = None
     buttons: list[ChatButton] = Field(default_factory=list)
     image: str | None = None
+    part: int = Field(
+        default=0,
+        description="The part of the customer's message this message answers, from 0 in the "
+        "order the parts were sent: 0 unless the gateway cut the message into several requests.",
+    )
 
 
 class ChatResponse(BaseModel):
@@ -87,6 +92,12 @@ class ChatResponse(BaseModel):
         description="True when the assistant could not process the message (an action of its "
         "turn failed, e.g. the action server restarting): the messages end with a notice "
         "asking for it again; send the same message again, with the same client_message_id.",
+    )
+    failed_parts: list[int] = Field(
+        default_factory=list,
+        description="With resend: the parts of the message (ChatMessage.part) that were not "
+        "processed; the messages of the other parts are answers, which the resend (same "
+        "client_message_id) answers again (the stored answers, nothing processed twice).",
     )
 
 

@@ -14,7 +14,10 @@ no conversation touched) and sends the parts as turns of their own only when
 * at most one part needs the order lookup (its questions come last, after the others'
   answers, so the lookup's question is the last thing the customer reads).
 
-Otherwise, and when Rasa cannot be asked, the message goes to Rasa whole, as before.
+Otherwise, and when Rasa cannot be asked, the message goes to Rasa whole, as before. A resend
+of a message already sent in parts (same client id, docs/contracts.md) is not waiting for a
+form its own part started: the chat route's ``waiting_for`` answers None for it, so it is cut
+the same way again and each part keeps its id.
 
 Each part is parsed once: :func:`split_message` returns every part with the parse it got, and
 the chat route sends that parse with the part (metadata ``parse_data``), which Rasa uses

@@ -39,7 +39,6 @@ from typing import Any
 
 # The app environment type-checks this package but has no aiohttp (Rasa's does): untyped there.
 import aiohttp  # type: ignore[import-not-found,unused-ignore]
-import rasa
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import BotUttered, Event, FollowupAction
@@ -47,6 +46,7 @@ from rasa.shared.core.events import BotUttered, Event, FollowupAction
 from actions.read_only import READ_ONLY_ACTIONS
 from bot.errors import TURN_FAILED_KEY
 from bot.i18n import normalise_language
+from bot.rasa_ext._install import patch_rasa
 
 logger = logging.getLogger(__name__)
 
@@ -131,12 +131,9 @@ async def run(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, d
 
 def install() -> bool:
     """Replaces Rasa's method; returns False (and changes nothing) on an unknown Rasa version."""
-    if not rasa.__version__.startswith(KNOWN_RASA_PREFIX):
-        logger.warning(
-            "Rasa %s is not %sx: a failed action still ends its turn in silence.",
-            rasa.__version__,
-            KNOWN_RASA_PREFIX,
-        )
-        return False
-    RemoteAction.run = run
-    return True
+    return patch_rasa(
+        logger,
+        KNOWN_RASA_PREFIX,
+        "a failed action still ends its turn in silence.",
+        [(RemoteAction, "run", run)],
+    )

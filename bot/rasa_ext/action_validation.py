@@ -28,8 +28,6 @@ import functools
 import logging
 from typing import Any
 
-import rasa
-
 # The app environment type-checks this package but has no jsonschema stubs (Rasa's does not
 # need them): untyped on purpose.
 from jsonschema import ValidationError  # type: ignore[import-untyped]
@@ -39,6 +37,8 @@ from rasa.core.actions.action import RemoteAction
 from rasa.core.nlg.callback import CallbackNaturalLanguageGenerator, nlg_response_format_spec
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.exceptions import RasaException
+
+from bot.rasa_ext._install import patch_rasa
 
 logger = logging.getLogger(__name__)
 
@@ -105,16 +105,19 @@ def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 
 def install() -> bool:
     """Replaces Rasa's method; returns False (and changes nothing) on an unknown Rasa version."""
-    if not rasa.__version__.startswith(KNOWN_RASA_PREFIX):
-        logger.warning(
-            "Rasa %s is not %sx: its action response validation is left as it is.",
-            rasa.__version__,
-            KNOWN_RASA_PREFIX,
-        )
-        return False
-    RemoteAction._validate_action_result = validate_action_result
-    CallbackNaturalLanguageGenerator.validate_response = staticmethod(validate_nlg_response)
-    return True
+    return patch_rasa(
+        logger,
+        KNOWN_RASA_PREFIX,
+        "its action response validation is left as it is.",
+        [
+            (RemoteAction, "_validate_action_result", validate_action_result),
+            (
+                CallbackNaturalLanguageGenerator,
+                "validate_response",
+                staticmethod(validate_nlg_response),
+            ),
+        ],
+    )
 
 
 __all__ = [

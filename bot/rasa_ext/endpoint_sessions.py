@@ -39,9 +39,10 @@ from typing import Any
 
 # The app environment type-checks this package but has no aiohttp (Rasa's does): untyped there.
 import aiohttp  # type: ignore[import-not-found,unused-ignore]
-import rasa
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.utils.endpoints import EndpointConfig
+
+from bot.rasa_ext._install import patch_rasa
 
 logger = logging.getLogger(__name__)
 
@@ -138,12 +139,9 @@ async def close_session(endpoint: EndpointConfig) -> None:
 
 def install() -> bool:
     """Replaces Rasa's method; returns False (and changes nothing) on an unknown Rasa version."""
-    if not rasa.__version__.startswith(KNOWN_RASA_PREFIX):
-        logger.warning(
-            "Rasa %s is not %sx: its endpoint sessions are left as they are.",
-            rasa.__version__,
-            KNOWN_RASA_PREFIX,
-        )
-        return False
-    EndpointConfig.session = shared_session
-    return True
+    return patch_rasa(
+        logger,
+        KNOWN_RASA_PREFIX,
+        "its endpoint sessions are left as they are.",
+        [(EndpointConfig, "session", shared_session)],
+    )

@@ -25,9 +25,10 @@ import logging
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
-import rasa
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
+
+from bot.rasa_ext._install import patch_rasa
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +95,9 @@ def run(
 
 def install() -> bool:
     """Replaces Rasa's method; returns False (and changes nothing) on an unknown Rasa version."""
-    if not rasa.__version__.startswith(KNOWN_RASA_PREFIX):
-        logger.warning(
-            "Rasa %s is not %sx: its graph runner is left as it is.",
-            rasa.__version__,
-            KNOWN_RASA_PREFIX,
-        )
-        return False
-    DaskGraphRunner.run = run
-    return True
+    return patch_rasa(
+        logger,
+        KNOWN_RASA_PREFIX,
+        "its graph runner is left as it is.",
+        [(DaskGraphRunner, "run", run)],
+    )

@@ -35,6 +35,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.data import TrainingType
 
+from bot.rasa_ext._install import patch_rasa
 from bot.rasa_ext.action_failures import is_failed_turn_message
 from bot.rasa_ext.reuse_parse import reuse_parse
 
@@ -126,12 +127,9 @@ async def handle_message(self: MessageProcessor, message: UserMessage) -> Any:
 
 def install() -> bool:
     """Replaces Rasa's method; returns False (and changes nothing) on an unknown Rasa version."""
-    if not rasa.__version__.startswith(KNOWN_RASA_PREFIX):
-        logger.warning(
-            "Rasa %s is not %sx: repeated message ids are processed again.",
-            rasa.__version__,
-            KNOWN_RASA_PREFIX,
-        )
-        return False
-    MessageProcessor.handle_message = handle_message
-    return True
+    return patch_rasa(
+        logger,
+        KNOWN_RASA_PREFIX,
+        "repeated message ids are processed again.",
+        [(MessageProcessor, "handle_message", handle_message)],
+    )

@@ -27,8 +27,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-import rasa
 from rasa.core.policies.rule_policy import RulePolicy
+
+from bot.rasa_ext._install import patch_rasa
 
 logger = logging.getLogger(__name__)
 
@@ -111,12 +112,9 @@ def clear() -> None:
 
 def install() -> bool:
     """Replaces Rasa's method; returns False (and changes nothing) on an unknown Rasa version."""
-    if not rasa.__version__.startswith(KNOWN_RASA_PREFIX):
-        logger.warning(
-            "Rasa %s is not %sx: RulePolicy's rule lookup is not remembered.",
-            rasa.__version__,
-            KNOWN_RASA_PREFIX,
-        )
-        return False
-    RulePolicy._get_possible_keys = get_possible_keys
-    return True
+    return patch_rasa(
+        logger,
+        KNOWN_RASA_PREFIX,
+        "RulePolicy's rule lookup is not remembered.",
+        [(RulePolicy, "_get_possible_keys", get_possible_keys)],
+    )

@@ -26,11 +26,12 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import rasa
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.rasa_ext._install import patch_rasa
 
 logger = logging.getLogger(__name__)
 
@@ -124,13 +125,12 @@ RASA_RETRIEVE = SQLTrackerStore._retrieve
 
 def install() -> bool:
     """Replaces Rasa's two methods; returns False (and changes nothing) on an unknown Rasa."""
-    if not rasa.__version__.startswith(KNOWN_RASA_PREFIX):
-        logger.warning(
-            "Rasa %s is not %sx: the SQL tracker store's queries stay Rasa's own.",
-            rasa.__version__,
-            KNOWN_RASA_PREFIX,
-        )
-        return False
-    SQLTrackerStore._additional_events = _additional_events
-    SQLTrackerStore._retrieve = _retrieve
-    return True
+    return patch_rasa(
+        logger,
+        KNOWN_RASA_PREFIX,
+        "the SQL tracker store's queries stay Rasa's own.",
+        [
+            (SQLTrackerStore, "_additional_events", _additional_events),
+            (SQLTrackerStore, "_retrieve", _retrieve),
+        ],
+    )

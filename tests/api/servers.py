@@ -10,7 +10,9 @@ from which client port, so tests see exactly what went over the wire.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +54,8 @@ class FakeRasa:
     model_file: str | None = "models/test-model.tar.gz"
     # What GET /conversations/<id>/tracker answers (the support console reads the language).
     slots: dict[str, Any] = field(default_factory=dict)
+    # More of that tracker (``active_loop``, ``events``: what the gateway reads of it).
+    tracker_extra: dict[str, Any] = field(default_factory=dict)
     # When set, POST /model/parse answers the intent of each text from this table
     # (``nlu_fallback`` for any other); unset, it answers 404 like a server without it.
     meanings: dict[str, str] | None = None
@@ -103,7 +107,8 @@ class FakeRasa:
                 if self.path == "/status":
                     self._answer(fake.status_code, {"model_file": fake.model_file})
                 elif self.path.startswith("/conversations/"):
-                    self._answer(fake.status_code, {"slots": fake.slots, "events": []})
+                    tracker = {"slots": fake.slots, "events": [], **fake.tracker_extra}
+                    self._answer(fake.status_code, tracker)
                 else:
                     self._answer(404, {"error": "not found"})
 
@@ -225,3 +230,95 @@ class ShopPageServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class CuttingActionProxy:
+    """A real HTTP proxy between Rasa and the real action server that can cut one call.
+
+    Every call of Rasa to the action server (``POST /webhook``) goes through it, unchanged;
+    while ``cut`` names an action, the next call of that action is read and its connection
+    closed with no answer, as when the action server dies mid-call (Rasa's aiohttp sees the
+    server disconnect: bot/rasa_ext/action_failures.py). While ``cut_after`` names an action,
+    the next call of that action is passed on to the action server, which runs it (its writes
+    committed), and then its answer is dropped and the connection closed: the answer was cut on
+    its way back. ``calls`` records the actions called, ``cuts`` the calls cut.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target = f"http://127.0.0.1:{target_port}"
+        self.cut: str | None = None
+        self.cut_after: str | None = None
+        self.calls: list[str] = []
+        self.cuts: list[str] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> CuttingActionProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        import httpx
+
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+            def _forward(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length) if length else b""
+                action = None
+                if raw:
+                    with contextlib.suppress(ValueError):
+                        action = json.loads(raw).get("next_action")
+                if action is not None:
+                    proxy.calls.append(action)
+                if action is not None and action == proxy.cut:
+                    proxy.cut = None
+                    proxy.cuts.append(action)
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)  # no answer: the call is cut
+                    return
+                headers = {
+                    name: value
+                    for name, value in self.headers.items()
+                    if name.lower() not in {"host", "content-length", "connection"}
+                }
+                answer = httpx.request(
+                    method, proxy.target + self.path, content=raw, headers=headers, timeout=60
+                )
+                if action is not None and action == proxy.cut_after:
+                    proxy.cut_after = None
+                    proxy.cuts.append(action)
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)  # the action ran; no answer
+                    return
+                body = answer.content
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", answer.headers.get("content-type", ""))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                self._forward("POST")
+
+            def do_GET(self) -> None:
+                self._forward("GET")
+
+        return Handler

@@ -35,9 +35,10 @@ def test_forwards_the_message_to_rasa_with_store_language_and_channel(
     )
     assert response.status_code == 200, response.text
     assert response.json() == {
-        "messages": [{"text": "echo: Bonjour", "buttons": [], "image": None}],
+        "messages": [{"text": "echo: Bonjour", "buttons": [], "image": None, "part": 0}],
         "handoff": None,  # no person expected (the support console's live handoff)
         "resend": False,
+        "failed_parts": [],
     }
     sent = fake_rasa.messages()
     # Each message carries a unique id: a retry of the same request is not processed twice
@@ -327,11 +328,13 @@ def test_rasa_messages_become_text_buttons_and_images(
                     }
                 ],
                 "image": None,
+                "part": 0,
             },
-            {"text": None, "buttons": [], "image": "https://example.com/colis.png"},
+            {"text": None, "buttons": [], "image": "https://example.com/colis.png", "part": 0},
         ],
         "handoff": None,
         "resend": False,
+        "failed_parts": [],
     }
 
 
@@ -567,10 +570,86 @@ def test_a_turn_whose_action_failed_asks_for_a_resend(
     response = make_client().post("/api/chat", json=chat_body("I want a human"))
     assert response.status_code == 200
     assert response.json() == {
-        "messages": [{"text": NOTICE_EN, "buttons": [], "image": None}],
+        "messages": [{"text": NOTICE_EN, "buttons": [], "image": None, "part": 0}],
         "handoff": None,
         "resend": True,
+        "failed_parts": [0],
     }
+
+
+def test_a_message_in_parts_says_which_part_each_answer_and_failure_is(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    """Two requests in one message, the second's action cut: the first part's answer is an
+    answer (part 0), the notice is part 1's, and only part 1 is to be sent again."""
+    fake_rasa.meanings = {
+        "Livrez-vous en Suisse ?": "delivery_countries",
+        "Where is my order OM-104233?": "order_status",
+    }
+
+    def reply(request: dict[str, Any]) -> list[dict[str, Any]]:
+        if request["message"].startswith("Where"):
+            return [
+                {"recipient_id": request["sender"], "text": NOTICE_EN},
+                {"recipient_id": request["sender"], "custom": {"turn_failed": "validate_x"}},
+            ]
+        return [{"recipient_id": request["sender"], "text": "Oui."}]
+
+    fake_rasa.reply = reply
+    response = make_client().post(
+        "/api/chat",
+        json=chat_body(
+            "Livrez-vous en Suisse ? Where is my order OM-104233?",
+            client_message_id="m" + "c3" * 16,
+        ),
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert [(m["text"], m["part"]) for m in body["messages"]] == [("Oui.", 0), (NOTICE_EN, 1)]
+    assert body["resend"] is True and body["failed_parts"] == [1]
+    ids = [m["metadata"]["message_id"] for m in fake_rasa.messages()]
+    assert ids == [f"web:m{'c3' * 16}:0", f"web:m{'c3' * 16}:1"]
+
+
+def test_a_resend_of_a_message_sent_in_parts_is_cut_the_same_way(
+    make_client: MakeClient, fake_rasa: FakeRasa
+) -> None:
+    """The first try's second part started a form (its proof check then cut): the resend is
+    still cut in the same parts, each with its id, instead of being sent whole as the form's
+    answer under part 0's id (which would bring back part 0's answer, and nothing else)."""
+    fake_rasa.meanings = {
+        "Livrez-vous en Suisse ?": "delivery_countries",
+        "Où en est ma commande OM-104233 ?": "order_status",
+    }
+    message = "Livrez-vous en Suisse ? Où en est ma commande OM-104233 ?"
+    client = make_client()
+    body = chat_body(message, client_message_id="m" + "d4" * 16)
+    first = client.post("/api/chat", json=body)
+    assert first.status_code == 200
+    parts = ["Livrez-vous en Suisse ?", "Où en est ma commande OM-104233 ?"]
+    assert [m["message"] for m in fake_rasa.messages()] == parts
+    # Now the form waits; the tracker holds the first try's parts, ids included.
+    fake_rasa.tracker_extra = {
+        "active_loop": {"name": "order_lookup_form"},
+        "events": [
+            {"event": "user", "text": m["message"], "metadata": m["metadata"]}
+            for m in fake_rasa.messages()
+        ],
+    }
+    again = client.post("/api/chat", json=body)
+    assert again.status_code == 200
+    sent = fake_rasa.messages()[2:]
+    assert [m["message"] for m in sent] == parts
+    assert [m["metadata"]["message_id"] for m in sent] == [
+        f"web:m{'d4' * 16}:0",
+        f"web:m{'d4' * 16}:1",
+    ]
+    # Another message while the form waits is its answer: sent whole, as before.
+    other = client.post(
+        "/api/chat", json=chat_body(message + " ", client_message_id="m" + "e5" * 16)
+    )
+    assert other.status_code == 200
+    assert fake_rasa.messages()[-1]["message"] == message
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,9 +20,9 @@ from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Route, e
 
 from bot.api.main import create_app
 from tests.api.conftest import gateway_settings
-from tests.api.servers import FakeRasa, GatewayServer, ShopPageServer
+from tests.api.servers import CuttingActionProxy, FakeRasa, GatewayServer, ShopPageServer
 from tests.browser import ARTIFACTS
-from tests.conftest import LiveStack
+from tests.conftest import LiveStack, running_stack_behind_cutting_proxy
 
 pytestmark = pytest.mark.browser
 
@@ -88,12 +89,16 @@ class Widget:
     def wait_idle(self, timeout_ms: float = RASA_ANSWER_TIMEOUT_MS) -> None:
         expect(self.host).to_have_attribute("data-state", "idle", timeout=timeout_ms)
 
-    def send(self, text: str, timeout_ms: float = RASA_ANSWER_TIMEOUT_MS) -> list[Locator]:
-        """Types `text`, presses Enter, waits for the answer; returns the new bot bubbles."""
-        before = self.bot_messages.count()
+    def submit(self, text: str, timeout_ms: float = RASA_ANSWER_TIMEOUT_MS) -> None:
+        """Types `text`, presses Enter and waits until the widget is idle (answered or not)."""
         self.input.fill(text)
         self.input.press("Enter")
         self.wait_idle(timeout_ms)
+
+    def send(self, text: str, timeout_ms: float = RASA_ANSWER_TIMEOUT_MS) -> list[Locator]:
+        """Types `text`, presses Enter, waits for the answer; returns the new bot bubbles."""
+        before = self.bot_messages.count()
+        self.submit(text, timeout_ms)
         expect(self.error).to_be_hidden()
         return [self.bot_messages.nth(i) for i in range(before, self.bot_messages.count())]
 
@@ -107,6 +112,14 @@ class Widget:
         )
 
 
+def open_widget(page: Page, url: str) -> Widget:
+    """Goes to a shop page (`url`) and opens its widget."""
+    page.goto(url)
+    widget = Widget(page)
+    widget.open()
+    return widget
+
+
 def joined_text(bubbles: list[Locator]) -> str:
     return "\n".join(bubble.inner_text() for bubble in bubbles)
 
@@ -118,9 +131,7 @@ def joined_text(bubbles: list[Locator]) -> str:
 def test_customer_asks_a_faq_and_tracks_an_order_on_the_om_system_page(
     live_stack: LiveStack, page: Page
 ) -> None:
-    page.goto(f"{live_stack.gateway_url}/shops/om-system")
-    widget = Widget(page)
-    widget.open()
+    widget = open_widget(page, f"{live_stack.gateway_url}/shops/om-system")
     expect(widget.host.locator(".msg.welcome")).to_contain_text("OM SYSTEM")
 
     answer = joined_text(widget.send("Quels moyens de paiement acceptez-vous ?"))
@@ -151,9 +162,7 @@ def test_a_real_customers_message_with_the_bare_number_starts_the_order_lookup(
     live_stack: LiveStack, page: Page
 ) -> None:
     # Issue 11's "Done when": greeting, context, the number without its prefix in brackets.
-    page.goto(f"{live_stack.gateway_url}/shops/om-system")
-    widget = Widget(page)
-    widget.open()
+    widget = open_widget(page, f"{live_stack.gateway_url}/shops/om-system")
     ask = joined_text(
         widget.send(
             "Bonjour, j'ai commandé il y a 10 jours (commande 104233) et toujours rien, "
@@ -174,9 +183,7 @@ WRONG_PROOF = "Où en est ma commande OM-104233 ? Mon e-mail est devine{}@exampl
 def test_buttons_typed_commands_and_new_conversation_with_the_real_assistant(
     live_stack: LiveStack, page: Page
 ) -> None:
-    page.goto(f"{live_stack.gateway_url}/shops/om-system")
-    widget = Widget(page)
-    widget.open()
+    widget = open_widget(page, f"{live_stack.gateway_url}/shops/om-system")
     for attempt in range(3):
         widget.send(WRONG_PROOF.format(attempt))
     first = stored_sender_id(page)
@@ -310,9 +317,7 @@ def test_conversation_survives_reloads_and_pages_of_the_same_shop_only(
     start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
 ) -> None:
     gateway = start_gateway()
-    page.goto(f"{gateway.url}/shops/om-system")
-    widget = Widget(page)
-    widget.open()
+    widget = open_widget(page, f"{gateway.url}/shops/om-system")
     widget.send("premier message")
     widget.send("deuxième message")
     first_sender = fake_rasa.messages()[-1]["sender"]
@@ -335,9 +340,7 @@ def test_conversation_survives_reloads_and_pages_of_the_same_shop_only(
     assert fake_rasa.messages()[-1]["metadata"]["ui_language"] is None
 
     # The other shop has its own conversation.
-    page.goto(f"{gateway.url}/shops/btomic")
-    widget = Widget(page)
-    widget.open()
+    widget = open_widget(page, f"{gateway.url}/shops/btomic")
     expect(widget.host.locator(".title")).to_have_text("Assistance BTOMIC")
     expect(widget.user_messages).to_have_count(0)
     widget.send("bonjour")
@@ -370,9 +373,7 @@ def test_a_typed_slash_text_is_words_and_a_failed_new_conversation_keeps_the_old
 ) -> None:
     fake_rasa.reply = scripted_rasa
     gateway = start_gateway()
-    page.goto(f"{gateway.url}/shops/om-system")
-    widget = Widget(page)
-    widget.open()
+    widget = open_widget(page, f"{gateway.url}/shops/om-system")
     # Typed, even a payload the bot offers elsewhere is the customer's words.
     widget.send("/delivery_time")
     assert fake_rasa.messages()[-1]["message"] == "\u2060/delivery_time"
@@ -463,12 +464,8 @@ def test_rasa_down_shows_a_french_error_and_keeps_the_typed_text(
 ) -> None:
     # Sent again for 2 s (WIDGET_RESEND_FOR_S), "reconnecting" meanwhile, then the error.
     gateway = start_gateway(rasa_url=dead_rasa_url, widget_resend_for_s=2)
-    page.goto(f"{gateway.url}/shops/om-system")
-    widget = Widget(page)
-    widget.open()
-    widget.input.fill("Livrez-vous en Suisse ?")
-    widget.input.press("Enter")
-    widget.wait_idle()
+    widget = open_widget(page, f"{gateway.url}/shops/om-system")
+    widget.submit("Livrez-vous en Suisse ?")
     expect(widget.error).to_be_visible()
     expect(widget.error).to_contain_text("L'assistant est momentanément indisponible")
     expect(widget.input).to_have_value("Livrez-vous en Suisse ?")
@@ -481,12 +478,8 @@ def test_a_retry_sends_the_kept_text_once_the_assistant_answers_again(
 ) -> None:
     fake_rasa.delay_s = 5.0
     gateway = start_gateway(rasa_timeout_s=0.5)
-    page.goto(f"{gateway.url}/shops/om-system")
-    widget = Widget(page)
-    widget.open()
-    widget.input.fill("Où est mon colis ?")
-    widget.input.press("Enter")
-    widget.wait_idle()
+    widget = open_widget(page, f"{gateway.url}/shops/om-system")
+    widget.submit("Où est mon colis ?")
     expect(widget.error).to_contain_text("met trop de temps à répondre")
     expect(widget.input).to_have_value("Où est mon colis ?")
 
@@ -517,12 +510,8 @@ def test_a_message_the_assistant_could_not_process_is_kept_and_resent_with_its_i
 
     fake_rasa.reply = failing_once
     gateway = start_gateway()
-    page.goto(f"{gateway.url}/shops/om-system")
-    widget = Widget(page)
-    widget.open()
-    widget.input.fill("Je veux parler à un conseiller")
-    widget.input.press("Enter")
-    widget.wait_idle()
+    widget = open_widget(page, f"{gateway.url}/shops/om-system")
+    widget.submit("Je veux parler à un conseiller")
     expect(widget.error).to_contain_text(
         "Je n'ai pas pu traiter ce message pour l'instant\u00a0: renvoyez-le, s'il vous plaît."
     )
@@ -543,13 +532,9 @@ def test_too_many_messages_and_too_long_messages_are_explained(
 ) -> None:
     # Refused messages count too (a flood of junk is still a flood): 2 = the long one + "short".
     gateway = start_gateway(chat_rate_limit_messages=2, max_message_chars=20)
-    page.goto(f"{gateway.url}/shops/om-system?lang=en")
-    widget = Widget(page)
-    widget.open()
+    widget = open_widget(page, f"{gateway.url}/shops/om-system?lang=en")
 
-    widget.input.fill("This message is far longer than twenty characters")
-    widget.input.press("Enter")
-    widget.wait_idle()
+    widget.submit("This message is far longer than twenty characters")
     expect(widget.error).to_contain_text("too long (20 characters at most)")
     expect(widget.input).to_have_value("This message is far longer than twenty characters")
 
@@ -570,13 +555,9 @@ def test_too_many_messages_and_too_long_messages_are_explained(
 
 def test_gateway_down_keeps_the_typed_text(start_gateway: StartGateway, page: Page) -> None:
     gateway = start_gateway(widget_resend_for_s=2)
-    page.goto(f"{gateway.url}/shops/btomic")
-    widget = Widget(page)
-    widget.open()
+    widget = open_widget(page, f"{gateway.url}/shops/btomic")
     gateway.stop()
-    widget.input.fill("Quelle est la garantie ?")
-    widget.input.press("Enter")
-    widget.wait_idle()
+    widget.submit("Quelle est la garantie ?")
     expect(widget.error).to_contain_text("momentanément indisponible")
     expect(widget.input).to_have_value("Quelle est la garantie ?")
 
@@ -604,9 +585,7 @@ def test_a_gateway_restarting_shows_reconnecting_then_the_one_answer(
     start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
 ) -> None:
     gateway = start_gateway()
-    page.goto(f"{gateway.url}/shops/om-system")
-    widget = Widget(page)
-    widget.open()
+    widget = open_widget(page, f"{gateway.url}/shops/om-system")
     down = True
     bodies = chat_requests(page, lambda _n: down)
     widget.input.fill("Livrez-vous en Suisse ?")
@@ -636,14 +615,10 @@ def test_a_gateway_down_too_long_gives_the_error_and_keeps_the_id_for_the_retry(
     start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
 ) -> None:
     gateway = start_gateway(widget_resend_for_s=1.5)
-    page.goto(f"{gateway.url}/shops/om-system?lang=en")
-    widget = Widget(page)
-    widget.open()
+    widget = open_widget(page, f"{gateway.url}/shops/om-system?lang=en")
     down = True
     bodies = chat_requests(page, lambda _n: down)
-    widget.input.fill("Do you ship to Switzerland?")
-    widget.input.press("Enter")
-    widget.wait_idle()
+    widget.submit("Do you ship to Switzerland?")
     expect(widget.error).to_contain_text("The assistant is unavailable right now")
     expect(widget.host.locator(".reconnecting")).to_be_hidden()
     expect(widget.input).to_have_value("Do you ship to Switzerland?")  # nothing lost
@@ -667,9 +642,7 @@ def test_a_turn_whose_answer_the_gateway_lost_is_answered_once_on_the_resend(
     """The gateway ran the turn with the real Rasa, then died before its answer reached the
     browser (the connection reset): the widget resends it with the same id and shows the
     answer once; Rasa's tracker holds the message once (its idempotency, keyed by the id)."""
-    page.goto(f"{live_stack.gateway_url}/shops/om-system")
-    widget = Widget(page)
-    widget.open()
+    widget = open_widget(page, f"{live_stack.gateway_url}/shops/om-system")
     bodies: list[dict[str, Any]] = []
     lost: list[int] = []
 
@@ -698,3 +671,71 @@ def test_a_turn_whose_answer_the_gateway_lost_is_answered_once_on_the_resend(
     bots = [e for e in tracker["events"] if e["event"] == "bot"]
     assert [e["text"] for e in users] == ["Livrez-vous en Suisse ?"]  # one turn, not two
     assert len(bubbles) == len(bots)  # the answers shown are the turn's, once
+
+
+@pytest.fixture(scope="module")
+def cutting_stack(
+    trained_model: Path, demo_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveStack, CuttingActionProxy]]:
+    """A real stack of its own whose Rasa calls the action server through a proxy that can cut
+    a call (the shared one must not lose a call of another test)."""
+    with running_stack_behind_cutting_proxy(
+        tmp_path_factory.mktemp("cutting-stack"),
+        model=trained_model,
+        database_url=demo_database_url,
+    ) as stack_and_proxy:
+        yield stack_and_proxy
+
+
+@pytest.mark.e2e
+def test_a_message_in_two_parts_whose_second_was_cut_shows_the_first_answer_once(
+    cutting_stack: tuple[LiveStack, CuttingActionProxy], page: Page
+) -> None:
+    """Two requests in one message (bot/api/several_requests.py); the second part's action with
+    effects (the order lookup's proof check) is cut mid-call, so that part was not processed
+    (bot/rasa_ext/action_failures.py). The customer reads the first part's answer at once, is
+    asked to send the message again (text kept); the resend (same id) runs the second part
+    only: the first part's answer is not shown again, nor its turn run or stored twice."""
+    stack, proxy = cutting_stack
+    widget = open_widget(page, f"{stack.gateway_url}/shops/om-system")
+    text = "Livrez-vous en Suisse ? Où en est ma commande OM-104233 ?"
+    proxy.cut = "validate_order_lookup_form"
+    bodies = chat_requests(page, lambda _n: False)
+    widget.submit(text)
+    assert proxy.cuts == ["validate_order_lookup_form"], proxy.calls
+    expect(widget.error).to_contain_text(
+        "Je n'ai pas pu traiter ce message pour l'instant\u00a0: renvoyez-le, s'il vous plaît."
+    )
+    expect(widget.input).to_have_value(text)  # kept for the resend
+    expect(widget.user_messages).to_have_count(1)  # the message: partly answered
+    first = [widget.bot_messages.nth(i) for i in range(widget.bot_messages.count())]
+    assert first and "Oui, nous livrons en Suisse" in joined_text(first), joined_text(first)
+    assert "renvoyez-le" not in joined_text(first)  # the notice is the error, not an answer
+
+    widget.error.get_by_role("button", name="Réessayer").click()
+    widget.wait_idle()
+    expect(widget.error).to_be_hidden()
+    expect(widget.input).to_have_value("")
+    expect(widget.user_messages).to_have_count(1)
+    expect(widget.user_messages.first).to_contain_text(text)
+    shown = [widget.bot_messages.nth(i) for i in range(widget.bot_messages.count())]
+    # The first answers as they were, once, then the second part's (the lookup asks for a
+    # proof of the order).
+    assert [b.inner_text() for b in shown[: len(first)]] == [b.inner_text() for b in first]
+    later = joined_text(shown[len(first) :])
+    assert later and "Suisse" not in later, later
+    assert joined_text(shown).count("nous livrons en Suisse") == 1
+    assert len(bodies) == 2 and bodies[0]["client_message_id"] == bodies[1]["client_message_id"]
+    # Rasa: the first part stored once, the second twice (its cut turn, then the resend, which
+    # ran it: the proof check called again, which it never is by Rasa itself).
+    sender = f"web-om-system-{stored_sender_id(page)}"
+    users = [e for e in stack.tracker(sender)["events"] if e["event"] == "user"]
+    ids = [e["metadata"]["message_id"] for e in users]
+    cid = bodies[0]["client_message_id"]
+    assert ids == [f"web:{cid}:0", f"web:{cid}:1", f"web:{cid}:1"], ids
+    assert [e["text"] for e in users] == [
+        "Livrez-vous en Suisse ?",
+        "Où en est ma commande OM-104233 ?",
+        "Où en est ma commande OM-104233 ?",
+    ]
+    assert proxy.calls.count("validate_order_lookup_form") == 2, proxy.calls

@@ -152,6 +152,47 @@ async def test_what_a_conversation_waits_for(tracker: dict[str, Any], waiting: s
 
     assert await gateway_client(handle).waiting_for("web-om-1") == waiting
     assert seen[0].path == "/conversations/web-om-1/tracker"
+    assert seen[0].params["include_events"] == "NONE"  # the slots only: no event read
+
+
+@pytest.mark.parametrize(
+    ("events", "waiting"),
+    [
+        # The message was sent before (its second part's id is stored): not waiting for it.
+        ([{"event": "user", "metadata": {"message_id": "web:m1:1"}}], None),
+        # Only other messages, or that id on no customer message: the form waits.
+        ([{"event": "user", "metadata": {"message_id": "web:m1:0"}}], "order_lookup_form"),
+        ([{"event": "bot", "metadata": {"message_id": "web:m1:1"}}], "order_lookup_form"),
+        ([{"event": "user"}, "junk", {"event": "user", "metadata": []}], "order_lookup_form"),
+        ([], "order_lookup_form"),
+    ],
+)
+async def test_a_conversation_waits_for_nothing_from_a_message_it_already_holds(
+    events: list[Any], waiting: str | None
+) -> None:
+    seen: list[httpx.URL] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(
+            200, json={"active_loop": {"name": "order_lookup_form"}, "events": events}
+        )
+
+    rasa = gateway_client(handle)
+    assert await rasa.waiting_for("web-om-1", unless_sent="web:m1:1") == waiting
+    # The slots first; the events only because a form waits.
+    assert [url.params["include_events"] for url in seen] == ["NONE", "AFTER_RESTART"]
+
+
+async def test_nothing_waiting_reads_no_event() -> None:
+    seen: list[httpx.URL] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        return httpx.Response(200, json={"active_loop": {}, "paused": False})
+
+    assert await gateway_client(handle).waiting_for("web-om-1", unless_sent="web:m1:1") is None
+    assert [url.params["include_events"] for url in seen] == ["NONE"]
 
 
 @pytest.mark.parametrize(

@@ -69,7 +69,7 @@ def payload_signer(request: Request) -> PayloadSigner:
 
 
 def to_chat_message(
-    rasa_message: Mapping[str, Any], *, signer: PayloadSigner, conversation: str
+    rasa_message: Mapping[str, Any], *, signer: PayloadSigner, conversation: str, part: int = 0
 ) -> ChatMessage | None:
     """One message of Rasa's REST channel in the widget's shape; None when nothing to show.
 
@@ -94,6 +94,7 @@ def to_chat_message(
         text=text if isinstance(text, str) and text.strip() else None,
         buttons=buttons,
         image=image if isinstance(image, str) and image else None,
+        part=part,
     )
     if message.text is None and message.image is None and not message.buttons:
         return None
@@ -134,6 +135,10 @@ async def chat(
     signer = payload_signer(request)
     page_language = ui_language(body.language)
     sent_at = dt.datetime.now(dt.UTC)
+    # The id this message's second part had if it was cut into parts before (a resend).
+    sent_in_parts = (
+        None if body.client_message_id is None else client_turn_id(body.client_message_id, 1)
+    )
     if is_intent_syntax(message) and signer.verify(sender, message, body.signature):
         # A quick reply the gateway relayed in this conversation: its intent, whole.
         parts = [Part(message)]
@@ -146,13 +151,17 @@ async def chat(
             message,
             ui_language=page_language,
             parse=lambda text: rasa.parse(as_customer_text(text)),
-            waiting_for=lambda: rasa.waiting_for(sender),
+            # A resend of a message sent in parts is cut the same way whatever its parts
+            # started (a form waiting): each part keeps its id, so the parts that were
+            # answered get their stored answers and only the one that failed runs again.
+            waiting_for=lambda: rasa.waiting_for(sender, unless_sent=sent_in_parts),
         )
         if any(is_intent_syntax(part.text) for part in parts):
             logger.info("A '/' text not offered as a button in %s: sent as words", sender)
         # The parse of a part was made on these very words (as_customer_text).
         parts = [Part(as_customer_text(part.text), part.parse) for part in parts]
-    replies: list[dict[str, Any]] = []
+    messages: list[ChatMessage] = []
+    failed_parts: list[int] = []
     for index, part in enumerate(parts):
         metadata: dict[str, Any] = {
             "store": store,
@@ -171,21 +180,28 @@ async def chat(
             # twice. Rasa looks for the id in this conversation's tracker only: no other
             # conversation's answers can come back (bot/rasa_ext/idempotency.py).
             metadata["message_id"] = client_turn_id(body.client_message_id, index)
-        replies += await rasa.send_message(sender=sender, message=part.text, metadata=metadata)
-    messages = [
-        m
-        for m in (to_chat_message(reply, signer=signer, conversation=sender) for reply in replies)
-        if m is not None
-    ]
+        replies = await rasa.send_message(sender=sender, message=part.text, metadata=metadata)
+        # An action of the part's turn failed (the action server killed mid-call): Rasa said
+        # "send it again"; the widget shows the other parts' answers, keeps the text and
+        # resends it with its id (bot/rasa_ext/action_failures.py, docs/contracts.md).
+        failed = failed_action(replies)
+        if failed is not None:
+            logger.warning(
+                "Action %s failed in %s (part %d): the customer is asked to resend",
+                failed,
+                sender,
+                index,
+            )
+            failed_parts.append(index)
+        for reply in replies:
+            shown = to_chat_message(reply, signer=signer, conversation=sender, part=index)
+            if shown is not None:
+                messages.append(shown)
     # A person expected or answering (support console): the widget then polls for them.
     handoff = await run_in_threadpool(customer_message_mode, request, sender, message, sent_at)
-    # An action of a turn failed (the action server killed mid-call): Rasa said "send it
-    # again"; the widget keeps the text and resends it with its id
-    # (bot/rasa_ext/action_failures.py).
-    failed = failed_action(replies)
-    if failed is not None:
-        logger.warning("Action %s failed in %s: the customer is asked to resend", failed, sender)
-    return ChatResponse(messages=messages, handoff=handoff, resend=failed is not None)
+    return ChatResponse(
+        messages=messages, handoff=handoff, resend=bool(failed_parts), failed_parts=failed_parts
+    )
 
 
 @router.post(

@@ -809,13 +809,11 @@
     try {
       for (;;) {
         try {
+          // With `resend: true` the assistant could not process it, or some of its parts
+          // (an action of a turn failed): the caller shows what was answered and keeps the
+          // text and its id for the customer's resend; never resent by itself here (an action
+          // may have acted; docs/contracts.md).
           const answer = await postJson(API_URL, body);
-          if (answer.resend === true) {
-            // The assistant could not process it (an action of the turn failed): not resent
-            // by itself (an action may have acted); the text and its id are kept for the
-            // customer's resend, which the assistant then processes (docs/contracts.md).
-            throw new ChatFailure("not_processed");
-          }
           if (Array.isArray(answer.messages)) {
             return answer;
           }
@@ -868,8 +866,15 @@
   }
 
   // The message that could not be sent, and its id: sent again (the retry button, or the
-  // same text sent again), it keeps its id, in case the assistant did get it.
+  // same text sent again), it keeps its id, in case the assistant did get it. `shownParts`:
+  // the parts of it (a message the gateway cut into several requests) whose answers are
+  // already shown, when only some were processed; their answers come back on the resend
+  // (the stored ones, nothing processed twice) and are not shown again.
   let unsent = null;
+
+  function partOf(reply) {
+    return reply && Number.isInteger(reply.part) ? reply.part : 0;
+  }
 
   function submitInput() {
     const text = input.value.trim();
@@ -889,6 +894,7 @@
       return;
     }
     const id = clientMessageId || newClientMessageId();
+    const shownParts = unsent && unsent.id === id && unsent.shownParts ? unsent.shownParts : [];
     hideError();
     setBusy(true);
     const pending = messageNode({ role: "user", text: shown });
@@ -897,9 +903,27 @@
     scrollToEnd();
     try {
       const answer = await postChat(payload, signature, id);
-      unsent = null;
-      const replies = answer.messages;
+      const notProcessed = answer.resend === true ? new ChatFailure("not_processed") : null;
+      const failedParts = notProcessed ? answer.failed_parts : [];
+      if (!Array.isArray(failedParts)) {
+        throw notProcessed; // which parts failed is not said: none is taken as answered
+      }
+      // The answers to show: not those of a part that failed (its "send it again" notice is
+      // the error below), nor those of a part already shown after an earlier try.
+      const replies = answer.messages.filter(
+        (reply) => !failedParts.includes(partOf(reply)) && !shownParts.includes(partOf(reply)),
+      );
+      if (notProcessed && !replies.length && !shownParts.length) {
+        throw notProcessed; // nothing of it was processed: as when it could not be sent
+      }
+      const alreadyShown = shownParts.length > 0;
+      unsent = notProcessed
+        ? { text: payload, id, shownParts: shownParts.concat(replies.map(partOf)) }
+        : null;
       pending.classList.remove("pending");
+      if (alreadyShown) {
+        pending.remove(); // the customer's message is on screen since the earlier try
+      }
       for (const node of log.querySelectorAll(".quick-replies")) {
         node.remove();
       }
@@ -911,7 +935,9 @@
       if (otherTabWrote) {
         state.messages = stored.messages;
       }
-      state.messages.push({ role: "user", text: shown, buttons: [], image: null });
+      if (!alreadyShown) {
+        state.messages.push({ role: "user", text: shown, buttons: [], image: null });
+      }
       const botMessages = replies.map((reply) => cleanMessage(Object.assign({}, reply, { role: "bot" })));
       state.messages.push(...botMessages);
       saveState();
@@ -920,7 +946,10 @@
       } else {
         botMessages.forEach((message) => appendBotMessage(message, true));
       }
-      if (fromInput) {
+      if (notProcessed) {
+        // Some parts answered, one not: the text stays for the resend (same id).
+        showError(notProcessed, retryOf(payload, shown, fromInput, signature, id));
+      } else if (fromInput) {
         input.value = "";
         autosize();
       }
@@ -931,8 +960,8 @@
       // Not sent: the bubble goes, the text stays in the input (or the retry button resends
       // the quick reply) so nothing the customer typed is lost.
       pending.remove();
-      unsent = { text: payload, id };
-      showError(failure, fromInput ? submitInput : () => send(payload, shown, false, signature, id));
+      unsent = { text: payload, id, shownParts };
+      showError(failure, retryOf(payload, shown, fromInput, signature, id));
     } finally {
       setBusy(false);
       scrollToEnd();
@@ -940,6 +969,11 @@
         input.focus();
       }
     }
+  }
+
+  // The "Try again" button: the typed text as it is in the input, or the quick reply again.
+  function retryOf(payload, shown, fromInput, signature, id) {
+    return fromInput ? submitInput : () => send(payload, shown, false, signature, id);
   }
 
   function errorMessage(failure) {
