@@ -28,9 +28,11 @@ from actions._base import (
     Conversation,
     ShopAction,
     latest_entity_values,
+    run_guarded,
 )
+from actions.once import run_once
+from bot.db.action_memory import writing_session
 from bot.db.mailbox import HandoffChannel
-from bot.db.session import get_sessionmaker
 from bot.handoffs import attach_customer_address, contact_email, record_handoff
 
 #: Featurized slot: the bot has just asked for an address to answer a handoff at.
@@ -51,8 +53,9 @@ def _record(
     excerpt: str | None,
     language: str,
 ) -> None:
-    # In a worker thread (synchronous SQLAlchemy); one session, committed, closed on exit.
-    with get_sessionmaker()() as session:
+    # In a worker thread (synchronous SQLAlchemy). The call's transaction (committed with the
+    # remembered response: actions/once.py), or a session of its own committed on exit.
+    with writing_session() as session:
         record_handoff(
             session=session,
             channel=channel,
@@ -63,11 +66,10 @@ def _record(
             excerpt=excerpt,
             language=language,
         )
-        session.commit()
 
 
 def _attach(*, conversation: Conversation, conversation_id: str, address: str) -> None:
-    with get_sessionmaker()() as session:
+    with writing_session() as session:
         handoff = attach_customer_address(
             session=session, conversation_id=conversation_id, address=address
         )
@@ -83,7 +85,6 @@ def _attach(*, conversation: Conversation, conversation_id: str, address: str) -
                 customer_address=address,
                 language=conversation.lang,
             )
-        session.commit()
 
 
 def _customer_words(tracker: Tracker) -> str | None:
@@ -97,7 +98,24 @@ def _customer_words(tracker: Tracker) -> str | None:
     return None
 
 
-class ActionHumanHandoff(ShopAction):
+class _OnceAction(ShopAction):
+    """A shop action with effects: its body runs once per customer message (actions/once.py)."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """:meth:`ShopAction.run`, the body once per message (a resend answered again)."""
+
+        async def body() -> list[EventType]:
+            async def act() -> list[EventType]:
+                return await self.act(dispatcher, tracker, domain, Conversation.of(tracker))
+
+            return await run_once(self.name(), dispatcher, tracker, act)
+
+        return await run_guarded(self.name(), dispatcher, tracker, body)
+
+
+class ActionHumanHandoff(_OnceAction):
     """Puts the conversation in the human handoff queue and says so."""
 
     def name(self) -> str:
@@ -131,7 +149,7 @@ class ActionHumanHandoff(ShopAction):
         return [SlotSet(HANDOFF_REQUESTED, True), SlotSet(HANDOFF_EMAIL_REQUESTED, True)]
 
 
-class ActionSaveHandoffEmail(ShopAction):
+class ActionSaveHandoffEmail(_OnceAction):
     """The customer's answer to the request for an address: stored, asked again, or declined."""
 
     def name(self) -> str:

@@ -38,7 +38,9 @@ from actions._base import (
     response_text,
     run_guarded,
 )
+from actions.once import run_once
 from bot.config import get_settings
+from bot.db.action_memory import writing_session
 from bot.db.session import get_sessionmaker
 from bot.order_lookup import MAX_LOOKUP_FAILURES, find_verified_order, split_proof
 from bot.orders import (
@@ -69,7 +71,9 @@ def _checked(number: str, proof: str, conversation: Conversation, tracker: Track
         sender_email=conversation.sender_email,
         conversation=tracker.sender_id,
     )
-    with get_sessionmaker()() as session:  # one session per action run, closed on exit
+    # The call's transaction (committed with the remembered response: actions/once.py), or a
+    # session of its own committed on exit.
+    with writing_session() as session:
         return check_proof(
             session,
             get_settings(),
@@ -80,6 +84,7 @@ def _checked(number: str, proof: str, conversation: Conversation, tracker: Track
             client=client,
             channel=conversation.channel.value,
             conversation=tracker.sender_id,
+            commit=False,
         )
 
 
@@ -129,9 +134,13 @@ class ValidateOrderLookupForm(FormValidationAction):  # type: ignore[misc]
         """
         parent_run = super().run
 
-        async def body() -> list[EventType]:
+        async def validate() -> list[EventType]:
             events: list[EventType] = await parent_run(dispatcher, tracker, domain)
             return events
+
+        async def body() -> list[EventType]:
+            # Counts a failed proof: once per customer message, a resend included.
+            return await run_once(self.name(), dispatcher, tracker, validate)
 
         return await run_guarded(
             self.name(),

@@ -11,7 +11,10 @@ tests/actions/test_read_only.py, which fails on an action in neither):
   bot/rasa_ext/action_failures.py). The test runs each against a real SQLite database and
   fails if any row changes.
 * :data:`WRITING_ACTIONS` write (a verification attempt counted, a handoff recorded): Rasa never
-  calls them twice; a failed call of one is answered "send the message again".
+  calls them again after a failed call, which is answered "send the message again". They run
+  once per customer message all the same (actions/once.py: the customer's resend, or Rasa's
+  form running the validation again in one turn, gets the first call's answer, nothing
+  written twice; tests/actions/test_read_only.py runs each twice for one message).
 
 Read by the Rasa server (this module imports nothing: the Rasa environment does not load the
 actions themselves).

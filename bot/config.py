@@ -141,6 +141,12 @@ class Settings(BaseSettings):
     verification_window_s: float = Field(default=3600.0, gt=0.0)
     verification_cooldown_s: float = Field(default=3600.0, gt=0.0)
 
+    # --- actions with effects, once per customer message (bot/db/action_memory.py) -----------
+    # How long the action server remembers the answer of an action with effects to one message
+    # (a resend of that message within it gets the answer again, the effects not run twice).
+    # The widget resends within minutes, the mail worker within ~15 min; a week is ample.
+    action_memory_retention_s: float = Field(default=7 * 24 * 3600.0, gt=0.0)
+
     # --- support e-mail auto-reply (bot/mail, POST /email/inbound) ---------------------------
     # Shared secret the inbound-parse webhook sends in `X-Webhook-Secret`. Unset = the route
     # accepts any caller (only for a gateway that is not reachable from outside: the local

@@ -162,11 +162,12 @@ def check_proof(
     channel: str,
     conversation: str,
     now: dt.datetime | None = None,
+    commit: bool = True,
 ) -> Check:
     """Checks a proof of ownership within the limits, and records the attempt (commits).
 
     Args:
-        session: a session of the orders database (committed here).
+        session: a session of the orders database (committed here unless ``commit`` is False).
         settings: the limits.
         number: the normalised order number.
         email: the e-mail address given as proof, or None.
@@ -176,6 +177,8 @@ def check_proof(
         channel: for the audit log.
         conversation: for the audit log.
         now: the current time (tests).
+        commit: False: the attempt is flushed, the caller commits (the action server commits it
+            with the action's remembered response: bot/db/action_memory.py).
 
     Returns:
         REFUSED (nothing checked: a limit is reached), FAILED or VERIFIED with the number.
@@ -222,7 +225,10 @@ def check_proof(
             outcome=outcome,
         )
     )
-    session.commit()
+    if commit:
+        session.commit()
+    else:
+        session.flush()
     # The audit line: never the proof, never whether the number exists. An e-mail sender's
     # address can be the proof itself: the line names it by a digest only.
     logger.info(

@@ -40,6 +40,7 @@ from devstack.stack import (
     rasa_service,
     write_endpoints,
 )
+from tests.api.servers import CuttingActionProxy
 from tests.services import TEST_FIGURES
 
 
@@ -271,6 +272,28 @@ def running_stack(
             tracker_url=f"sqlite:///{work / 'tracker.db'}",
             stores_dir=stores,
         )
+
+
+@contextlib.contextmanager
+def running_stack_behind_cutting_proxy(
+    work: Path, *, model: Path, database_url: str
+) -> Iterator[tuple[LiveStack, CuttingActionProxy]]:
+    """:func:`running_stack` whose Rasa calls the action server through a proxy that can cut a
+    call (before or after the action ran: tests/api/servers.py); for a test's own stack (the
+    shared one must not lose a call of another test)."""
+    action_port = free_port()
+    proxy = CuttingActionProxy(action_port).start()
+    try:
+        with running_stack(
+            work,
+            model=model,
+            database_url=database_url,
+            action_port=action_port,
+            rasa_action_port=proxy.port,
+        ) as stack:
+            yield stack, proxy
+    finally:
+        proxy.stop()
 
 
 @pytest.fixture(scope="session")

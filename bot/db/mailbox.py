@@ -189,5 +189,6 @@ class Handoff(Base):
 
 # The console's tables reference the handoffs (and the handoffs its accounts): declaring them
 # whenever this module is imported keeps Base.metadata whole for Alembic and its tests.
+import bot.db.action_memory  # noqa: E402, F401  (actions' remembered responses, revision 0007)
 import bot.db.console  # noqa: E402, F401
 import bot.db.verification  # noqa: E402, F401  (the verification attempts, revision 0005)

@@ -22,7 +22,7 @@ the training data (`scripts/tune_classifier.py`, `reports/classifier_cross_valid
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Text
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -45,7 +45,38 @@ DEFAULTS: Dict[str, Any] = {
     "class_weight": None,
     "max_iter": 3000,
     "ranking_length": 10,
+    # Vocabulary options of both vectorisers (scikit-learn's defaults).
+    "min_df": 1,
+    "max_df": 1.0,
+    "binary": False,
+    # The word block's features multiplied by this (1: as the characters'), as if the words
+    # had their own C (C x weight squared).
+    "word_weight": 1.0,
+    # Training-time composition (:func:`compose`): shares of the request examples copied once
+    # more in a customer's shape, labelled with the request's intent. 0: none.
+    "compose_greeting": 0.0,
+    "compose_closing": 0.0,
+    "compose_context": 0.0,
+    "compose_pairs": 0.0,
+    "compose_mixed_closings": 0.0,
+    "compose_weight": 1.0,
+    "compose_seed": 13,
 }
+
+#: Conversation moves, not requests: never given a greeting, a closing or a context.
+CONVERSATION_INTENTS = frozenset(
+    {
+        "greet",
+        "thank",
+        "goodbye",
+        "affirm",
+        "deny",
+        "stop",
+        "inform",
+        "bot_challenge",
+        "switch_language",
+    }
+)
 
 
 def build_model(config: Dict[str, Any]) -> Any:
@@ -66,6 +97,9 @@ def build_model(config: Dict[str, Any]) -> Any:
                     lowercase=False,
                     ngram_range=tuple(options["word_ngrams"]),
                     sublinear_tf=True,
+                    min_df=options["min_df"],
+                    max_df=options["max_df"],
+                    binary=bool(options["binary"]),
                 ),
             )
         )
@@ -78,12 +112,23 @@ def build_model(config: Dict[str, Any]) -> Any:
                     lowercase=False,
                     ngram_range=tuple(options["char_ngrams"]),
                     sublinear_tf=True,
+                    min_df=options["min_df"],
+                    max_df=options["max_df"],
+                    binary=bool(options["binary"]),
                 ),
             )
         )
     return Pipeline(
         [
-            ("features", FeatureUnion(parts)),
+            (
+                "features",
+                FeatureUnion(
+                    parts,
+                    transformer_weights=None
+                    if float(options["word_weight"]) == 1.0
+                    else {"words": float(options["word_weight"])},
+                ),
+            ),
             (
                 "classifier",
                 LogisticRegression(
@@ -95,6 +140,107 @@ def build_model(config: Dict[str, Any]) -> Any:
             ),
         ]
     )
+
+
+def compose(
+    texts: Sequence[str], intents: Sequence[str], config: Dict[str, Any]
+) -> Tuple[List[str], List[str], List[float]]:
+    """The training examples plus copies in the shapes real customers write, and their weights.
+
+    Built only from the examples given (in cross-validation: the training folds), with a
+    seeded generator, so the same examples always give the same copies. For a share of the
+    request examples (every intent but :data:`CONVERSATION_INTENTS`), one copy each, labelled
+    with the request's intent and weighted `compose_weight` (the originals weigh 1):
+
+    * `compose_greeting`: a greeting example before it ("bonjour, " + request);
+    * `compose_closing`: a thanks or goodbye example after it (request + ", merci d'avance");
+    * `compose_context`: an `inform` example before it (an order number, an e-mail, a country:
+      "commande OM-104233, " + request);
+    * `compose_pairs`: another example of the same intent before it (context first);
+    * `compose_mixed_closings`: a share of the `affirm` examples followed by a `thank` example,
+      labelled thank ("d'accord, merci").
+
+    Greetings, closings and contexts are taken in the request's language when `bot.nlu.langid`
+    tells it (else from either language).
+    """
+    import random
+
+    from bot.nlu import langid
+
+    options = {**DEFAULTS, **config}
+    out_texts, out_intents = list(texts), list(intents)
+    weights = [1.0] * len(out_texts)
+    shares = {
+        key: float(options[key] or 0.0)
+        for key in (
+            "compose_greeting",
+            "compose_closing",
+            "compose_context",
+            "compose_pairs",
+            "compose_mixed_closings",
+        )
+    }
+    if not any(shares.values()):
+        return out_texts, out_intents, weights
+    rng = random.Random(int(options["compose_seed"]))  # noqa: S311 - reproducible copies, no secret
+    language = {t: langid.language_of(t)[0] for t in set(texts)}
+
+    def pools(names: Sequence[str]) -> Dict[Any, List[str]]:
+        chosen = [t for t, i in zip(texts, intents, strict=True) if i in names]
+        by_language: Dict[Any, List[str]] = {None: chosen}
+        for t in chosen:
+            if language[t]:
+                by_language.setdefault(language[t], []).append(t)
+        return by_language
+
+    def pick(pool: Dict[Any, List[str]], text: str) -> Optional[str]:
+        candidates = pool.get(language[text]) or pool[None]
+        return rng.choice(candidates) if candidates else None
+
+    greetings, closings = pools(["greet"]), pools(["thank", "goodbye"])
+    contexts, thanks = pools(["inform"]), pools(["thank"])
+    by_intent: Dict[str, Dict[Any, List[str]]] = {}
+    weight = float(options["compose_weight"])
+
+    def add(text: Optional[str], intent: str) -> None:
+        if text:
+            out_texts.append(text)
+            out_intents.append(intent)
+            weights.append(weight)
+
+    for text, intent in zip(texts, intents, strict=True):
+        if intent in CONVERSATION_INTENTS:
+            if intent == "affirm" and rng.random() < shares["compose_mixed_closings"]:
+                closing = pick(thanks, text)
+                add(closing and f"{text}, {closing}", "thank")
+            continue
+        if rng.random() < shares["compose_greeting"]:
+            greeting = pick(greetings, text)
+            add(greeting and f"{greeting}, {text}", intent)
+        if rng.random() < shares["compose_closing"]:
+            closing = pick(closings, text)
+            add(closing and f"{text} {closing}", intent)
+        if rng.random() < shares["compose_context"]:
+            context = pick(contexts, text)
+            add(context and f"{context}. {text}", intent)
+        if rng.random() < shares["compose_pairs"]:
+            if intent not in by_intent:
+                by_intent[intent] = pools([intent])
+            other = pick(by_intent[intent], text)
+            add(other and other != text and f"{other}. {text}", intent)
+    return out_texts, out_intents, weights
+
+
+def fit_model(config: Dict[str, Any], texts: Sequence[str], intents: Sequence[str]) -> Any:
+    """The pipeline of `config` fitted on raw texts (composed copies added, then normalised)."""
+    options = {**DEFAULTS, **config}
+    texts, intents, weights = compose(texts, intents, options)
+    model = build_model(options)
+    fit_options = {}
+    if any(w != 1.0 for w in weights):
+        fit_options["classifier__sample_weight"] = weights
+    model.fit([normalise(t) for t in texts], list(intents), **fit_options)
+    return model
 
 
 def predict_proba(model: Any, texts: Sequence[str]) -> Any:
@@ -190,9 +336,11 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
         if not examples:
             logger.debug("No intent examples: %s is left untrained.", type(self).__name__)
             return self._resource
-        model = build_model(self.component_config)
-        model.fit([normalise(e.get(TEXT)) for e in examples], [e.get(INTENT) for e in examples])
-        self._model = model
+        self._model = fit_model(
+            self.component_config,
+            [e.get(TEXT) for e in examples],
+            [e.get(INTENT) for e in examples],
+        )
         self.persist()
         return self._resource
 

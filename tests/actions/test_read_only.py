@@ -6,6 +6,8 @@ server runs it, on a set of conversations that reach its database reads (a verif
 wrong proof, a locked lookup, a country, an order number...), against the real SQLite demo
 database; every row of every table is compared before and after. The same comparison sees
 the writes of the writing actions (so it can fail), and an action in neither list fails.
+Each writing action, run twice for one message (same conversation and ``message_id``: the
+customer's resend after a cut answer), changes rows the first time only (actions/once.py).
 """
 
 from __future__ import annotations
@@ -147,3 +149,50 @@ async def test_the_comparison_sees_the_writing_actions_writes(
     )
     await actions["action_human_handoff"](CollectingDispatcher(), handoff, domain)
     assert snapshot(demo_database)["handoffs"] != counted["handoffs"]
+
+
+def writing_call(name: str, sender: str) -> Tracker:
+    """A message that makes the writing action ``name`` write, with a message id."""
+    metadata = {"store": "btomic", "channel": "web", "message_id": f"web:{name}:0"}
+    if name == "validate_order_lookup_form":
+        return make_tracker(
+            active_loop=FORM,
+            text="OM-104233 wrong@example.com",
+            entities=[entity("order_number", "OM-104233"), entity("email", "wrong@example.com")],
+            candidates={"order_number": "OM-104233"},
+            metadata=metadata,
+            sender_id=sender,
+        )
+    if name == "action_human_handoff":
+        return make_tracker(
+            text="I want to talk to a human",
+            intent="human_handoff",
+            metadata=metadata,
+            sender_id=sender,
+        )
+    assert name == "action_save_handoff_email", f"no writing call for {name}"
+    return make_tracker(
+        text="marie@example.fr",
+        entities=[entity("email", "marie@example.fr")],
+        metadata=metadata,
+        sender_id=sender,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(WRITING_ACTIONS))
+async def test_a_writing_action_writes_once_per_message(
+    name: str, demo_database: str, domain: dict[str, Any]
+) -> None:
+    actions = executor().actions
+    sender = f"web-once-{name}"
+    if name == "action_save_handoff_email":  # its handoff first (another message)
+        handoff = make_tracker(intent="human_handoff", sender_id=sender)
+        await actions["action_human_handoff"](CollectingDispatcher(), handoff, domain)
+    before = snapshot(demo_database)
+    first, again = CollectingDispatcher(), CollectingDispatcher()
+    events = await actions[name](first, writing_call(name, sender), domain)
+    written = snapshot(demo_database)
+    assert written != before  # it wrote (and remembered its answer)
+    assert await actions[name](again, writing_call(name, sender), domain) == events
+    assert again.messages == first.messages
+    assert snapshot(demo_database) == written, f"{name} wrote twice for one message"

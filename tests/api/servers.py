@@ -238,12 +238,16 @@ class CuttingActionProxy:
     Every call of Rasa to the action server (``POST /webhook``) goes through it, unchanged;
     while ``cut`` names an action, the next call of that action is read and its connection
     closed with no answer, as when the action server dies mid-call (Rasa's aiohttp sees the
-    server disconnect: bot/rasa_ext/action_failures.py). ``calls`` records the actions called.
+    server disconnect: bot/rasa_ext/action_failures.py). While ``cut_after`` names an action,
+    the next call of that action is passed on to the action server, which runs it (its writes
+    committed), and then its answer is dropped and the connection closed: the answer was cut on
+    its way back. ``calls`` records the actions called, ``cuts`` the calls cut.
     """
 
     def __init__(self, target_port: int) -> None:
         self.target = f"http://127.0.0.1:{target_port}"
         self.cut: str | None = None
+        self.cut_after: str | None = None
         self.calls: list[str] = []
         self.cuts: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -298,6 +302,12 @@ class CuttingActionProxy:
                 answer = httpx.request(
                     method, proxy.target + self.path, content=raw, headers=headers, timeout=60
                 )
+                if action is not None and action == proxy.cut_after:
+                    proxy.cut_after = None
+                    proxy.cuts.append(action)
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)  # the action ran; no answer
+                    return
                 body = answer.content
                 self.send_response(answer.status_code)
                 self.send_header("Content-Type", answer.headers.get("content-type", ""))

@@ -19,11 +19,10 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Route, expect
 
 from bot.api.main import create_app
-from devstack.stack import free_port
 from tests.api.conftest import gateway_settings
 from tests.api.servers import CuttingActionProxy, FakeRasa, GatewayServer, ShopPageServer
 from tests.browser import ARTIFACTS
-from tests.conftest import LiveStack, running_stack
+from tests.conftest import LiveStack, running_stack_behind_cutting_proxy
 
 pytestmark = pytest.mark.browser
 
@@ -680,20 +679,12 @@ def cutting_stack(
 ) -> Iterator[tuple[LiveStack, CuttingActionProxy]]:
     """A real stack of its own whose Rasa calls the action server through a proxy that can cut
     a call (the shared one must not lose a call of another test)."""
-    action_port = free_port()
-    proxy = CuttingActionProxy(action_port).start()
-    work = tmp_path_factory.mktemp("cutting-stack")
-    try:
-        with running_stack(
-            work,
-            model=trained_model,
-            database_url=demo_database_url,
-            action_port=action_port,
-            rasa_action_port=proxy.port,
-        ) as stack:
-            yield stack, proxy
-    finally:
-        proxy.stop()
+    with running_stack_behind_cutting_proxy(
+        tmp_path_factory.mktemp("cutting-stack"),
+        model=trained_model,
+        database_url=demo_database_url,
+    ) as stack_and_proxy:
+        yield stack_and_proxy
 
 
 @pytest.mark.e2e
