@@ -16,7 +16,10 @@ the same folds.
    right up by more than 0.005 on the mean of French and English, down in neither language,
    confident wrong at most the peer's). Variants include training-time composition
    (`bot.nlu.intent_classifier.compose`: greetings, closings, contexts added to copies of the
-   request examples of the training folds only) and vocabulary options.
+   request examples of the training folds only), vocabulary options, and the sentence-aware
+   reading (`sentences`: options read at prediction only, so these variants share
+   config.yml's fitted fold models; they are judged by their own bar,
+   `passes_sentence_bar`, which also scores the held-out examples of two or more sentences).
 2. With the chosen variant's fold predictions, the (threshold, ambiguity_threshold) pair is
    chosen by issue 11's criterion (`scripts/tune_fallback.py`, `peer_bounded_choice`): ahead of
    the peer on both axes in each language (confident wrong at most the peer's, answered right
@@ -24,8 +27,8 @@ the same folds.
    wrong answers. The expected cost of a turn (a confident wrong answer 3, a clarification 1,
    or 0.5 when the right intent is one of its two buttons) is still reported.
 
-Neither test set is read. Results: reports/classifier_cross_validation.{json,md}; the chosen
-options and thresholds go into config.yml by hand.
+Neither test set is read. Results: reports/classifier_cross_validation.{json,md} (another name
+with --name); the chosen options and thresholds go into config.yml by hand.
 """
 
 from __future__ import annotations
@@ -101,6 +104,27 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "words1-2+chars2-5 C=300 binary": {"C": 300.0, "binary": True},
     "words x0.5 +chars2-5 C=300": {"C": 300.0, "word_weight": 0.5},
     "words x2 +chars2-5 C=300": {"C": 300.0, "word_weight": 2.0},
+    # Sentence-aware reading at prediction (bot.nlu.intent_classifier.combine), C=300: the
+    # same fitted fold models as config.yml's, each message of two or more sentences
+    # (bot.nlu.sentences) also read sentence by sentence.
+    "C=300 sentences override": {"C": 300.0, "sentences": "override"},
+    "C=300 sentences override margin 0.2": {
+        "C": 300.0,
+        "sentences": "override",
+        "sentence_margin": 0.2,
+    },
+    "C=300 sentences override always margin 0.2": {
+        "C": 300.0,
+        "sentences": "override",
+        "sentence_gate": "always",
+        "sentence_margin": 0.2,
+    },
+    "C=300 sentences average": {"C": 300.0, "sentences": "average"},
+    "C=300 sentences average always": {
+        "C": 300.0,
+        "sentences": "average",
+        "sentence_gate": "always",
+    },
 }
 # The default run: config.yml's options and every variant tried against them on the current
 # data (each variant fits one model per fold, 2-6 min on 2 loaded cores; var/cv-rankings keeps
@@ -117,7 +141,7 @@ def cache_key(
     digest.update(
         json.dumps([[int(i) for i in f] for f in folds] + [options], sort_keys=True).encode()
     )
-    for name in ("intent_classifier.py", "normalise.py"):
+    for name in ("intent_classifier.py", "normalise.py", "sentences.py"):
         digest.update((ROOT / "bot" / "nlu" / name).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -129,30 +153,69 @@ def cached_fold_rankings(
     cache: Path | None,
 ) -> list[list[dict[str, Any]]]:
     """`fold_rankings`, kept in `cache` (a re-run with the same inputs fits nothing)."""
-    path = cache / f"{cache_key(examples, folds, options)}.json" if cache else None
-    if path and path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
-    ranked = [r[:5] for r in fold_rankings(examples, folds, options)]
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(ranked), encoding="utf-8")
-    return ranked
+    return cached_fold_rankings_many(examples, folds, [options], cache)[0]
+
+
+def fit_options(options: dict[str, Any]) -> str:
+    """What a fitted model depends on: the options that are not read at prediction only."""
+    from bot.nlu.intent_classifier import PREDICTION_OPTIONS
+
+    return json.dumps(
+        {k: v for k, v in options.items() if k not in PREDICTION_OPTIONS}, sort_keys=True
+    )
+
+
+def cached_fold_rankings_many(
+    examples: list[dict[str, Any]],
+    folds: list[list[int]],
+    option_sets: list[dict[str, Any]],
+    cache: Path | None,
+) -> list[list[list[dict[str, Any]]]]:
+    """`cached_fold_rankings` of several option sets: those not in `cache` that differ only
+    in options read at prediction (sentence-aware reading) share one fit per fold."""
+    out: list[Any] = [None] * len(option_sets)
+    paths: list[Path | None] = [
+        cache / f"{cache_key(examples, folds, o)}.json" if cache else None for o in option_sets
+    ]
+    groups: dict[str, list[int]] = {}
+    for index, (options, path) in enumerate(zip(option_sets, paths, strict=True)):
+        if path and path.exists():
+            out[index] = json.loads(path.read_text(encoding="utf-8"))
+        else:
+            groups.setdefault(fit_options(options), []).append(index)
+    for indices in groups.values():
+        ranked_by = fold_rankings_many(examples, folds, [option_sets[i] for i in indices])
+        for index, ranked in zip(indices, ranked_by, strict=True):
+            out[index] = [r[:5] for r in ranked]
+            path = paths[index]
+            if path:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(out[index]), encoding="utf-8")
+    return out
 
 
 def fold_rankings(
     examples: list[dict[str, Any]], folds: list[list[int]], options: dict[str, Any]
 ) -> list[list[dict[str, Any]]]:
+    return fold_rankings_many(examples, folds, [options])[0]
+
+
+def fold_rankings_many(
+    examples: list[dict[str, Any]], folds: list[list[int]], option_sets: list[dict[str, Any]]
+) -> list[list[list[dict[str, Any]]]]:
+    """Each fold's held examples ranked by a model fitted on the other folds, for each option
+    set (all with the same fit options: the first set's are fitted, once per fold)."""
     from bot.nlu.intent_classifier import fit_model, rankings
 
-    out: list[Any] = [None] * len(examples)
+    out: list[list[Any]] = [[None] * len(examples) for _ in option_sets]
     for held in folds:
         held_set = set(held)
         train = [e for i, e in enumerate(examples) if i not in held_set]
-        model = fit_model(options, [e["text"] for e in train], [e["intent"] for e in train])
-        for i, ranking in zip(
-            held, rankings(model, [examples[i]["text"] for i in held]), strict=True
-        ):
-            out[i] = ranking
+        model = fit_model(option_sets[0], [e["text"] for e in train], [e["intent"] for e in train])
+        texts = [examples[i]["text"] for i in held]
+        for options, ranked in zip(option_sets, out, strict=True):
+            for i, ranking in zip(held, rankings(model, texts, config=options), strict=True):
+                ranked[i] = ranking
     return out
 
 
@@ -201,15 +264,72 @@ def configured_options() -> dict[str, Any]:
     return options
 
 
-def peer_fold_scores(examples: list[dict[str, Any]], folds: list[list[int]]) -> dict[str, Any]:
-    """The peer's scores per language on the folds (each fold fitted on the others)."""
+def peer_fold_parses(examples: list[dict[str, Any]], folds: list[list[int]]) -> list[Any]:
+    """The peer's parse of each example, from the fold that held it (fitted on the others)."""
     peer: list[Any] = [None] * len(examples)
     for held in folds:
         held_set = set(held)
         train = [e for i, e in enumerate(examples) if i not in held_set]
         for i, p in zip(held, peer_predictions(train, [examples[i] for i in held]), strict=True):
             peer[i] = p
-    return scores(examples, peer)
+    return peer
+
+
+def peer_fold_scores(examples: list[dict[str, Any]], folds: list[list[int]]) -> dict[str, Any]:
+    """The peer's scores per language on the folds (each fold fitted on the others)."""
+    return scores(examples, peer_fold_parses(examples, folds))
+
+
+def multi_sentence_indices(examples: list[dict[str, Any]]) -> list[int]:
+    """The examples of two or more sentences by `bot.nlu.sentences.split_sentences` (what
+    the sentence-aware reading reads differently). Each example is held out by one fold, so
+    these are also the held-out fold examples of two or more sentences."""
+    from bot.nlu.sentences import split_sentences
+
+    return [i for i, e in enumerate(examples) if len(split_sentences(e["text"])) >= 2]
+
+
+#: The bar of the sentence-aware reading (fixed before it was measured, issue 11): on all
+#: the fold examples, answered right down by no more than this in either language...
+SENTENCE_FULL_LOSS = 0.001
+#: ... and either the mean answered right up by more than KEEP_MARGIN on all of them, or,
+#: on the multi-sentence held-out examples, the mean answered right up by at least this
+#: with neither language down.
+SENTENCE_SUBSET_GAIN = 0.01
+
+
+def passes_sentence_bar(
+    candidate: dict[str, Any], reference: dict[str, Any], peer: dict[str, Any]
+) -> dict[str, Any]:
+    """Whether a sentence-aware variant is kept over config.yml's (each variant with its own
+    re-chosen thresholds): (a) on all fold examples, answered right down by at most
+    SENTENCE_FULL_LOSS in each language and confident wrong at most the peer's in each; and
+    either (a)'s mean answered right up by more than KEEP_MARGIN, or (b) on the
+    multi-sentence examples, the mean answered right up by at least SENTENCE_SUBSET_GAIN with
+    neither language down."""
+    c, r = candidate["own_thresholds"], reference["own_thresholds"]
+    cb, rb = candidate["multi_sentence"], reference["multi_sentence"]
+
+    def mean(g: dict[str, Any]) -> float:
+        return sum(g[lang]["answered_right"] for lang in LANGUAGES) / len(LANGUAGES)
+
+    no_loss = all(
+        round(c[lang]["answered_right"] - r[lang]["answered_right"], 4) >= -SENTENCE_FULL_LOSS
+        and c[lang]["confident_wrong"] <= peer[lang]["confident_wrong"]
+        for lang in LANGUAGES
+    )
+    full_gain = round(mean(c) - mean(r), 4) > KEEP_MARGIN
+    subset_gain = round(mean(cb) - mean(rb), 4) >= SENTENCE_SUBSET_GAIN and all(
+        cb[lang]["answered_right"] >= rb[lang]["answered_right"] for lang in LANGUAGES
+    )
+    return {
+        "no_loss_on_all": no_loss,
+        "gain_on_all": full_gain,
+        "gain_on_multi_sentence": subset_gain,
+        "kept": no_loss and (full_gain or subset_gain),
+        "answered_right_change_all": round(mean(c) - mean(r), 4),
+        "answered_right_change_multi_sentence": round(mean(cb) - mean(rb), 4),
+    }
 
 
 def configured_thresholds() -> tuple[float, float]:
@@ -366,13 +486,85 @@ def choose_variant(variants: dict[str, Any], peer: dict[str, Any]) -> tuple[str,
             variants, key=lambda n: variants[n]["fr"]["macro_f1"] + variants[n]["en"]["macro_f1"]
         )
         return best, None
-    better = [n for n in variants if beats(variants[n], variants[reference], peer)]
+    better = [
+        n
+        for n in variants
+        if (
+            passes_sentence_bar(variants[n], variants[reference], peer)["kept"]
+            if variants[n]["options"].get("sentences")
+            else beats(variants[n], variants[reference], peer)
+        )
+    ]
     if not better:
         return reference, reference
     return (
         max(better, key=lambda n: variants[n]["own_thresholds"]["all"]["answered_right"]),
         reference,
     )
+
+
+def sentence_section(
+    results: dict[str, Any], variants: dict[str, Any], reference: str | None
+) -> list[str]:
+    """The report's part on the sentence-aware variants: the bar, then (a) and (b)."""
+    sentence_variants = [n for n, v in variants.items() if v["options"].get("sentences")]
+    if not sentence_variants or reference is None:
+        return []
+    ms = results["multi_sentence"]
+    lines = [
+        "",
+        "## Sentence-aware reading (`sentences` option)",
+        "",
+        "The bar, fixed before measuring: each variant with its own thresholds re-chosen by "
+        "`peer_bounded_choice` on all the fold examples, beside config.yml's (also re-chosen), "
+        "is kept only if (a) on all the fold examples its answered right is down by no more "
+        f"than {SENTENCE_FULL_LOSS} in either language and its confident wrong is at most the "
+        f"peer's in each language; and either (a)'s mean answered right rises by more than "
+        f"{KEEP_MARGIN}, or (b) on the held-out fold examples of two or more sentences "
+        "(`bot.nlu.sentences.split_sentences`; "
+        + ", ".join(f"{n} {lang}" for lang, n in ms["examples"].items())
+        + f") the mean answered right rises by at least {SENTENCE_SUBSET_GAIN} with neither "
+        "language down. The thresholds are chosen on (a) and applied as they are to (b).",
+        "",
+        "| variant | pair | (a) AR fr | (a) AR en | (a) CW fr | (a) CW en | (b) AR fr "
+        "| (b) AR en | (b) CW fr | (b) CW en | kept |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    peer_b = ms["peer"]
+    lines.append(
+        f"| peer | none | {results['peer']['fr']['answered_right']:.4f} | "
+        f"{results['peer']['en']['answered_right']:.4f} | "
+        f"{results['peer']['fr']['confident_wrong']:.1%} | "
+        f"{results['peer']['en']['confident_wrong']:.1%} | "
+        + " | ".join(
+            f"{peer_b[lang]['answered_right']:.4f}" if lang in peer_b else "-" for lang in LANGUAGES
+        )
+        + " | "
+        + " | ".join(
+            f"{peer_b[lang]['confident_wrong']:.1%}" if lang in peer_b else "-"
+            for lang in LANGUAGES
+        )
+        + " | |"
+    )
+    for name in [reference, *sentence_variants]:
+        v = variants[name]
+        a, b = v["own_thresholds"], v["multi_sentence"]
+        bar = v.get("sentence_bar")
+        verdict = (
+            "config.yml's"
+            if name == reference
+            else ("**yes**" if bar["kept"] else "no")
+            + f" (all {bar['answered_right_change_all']:+.4f}, multi-sentence "
+            f"{bar['answered_right_change_multi_sentence']:+.4f})"
+        )
+        lines.append(
+            f"| {name} | {a['threshold']} / {a['ambiguity_threshold']} | "
+            f"{a['fr']['answered_right']:.4f} | {a['en']['answered_right']:.4f} | "
+            f"{a['fr']['confident_wrong']:.1%} | {a['en']['confident_wrong']:.1%} | "
+            f"{b['fr']['answered_right']:.4f} | {b['en']['answered_right']:.4f} | "
+            f"{b['fr']['confident_wrong']:.1%} | {b['en']['confident_wrong']:.1%} | {verdict} |"
+        )
+    return lines
 
 
 def main() -> int:
@@ -382,6 +574,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "reports")
     parser.add_argument(
         "--variants", default=DEFAULT_VARIANTS, help=f"among: {', '.join(VARIANTS)}"
+    )
+    parser.add_argument(
+        "--name",
+        default="classifier_cross_validation",
+        help="the report's file name in --out (.json and .md)",
     )
     parser.add_argument(
         "--cache",
@@ -394,26 +591,45 @@ def main() -> int:
     folds = stratified_folds(examples, args.folds, args.seed)
     results: dict[str, Any] = {"folds": args.folds, "seed": args.seed, "examples": len(examples)}
 
-    results["peer"] = peer_fold_scores(examples, folds)
+    peer_parsed = peer_fold_parses(examples, folds)
+    results["peer"] = scores(examples, peer_parsed)
+    multi = multi_sentence_indices(examples)
+    multi_examples = [examples[i] for i in multi]
+    results["multi_sentence"] = {
+        "definition": "held-out fold examples of two or more sentences by "
+        "bot.nlu.sentences.split_sentences",
+        "examples": {
+            lang: sum(e["language"] == lang for e in multi_examples) for lang in LANGUAGES
+        },
+        "peer": scores(multi_examples, [peer_parsed[i] for i in multi]),
+    }
 
+    names = args.variants.split(",")
+    started = time.monotonic()
+    all_ranked = cached_fold_rankings_many(
+        examples, folds, [VARIANTS[n] for n in names], args.cache
+    )
+    seconds = round(time.monotonic() - started, 1)
     variants: dict[str, Any] = {}
     ranked_by: dict[str, Any] = {}
-    for name in args.variants.split(","):
-        started = time.monotonic()
-        ranked = cached_fold_rankings(examples, folds, VARIANTS[name], args.cache)
+    for name, ranked in zip(names, all_ranked, strict=True):
         ranked_by[name] = ranked
         variants[name] = {
             "options": VARIANTS[name],
             **scores(examples, [as_parse(r, 0.0, 0.0) for r in ranked]),
-            "seconds": round(time.monotonic() - started, 1),
+            "seconds": seconds,
         }
         v = variants[name]
-        own = peer_bounded_choice(fallback_rows(examples, ranked), results["peer"])["chosen"]
+        rows = fallback_rows(examples, ranked)
+        own = peer_bounded_choice(rows, results["peer"])["chosen"]
         v["own_thresholds"] = {
             "threshold": own["threshold"],
             "ambiguity_threshold": own["ambiguity_threshold"],
             **{lang: own[lang] for lang in (*LANGUAGES, "all")},
         }
+        v["multi_sentence"] = rates(
+            [rows[i] for i in multi], own["threshold"], own["ambiguity_threshold"]
+        )
         print(
             f"{name}: fr {v['fr']['macro_f1']:.4f} en {v['en']['macro_f1']:.4f} "
             f"acc {v['all']['answered_right']:.4f}; thresholds {own['threshold']}/"
@@ -424,6 +640,10 @@ def main() -> int:
             flush=True,
         )
     chosen, reference = choose_variant(variants, results["peer"])
+    if reference:
+        for v in variants.values():
+            if v["options"].get("sentences"):
+                v["sentence_bar"] = passes_sentence_bar(v, variants[reference], results["peer"])
     results["variants"] = variants
     results["chosen"] = chosen
     results["reference"] = reference
@@ -521,6 +741,7 @@ def main() -> int:
             f"{v['fr']['answered_right']:.4f} | {v['en']['answered_right']:.4f} | "
             f"{v['all']['answered_right']:.4f} | {tail}"
         )
+    lines += sentence_section(results, variants, reference)
     lines += ["", "Tried in earlier runs and not kept (not re-run here):", ""]
     lines += [f"- {line}" for line in EARLIER]
     wf = results["with_fallback"]
@@ -621,10 +842,10 @@ def main() -> int:
         f"{ce['configured']['cost_per_turn']} ({ce['configured']['clarified']:.1%} clarified).",
     ]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "classifier_cross_validation.json").write_text(
+    (args.out / f"{args.name}.json").write_text(
         json.dumps(results, indent=2) + "\n", encoding="utf-8"
     )
-    (args.out / "classifier_cross_validation.md").write_text("\n".join(lines) + "\n", "utf-8")
+    (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n", "utf-8")
     print("\n".join(lines))
     return 0
 

@@ -61,7 +61,23 @@ DEFAULTS: Dict[str, Any] = {
     "compose_mixed_closings": 0.0,
     "compose_weight": 1.0,
     "compose_seed": 13,
+    # Sentence-aware reading at prediction (:func:`combine`; not used in training): None
+    # reads the whole text only; "override" or "average" also score each sentence of a
+    # message of two or more (`bot.nlu.sentences`) and combine.
+    "sentences": None,
+    # When the sentences are looked at: "social_or_low" (the whole text's best intent is a
+    # greeting, thanks or goodbye, or its score is under `sentence_low`) or "always".
+    "sentence_gate": "social_or_low",
+    "sentence_low": 0.5,
+    # "override": the request sentence's ranking replaces the whole text's when its best
+    # score is at least the whole text's best plus this.
+    "sentence_margin": 0.0,
 }
+
+#: Options read at prediction only: variants differing only in these share a fitted model.
+PREDICTION_OPTIONS = frozenset(
+    {"ranking_length", "sentences", "sentence_gate", "sentence_low", "sentence_margin"}
+)
 
 #: Conversation moves, not requests: never given a greeting, a closing or a context.
 CONVERSATION_INTENTS = frozenset(
@@ -77,6 +93,9 @@ CONVERSATION_INTENTS = frozenset(
         "switch_language",
     }
 )
+#: What a customer says around a request: read as the message's intent only when no
+#: sentence of it carries a request (sentence-aware reading, :func:`combine`).
+SOCIAL_INTENTS = frozenset({"greet", "thank", "goodbye"})
 
 
 def build_model(config: Dict[str, Any]) -> Any:
@@ -276,10 +295,98 @@ def predict_proba(model: Any, texts: Sequence[str]) -> Any:
     return classifier.predict_proba(scipy.sparse.hstack(parts).tocsr())
 
 
-def rankings(model: Any, texts: Sequence[str], length: int = 10) -> List[List[Dict[str, Any]]]:
-    """Intent rankings (name, confidence), best first, of raw texts."""
-    probabilities = predict_proba(model, [normalise(t) for t in texts])
+SENTENCE_MODES = (None, "override", "average")
+SENTENCE_GATES = ("social_or_low", "always")
+
+
+def check_sentence_options(config: Dict[str, Any]) -> None:
+    """Refuses a configuration whose sentence-aware reading options are not known values."""
+    options = {**DEFAULTS, **config}
+    if options["sentences"] not in SENTENCE_MODES:
+        raise ValueError(
+            f"unknown sentences mode {options['sentences']!r} (one of {SENTENCE_MODES})"
+        )
+    if options["sentence_gate"] not in SENTENCE_GATES:
+        raise ValueError(
+            f"unknown sentence_gate {options['sentence_gate']!r} (one of {SENTENCE_GATES})"
+        )
+
+
+def is_request(intent: str) -> bool:
+    """An intent the bot answers as a request (not a conversation move, not out of scope)."""
+    return intent not in CONVERSATION_INTENTS and intent != "out_of_scope"
+
+
+def combine(whole: Any, sentences: Any, classes: Sequence[str], config: Dict[str, Any]) -> Any:
+    """The probabilities of a message from its whole text's and its sentences' (option
+    `sentences`; the whole text's when None, or when the message has one sentence).
+
+    Real customers write a greeting, context, a signature and thanks around one request: the
+    whole text may then read as a greeting or a thanks, or with a low score. When the gate
+    holds (`sentence_gate`: the whole text's best intent is greet, thank or goodbye, or its
+    score is under `sentence_low`; or "always"), the request sentence is the sentence whose
+    best intent is a request (:func:`is_request`) with the highest score, and
+
+    * "override": its probabilities replace the whole text's when its best score is at least
+      the whole text's best plus `sentence_margin`;
+    * "average": the mean of the whole text's probabilities and its.
+
+    Without a request sentence the whole text's stand ("Merci. Bonne journée" is not read as
+    a request).
+    `whole` is a row of probabilities over `classes`, `sentences` one row per sentence.
+    """
+    options = {**DEFAULTS, **config}
+    mode = options["sentences"]
+    if not mode or sentences is None or len(sentences) < 2:
+        return whole
+    best = int(whole.argmax())
+    gate = options["sentence_gate"]
+    if gate == "social_or_low":
+        if classes[best] not in SOCIAL_INTENTS and whole[best] >= float(options["sentence_low"]):
+            return whole
+    elif gate != "always":
+        raise ValueError(f"unknown sentence_gate {gate!r}")
+    request, score = None, -1.0
+    for row in sentences:
+        top = int(row.argmax())
+        if is_request(classes[top]) and row[top] > score:
+            request, score = row, float(row[top])
+    if request is None:
+        return whole
+    if mode == "override":
+        margin = float(options["sentence_margin"])
+        return request if score >= whole[best] + margin else whole
+    if mode == "average":
+        return (whole + request) / 2.0
+    raise ValueError(f"unknown sentences mode {mode!r}")
+
+
+def rankings(
+    model: Any, texts: Sequence[str], length: int = 10, config: Optional[Dict[str, Any]] = None
+) -> List[List[Dict[str, Any]]]:
+    """Intent rankings (name, confidence), best first, of raw texts.
+
+    With the option `sentences` set, the sentences of each message of two or more
+    (`bot.nlu.sentences`, at most `MAX_SENTENCES`) are scored in the same batch as the whole
+    texts and combined with them (:func:`combine`).
+    """
+    from bot.nlu.sentences import MAX_SENTENCES, split_sentences
+
+    options = {**DEFAULTS, **(config or {})}
+    batch = [normalise(t) for t in texts]
+    spans: List[Optional[Tuple[int, int]]] = [None] * len(texts)
+    if options["sentences"]:
+        for index, text in enumerate(texts):
+            pieces = split_sentences(text)
+            if 2 <= len(pieces) <= MAX_SENTENCES:
+                spans[index] = (len(batch), len(batch) + len(pieces))
+                batch += [normalise(p) for p in pieces]
+    scored = predict_proba(model, batch)
     classes = [str(c) for c in model.classes_]
+    probabilities = [
+        combine(scored[i], None if span is None else scored[span[0] : span[1]], classes, options)
+        for i, span in enumerate(spans)
+    ]
     out = []
     for row in probabilities:
         ranked = sorted(zip(classes, row, strict=True), key=lambda item: -item[1])
@@ -304,7 +411,9 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Retrains when the normalisation changes, not only this class's source."""
-        return source_fingerprint("bot.nlu.intent_classifier", "bot.nlu.normalise")
+        return source_fingerprint(
+            "bot.nlu.intent_classifier", "bot.nlu.normalise", "bot.nlu.sentences"
+        )
 
     def __init__(
         self,
@@ -315,6 +424,7 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
     ) -> None:
         """Creates the component (untrained when `model` is None)."""
         self.component_config = {**DEFAULTS, **config}
+        check_sentence_options(self.component_config)
         self._model_storage = model_storage
         self._resource = resource
         self._model = model
@@ -349,7 +459,12 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
         if self._model is None:
             return messages
         texts = [m.get(TEXT) or "" for m in messages]
-        ranked = rankings(self._model, texts, int(self.component_config["ranking_length"]))
+        ranked = rankings(
+            self._model,
+            texts,
+            int(self.component_config["ranking_length"]),
+            self.component_config,
+        )
         for message, ranking in zip(messages, ranked, strict=True):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
