@@ -125,6 +125,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "sentences": "average",
         "sentence_gate": "always",
     },
+    # An in-scope / out_of_scope gate with features of its own (NB-weighted word presence,
+    # bot.nlu.intent_classifier.fit_gate) overriding config.yml's classifier only when very
+    # confident; the same fitted classifier as config.yml's.
+    "C=300 oos gate 0.95/0.05": {"C": 300.0, "oos_gate": True},
+    "C=300 oos gate 0.9/0.1": {
+        "C": 300.0,
+        "oos_gate": True,
+        "oos_gate_high": 0.9,
+        "oos_gate_low": 0.1,
+    },
+    "C=300 oos gate C=10 0.95/0.05": {"C": 300.0, "oos_gate": True, "oos_gate_C": 10.0},
 }
 # The default run: config.yml's options and every variant tried against them on the current
 # data (each variant fits one model per fold, 2-6 min on 2 loaded cores; var/cv-rankings keeps
@@ -157,11 +168,13 @@ def cached_fold_rankings(
 
 
 def fit_options(options: dict[str, Any]) -> str:
-    """What a fitted model depends on: the options that are not read at prediction only."""
-    from bot.nlu.intent_classifier import PREDICTION_OPTIONS
+    """What a fitted classifier depends on: the options not read at prediction only and
+    not the out_of_scope gate's (fitted apart, :func:`fold_rankings_many`)."""
+    from bot.nlu.intent_classifier import GATE_OPTIONS, PREDICTION_OPTIONS
 
     return json.dumps(
-        {k: v for k, v in options.items() if k not in PREDICTION_OPTIONS}, sort_keys=True
+        {k: v for k, v in options.items() if k not in PREDICTION_OPTIONS and k not in GATE_OPTIONS},
+        sort_keys=True,
     )
 
 
@@ -204,17 +217,24 @@ def fold_rankings_many(
     examples: list[dict[str, Any]], folds: list[list[int]], option_sets: list[dict[str, Any]]
 ) -> list[list[list[dict[str, Any]]]]:
     """Each fold's held examples ranked by a model fitted on the other folds, for each option
-    set (all with the same fit options: the first set's are fitted, once per fold)."""
-    from bot.nlu.intent_classifier import fit_model, rankings
+    set (all with the same fit options: the first set's classifier is fitted once per fold,
+    and each distinct out_of_scope gate once per fold)."""
+    from bot.nlu.intent_classifier import GATE_OPTIONS, fit_gate, fit_model, rankings
 
     out: list[list[Any]] = [[None] * len(examples) for _ in option_sets]
     for held in folds:
         held_set = set(held)
         train = [e for i, e in enumerate(examples) if i not in held_set]
-        model = fit_model(option_sets[0], [e["text"] for e in train], [e["intent"] for e in train])
+        train_texts, train_intents = [e["text"] for e in train], [e["intent"] for e in train]
+        model = fit_model(option_sets[0], train_texts, train_intents)
+        gates: dict[str, Any] = {}
         texts = [examples[i]["text"] for i in held]
         for options, ranked in zip(option_sets, out, strict=True):
-            for i, ranking in zip(held, rankings(model, texts, config=options), strict=True):
+            key = json.dumps({k: options.get(k) for k in sorted(GATE_OPTIONS)})
+            if key not in gates:
+                gates[key] = fit_gate(options, train_texts, train_intents)
+            held_rankings = rankings(model, texts, config=options, gate=gates[key])
+            for i, ranking in zip(held, held_rankings, strict=True):
                 ranked[i] = ranking
     return out
 

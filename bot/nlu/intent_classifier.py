@@ -72,12 +72,31 @@ DEFAULTS: Dict[str, Any] = {
     # "override": the request sentence's ranking replaces the whole text's when its best
     # score is at least the whole text's best plus this.
     "sentence_margin": 0.0,
+    # A second in-scope / out_of_scope decision with features of its own (:func:`fit_gate`),
+    # which overrides the classifier only when very confident (:func:`apply_gate`): an
+    # out_of_scope reading gives way when its P(out_of_scope) is at most `oos_gate_low`, a
+    # request reading does when it is at least `oos_gate_high`.
+    "oos_gate": False,
+    "oos_gate_C": 1.0,
+    "oos_gate_high": 0.95,
+    "oos_gate_low": 0.05,
 }
 
 #: Options read at prediction only: variants differing only in these share a fitted model.
 PREDICTION_OPTIONS = frozenset(
-    {"ranking_length", "sentences", "sentence_gate", "sentence_low", "sentence_margin"}
+    {
+        "ranking_length",
+        "sentences",
+        "sentence_gate",
+        "sentence_low",
+        "sentence_margin",
+        "oos_gate_high",
+        "oos_gate_low",
+    }
 )
+#: Options of the out_of_scope gate's fit (:func:`fit_gate`), not of the classifier's.
+GATE_OPTIONS = frozenset({"oos_gate", "oos_gate_C"})
+OUT_OF_SCOPE = "out_of_scope"
 
 #: Conversation moves, not requests: never given a greeting, a closing or a context.
 CONVERSATION_INTENTS = frozenset(
@@ -262,6 +281,64 @@ def fit_model(config: Dict[str, Any], texts: Sequence[str], intents: Sequence[st
     return model
 
 
+def fit_gate(config: Dict[str, Any], texts: Sequence[str], intents: Sequence[str]) -> Any:
+    """The out_of_scope gate of `config` fitted on raw texts, or None (option `oos_gate`).
+
+    Its own features and model, not the classifier's TF-IDF: the presence (0/1) of each word
+    and word pair of the normalised text, weighted by its naive Bayes log-count ratio between
+    the out_of_scope examples and all the others (how much more often a word is seen out of
+    scope than in the requests and conversation moves), then a binary logistic regression
+    (NB-LR, Wang and Manning 2012). The ratios are folded into the regression's weights, so
+    the saved gate is a plain scikit-learn pipeline (counts, then the regression).
+    """
+    import numpy as np
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    options = {**DEFAULTS, **config}
+    labels = np.array([intent == OUT_OF_SCOPE for intent in intents])
+    if not options["oos_gate"] or labels.all() or not labels.any():
+        return None
+    words = CountVectorizer(
+        analyzer="word",
+        token_pattern=r"\S+",  # noqa: S106 - a regex, not a password
+        lowercase=False,
+        ngram_range=(1, 2),
+        binary=True,
+    )
+    counts = words.fit_transform([normalise(t) for t in texts]).tocsr()
+    out_of_scope = np.asarray(counts[labels].sum(axis=0)).ravel() + 1.0
+    in_scope = np.asarray(counts[~labels].sum(axis=0)).ravel() + 1.0
+    ratios = np.log((out_of_scope / out_of_scope.sum()) / (in_scope / in_scope.sum()))
+    regression = LogisticRegression(C=float(options["oos_gate_C"]), max_iter=3000)
+    regression.fit(counts.multiply(ratios).tocsr(), labels)
+    regression.coef_ = np.asfortranarray(regression.coef_ * ratios)
+    return Pipeline([("words", words), ("classifier", regression)])
+
+
+def apply_gate(row: Any, oos: float, classes: Sequence[str], config: Dict[str, Any]) -> Any:
+    """The classifier's probabilities `row`, overridden by the gate's P(out_of_scope) `oos`
+    when they disagree and the gate is very confident: the best intent is out_of_scope and
+    `oos` is at most `oos_gate_low`, or it is a request (:func:`is_request`) and `oos` is at
+    least `oos_gate_high`. P(out_of_scope) then becomes `oos` and the other intents share the
+    rest in their proportions. Otherwise `row` as it is."""
+    options = {**DEFAULTS, **config}
+    if OUT_OF_SCOPE not in classes:
+        return row
+    index = list(classes).index(OUT_OF_SCOPE)
+    best = classes[int(row.argmax())]
+    if not (
+        (best == OUT_OF_SCOPE and oos <= float(options["oos_gate_low"]))
+        or (is_request(best) and oos >= float(options["oos_gate_high"]))
+    ):
+        return row
+    others = 1.0 - float(row[index])
+    out = row * ((1.0 - oos) / others) if others > 0 else row.copy()
+    out[index] = oos
+    return out
+
+
 def predict_proba(model: Any, texts: Sequence[str]) -> Any:
     """`model.predict_proba(texts)` of a pipeline of :func:`build_model`, the same numbers faster.
 
@@ -362,13 +439,18 @@ def combine(whole: Any, sentences: Any, classes: Sequence[str], config: Dict[str
 
 
 def rankings(
-    model: Any, texts: Sequence[str], length: int = 10, config: Optional[Dict[str, Any]] = None
+    model: Any,
+    texts: Sequence[str],
+    length: int = 10,
+    config: Optional[Dict[str, Any]] = None,
+    gate: Any = None,
 ) -> List[List[Dict[str, Any]]]:
     """Intent rankings (name, confidence), best first, of raw texts.
 
     With the option `sentences` set, the sentences of each message of two or more
     (`bot.nlu.sentences`, at most `MAX_SENTENCES`) are scored in the same batch as the whole
-    texts and combined with them (:func:`combine`).
+    texts and combined with them (:func:`combine`). With a `gate` (:func:`fit_gate`), its
+    P(out_of_scope) of the whole text then overrides when very confident (:func:`apply_gate`).
     """
     from bot.nlu.sentences import MAX_SENTENCES, split_sentences
 
@@ -387,6 +469,12 @@ def rankings(
         combine(scored[i], None if span is None else scored[span[0] : span[1]], classes, options)
         for i, span in enumerate(spans)
     ]
+    if gate is not None:
+        oos = predict_proba(gate, batch[: len(texts)])[:, list(gate.classes_).index(True)]
+        probabilities = [
+            apply_gate(row, float(p), classes, options)
+            for row, p in zip(probabilities, oos, strict=True)
+        ]
     out = []
     for row in probabilities:
         ranked = sorted(zip(classes, row, strict=True), key=lambda item: -item[1])
@@ -421,13 +509,15 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
         model_storage: ModelStorage,
         resource: Resource,
         model: Any = None,
+        gate: Any = None,
     ) -> None:
-        """Creates the component (untrained when `model` is None)."""
+        """Creates the component (untrained when `model` is None; `gate`: :func:`fit_gate`)."""
         self.component_config = {**DEFAULTS, **config}
         check_sentence_options(self.component_config)
         self._model_storage = model_storage
         self._resource = resource
         self._model = model
+        self._gate = gate if self.component_config["oos_gate"] else None
 
     @classmethod
     def create(
@@ -446,11 +536,9 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
         if not examples:
             logger.debug("No intent examples: %s is left untrained.", type(self).__name__)
             return self._resource
-        self._model = fit_model(
-            self.component_config,
-            [e.get(TEXT) for e in examples],
-            [e.get(INTENT) for e in examples],
-        )
+        texts, intents = [e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples]
+        self._model = fit_model(self.component_config, texts, intents)
+        self._gate = fit_gate(self.component_config, texts, intents)
         self.persist()
         return self._resource
 
@@ -464,6 +552,7 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
             texts,
             int(self.component_config["ranking_length"]),
             self.component_config,
+            self._gate,
         )
         for message, ranking in zip(messages, ranked, strict=True):
             message.set(INTENT, ranking[0], add_to_output=True)
@@ -471,11 +560,13 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
         return messages
 
     def persist(self) -> None:
-        """Writes the fitted pipeline with skops (no pickle)."""
+        """Writes the fitted pipeline (and the gate, if any) with skops (no pickle)."""
         import skops.io as sio
 
         with self._model_storage.write_to(self._resource) as directory:
             sio.dump(self._model, directory / "intent_model.skops")
+            if self._gate is not None:
+                sio.dump(self._gate, directory / GATE_FILE)
 
     @classmethod
     def load(
@@ -486,22 +577,29 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> TfidfIntentClassifier:
-        """Loads the fitted pipeline (an untrained component when there is none)."""
-        import skops.io as sio
-
+        """Loads the fitted pipeline and gate (an untrained component when there is none)."""
         try:
             with model_storage.read_from(resource) as directory:
-                path = directory / "intent_model.skops"
-                untrusted = sio.get_untrusted_types(file=path)
-                unexpected = [
-                    t
-                    for t in untrusted
-                    if not t.startswith(("sklearn.", "numpy.", "scipy.sparse."))
-                ]
-                if unexpected:
-                    raise ValueError(f"unexpected types in {path}: {unexpected}")
-                model = sio.load(path, trusted=untrusted)
+                model = _load_skops(directory / "intent_model.skops")
+                gate_path = directory / GATE_FILE
+                gate = _load_skops(gate_path) if gate_path.exists() else None
         except (ValueError, FileNotFoundError) as error:
             logger.warning("No trained intent model loaded (%s).", error)
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, model)
+        return cls(config, model_storage, resource, model, gate)
+
+
+#: The out_of_scope gate's file beside the classifier's in the model archive.
+GATE_FILE = "oos_gate.skops"
+
+
+def _load_skops(path: Any) -> Any:
+    """A scikit-learn object saved with skops; refuses any type outside scikit-learn, NumPy
+    and SciPy's sparse matrices."""
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(file=path)
+    unexpected = [t for t in untrusted if not t.startswith(("sklearn.", "numpy.", "scipy.sparse."))]
+    if unexpected:
+        raise ValueError(f"unexpected types in {path}: {unexpected}")
+    return sio.load(path, trusted=untrusted)
