@@ -78,6 +78,9 @@ DEFAULTS: Dict[str, Any] = {
     # request reading does when it is at least `oos_gate_high`.
     "oos_gate": False,
     "oos_gate_C": 1.0,
+    # "balanced": both sides weigh the same in the gate's fit (out_of_scope is about 5% of
+    # the examples), so its probabilities are centred for symmetric bounds.
+    "oos_gate_class_weight": None,
     "oos_gate_high": 0.95,
     "oos_gate_low": 0.05,
 }
@@ -95,7 +98,7 @@ PREDICTION_OPTIONS = frozenset(
     }
 )
 #: Options of the out_of_scope gate's fit (:func:`fit_gate`), not of the classifier's.
-GATE_OPTIONS = frozenset({"oos_gate", "oos_gate_C"})
+GATE_OPTIONS = frozenset({"oos_gate", "oos_gate_C", "oos_gate_class_weight"})
 OUT_OF_SCOPE = "out_of_scope"
 
 #: Conversation moves, not requests: never given a greeting, a closing or a context.
@@ -311,7 +314,11 @@ def fit_gate(config: Dict[str, Any], texts: Sequence[str], intents: Sequence[str
     out_of_scope = np.asarray(counts[labels].sum(axis=0)).ravel() + 1.0
     in_scope = np.asarray(counts[~labels].sum(axis=0)).ravel() + 1.0
     ratios = np.log((out_of_scope / out_of_scope.sum()) / (in_scope / in_scope.sum()))
-    regression = LogisticRegression(C=float(options["oos_gate_C"]), max_iter=3000)
+    regression = LogisticRegression(
+        C=float(options["oos_gate_C"]),
+        class_weight=options["oos_gate_class_weight"],
+        max_iter=3000,
+    )
     regression.fit(counts.multiply(ratios).tocsr(), labels)
     regression.coef_ = np.asfortranarray(regression.coef_ * ratios)
     return Pipeline([("words", words), ("classifier", regression)])
