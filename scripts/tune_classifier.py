@@ -483,6 +483,9 @@ EARLIER = [
     " 0.3/0.5/1.0), out_of_scope weighted 2 or 3: reports/out_of_scope_binary_cross_validation.md",
     "order-number-like product codes as one placeholder; averaging with a C = 10 regression;"
     " a third batch of 48 examples (README, *Rival pairs*)",
+    "sentence-aware reading (override / average, gated or always) and an out_of_scope gate with"
+    " its own features (NB-weighted word presence): reports/sentence_reading_cross_validation.md"
+    " (5,583 examples; kept none)",
 ]
 
 #: A variant replaces config.yml's when its answered right (own thresholds, mean of fr and en)
