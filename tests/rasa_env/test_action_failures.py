@@ -192,6 +192,10 @@ def markers_of(answer: list[dict[str, Any]]) -> list[Any]:
 
 #: The lookup started with a number (the form then waits for the proof), then the proof.
 NUMBER_THEN_PROOF = [("Où est ma commande OM-104233 ?", "m-1"), ("marie.dupont@example.fr", "m-2")]
+NUMBER_THEN_PROOF_EN = [
+    ("Where is my order OM-104233?", "m-1"),
+    ("My email is marie.dupont@example.fr", "m-2"),
+]
 
 
 def test_stock_rasa_drops_the_notice_of_a_validation_cut_while_the_form_waits(
@@ -210,25 +214,24 @@ def test_stock_rasa_drops_the_notice_of_a_validation_cut_while_the_form_waits(
     assert markers_of(answers[1]) == []
 
 
+@pytest.mark.parametrize("lang", ["fr", "en"])
 def test_a_validation_cut_while_the_form_waits_is_answered_with_the_notice_alone(
-    agent: Any, stock_rasa: None
+    agent: Any, stock_rasa: None, lang: str
 ) -> None:
-    """The proof's validation cut: the notice and its marker only, the validation called once;
-    the form still waits for the proof, and the resend (same id) is validated and answered."""
+    """The proof's validation cut: the notice (in the conversation's language) and its marker
+    only, the validation called once; the form still waits for the proof, and the resend (same
+    id) is validated and answered."""
     assert action_failures.install()
     assert idempotency.install()
+    texts = NUMBER_THEN_PROOF if lang == "fr" else NUMBER_THEN_PROOF_EN
     states: list[tuple[str | None, Any]] = []
     answers, _, per_turn = _run_turns(
-        agent,
-        0,
-        [*NUMBER_THEN_PROOF, NUMBER_THEN_PROOF[1]],
-        cut_calls=frozenset({2}),
-        states=states,
+        agent, 0, [*texts, texts[1]], cut_calls=frozenset({2}), states=states
     )
     asked, failed, resent = answers
     assert states[0] == ("order_lookup_form", "order_proof")
     assert per_turn[1] == [VALIDATION]  # once, nothing after it
-    assert texts_of(failed) == [action_failures.NOTICE["fr"]]
+    assert texts_of(failed) == [action_failures.NOTICE[lang]]
     assert markers_of(failed) == [{action_failures.TURN_FAILED_KEY: VALIDATION}]
     assert states[1] == ("order_lookup_form", "order_proof")  # waiting for the same value
     assert per_turn[2][0] == VALIDATION
