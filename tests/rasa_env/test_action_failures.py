@@ -22,9 +22,11 @@ from aiohttp import web
 from rasa.core.actions.action import RemoteAction
 from rasa.core.actions.forms import FormAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.core.processor import MessageProcessor
 from rasa.shared.core.constants import REQUESTED_SLOT
-from rasa.shared.core.events import ActionExecuted, BotUttered, FollowupAction, SlotSet
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, FollowupAction, SlotSet
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from bot.rasa_ext import action_failures, idempotency
@@ -341,3 +343,37 @@ def test_an_unknown_rasa_version_is_left_alone(
     monkeypatch.setattr(rasa, "__version__", "3.7.0")
     assert not action_failures.install()
     assert RemoteAction.run is action_failures.RASA_RUN
+
+
+def _next_slot_events(agent: Any, tracker_events: list[Any], events_so_far: list[Any]) -> Any:
+    """What the fix's `request_next_slot` returns for the lookup form on such a tracker."""
+    domain = agent.domain
+    tracker = DialogueStateTracker.from_events("direct", tracker_events, slots=domain.slots)
+    form = FormAction("order_lookup_form", None)
+    nlg = TemplatedNaturalLanguageGenerator(domain.responses)
+    return asyncio.run(
+        action_failures.request_next_slot(
+            form, tracker, domain, CollectingOutputChannel(), nlg, events_so_far
+        )
+    )
+
+
+def test_after_the_notice_the_form_notes_the_slot_it_waits_for_and_asks_nothing(
+    agent: Any,
+) -> None:
+    notice = action_failures.notice_events(VALIDATION, _Tracker("fr"))
+    number = SlotSet("order_number", "OM-104233")
+    # Starting in this turn, the number known: it waits for the proof, asked for nothing.
+    started = [ActiveLoop("order_lookup_form"), *notice]
+    assert _next_slot_events(agent, [number], started) == [SlotSet(REQUESTED_SLOT, "order_proof")]
+    # Already waiting for a value: it keeps waiting for it.
+    waiting = [ActiveLoop("order_lookup_form"), SlotSet(REQUESTED_SLOT, "order_proof"), number]
+    assert _next_slot_events(agent, waiting, notice) == []
+    # The validation noted the slot itself: that one.
+    assert _next_slot_events(agent, [number], [*notice, SlotSet(REQUESTED_SLOT, "x")]) == []
+    # Nothing left to ask: nothing noted (the form is not ended by a failed call).
+    both = [number, SlotSet("order_proof", "a@example.org")]
+    assert _next_slot_events(agent, both, started) == []
+    # No notice: Rasa's own method (the proof asked for, requested_slot set).
+    asked = _next_slot_events(agent, [number], [ActiveLoop("order_lookup_form")])
+    assert SlotSet(REQUESTED_SLOT, "order_proof") in asked
