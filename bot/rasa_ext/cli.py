@@ -23,7 +23,8 @@ Runs in the Rasa environment.
   once, like the action server's (:mod:`bot.rasa_ext.action_validation`);
 * :mod:`bot.rasa_ext.action_failures`: a custom action call that fails (the action server
   killed mid-call) no longer ends the turn in silence: a read-only action is called again, any
-  other failure is answered "send the message again" (with a marker the clients read);
+  other failure is answered "send the message again" (with a marker the clients read), inside a
+  form too (Rasa's form no longer drops it nor asks a question after it);
 * :mod:`bot.rasa_ext.tracker_queries`: the SQL tracker store's count before each save and its
   conversation load are queries built once (SQLAlchemy Core: the same rows, without building
   the ORM query and one object per stored event at each call);

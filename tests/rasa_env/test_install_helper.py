@@ -15,6 +15,7 @@ import logging
 import pytest
 import rasa
 from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.forms import FormAction
 from rasa.core.nlg.callback import CallbackNaturalLanguageGenerator
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.core.processor import MessageProcessor
@@ -95,7 +96,11 @@ def test_it_is_not_taken_for_a_fix_of_the_launcher() -> None:
 
 #: Each fix that uses the helper: what it replaces (class, attribute, the fix's object's name).
 VERSION_BOUND_FIXES = {
-    "action_failures": [(RemoteAction, "run", "run")],
+    "action_failures": [
+        (RemoteAction, "run", "run"),
+        (FormAction, "validate", "validate_form"),
+        (FormAction, "request_next_slot", "request_next_slot"),
+    ],
     "action_validation": [
         (RemoteAction, "_validate_action_result", "validate_action_result"),
         (CallbackNaturalLanguageGenerator, "validate_response", "validate_nlg_response"),
