@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Mapping
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -52,6 +53,12 @@ DAY = dt.timedelta(days=1)
 #: A question of at most this many words may lean on the sentences before it ("What should
 #: I do?", "C'est normal ?"): it is also read with them.
 SHORT_QUESTION_WORDS = 5
+#: A mail's Message-ID up to this length is written out in its questions' message ids; a
+#: longer one (legal up to 998 characters) by its digest, so that an id stays short
+#: (:func:`question_message_ids`).
+MESSAGE_ID_IN_ID_MAX = 128
+#: Hex digits of the digest of a question's text in its message id (64 bits).
+QUESTION_DIGEST_HEX = 16
 
 
 class BotClient(Protocol):
@@ -108,6 +115,40 @@ def conversation_id_for(*, store_id: str, sender: str, thread_root: str) -> str:
     """
     digest = hashlib.sha256(f"{store_id}\n{sender}\n{thread_root}".encode()).hexdigest()
     return f"email-{digest[:24]}"
+
+
+def normalised_question(text: str) -> str:
+    """A question's text as its message id names it: Unicode NFKC, case folded, runs of
+    white space as one space (linear in the text)."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def question_message_ids(message_id: str, questions: Sequence[str]) -> list[str]:
+    """The Rasa ``message_id`` of each question asked for one mail, in order.
+
+    ``email:<Message-ID>:<digest of the question>:<occurrence>``: the first
+    :data:`QUESTION_DIGEST_HEX` hex digits of the SHA-256 of the question's normalised text
+    (:func:`normalised_question`, the text sent to Rasa), and how many earlier questions of
+    the mail have the same text (0 for the first: two identical questions stay distinct).
+    The id names the question itself, not its place: a retry of the mail cut the same way
+    asks with the same ids (Rasa answers them again without running their turns twice), and
+    a retry cut otherwise (the model changed between the attempts) gives new ids to the
+    questions that changed only, whatever their place. A Message-ID longer than
+    :data:`MESSAGE_ID_IN_ID_MAX` is written ``sha256:<32 hex digits>``, so an id is at most
+    about 160 characters (Rasa ignores ids over 200, bot/rasa_ext/idempotency.py).
+    """
+    mail = message_id
+    if len(mail) > MESSAGE_ID_IN_ID_MAX:
+        mail = "sha256:" + hashlib.sha256(mail.encode("utf-8", "replace")).hexdigest()[:32]
+    seen: dict[str, int] = {}
+    ids: list[str] = []
+    for question in questions:
+        text = normalised_question(question).encode("utf-8", "replace")
+        digest = hashlib.sha256(text).hexdigest()[:QUESTION_DIGEST_HEX]
+        occurrence = seen.get(digest, 0)
+        seen[digest] = occurrence + 1
+        ids.append(f"email:{mail}:{digest}:{occurrence}")
+    return ids
 
 
 class MailReader:
@@ -220,14 +261,15 @@ class MailReader:
         }
         answers: list[str] = []
         said: set[str] = set()
-        for index, (question, interpretation) in enumerate(documented):
-            # The same id when this mail is processed again (a worker that died mid-mail):
-            # Rasa then answers the question again without running its turn twice
-            # (bot/rasa_ext/idempotency.py).
-            message_metadata: dict[str, Any] = {
-                **metadata,
-                "message_id": f"email:{row.message_id}:{index}",
-            }
+        # The same id when this mail is processed again (a worker that died mid-mail, a
+        # retry): Rasa then answers the question again without running its turn twice
+        # (bot/rasa_ext/idempotency.py), its actions with effects run once (actions/once.py).
+        # A question the retry cut otherwise gets an id of its own: never another's answer.
+        message_ids = question_message_ids(
+            row.message_id, [question for question, _interpretation in documented]
+        )
+        for (question, interpretation), message_id in zip(documented, message_ids, strict=True):
+            message_metadata: dict[str, Any] = {**metadata, "message_id": message_id}
             if interpretation.parse is not None:
                 # The question was parsed to decide: Rasa takes that parse instead of parsing
                 # it again (bot/rasa_ext/reuse_parse.py).

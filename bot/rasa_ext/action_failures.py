@@ -25,6 +25,18 @@ policies predict `action_listen`, and the customer's message gets a 200 with no 
 A turn answered that way is not an answered turn for :mod:`bot.rasa_ext.idempotency`: the same
 message sent again (same ``message_id``) is processed again.
 
+Inside a form the notice is the answer of the form's validation (``validate_<form>``, called by
+Rasa's `FormAction`), and stock Rasa 3.6 loses it on the way out: while the form waits for a
+value, `FormAction.validate` finds no slot set by the validation and rejects the form's turn
+(`ActionExecutionRejection`: the notice is dropped with the form's events), the policies take
+another way (the lookup's help text, ``utter_lookup_help``) and run the form again, which calls
+the validation a second time for the same message; when the form starts, `request_next_slot`
+asks for the next value after the notice. :func:`install` also replaces those two methods of
+`FormAction` (:func:`validate_form`, :func:`request_next_slot`): a validation answered with the
+notice is neither rejected nor followed by a question, so the form's turn ends with the notice
+alone, the form still active and waiting for the same value; the customer's resend is
+validated as the answer (the action's remembered response, actions/once.py).
+
 Installed by the Rasa command line of :mod:`bot.rasa_ext.cli`. Runs in the Rasa environment.
 """
 
@@ -34,14 +46,15 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 # The app environment type-checks this package but has no aiohttp (Rasa's does): untyped there.
 import aiohttp  # type: ignore[import-not-found,unused-ignore]
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import BotUttered, Event, FollowupAction
+from rasa.core.actions.forms import FormAction
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
+from rasa.shared.core.events import BotUttered, Event, FollowupAction, SlotSet
 
 from actions.read_only import READ_ONLY_ACTIONS
 from bot.errors import TURN_FAILED_KEY
@@ -62,8 +75,10 @@ NOTICE = {
 RESEND_WAIT_S = float(os.environ.get("ENDPOINT_RESTART_WAIT_S", "20"))
 FIRST_PAUSE_S = 0.1
 LONGEST_PAUSE_S = 1.0
-#: Rasa's own method, as it was when this module was first imported (before any `install`).
+#: Rasa's own methods, as they were when this module was first imported (before any `install`).
 RASA_RUN = RemoteAction.run
+RASA_FORM_VALIDATE = FormAction.validate
+RASA_REQUEST_NEXT_SLOT = FormAction.request_next_slot
 
 
 def _transport_failure(exc: BaseException) -> bool:
@@ -100,6 +115,75 @@ def notice_events(action: str, tracker: Any) -> list[Event]:
     ]
 
 
+def answered_with_notice(events: Iterable[Event]) -> bool:
+    """Whether an action's events are the notice of a failed call (:func:`notice_events`)."""
+    return any(
+        isinstance(event, BotUttered) and is_failed_turn_message(event.data or {})
+        for event in events
+    )
+
+
+async def validate_form(
+    self: FormAction, tracker: Any, domain: Any, output_channel: Any, nlg: Any
+) -> list[Event]:
+    """`FormAction.validate` of Rasa 3.6 (the same steps), a failed validation not rejected.
+
+    Rasa rejects the form's turn when the value it waits for was not extracted and the
+    validation set no slot: a validation answered with the notice sets none, and the rejection
+    would drop the notice. Its events are returned as they are instead (the form asks nothing
+    after them: :func:`request_next_slot`).
+    """
+    extracted_slot_values = self._get_slot_extractions(tracker, domain)
+    validation_events: list[Event] = await self.validate_slots(
+        extracted_slot_values, tracker, domain, output_channel, nlg
+    )
+    if answered_with_notice(validation_events):
+        return validation_events
+    # From here on Rasa's own code (rasa/core/actions/forms.py, FormAction.validate).
+    some_slots_were_validated = any(
+        isinstance(event, SlotSet) and event.key != REQUESTED_SLOT for event in validation_events
+    )
+    slot_to_fill = self.get_slot_to_fill(tracker)
+    if (
+        slot_to_fill
+        and not extracted_slot_values
+        and not some_slots_were_validated
+        and not self._user_rejected_manually(validation_events)
+    ):
+        raise ActionExecutionRejection(
+            self.name(), f"Failed to extract slot {slot_to_fill} with action {self.name()}"
+        )
+    return validation_events
+
+
+async def request_next_slot(
+    self: FormAction,
+    tracker: Any,
+    domain: Any,
+    output_channel: Any,
+    nlg: Any,
+    events_so_far: list[Event],
+) -> list[Event]:
+    """`FormAction.request_next_slot`, no question after the notice of a failed validation.
+
+    After the notice the form only notes the value it waits for (``requested_slot``, as Rasa
+    would, when the form starts in this turn: the customer's next message is validated as its
+    answer) and asks nothing: the turn ends with the notice.
+    """
+    if not answered_with_notice(events_so_far):
+        return list(
+            await RASA_REQUEST_NEXT_SLOT(self, tracker, domain, output_channel, nlg, events_so_far)
+        )
+    noted = any(
+        isinstance(event, SlotSet) and event.key == REQUESTED_SLOT for event in events_so_far
+    )
+    if noted or self.get_slot_to_fill(tracker) is not None:
+        return []
+    temporary_tracker = self._temporary_tracker(tracker, events_so_far, domain)
+    slot = self._find_next_slot_to_request(temporary_tracker, domain)
+    return [SlotSet(REQUESTED_SLOT, slot)] if slot is not None else []
+
+
 async def run(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> Any:
     """`RemoteAction.run`, a read-only action called again, any failure answered."""
     started = time.monotonic()
@@ -130,10 +214,14 @@ async def run(self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, d
 
 
 def install() -> bool:
-    """Replaces Rasa's method; returns False (and changes nothing) on an unknown Rasa version."""
+    """Replaces Rasa's methods; returns False (and changes nothing) on an unknown Rasa version."""
     return patch_rasa(
         logger,
         KNOWN_RASA_PREFIX,
         "a failed action still ends its turn in silence.",
-        [(RemoteAction, "run", run)],
+        [
+            (RemoteAction, "run", run),
+            (FormAction, "validate", validate_form),
+            (FormAction, "request_next_slot", request_next_slot),
+        ],
     )

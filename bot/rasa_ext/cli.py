@@ -23,14 +23,18 @@ Runs in the Rasa environment.
   once, like the action server's (:mod:`bot.rasa_ext.action_validation`);
 * :mod:`bot.rasa_ext.action_failures`: a custom action call that fails (the action server
   killed mid-call) no longer ends the turn in silence: a read-only action is called again, any
-  other failure is answered "send the message again" (with a marker the clients read);
+  other failure is answered "send the message again" (with a marker the clients read), inside a
+  form too (Rasa's form no longer drops it nor asks a question after it);
 * :mod:`bot.rasa_ext.tracker_queries`: the SQL tracker store's count before each save and its
   conversation load are queries built once (SQLAlchemy Core: the same rows, without building
   the ORM query and one object per stored event at each call);
 * :mod:`bot.rasa_ext.rule_lookup`: RulePolicy's rule lookup (every rule key checked against
   the last states, twice a turn) is remembered for the states it has seen (same predictions).
 
-Measured both ways by `make bench` (bench/results.md, "A/B").
+Each is installed only on the Rasa version it was written for (3.6.x, checked by
+:func:`bot.rasa_ext._install.patch_rasa`): on another one it leaves Rasa's code with a warning,
+except ``constant_time_token``, which refuses to start (first in :data:`FIXES`, so nothing is
+installed before it stops). Measured both ways by `make bench` (bench/results.md, "A/B").
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ Three levels:
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -687,55 +688,436 @@ def cutting_stack(
         yield stack_and_proxy
 
 
-@pytest.mark.e2e
-def test_a_message_in_two_parts_whose_second_was_cut_shows_the_first_answer_once(
-    cutting_stack: tuple[LiveStack, CuttingActionProxy], page: Page
-) -> None:
-    """Two requests in one message (bot/api/several_requests.py); the second part's action with
-    effects (the order lookup's proof check) is cut mid-call, so that part was not processed
-    (bot/rasa_ext/action_failures.py). The customer reads the first part's answer at once, is
-    asked to send the message again (text kept); the resend (same id) runs the second part
-    only: the first part's answer is not shown again, nor its turn run or stored twice."""
-    stack, proxy = cutting_stack
+NOT_PROCESSED_FR = (
+    "Je n'ai pas pu traiter ce message pour l'instant\u00a0: renvoyez-le, s'il vous plaît."
+)
+TWO_REQUESTS = "Livrez-vous en Suisse ? Où en est ma commande OM-104233 ?"
+
+
+def bot_texts(widget: Widget) -> list[str]:
+    """The bot bubbles' texts as the customer reads them (with the screen-reader label)."""
+    return [widget.bot_messages.nth(i).inner_text() for i in range(widget.bot_messages.count())]
+
+
+def bubble_text(inner_text: str) -> str:
+    """A bot bubble's text without its screen-reader label, spaces collapsed."""
+    label, _, text = inner_text.partition("\n")
+    assert label.startswith("Assistant"), inner_text
+    return " ".join(text.split())
+
+
+def answered_texts(events: list[dict[str, Any]]) -> list[str]:
+    """The bot's texts of each turn in a tracker's events, leaving out a turn answered "send it
+    again" (action_failures' notice: not processed, its answers not shown)."""
+    turns: list[list[str]] = []
+    for event in events:
+        if event["event"] == "user":
+            turns.append([])
+        elif event["event"] == "bot" and event.get("text") and turns:
+            turns[-1].append(" ".join(event["text"].split()))
+    return [text for turn in turns if not any("renvoyez-le" in t for t in turn) for text in turn]
+
+
+def reloaded_with_unsent(page: Page, text: str, error: str) -> Widget:
+    """Reloads the page: the widget, open as it was, gives the unsent message's ``text`` back
+    in the input with the ``error`` the customer saw and its "Try again" button."""
+    page.reload()
+    widget = Widget(page)
+    expect(widget.panel).to_be_visible()
+    expect(widget.input).to_have_value(text)
+    expect(widget.error).to_contain_text(error)
+    expect(widget.error.get_by_role("button", name="Réessayer")).to_be_visible()
+    return widget
+
+
+def send_two_requests_whose_second_is_cut(
+    stack: LiveStack, proxy: CuttingActionProxy, page: Page
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The customer sends TWO_REQUESTS (cut into two parts by the gateway,
+    bot/api/several_requests.py) while the second part's action with effects (the order
+    lookup's proof check) is cut mid-call, so that part was not processed
+    (bot/rasa_ext/action_failures.py): the first part's answer is shown at once, the customer
+    asked to send the message again (text kept). Returns the chat requests' bodies (routed)
+    and the answers shown."""
     widget = open_widget(page, f"{stack.gateway_url}/shops/om-system")
-    text = "Livrez-vous en Suisse ? Où en est ma commande OM-104233 ?"
     proxy.cut = "validate_order_lookup_form"
     bodies = chat_requests(page, lambda _n: False)
-    widget.submit(text)
-    assert proxy.cuts == ["validate_order_lookup_form"], proxy.calls
-    expect(widget.error).to_contain_text(
-        "Je n'ai pas pu traiter ce message pour l'instant\u00a0: renvoyez-le, s'il vous plaît."
-    )
-    expect(widget.input).to_have_value(text)  # kept for the resend
+    widget.submit(TWO_REQUESTS)
+    assert proxy.cuts[-1:] == ["validate_order_lookup_form"] and proxy.cut is None, proxy.calls
+    expect(widget.error).to_contain_text(NOT_PROCESSED_FR)
+    expect(widget.input).to_have_value(TWO_REQUESTS)  # kept for the resend
     expect(widget.user_messages).to_have_count(1)  # the message: partly answered
-    first = [widget.bot_messages.nth(i) for i in range(widget.bot_messages.count())]
-    assert first and "Oui, nous livrons en Suisse" in joined_text(first), joined_text(first)
-    assert "renvoyez-le" not in joined_text(first)  # the notice is the error, not an answer
+    first = bot_texts(widget)
+    assert first and "Oui, nous livrons en Suisse" in "\n".join(first), first
+    assert "renvoyez-le" not in "\n".join(first)  # the notice is the error, not an answer
+    return bodies, first
 
+
+def resend_runs_the_cut_part_only(
+    stack: LiveStack,
+    proxy: CuttingActionProxy,
+    page: Page,
+    bodies: list[dict[str, Any]],
+    first: list[str],
+) -> list[str]:
+    """The customer's "Try again": the same id, so Rasa answers the first part with its stored
+    answers and runs the cut second part again; the first answers stay as they were, once,
+    then the second part's (the lookup asks for a proof of the order). Returns the answers."""
+    checks = proxy.calls.count("validate_order_lookup_form")
+    widget = Widget(page)
     widget.error.get_by_role("button", name="Réessayer").click()
     widget.wait_idle()
     expect(widget.error).to_be_hidden()
     expect(widget.input).to_have_value("")
     expect(widget.user_messages).to_have_count(1)
-    expect(widget.user_messages.first).to_contain_text(text)
-    shown = [widget.bot_messages.nth(i) for i in range(widget.bot_messages.count())]
-    # The first answers as they were, once, then the second part's (the lookup asks for a
-    # proof of the order).
-    assert [b.inner_text() for b in shown[: len(first)]] == [b.inner_text() for b in first]
-    later = joined_text(shown[len(first) :])
+    expect(widget.user_messages.first).to_contain_text(TWO_REQUESTS)
+    shown = bot_texts(widget)
+    assert shown[: len(first)] == first, shown
+    later = "\n".join(shown[len(first) :])
     assert later and "Suisse" not in later, later
-    assert joined_text(shown).count("nous livrons en Suisse") == 1
+    assert "\n".join(shown).count("nous livrons en Suisse") == 1, shown
     assert len(bodies) == 2 and bodies[0]["client_message_id"] == bodies[1]["client_message_id"]
     # Rasa: the first part stored once, the second twice (its cut turn, then the resend, which
     # ran it: the proof check called again, which it never is by Rasa itself).
     sender = f"web-om-system-{stored_sender_id(page)}"
-    users = [e for e in stack.tracker(sender)["events"] if e["event"] == "user"]
-    ids = [e["metadata"]["message_id"] for e in users]
+    events = stack.tracker(sender)["events"]
+    users = [e for e in events if e["event"] == "user"]
     cid = bodies[0]["client_message_id"]
+    ids = [e["metadata"]["message_id"] for e in users]
     assert ids == [f"web:{cid}:0", f"web:{cid}:1", f"web:{cid}:1"], ids
     assert [e["text"] for e in users] == [
         "Livrez-vous en Suisse ?",
         "Où en est ma commande OM-104233 ?",
         "Où en est ma commande OM-104233 ?",
     ]
-    assert proxy.calls.count("validate_order_lookup_form") == 2, proxy.calls
+    assert proxy.calls.count("validate_order_lookup_form") == checks + 1, proxy.calls
+    # Each answer once, in order: the bubbles are the answers of the turns Rasa stored but the
+    # cut one (what it said before its notice was not shown: the gateway answered "resend").
+    assert [bubble_text(b) for b in shown] == answered_texts(events), shown
+    return shown
+
+
+@pytest.mark.e2e
+def test_a_message_in_two_parts_whose_second_was_cut_shows_the_first_answer_once(
+    cutting_stack: tuple[LiveStack, CuttingActionProxy], page: Page
+) -> None:
+    """Two requests in one message; the second part's proof check is cut. The customer reads
+    the first part's answer at once, is asked to send the message again (text kept); the
+    resend (same id) runs the second part only: the first part's answer is not shown again,
+    nor its turn run or stored twice."""
+    stack, proxy = cutting_stack
+    bodies, first = send_two_requests_whose_second_is_cut(stack, proxy, page)
+    resend_runs_the_cut_part_only(stack, proxy, page, bodies, first)
+
+
+@pytest.mark.e2e
+def test_a_partly_answered_message_resent_after_a_reload_is_processed_and_shown_once(
+    cutting_stack: tuple[LiveStack, CuttingActionProxy], page: Page
+) -> None:
+    """As above, with a reload between the partial answer and the resend: the reloaded page
+    shows the message and the first part's answer, the text back in the input with "send it
+    again"; the resend keeps the message's id, so the first part is processed once and the
+    customer's message and each answer are shown once, after another reload too. Before the
+    message was kept with the conversation, the reload lost its text and id: retyped, it was
+    a new message (shown twice, sent whole to Rasa under a new id)."""
+    stack, proxy = cutting_stack
+    bodies, first = send_two_requests_whose_second_is_cut(stack, proxy, page)
+
+    widget = reloaded_with_unsent(page, TWO_REQUESTS, NOT_PROCESSED_FR)
+    expect(widget.user_messages).to_have_count(1)
+    assert bot_texts(widget) == first
+    assert len(bodies) == 1  # not resent by the widget itself
+
+    shown = resend_runs_the_cut_part_only(stack, proxy, page, bodies, first)
+
+    page.reload()
+    widget = Widget(page)
+    expect(widget.error).to_be_hidden()
+    expect(widget.input).to_have_value("")
+    expect(widget.user_messages).to_have_count(1)
+    assert bot_texts(widget) == shown
+    assert stored_entry(page)["pending"] is None
+
+
+# --- a reload between a try and its resend: the message kept with the conversation ----------
+
+STORAGE_KEY = "shop-support-chat:om-system"
+
+
+def stored_entry(page: Page) -> dict[str, Any]:
+    """The widget's stored conversation of the om-system shop, as the page's localStorage holds
+    it."""
+    entry: dict[str, Any] = page.evaluate(
+        f"() => JSON.parse(localStorage.getItem('{STORAGE_KEY}'))"
+    )
+    return entry
+
+
+def store_pending(page: Page, pending: Any) -> None:
+    """Writes ``pending`` as the stored conversation's waiting message (what another script of
+    the page, an old version or a broken write could leave there)."""
+    page.evaluate(
+        """([key, pending]) => {
+            const entry = JSON.parse(localStorage.getItem(key));
+            entry.pending = pending;
+            localStorage.setItem(key, JSON.stringify(entry));
+        }""",
+        [STORAGE_KEY, pending],
+    )
+
+
+def failing_first(count: int) -> Callable[[dict[str, Any]], list[dict[str, Any]]]:
+    """A scripted Rasa whose first ``count`` turns failed (an action of the turn failed:
+    "send it again", bot/rasa_ext/action_failures.py), then echoes."""
+    failures = [0]
+
+    def reply(request: dict[str, Any]) -> list[dict[str, Any]]:
+        if failures[0] < count:
+            failures[0] += 1
+            return [
+                {"text": "Je n'ai pas pu traiter ce message pour l'instant\u00a0: renvoyez-le."},
+                {"custom": {"turn_failed": "action_human_handoff"}},
+            ]
+        return [{"text": f"echo: {request['message']}"}]
+
+    return reply
+
+
+def message_ids(fake_rasa: FakeRasa) -> list[str]:
+    return [m["metadata"]["message_id"] for m in fake_rasa.messages()]
+
+
+def test_a_message_not_processed_is_kept_across_reloads_and_pages_and_resent_with_its_id(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    """The turn failed, the customer reloads, then goes to another page of the shop: the text is
+    back in the input with the same "send it again" error each time, nothing is resent by the
+    widget itself, and the customer's resend carries the message's first id."""
+    fake_rasa.reply = failing_first(1)
+    gateway = start_gateway()
+    widget = open_widget(page, f"{gateway.url}/shops/om-system")
+    text = "Je veux parler à un conseiller"
+    widget.submit(text)
+    expect(widget.error).to_contain_text(NOT_PROCESSED_FR)
+
+    widget = reloaded_with_unsent(page, text, NOT_PROCESSED_FR)
+    expect(widget.user_messages).to_have_count(0)  # nothing of it was processed
+
+    page.goto(f"{gateway.url}/shops/om-system?lang=en")
+    widget = Widget(page)
+    expect(widget.input).to_have_value(text)
+    expect(widget.error).to_contain_text(
+        "I couldn't process that message just now: please send it again."
+    )
+    assert len(fake_rasa.messages()) == 1  # not resent by the widget itself
+
+    widget.error.get_by_role("button", name="Try again").click()
+    widget.wait_idle()
+    expect(widget.error).to_be_hidden()
+    expect(widget.input).to_have_value("")
+    expect(widget.user_messages).to_have_count(1)
+    expect(widget.bot_messages).to_have_count(1)
+    expect(widget.bot_messages.last).to_contain_text(f"echo: {text}")
+    first, again = message_ids(fake_rasa)
+    assert first == again and re.fullmatch(r"web:m[0-9a-f]{32}:0", first), (first, again)
+    assert stored_entry(page)["pending"] is None  # answered: forgotten
+
+    page.reload()
+    widget = Widget(page)
+    expect(widget.user_messages).to_have_count(1)
+    expect(widget.bot_messages).to_have_count(1)
+    expect(widget.error).to_be_hidden()
+    expect(widget.input).to_have_value("")
+
+
+def test_a_kept_message_older_than_rasas_session_is_sent_again_as_a_new_message(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    """The id is kept for 60 min after the message's latest try (Rasa's session,
+    domain.yml's session_expiration_time), in memory as in storage; later, sending the text
+    again is a new message (a new id), its text still in the input (nothing typed is lost)."""
+    fake_rasa.reply = failing_first(2)
+    gateway = start_gateway()
+    page.clock.install()
+    widget = open_widget(page, f"{gateway.url}/shops/om-system")
+    text = "Où est mon colis ?"
+    widget.submit(text)
+    expect(widget.error).to_contain_text(NOT_PROCESSED_FR)
+
+    # In memory: the page left open for more than an hour, then "Try again".
+    page.clock.fast_forward("01:01:00")
+    widget.error.get_by_role("button", name="Réessayer").click()
+    widget.wait_idle()
+    expect(widget.error).to_contain_text(NOT_PROCESSED_FR)  # the second failed turn
+    first, second = message_ids(fake_rasa)
+    assert first != second
+
+    # Stored: its latest try 61 min ago, then a reload.
+    store_pending(page, {**stored_entry(page)["pending"], "at": 1})
+    assert stored_entry(page)["pending"]["at"] == 1
+    page.reload()
+    widget = Widget(page)
+    expect(widget.input).to_have_value(text)  # a draft now
+    expect(widget.error).to_be_hidden()
+    assert stored_entry(page)["pending"] is None
+    widget.input.press("Enter")
+    widget.wait_idle()
+    expect(widget.error).to_be_hidden()
+    expect(widget.user_messages).to_have_count(1)
+    expect(widget.bot_messages.last).to_contain_text(f"echo: {text}")
+    third = message_ids(fake_rasa)[-1]
+    assert third not in (first, second) and re.fullmatch(r"web:m[0-9a-f]{32}:0", third)
+
+
+VALID_PENDING: dict[str, Any] = {
+    "text": "Le message en attente",
+    "shown": "Le message en attente",
+    "fromInput": True,
+    "signature": None,
+    "id": "abcdefghijklmnop",
+    "shownParts": [],
+    "at": 0,  # set to the page's now
+    "kind": "not_processed",
+    "details": {},
+}
+
+CORRUPT_PENDING: list[Any] = [
+    "not an object",
+    42,
+    True,
+    [VALID_PENDING],
+    {},
+    {**VALID_PENDING, "id": "bad id with spaces"},
+    {**VALID_PENDING, "id": "short"},
+    {**VALID_PENDING, "id": "m" * 65},
+    {**VALID_PENDING, "id": ["m" * 32]},
+    {**VALID_PENDING, "id": "web:m0123456789abcdef:0"},
+    {**VALID_PENDING, "text": "x" * 20_001},
+    {**VALID_PENDING, "text": "   "},
+    {**VALID_PENDING, "text": 12345},
+    {**VALID_PENDING, "shown": None},
+    {**VALID_PENDING, "fromInput": "yes"},
+    {**VALID_PENDING, "signature": "s" * 513},
+    {**VALID_PENDING, "shownParts": "0"},
+    {**VALID_PENDING, "shownParts": [-1]},
+    {**VALID_PENDING, "shownParts": [1.5]},
+    {**VALID_PENDING, "shownParts": ["0"]},
+    {**VALID_PENDING, "shownParts": list(range(1000))},
+    {**VALID_PENDING, "at": "now"},
+    {**VALID_PENDING, "at": None},
+    {**VALID_PENDING, "at": 9_999_999_999_999},  # the year 2286: a clock or a writer gone wrong
+    {**VALID_PENDING, "kind": "<img src=x onerror=alert(1)>"},
+    {**VALID_PENDING, "kind": None},
+]
+
+
+def test_a_corrupted_stored_message_is_dropped_and_the_conversation_kept(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    """What is read back from localStorage is untrusted: a stored waiting message of the wrong
+    shape, id format or size is dropped (no script error: the page fixture fails on one), the
+    conversation stays, and the next message is sent with a fresh id. A well-formed one is
+    restored as text."""
+    gateway = start_gateway()
+    widget = open_widget(page, f"{gateway.url}/shops/om-system")
+    widget.send("premier message")
+    sender = stored_sender_id(page)
+
+    for bad in CORRUPT_PENDING:
+        if isinstance(bad, dict) and bad.get("at") == 0:
+            bad = {**bad, "at": page.evaluate("() => Date.now()")}
+        store_pending(page, bad)
+        page.reload()
+        widget = Widget(page)
+        expect(widget.panel).to_be_visible()
+        expect(widget.user_messages).to_have_count(1)
+        expect(widget.bot_messages.last).to_have_text("Assistant : echo: premier message")
+        expect(widget.error).to_be_hidden()
+        expect(widget.input).to_have_value("")
+        assert stored_sender_id(page) == sender, bad
+
+    widget.send("deuxième message")
+    assert re.fullmatch(r"web:m[0-9a-f]{32}:0", message_ids(fake_rasa)[-1])
+    assert stored_entry(page)["pending"] is None  # the bad entry is gone from storage
+
+    # Well-formed, with markup in its text: restored as text, resent with its id.
+    hostile = '<img src=x onerror="window.__pwned = 1">'
+    now = page.evaluate("() => Date.now()")
+    store_pending(page, {**VALID_PENDING, "text": hostile, "shown": hostile, "at": now})
+    page.reload()
+    widget = Widget(page)
+    expect(widget.input).to_have_value(hostile)
+    expect(widget.error).to_contain_text(NOT_PROCESSED_FR)
+    widget.error.get_by_role("button", name="Réessayer").click()
+    widget.wait_idle()
+    expect(widget.error).to_be_hidden()
+    expect(widget.user_messages.last).to_have_text(f"Vous : {hostile}")
+    expect(widget.user_messages.last.locator("img")).to_have_count(0)
+    assert message_ids(fake_rasa)[-1] == "web:abcdefghijklmnop:0"
+    assert page.evaluate("() => window.__pwned") is None
+    expect(widget.user_messages).to_have_count(3)
+
+
+def test_a_message_whose_answer_had_not_come_when_the_page_was_left_is_resent_with_its_id(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    """The customer reloads while the assistant is still answering: the message was kept when
+    its try started, so the reloaded page gives its text back with "the page was left...",
+    and the resend carries the same id (Rasa answers an id it processed with its stored
+    answers)."""
+    fake_rasa.delay_s = 3.0
+    gateway = start_gateway()
+    widget = open_widget(page, f"{gateway.url}/shops/om-system")
+    text = "Où est mon colis ?"
+    widget.input.fill(text)
+    widget.input.press("Enter")
+    deadline = time.monotonic() + 30
+    while not fake_rasa.messages():  # the assistant has it, its answer not yet sent
+        assert time.monotonic() < deadline, "the message never reached the assistant"
+        time.sleep(0.05)
+    widget = reloaded_with_unsent(
+        page,
+        text,
+        "La page a été quittée avant la réponse de l'assistant\u00a0: votre message n'a "
+        "peut-être pas été traité. Renvoyez-le, s'il vous plaît.",
+    )
+    expect(widget.user_messages).to_have_count(0)
+
+    fake_rasa.delay_s = 0.0
+    widget.error.get_by_role("button", name="Réessayer").click()
+    widget.wait_idle()
+    expect(widget.error).to_be_hidden()
+    expect(widget.input).to_have_value("")
+    expect(widget.user_messages).to_have_count(1)
+    expect(widget.bot_messages.last).to_contain_text(f"echo: {text}")
+    first, again = message_ids(fake_rasa)
+    assert first == again, (first, again)
+    assert stored_entry(page)["pending"] is None
+
+
+def test_a_message_answered_in_another_tab_is_not_left_to_resend_in_this_one(
+    start_gateway: StartGateway, fake_rasa: FakeRasa, page: Page
+) -> None:
+    """A second tab of the shop opened while the first waits for its answer shows that
+    message as left unsent (the stored state); once the first tab has its answer, the second
+    shows the message and its answer once and has nothing left to resend."""
+    fake_rasa.delay_s = 6.0
+    gateway = start_gateway(rasa_timeout_s=30.0)
+    first = open_widget(page, f"{gateway.url}/shops/om-system")
+    text = "Où est mon colis ?"
+    first.input.fill(text)
+    first.input.press("Enter")
+    other = page.context.new_page()
+    second = open_widget(other, f"{gateway.url}/shops/om-system")
+    expect(second.input).to_have_value(text)
+    expect(second.error).to_contain_text("La page a été quittée")
+
+    first.wait_idle()
+    expect(first.bot_messages.last).to_contain_text(f"echo: {text}")
+    expect(second.error).to_be_hidden()
+    expect(second.input).to_have_value("")
+    expect(second.user_messages).to_have_count(1)
+    expect(second.bot_messages).to_have_count(1)
+    expect(second.bot_messages.last).to_contain_text(f"echo: {text}")
+    assert len(fake_rasa.messages()) == 1
+    other.close()

@@ -5,7 +5,9 @@ server (tests/api/servers.py) lets the action run and commit, then drops its ans
 was cut on its way back, as when the action server dies after its writes. Rasa answers the turn
 "send it again" (bot/rasa_ext/action_failures.py); the customer's resend (same
 ``client_message_id``, as the widget sends it) is answered, and the effects are there once: one
-failed proof counted, one handoff ticket. On SQLite and PostgreSQL.
+failed proof counted, one handoff ticket. A check cut while the order lookup form waits for
+the proof is answered the same way (the notice alone, not the form's help text), and its resend
+with the lookup's answer. On SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -97,9 +99,10 @@ def send(live: LiveStack, sender_id: str, text: str, message_id: str) -> dict[st
 
 
 def asks_to_resend(body: dict[str, Any]) -> bool:
-    """The gateway's "send it again" answer: the notice first, the text to be resent."""
-    texts = [m.get("text") for m in body["messages"]]
-    return body["resend"] is True and texts[:1] == [NOTICE_FR]
+    """The gateway's "send it again" answer: the notice alone (no question, no help text
+    before or after it), the text to be resent."""
+    texts = [m.get("text") for m in body["messages"] if m.get("text")]
+    return body["resend"] is True and texts == [NOTICE_FR]
 
 
 def said(body: dict[str, Any]) -> str:
@@ -123,6 +126,9 @@ def failed_proofs(live: LiveStack, conversation: str) -> int:
 
 
 NOT_FOUND = "Je n'ai trouvé aucune commande correspondant à ces informations."
+#: The start of the lookup's help text (utter_lookup_help), which stock Rasa's form showed
+#: instead of the notice.
+LOOKUP_HELP = "Pour retrouver votre commande"
 
 
 def test_a_cut_wrong_proof_is_counted_once_after_the_resend(
@@ -153,12 +159,13 @@ def test_a_cut_wrong_proof_is_counted_once_after_the_resend(
     assert [e["metadata"]["message_id"] for e in users] == [f"web:{message_id}:0"] * 2
 
 
-def test_a_proof_check_rasa_calls_again_within_the_turn_is_counted_once(
+def test_a_proof_check_cut_while_the_form_waits_asks_to_resend_then_answers_once(
     stack: tuple[LiveStack, CuttingActionProxy],
 ) -> None:
-    """The form waits for the proof; the check's answer is cut. Rasa's form then rejects the
-    turn's validation (the notice is dropped with it), the policies run the form again and
-    Rasa calls the validation a second time for the same message: counted once."""
+    """The form waits for the proof; the check's answer is cut. The customer reads the notice
+    alone (main before the fix: Rasa's form rejected the turn, dropped the notice, showed the
+    lookup's help text and called the check again in the same turn); the resend, same id, is
+    answered with the lookup's answer, once, and the failure counted once."""
     live, proxy = stack
     sender_id = f"once{uuid.uuid4().hex[:12]}"
     conversation = web_sender("om-system", sender_id)
@@ -166,11 +173,25 @@ def test_a_proof_check_rasa_calls_again_within_the_turn_is_counted_once(
     assert not asked["resend"] and "mail" in said(asked).lower(), said(asked)
     calls = proxy.calls.count("validate_order_lookup_form")
     proxy.cut_after = "validate_order_lookup_form"
-    answer = send(live, sender_id, "personne@example.org", new_id())
+    message_id = new_id()
+    cut = send(live, sender_id, "personne@example.org", message_id)
     assert proxy.cuts[-1:] == ["validate_order_lookup_form"] and proxy.cut_after is None
+    assert asks_to_resend(cut), said(cut)
+    assert LOOKUP_HELP not in said(cut) and NOT_FOUND not in said(cut), said(cut)
+    assert cut["failed_parts"] == [0]
+    assert proxy.calls.count("validate_order_lookup_form") == calls + 1, proxy.calls  # once
+    assert failed_proofs(live, conversation) == 1  # the check ran before its answer was cut
+
+    again = send(live, sender_id, "personne@example.org", message_id)  # the resend, same id
+    assert again["resend"] is False and NOTICE_FR not in said(again), said(again)
+    assert said(again).count(NOT_FOUND) == 1, said(again)
+    assert LOOKUP_HELP not in said(again), said(again)
     assert proxy.calls.count("validate_order_lookup_form") == calls + 2, proxy.calls
-    assert NOT_FOUND in said(answer), said(answer)
-    assert failed_proofs(live, conversation) == 1  # main: 2, in one turn
+    assert failed_proofs(live, conversation) == 1  # counted once (before eacdab7: 2)
+    tracker = live.tracker(conversation)
+    assert tracker["active_loop"].get("name") == "order_lookup_form"  # asks for both again
+    users = [e for e in tracker["events"] if e["event"] == "user"]
+    assert [e["metadata"]["message_id"] for e in users[-2:]] == [f"web:{message_id}:0"] * 2
 
 
 def test_a_cut_handoff_creates_one_ticket_after_the_resend(

@@ -8,6 +8,7 @@ retries, and exactly one reply whatever the failures and the concurrency.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import threading
 import time
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.db.mailbox import Handoff, InboxMessage, InboxState
-from bot.errors import RasaTurnFailedError
+from bot.errors import RasaTurnFailedError, RasaUnavailableError
 from bot.mail import inbox
 from bot.mail.intake import IntakeStatus, accept_raw
 from bot.mail.processor import MailProcessor
@@ -132,8 +133,11 @@ def test_one_question_gets_one_reply_with_thread_headers(
         "sender_email": "marie.dupont@example.fr",
         "language": "fr",
         # Stable for this mail's question: asked again after a crash, Rasa answers it again
-        # without running the turn twice (bot/rasa_ext/idempotency.py).
-        "message_id": "email:<q1@example.fr>:0",
+        # without running the turn twice (bot/rasa_ext/idempotency.py). It names the question
+        # (a digest of its normalised text) and its occurrence in the mail, not its place.
+        "message_id": "email:<q1@example.fr>:"
+        + hashlib.sha256(b"quels moyens de paiement acceptez-vous ?").hexdigest()[:16]
+        + ":0",
         # The parse the processor decided on: Rasa does not parse the question again
         # (bot/rasa_ext/reuse_parse.py).
         "parse_data": {
@@ -472,6 +476,104 @@ def test_a_turn_whose_action_failed_is_retried_not_replied_empty(
     # turn: bot/rasa_ext/idempotency.py).
     first, again = bot.asked
     assert first[2]["message_id"] == again[2]["message_id"]
+
+
+class RememberingRasa(ScriptedBot):
+    """The scripted bot answering like Rasa with this project's extensions: a message id the
+    conversation already holds gets its stored answers and nothing is processed again
+    (bot/rasa_ext/idempotency.py, actions/once.py); each processed order lookup is one proof
+    check (an effect, recorded in ``effects``). Asking a question containing ``outage_on``
+    fails as an unreachable Rasa does."""
+
+    turns: dict[tuple[str, str], list[str]]
+    effects: list[str]
+    outage_on: str | None = None
+
+    def __init__(self, rules: list[Rule]) -> None:
+        super().__init__(rules=rules)
+        self.turns = {}
+        self.effects = []
+
+    def ask(self, sender_id: str, text: str, metadata: Mapping[str, Any]) -> list[str]:
+        if self.outage_on is not None and self.outage_on in text:
+            raise RasaUnavailableError("scripted outage mid-mail")
+        self.asked.append((sender_id, text, dict(metadata)))
+        key = (sender_id, str(metadata["message_id"]))
+        if key in self.turns:
+            return self.turns[key]
+        rule = self._rule(text)
+        answers = [rule.answer] if rule is not None and rule.answer else []
+        if rule is not None and rule.intent == "order_status":
+            self.effects.append(text)
+        self.turns[key] = answers
+        return answers
+
+
+ORDER_FR = "Pour la commande OM-104233, votre adresse e-mail est bien celle de la commande."
+WARRANTY_FR = "Nos montres sont garanties 24 mois."
+
+
+def test_a_retry_cut_otherwise_by_a_new_model_answers_each_question_with_its_own_answer(
+    sessions: sessionmaker[Session], make_settings: MakeSettings, smtp_server: SmtpServer
+) -> None:
+    # The first attempt's model does not read "livrez-vous en Suisse ?" alone: the joined
+    # sentence is one question. Rasa becomes unreachable at the third question; the model is
+    # retrained and deployed before the retry, which cuts the sentence into two questions.
+    # Every question after it moved one place on.
+    old_model = [
+        Rule("paiement|payer", "payment_methods", 0.93, PAYMENT_FR),
+        Rule("livr", "delivery_time", 0.3, DELIVERY_FR),
+        Rule("commande", "order_status", 0.92, ORDER_FR),
+        Rule("garantie", "warranty", 0.91, WARRANTY_FR),
+    ]
+    new_model = [
+        Rule("livr", "delivery_time", 0.9, DELIVERY_FR) if rule.word == "livr" else rule
+        for rule in old_model
+    ]
+    settings = make_settings(email_retry_delay_s=0.0)
+    bot = RememberingRasa(old_model)
+    bot.outage_on = "garantie"
+    body = (
+        "Bonjour,\n\nPuis-je payer par carte et livrez-vous en Suisse ?\n\n"
+        "Où en est ma commande OM-104233 ?\n\nQuelle est la durée de la garantie ?\n\nMarie"
+    )
+    inbox_id = store_mail(sessions, settings, make_mail(body=body))
+    processor = make_processor(sessions, settings, bot, smtp_server)
+
+    assert processor.process(inbox_id) is InboxState.RECEIVED  # back for a retry
+    assert [asked[1] for asked in bot.asked] == [
+        "Puis-je payer par carte et livrez-vous en Suisse ?",
+        "Où en est ma commande OM-104233 ?",
+    ]
+    assert bot.effects == ["Où en est ma commande OM-104233 ?"]
+    first_ids = {asked[1]: asked[2]["message_id"] for asked in bot.asked}
+
+    bot.rules, bot.outage_on = new_model, None
+    bot.asked.clear()
+    assert processor.drain().outcomes == {"replied": 1}
+
+    questions = [asked[1] for asked in bot.asked]
+    assert questions == [
+        "Puis-je payer par carte ?",
+        "livrez-vous en Suisse ?",
+        "Où en est ma commande OM-104233 ?",
+        "Quelle est la durée de la garantie ?",
+    ]
+    # Each question has its own answer, in order, once: the delivery question moved to the
+    # order question's old place and is not answered with that question's stored answer.
+    (mail,) = smtp_server.received
+    reply = mail.text
+    answers = [PAYMENT_FR, DELIVERY_FR, ORDER_FR, WARRANTY_FR]
+    assert all(reply.count(answer) == 1 for answer in answers), reply
+    positions = [reply.index(answer) for answer in answers]
+    assert positions == sorted(positions)
+    # Its proof check ran once, on the first attempt: the retry got its stored answer.
+    assert bot.effects == ["Où en est ma commande OM-104233 ?"]
+    ids = [asked[2]["message_id"] for asked in bot.asked]
+    assert len(set(ids)) == len(ids)
+    # The new questions got ids of their own; the unchanged one kept its id wherever it went.
+    assert not set(ids[:2]) & set(first_ids.values())
+    assert ids[2] == first_ids["Où en est ma commande OM-104233 ?"]
 
 
 def test_two_workers_draining_at_once_send_each_reply_once(

@@ -12,7 +12,8 @@
  *
  * The widget lives in a shadow root (shop styles cannot reach it, its styles cannot leak),
  * builds every node with the DOM API (bot text is never parsed as HTML) and keeps the
- * conversation (sender id and messages) in localStorage, per store, across pages and reloads.
+ * conversation (sender id, messages, and the message waiting to be sent again with its client
+ * message id) in localStorage, per store, across pages and reloads.
  */
 (() => {
   "use strict";
@@ -52,6 +53,29 @@
   const RESEND_FOR_MS = 1000 * (90 /* resend for s */);
   const RESEND_FIRST_PAUSE_MS = 500;
   const RESEND_LONGEST_PAUSE_MS = 4000;
+  // A message on its way (kept when its try starts), that failed or was partly answered waits
+  // for the customer's resend with its text, its client message id and the parts whose answers
+  // are shown, in memory and, with the conversation, in storage (a reload or another page of
+  // the shop keeps them); it is forgotten once wholly answered. Its id is
+  // kept for this long after its latest try: Rasa's session (domain.yml's
+  // session_expiration_time, 60 min of silence), within which Rasa answers an id it already
+  // processed with the stored answers. Later, Rasa's new session no longer knows the id: the
+  // message is a new one (a fresh id, every answer shown; its text stays in the input). The
+  // automatic resends (RESEND_FOR_MS) stop with the page: after a reload the customer resends.
+  const PENDING_KEEP_MS = 60 * 60 * 1000;
+  // What is read back from storage is checked before use (another script of the page, an old
+  // version or a broken write may have left anything there).
+  const CLIENT_MESSAGE_ID_RE = /^[A-Za-z0-9_-]{16,64}$/;
+  const PENDING_MAX_CHARS = 20000; // longer: kept in memory only (the gateway takes 2000 by default)
+  const PENDING_MAX_PARTS = 64;
+  const PENDING_MAX_SIGNATURE_CHARS = 512;
+  const CLOCK_SKEW_MS = 5 * 60 * 1000;
+  // "interrupted": stored when a try starts, replaced by its outcome; read back, the page was
+  // left (a reload, another page) before the answer came.
+  const FAILURE_KINDS = [
+    "rate_limited", "too_long", "invalid", "timeout", "unavailable", "not_processed",
+    "interrupted", "unknown",
+  ];
 
   const STRINGS = {
     fr: {
@@ -95,6 +119,9 @@
       errUnknown: "Une erreur est survenue et votre message n'a pas été envoyé. Réessayez.",
       errNotProcessed:
         "Je n'ai pas pu traiter ce message pour l'instant\u00a0: renvoyez-le, s'il vous plaît.",
+      errInterrupted:
+        "La page a été quittée avant la réponse de l'assistant\u00a0: votre message n'a " +
+        "peut-être pas été traité. Renvoyez-le, s'il vous plaît.",
       errNewConversation:
         "Impossible de commencer une nouvelle conversation pour l'instant\u00a0: réessayez dans " +
         "un instant. La conversation en cours est conservée.",
@@ -135,6 +162,9 @@
       errInvalid: "This message could not be sent. Please check it and try again.",
       errUnknown: "Something went wrong and your message was not sent. Please try again.",
       errNotProcessed: "I couldn't process that message just now: please send it again.",
+      errInterrupted:
+        "The page was left before the assistant answered: your message may not have been " +
+        "processed. Please send it again.",
       errNewConversation:
         "A new conversation cannot be started right now: please try again in a moment. The " +
         "current conversation is kept.",
@@ -291,7 +321,14 @@
   }
 
   function freshState(open) {
-    return { senderId: newSenderId(), messages: [], open: Boolean(open), live: false, liveAfter: 0 };
+    return {
+      senderId: newSenderId(),
+      messages: [],
+      open: Boolean(open),
+      live: false,
+      liveAfter: 0,
+      pending: null,
+    };
   }
 
   function cleanButtons(buttons) {
@@ -322,6 +359,58 @@
     };
   }
 
+  function isStorableText(value) {
+    return typeof value === "string" && value.trim() !== "" && value.length <= PENDING_MAX_CHARS;
+  }
+
+  function isCount(value, max) {
+    return Number.isInteger(value) && value >= 0 && value <= max;
+  }
+
+  // The message waiting for its resend, as stored (untrusted when read back): its shape, id
+  // format and sizes checked; anything else is dropped (null), the conversation kept.
+  function cleanPending(p) {
+    if (!p || typeof p !== "object" || Array.isArray(p)) {
+      return null;
+    }
+    const parts = p.shownParts;
+    const signatureOk =
+      p.signature === null ||
+      (typeof p.signature === "string" && p.signature.length <= PENDING_MAX_SIGNATURE_CHARS);
+    if (
+      !isStorableText(p.text) ||
+      !isStorableText(p.shown) ||
+      typeof p.fromInput !== "boolean" ||
+      !signatureOk ||
+      typeof p.id !== "string" ||
+      !CLIENT_MESSAGE_ID_RE.test(p.id) ||
+      !Array.isArray(parts) ||
+      parts.length > PENDING_MAX_PARTS ||
+      !parts.every((n) => isCount(n, PENDING_MAX_PARTS)) ||
+      !Number.isFinite(p.at) ||
+      p.at <= 0 ||
+      p.at > Date.now() + CLOCK_SKEW_MS ||
+      !FAILURE_KINDS.includes(p.kind)
+    ) {
+      return null;
+    }
+    const details = p.details && typeof p.details === "object" ? p.details : {};
+    return {
+      text: p.text,
+      shown: p.shown,
+      fromInput: p.fromInput,
+      signature: p.signature,
+      id: p.id,
+      shownParts: Array.from(new Set(parts)),
+      at: p.at,
+      kind: p.kind,
+      details: {
+        seconds: isCount(details.seconds, 86400) && details.seconds > 0 ? details.seconds : 30,
+        max: isCount(details.max, 1000000) ? details.max : "",
+      },
+    };
+  }
+
   function readState() {
     let raw = null;
     try {
@@ -338,6 +427,7 @@
           open: data.open === true,
           live: data.live === true,
           liveAfter: Number.isInteger(data.liveAfter) ? data.liveAfter : 0,
+          pending: cleanPending(data.pending),
         };
       }
     } catch (e) {
@@ -730,6 +820,9 @@
       stopLive();
       state = freshState(true);
       state.senderId = answer.sender_id;
+      // The message waiting for a resend belonged to the old conversation: its text stays in
+      // the input, and sent it is a new message of the new one.
+      unsent = null;
       saveState();
       renderLog();
     } catch (failure) {
@@ -869,8 +962,74 @@
   // same text sent again), it keeps its id, in case the assistant did get it. `shownParts`:
   // the parts of it (a message the gateway cut into several requests) whose answers are
   // already shown, when only some were processed; their answers come back on the resend
-  // (the stored ones, nothing processed twice) and are not shown again.
+  // (the stored ones, nothing processed twice) and are not shown again. `at`: its latest
+  // try; `kind`/`details`: the failure the customer was shown ("interrupted" while its try is
+  // on its way). Kept with the conversation in storage too (state.pending), so a reload or
+  // another page of the shop resends it as the same message; for PENDING_KEEP_MS after its
+  // latest try.
   let unsent = null;
+
+  function unsentOf(payload, shown, fromInput, signature, id, shownParts, failure) {
+    const kind = failure instanceof ChatFailure ? failure.kind : "unknown";
+    return {
+      text: payload,
+      shown,
+      fromInput: Boolean(fromInput),
+      signature: signature || null,
+      id,
+      shownParts,
+      at: Date.now(),
+      kind: FAILURE_KINDS.includes(kind) ? kind : "unknown",
+      details: failure instanceof ChatFailure ? failure.details : {},
+    };
+  }
+
+  // Remembers this tab's unsent message (or forgets it: null), in memory and in the state
+  // saved next. The stored one is forgotten only when it is this tab's (another tab of the
+  // shop may be waiting to resend its own); one too long to store is kept in memory only.
+  function setUnsent(value) {
+    const previous = unsent;
+    unsent = value;
+    if (value) {
+      state.pending = cleanPending(value);
+    } else if (previous && state.pending && state.pending.id === previous.id) {
+      state.pending = null;
+    }
+  }
+
+  // The unsent message while its id is still the one to resend with; an older one is
+  // forgotten (sent again, it is a new message).
+  function keptUnsent() {
+    if (unsent && Date.now() - unsent.at > PENDING_KEEP_MS) {
+      setUnsent(null);
+      saveState();
+    }
+    return unsent;
+  }
+
+  // After a reload or on another page: the stored unsent message is shown as the customer
+  // left it (its text back in the input, the same "send it again" error and button) and its
+  // resend keeps its id and leaves out the answers already shown. Never resent by itself.
+  function restoreUnsent() {
+    const stored = state.pending;
+    if (!stored) {
+      return;
+    }
+    if (stored.fromInput && !input.value) {
+      input.value = stored.text; // nothing the customer typed is lost
+      autosize();
+    }
+    if (Date.now() - stored.at > PENDING_KEEP_MS) {
+      state.pending = null; // too old for its id: a draft, a new message once sent
+      saveState();
+      return;
+    }
+    unsent = Object.assign({}, stored, { shownParts: stored.shownParts.slice() });
+    showError(
+      new ChatFailure(stored.kind, stored.details),
+      retryOf(stored.text, stored.shown, stored.fromInput, stored.signature, stored.id),
+    );
+  }
 
   function partOf(reply) {
     return reply && Number.isInteger(reply.part) ? reply.part : 0;
@@ -882,8 +1041,24 @@
       input.focus();
       return;
     }
-    const id = unsent && unsent.text === text ? unsent.id : newClientMessageId();
+    const kept = keptUnsent();
+    const id = kept && kept.text === text ? kept.id : newClientMessageId();
     send(text, text, true, undefined, id);
+  }
+
+  // Another tab of the shop may have added to the same conversation while this one waited:
+  // start from what is stored so neither tab's messages are lost. True when it did.
+  function adoptOtherTabs() {
+    const stored = readState();
+    if (stored.senderId !== state.senderId) {
+      return false;
+    }
+    state.pending = stored.pending;
+    if (stored.messages.length > state.messages.length) {
+      state.messages = stored.messages;
+      return true;
+    }
+    return false;
   }
 
   // `payload` goes to the assistant, `shown` is what the customer sees as their message
@@ -897,6 +1072,13 @@
     const shownParts = unsent && unsent.id === id && unsent.shownParts ? unsent.shownParts : [];
     hideError();
     setBusy(true);
+    // Kept (with its id) before it leaves: if the page is left before the answer comes (a
+    // reload, a link of the shop), the next page shows it for the resend, which gets the
+    // stored answers if the assistant did process it.
+    setUnsent(
+      unsentOf(payload, shown, fromInput, signature, id, shownParts, new ChatFailure("interrupted")),
+    );
+    saveState();
     const pending = messageNode({ role: "user", text: shown });
     pending.classList.add("pending");
     log.append(pending);
@@ -917,9 +1099,6 @@
         throw notProcessed; // nothing of it was processed: as when it could not be sent
       }
       const alreadyShown = shownParts.length > 0;
-      unsent = notProcessed
-        ? { text: payload, id, shownParts: shownParts.concat(replies.map(partOf)) }
-        : null;
       pending.classList.remove("pending");
       if (alreadyShown) {
         pending.remove(); // the customer's message is on screen since the earlier try
@@ -927,19 +1106,20 @@
       for (const node of log.querySelectorAll(".quick-replies")) {
         node.remove();
       }
-      // Another tab of the shop may have added to the same conversation meanwhile: start
-      // from what is stored so neither tab's messages are lost.
-      const stored = readState();
-      const otherTabWrote =
-        stored.senderId === state.senderId && stored.messages.length > state.messages.length;
-      if (otherTabWrote) {
-        state.messages = stored.messages;
-      }
+      const otherTabWrote = adoptOtherTabs();
       if (!alreadyShown) {
         state.messages.push({ role: "user", text: shown, buttons: [], image: null });
       }
       const botMessages = replies.map((reply) => cleanMessage(Object.assign({}, reply, { role: "bot" })));
       state.messages.push(...botMessages);
+      // Partly answered: the message waits for its resend (same id), with the parts shown;
+      // wholly answered: forgotten, here and in storage.
+      const answeredParts = shownParts.concat(replies.map(partOf));
+      setUnsent(
+        notProcessed
+          ? unsentOf(payload, shown, fromInput, signature, id, answeredParts, notProcessed)
+          : null,
+      );
       saveState();
       if (otherTabWrote) {
         renderLog();
@@ -958,9 +1138,14 @@
       }
     } catch (failure) {
       // Not sent: the bubble goes, the text stays in the input (or the retry button resends
-      // the quick reply) so nothing the customer typed is lost.
+      // the quick reply) so nothing the customer typed is lost, across reloads too.
       pending.remove();
-      unsent = { text: payload, id, shownParts };
+      const otherTabWrote = adoptOtherTabs();
+      setUnsent(unsentOf(payload, shown, fromInput, signature, id, shownParts, failure));
+      saveState();
+      if (otherTabWrote) {
+        renderLog();
+      }
       showError(failure, retryOf(payload, shown, fromInput, signature, id));
     } finally {
       setBusy(false);
@@ -971,9 +1156,16 @@
     }
   }
 
-  // The "Try again" button: the typed text as it is in the input, or the quick reply again.
+  // The "Try again" button: the typed text as it is in the input, or the quick reply again
+  // (with its id while it is kept).
   function retryOf(payload, shown, fromInput, signature, id) {
-    return fromInput ? submitInput : () => send(payload, shown, false, signature, id);
+    if (fromInput) {
+      return submitInput;
+    }
+    return () => {
+      const kept = keptUnsent();
+      send(payload, shown, false, signature, kept && kept.id === id ? id : undefined);
+    };
   }
 
   function errorMessage(failure) {
@@ -992,6 +1184,8 @@
         return t.errUnavailable;
       case "not_processed":
         return t.errNotProcessed;
+      case "interrupted":
+        return t.errInterrupted;
       default:
         return t.errUnknown;
     }
@@ -1082,15 +1276,29 @@
       return;
     }
     const next = readState();
+    const waited = state.pending;
     if (next.senderId !== state.senderId || next.messages.length !== state.messages.length) {
       state = Object.assign(next, { open: state.open });
       renderLog();
+    } else {
+      state.pending = next.pending; // kept as stored, not shown here (a reload shows it)
+    }
+    // The message this tab waits to resend was answered in the other tab (its answers come
+    // with the conversation), or its conversation replaced: not to be resent from here.
+    if (unsent && waited && waited.id === unsent.id && !state.pending) {
+      if (unsent.fromInput && input.value.trim() === unsent.text) {
+        input.value = "";
+        autosize();
+      }
+      unsent = null;
+      hideError();
     }
   });
 
   function mount() {
     document.body.append(host);
     renderLog();
+    restoreUnsent(); // a message left unsent before this page loaded
     if (state.live) {
       startLive(); // a person was expected or answering before this page loaded
     }
