@@ -212,6 +212,6 @@ class WordVectorBlock(TransformerMixin, BaseEstimator):
         for i, text in enumerate(texts):
             if langid.language_of(text)[0] in self.skip_languages:
                 continue
-            out[i] = table.mean(text.split(), self.idf_ or None, self.idf_default_) * float(self.weight)
+            mean = table.mean(text.split(), self.idf_ or None, self.idf_default_)
+            out[i] = mean * float(self.weight)
         return scipy.sparse.csr_matrix(out)
-
