@@ -408,14 +408,7 @@ def main() -> int:
         help="where fold rankings are kept between runs (same data, folds, options, code)",
     )
     args = parser.parse_args()
-    examples = training_examples()
-    folds = stratified_folds(examples, args.folds, args.seed)
-    results: dict[str, Any] = {"folds": args.folds, "seed": args.seed, "examples": len(examples)}
-
-    results["peer"] = peer_fold_scores(examples, folds)
-
-    variants: dict[str, Any] = {}
-    ranked_by: dict[str, Any] = {}
+    names = []
     for name in args.variants.split(","):
         table = VARIANTS[name].get("word_vectors")
         if table and not (ROOT / str(table)).is_file():
@@ -425,6 +418,19 @@ def main() -> int:
                 flush=True,
             )
             continue
+        names.append(name)
+    if not names:
+        print("No variant left to score.", file=sys.stderr)
+        return 2
+    examples = training_examples()
+    folds = stratified_folds(examples, args.folds, args.seed)
+    results: dict[str, Any] = {"folds": args.folds, "seed": args.seed, "examples": len(examples)}
+
+    results["peer"] = peer_fold_scores(examples, folds)
+
+    variants: dict[str, Any] = {}
+    ranked_by: dict[str, Any] = {}
+    for name in names:
         started = time.monotonic()
         ranked = cached_fold_rankings(examples, folds, VARIANTS[name], args.cache)
         ranked_by[name] = ranked
