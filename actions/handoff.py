@@ -21,6 +21,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
 
 from actions._base import (
     HANDOFF_REQUESTED,
@@ -31,7 +32,7 @@ from actions._base import (
     run_guarded,
 )
 from actions.once import run_once
-from bot.db.action_memory import writing_session
+from bot.db.action_memory import deferred_write
 from bot.db.mailbox import HandoffChannel
 from bot.handoffs import attach_customer_address, contact_email, record_handoff
 
@@ -53,9 +54,9 @@ def _record(
     excerpt: str | None,
     language: str,
 ) -> None:
-    # In a worker thread (synchronous SQLAlchemy). The call's transaction (committed with the
-    # remembered response: actions/once.py), or a session of its own committed on exit.
-    with writing_session() as session:
+    # Within run_once: written in the call's writing step, with the remembered response
+    # (actions/once.py); otherwise at once, in a transaction of its own.
+    def step(session: Session) -> None:
         record_handoff(
             session=session,
             channel=channel,
@@ -67,9 +68,11 @@ def _record(
             language=language,
         )
 
+    deferred_write(step)
+
 
 def _attach(*, conversation: Conversation, conversation_id: str, address: str) -> None:
-    with writing_session() as session:
+    def step(session: Session) -> None:
         handoff = attach_customer_address(
             session=session, conversation_id=conversation_id, address=address
         )
@@ -85,6 +88,8 @@ def _attach(*, conversation: Conversation, conversation_id: str, address: str) -
                 customer_address=address,
                 language=conversation.lang,
             )
+
+    deferred_write(step)
 
 
 def _customer_words(tracker: Tracker) -> str | None:

@@ -23,6 +23,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import REQUESTED_SLOT, FormValidationAction
 from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
 
 from actions._base import (
     LOOKUP_FAILURES,
@@ -40,8 +41,8 @@ from actions._base import (
 )
 from actions.once import run_once
 from bot.config import get_settings
-from bot.db.action_memory import writing_session
-from bot.db.session import get_sessionmaker
+from bot.db.action_memory import rehearsed_write
+from bot.db.session import get_reading_sessionmaker
 from bot.order_lookup import MAX_LOOKUP_FAILURES, find_verified_order, split_proof
 from bot.orders import (
     OrderFacts,
@@ -71,12 +72,15 @@ def _checked(number: str, proof: str, conversation: Conversation, tracker: Track
         sender_email=conversation.sender_email,
         conversation=tracker.sender_id,
     )
-    # The call's transaction (committed with the remembered response: actions/once.py), or a
-    # session of its own committed on exit.
-    with writing_session() as session:
+    settings = get_settings()
+    # The order is read once (the rehearsal, outside the write lock); the writing step
+    # (actions/once.py) reads the limits again and adds the attempt under the lock.
+    memo: dict[str, str | None] = {}
+
+    def step(session: Session) -> Check:
         return check_proof(
             session,
-            get_settings(),
+            settings,
             number=number,
             email=email,
             postcode=postcode,
@@ -85,7 +89,12 @@ def _checked(number: str, proof: str, conversation: Conversation, tracker: Track
             channel=conversation.channel.value,
             conversation=tracker.sender_id,
             commit=False,
+            memo=memo,
         )
+
+    # Within run_once: rehearsed now, written with the remembered response; otherwise (no
+    # message id) committed at once in a transaction of its own.
+    return rehearsed_write(step)
 
 
 def _load_facts(number: str, proof: str) -> OrderFacts | None:
@@ -95,7 +104,8 @@ def _load_facts(number: str, proof: str) -> OrderFacts | None:
     against the database again at answer time.
     """
     email, postcode = split_proof(proof)
-    with get_sessionmaker()() as session:
+    # Reads only: a reading session never waits for (nor takes) SQLite's write lock.
+    with get_reading_sessionmaker()() as session:
         order = find_verified_order(session=session, number=number, email=email, postcode=postcode)
         if order is None or order.number != number:
             return None

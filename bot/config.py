@@ -74,7 +74,8 @@ class Settings(BaseSettings):
 
     # Orders database: any SQLAlchemy URL; the embedded default is a SQLite file under var/.
     database_url: str = Field(default=f"sqlite:///{VAR_DIR / 'orders.db'}")
-    # Seconds a database statement may take before the action gives up (PostgreSQL only).
+    # Seconds a database statement may take before the action gives up (PostgreSQL), or a
+    # writer waits for SQLite's write lock (bot/db/session.py).
     database_statement_timeout_s: float = 5.0
 
     # Store used when a channel does not say which shop the customer is on (a folder of

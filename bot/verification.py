@@ -20,7 +20,9 @@ logged at INFO without the proof.
 
 Concurrent checks of one order are serialised (SQLite: the database's write lock, taken by
 the first statement, ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-scoped advisory lock on
-the order key), so five failures means five, not five per server.
+the order key), so five failures means five, not five per server. The action server keeps
+that transaction short: it reads the order beforehand (``memo``, in a reading session,
+bot/db/action_memory.py) and runs only the limits' reads and the attempt's row under the lock.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
+from bot.db.action_memory import REHEARSAL
 from bot.db.mailbox import utcnow
 from bot.db.verification import VerificationAttempt, VerificationOutcome
 from bot.order_lookup import find_verified_order
@@ -163,6 +166,7 @@ def check_proof(
     conversation: str,
     now: dt.datetime | None = None,
     commit: bool = True,
+    memo: dict[str, str | None] | None = None,
 ) -> Check:
     """Checks a proof of ownership within the limits, and records the attempt (commits).
 
@@ -177,8 +181,13 @@ def check_proof(
         channel: for the audit log.
         conversation: for the audit log.
         now: the current time (tests).
-        commit: False: the attempt is flushed, the caller commits (the action server commits it
-            with the action's remembered response: bot/db/action_memory.py).
+        commit: False: the attempt is added to the session (not flushed), the caller commits
+            (the action server commits it with the action's remembered response:
+            bot/db/action_memory.py).
+        memo: a dict kept by the caller across calls for the same number and proof: the order
+            match found by the first call is stored in it and not read again by the next
+            (the action server's rehearsal reads the order outside the write lock; its
+            writing step runs the check again under the lock). The limits are read each time.
 
     Returns:
         REFUSED (nothing checked: a limit is reached), FAILED or VERIFIED with the number.
@@ -206,14 +215,19 @@ def check_proof(
     if any(end is not None and end > now for end in ends):
         outcome, verified = VerificationOutcome.REFUSED, None
     else:
-        order = find_verified_order(
-            session=session,
-            number=number,
-            email=email,
-            postcode=postcode,
-            prefer_store=prefer_store,
-        )
-        verified = order.number if order is not None else None
+        if memo is not None and "number" in memo:
+            verified = memo["number"]
+        else:
+            order = find_verified_order(
+                session=session,
+                number=number,
+                email=email,
+                postcode=postcode,
+                prefer_store=prefer_store,
+            )
+            verified = order.number if order is not None else None
+            if memo is not None:
+                memo["number"] = verified
         outcome = VerificationOutcome.VERIFIED if verified else VerificationOutcome.FAILED
     session.add(
         VerificationAttempt(
@@ -227,8 +241,9 @@ def check_proof(
     )
     if commit:
         session.commit()
-    else:
-        session.flush()
+    if session.info.get(REHEARSAL):
+        # A rehearsal (bot/db/action_memory.py) records nothing: its run under the lock logs.
+        return Check(CheckResult(outcome.value), verified)
     # The audit line: never the proof, never whether the number exists. An e-mail sender's
     # address can be the proof itself: the line names it by a digest only.
     logger.info(

@@ -9,9 +9,17 @@ would do them twice (a failed proof counted twice, two handoff tickets).
 So the action server remembers, per conversation (Rasa's sender id), the latest user message's
 ``message_id`` and the action name, the response it returned (events and messages), in a
 :class:`RememberedResponse` row written **in the same database transaction** as the action's
-own writes (:func:`actions.once.run_once` opens it; the writes go to it through
-:func:`writing_session`): either both are committed or neither. The same action called again
-for the same conversation and message gets the remembered response and writes nothing.
+own writes: either both are committed or neither. The same action called again for the same
+conversation and message gets the remembered response and writes nothing.
+
+That transaction is short: on SQLite it holds the database's only write lock, which every
+other writer of every action-server process waits for. The action runs first, outside it: its
+database steps go through :func:`rehearsed_write` (a step whose result the answer depends on,
+the proof check: run on a reading session, its result kept) or :func:`deferred_write` (a
+write the answer does not depend on, the handoff: not run yet). Then
+:func:`actions.once.run_once` runs, in one worker thread and without an ``await``, the
+**writing step**: begin (on SQLite ``BEGIN IMMEDIATE``), look the response up again, run each
+step, check each rehearsed step gives the same result, store the response, commit.
 
 Rows older than ``ACTION_MEMORY_RETENTION_S`` (a week) are deleted by the action server itself
 (:func:`forget_old`, at most every :data:`PRUNE_EVERY_S` per process, in the transaction of a
@@ -24,17 +32,29 @@ import datetime as dt
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint, delete, select
+from sqlalchemy import (
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    event,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.db.mailbox import utcnow
 from bot.db.models import Base
+
+T = TypeVar("T")
 
 #: Longest stored key part; a longer one (a mail's Message-ID can be) is stored as its digest.
 KEY_LENGTH = 255
@@ -139,37 +159,94 @@ def forget_old(session: Session, retention_s: float, *, now: dt.datetime | None 
     return forget_older_than(session, (now or utcnow()) - dt.timedelta(seconds=retention_s))
 
 
-#: The transaction of the running once-only action call (set by actions.once.run_once).
-_CALL_SESSION: ContextVar[Session | None] = ContextVar("action_call_session", default=None)
+#: ``Session.info`` key of a rehearsal's session (reads only; its adds are discarded).
+REHEARSAL = "action_memory_rehearsal"
+
+
+@dataclass
+class Step:
+    """One database step of a once-only action call: ``run(session)`` reads, then adds rows.
+
+    ``rehearsed``: the action's answer depends on its result (the proof check), which was
+    ``result`` when it ran outside the lock; the writing step runs it again under the lock
+    and must get the same result.
+    """
+
+    run: Callable[[Session], Any]
+    rehearsed: bool
+    result: Any = None
+
+
+#: The steps of the running once-only action call (set by actions.once.run_once).
+_CALL_STEPS: ContextVar[list[Step] | None] = ContextVar("action_call_steps", default=None)
 
 
 @contextmanager
-def call_transaction(session: Session) -> Iterator[None]:
-    """Within it, :func:`writing_session` gives ``session`` (not committed by the writers)."""
-    token = _CALL_SESSION.set(session)
+def call_steps(steps: list[Step]) -> Iterator[None]:
+    """Within it, :func:`rehearsed_write` and :func:`deferred_write` add their step to
+    ``steps`` (run later in the call's writing transaction) instead of committing it."""
+    token = _CALL_STEPS.set(steps)
     try:
         yield
     finally:
-        _CALL_SESSION.reset(token)
+        _CALL_STEPS.reset(token)
 
 
-@contextmanager
-def writing_session() -> Iterator[Session]:
-    """The session an action's writes go to.
-
-    Inside :func:`call_transaction` (an action with effects answering a message with an id):
-    the call's session, flushed on exit and committed later together with the remembered
-    response. Otherwise a session of its own, committed on a normal exit (as before: a message
-    without an id, a script). An exception rolls back either way. Context variables follow
-    :func:`asyncio.to_thread`, so the action's worker threads see the call's session.
-    """
-    session = _CALL_SESSION.get()
-    if session is not None:
-        yield session
-        session.flush()
-        return
+def _own_transaction(step: Callable[[Session], T]) -> T:
     from bot.db.session import get_sessionmaker
 
     with get_sessionmaker()() as own:
-        yield own
+        result = step(own)
         own.commit()
+        return result
+
+
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a rehearsed database step must not flush: it runs again to write")
+
+
+def rehearse(step: Callable[[Session], T]) -> T:
+    """``step``'s result on a reading session (a snapshot, no write lock); its adds discarded."""
+    from bot.db.session import get_reading_sessionmaker
+
+    with get_reading_sessionmaker()() as session:
+        session.info[REHEARSAL] = True
+        event.listen(session, "before_flush", _refuse_flush)
+        try:
+            return step(session)
+        finally:
+            session.rollback()
+
+
+def rehearsed_write(step: Callable[[Session], T]) -> T:
+    """Runs a database step whose result the action's answer depends on (the proof check).
+
+    ``step(session)`` reads, then adds its rows to the session without flushing. Inside a
+    once-only call (:func:`actions.once.run_once`): rehearsed now outside any write lock
+    (:func:`rehearse`), its result returned, and the step kept: the call's writing
+    transaction runs it again, with the remembered response, and the action runs again if
+    the result differs (another conversation's check changed it meanwhile). Otherwise (a
+    message without an id, a script): in a transaction of its own, committed. Synchronous:
+    call it in a worker thread (context variables follow :func:`asyncio.to_thread`).
+    """
+    steps = _CALL_STEPS.get()
+    if steps is None:
+        return _own_transaction(step)
+    result = rehearse(step)
+    steps.append(Step(step, rehearsed=True, result=result))
+    return result
+
+
+def deferred_write(step: Callable[[Session], object]) -> None:
+    """Runs a database write the action's answer does not depend on (a handoff recorded).
+
+    Inside a once-only call: kept, and run only in the call's writing transaction, with the
+    remembered response (so an exception of the action afterwards writes nothing). Otherwise:
+    now, in a transaction of its own, committed.
+    """
+    steps = _CALL_STEPS.get()
+    if steps is None:
+        _own_transaction(step)
+        return
+    steps.append(Step(step, rehearsed=False))

@@ -8,10 +8,20 @@ rolls back itself; nothing in ``bot.db`` commits behind its back. Typical uses::
 
     SessionDep = Annotated[Session, Depends(get_session)]   # a FastAPI route
 
+    with get_reading_sessionmaker()() as session:  # reads only (SQLite: no write lock)
+        ...
+
 Both back-ends are tuned here, once: SQLite (the embedded default) gets foreign keys, a lock
 wait, a write-ahead log for database files and SQLAlchemy-driven ``BEGIN IMMEDIATE``
 transactions (a burst of writers queues instead of failing); PostgreSQL gets a statement
 timeout and a connection check before each use of a pooled connection.
+
+On SQLite one transaction at a time holds the write lock, from its ``BEGIN IMMEDIATE`` to its
+end: a session of :func:`get_sessionmaker` must be opened, written and committed by one
+synchronous piece of code, never kept open across an ``await`` or a call to another service
+(every other writer of every process waits meanwhile, holding a worker thread). A session of
+:func:`get_reading_sessionmaker` starts a deferred transaction instead: it reads a snapshot
+(write-ahead log) and never waits for the writer; it must not write.
 """
 
 from __future__ import annotations
@@ -34,8 +44,13 @@ logger = logging.getLogger(__name__)
 
 _LIBPQ_DRIVERS = frozenset({"psycopg2", "psycopg"})
 
+#: Execution option of :func:`get_reading_sessionmaker`'s connections: on SQLite their
+#: transactions begin deferred (a snapshot read, no write lock).
+READ_ONLY_OPTION = "project_read_only"
+
 _engines: dict[tuple[str, float], Engine] = {}
 _sessionmakers: dict[tuple[str, float], sessionmaker[Session]] = {}
+_reading_sessionmakers: dict[tuple[str, float], sessionmaker[Session]] = {}
 # The gateway runs synchronous routes in a thread pool: two first requests must not build two
 # engines (and two connection pools) for the same URL.
 _cache_lock = threading.Lock()
@@ -110,11 +125,17 @@ def _make_sqlite_engine(url: URL, timeout_s: float) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
+        if connection.get_execution_options().get(READ_ONLY_OPTION):
+            # A reading session: a deferred transaction reads a snapshot (WAL) and never
+            # waits for the write lock.
+            connection.exec_driver_sql("BEGIN")
+            return
         # IMMEDIATE takes the write lock at BEGIN, waiting up to the timeout for it. A
         # deferred BEGIN that reads first and writes later (store a mail unless its
         # Message-ID is known) cannot wait: SQLite answers "database is locked" at once
         # when another connection wrote in between, and the request failed. Transactions
-        # here are a few milliseconds long; with WAL, readers never wait for this lock.
+        # here must stay a few milliseconds long (one synchronous block: no await, no
+        # call to another service inside); with WAL, readers never wait for this lock.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
@@ -167,6 +188,23 @@ def get_sessionmaker() -> sessionmaker[Session]:
         return factory
 
 
+def get_reading_sessionmaker() -> sessionmaker[Session]:
+    """The process-wide factory of reading sessions (same engine and pool, reads only).
+
+    On SQLite their transactions begin deferred: a snapshot read that never waits for (nor
+    takes) the write lock; a write in one could fail at once with "database is locked", so
+    none may write. On PostgreSQL they are ordinary sessions. Autoflush is off.
+    """
+    key = _settings_key()
+    with _cache_lock:
+        factory = _reading_sessionmakers.get(key)
+        if factory is None:
+            engine = _engine_for(key).execution_options(**{READ_ONLY_OPTION: True})
+            factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+            _reading_sessionmakers[key] = factory
+        return factory
+
+
 def _engine_for(key: tuple[str, float]) -> Engine:
     # Called with _cache_lock held.
     engine = _engines.get(key)
@@ -195,5 +233,6 @@ def dispose_engines() -> None:
         engines = list(_engines.values())
         _engines.clear()
         _sessionmakers.clear()
+        _reading_sessionmakers.clear()
     for engine in engines:
         engine.dispose()

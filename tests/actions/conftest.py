@@ -19,6 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.config import PROJECT_ROOT, get_settings
 from bot.db.session import dispose_engines
+from tests.bot.db.conftest import BACKENDS, postgres_base_url, postgres_schema
 from tests.conftest import clear_verification_attempts, load_demo_database
 
 DOMAIN: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -50,6 +51,21 @@ def demo_database(monkeypatch: pytest.MonkeyPatch, orders_db_url: str) -> Iterat
     monkeypatch.delenv("DATABASE_URL")
     get_settings.cache_clear()
     dispose_engines()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, demo_database: str
+) -> Iterator[str]:
+    """The actions' database: the demo SQLite file, or a PostgreSQL schema with the demo data."""
+    if request.param == "sqlite":
+        yield demo_database
+        return
+    with postgres_schema(postgres_base_url()) as url:
+        load_demo_database(url)
+        use_database(monkeypatch, url)
+        clear_verification_attempts(url)
+        yield url
 
 
 @pytest.fixture

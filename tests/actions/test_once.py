@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,40 +23,25 @@ from actions.handoff import ActionHumanHandoff, ActionSaveHandoffEmail
 from actions.once import run_once
 from actions.orders import FORM_NAME as FORM
 from actions.orders import ValidateOrderLookupForm
+from bot.config import get_settings
 from bot.db.action_memory import (
     CallKey,
     RememberedResponse,
+    deferred_write,
     forget_old,
     forget_older_than,
     remember,
     remembered,
-    writing_session,
 )
 from bot.db.mailbox import Handoff, HandoffChannel
 from bot.db.session import get_sessionmaker
 from bot.db.verification import VerificationAttempt, VerificationOutcome
 from bot.handoffs import record_handoff
+from bot.verification import check_proof
 from tests.actions.conftest import entity, make_tracker, responses, slot_events, use_database
-from tests.bot.db.conftest import BACKENDS, postgres_base_url, postgres_schema
-from tests.conftest import clear_verification_attempts, load_demo_database
 
 MARIE_ORDER = "OM-104233"
 WRONG_PROOF = "nobody@example.org"
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, demo_database: str
-) -> Iterator[str]:
-    """The actions' database: the demo SQLite file, or a PostgreSQL schema with the demo data."""
-    if request.param == "sqlite":
-        yield demo_database
-        return
-    with postgres_schema(postgres_base_url()) as url:
-        load_demo_database(url)
-        use_database(monkeypatch, url)
-        clear_verification_attempts(url)
-        yield url
 
 
 def handoffs_of(conversation_id: str) -> list[Handoff]:
@@ -205,8 +190,8 @@ async def test_an_action_failing_after_its_write_leaves_neither(backend) -> None
     tracker = make_tracker(metadata={"message_id": "web:f:0"}, sender_id=sender)
 
     def write() -> None:
-        with writing_session() as session:
-            record_handoff(
+        deferred_write(
+            lambda session: record_handoff(
                 session=session,
                 channel=HandoffChannel.WEB,
                 conversation_id=sender,
@@ -215,6 +200,7 @@ async def test_an_action_failing_after_its_write_leaves_neither(backend) -> None
                 customer_address=None,
                 language="fr",
             )
+        )
 
     async def body() -> list[dict[str, Any]]:
         await asyncio.to_thread(write)
@@ -226,11 +212,21 @@ async def test_an_action_failing_after_its_write_leaves_neither(backend) -> None
 
 
 async def test_two_calls_of_one_message_at_once_write_once(
-    backend, domain, caplog: pytest.LogCaptureFixture
+    backend, domain, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A resend arriving while the cut call still runs: one ticket, both answered alike. On
-    SQLite the second waits for the first's transaction and finds its answer; on PostgreSQL
-    both run, and the second one's row conflicts: its ticket is rolled back."""
+    SQLite the second writing step waits for the first's write lock and finds its answer; on
+    PostgreSQL both write at once (held together here until both store their response), and
+    the second one's row conflicts: its ticket is rolled back."""
+    if not backend.startswith("sqlite"):
+        together = threading.Barrier(2, timeout=30)
+        store = remember
+
+        def remember_together(*args: Any, **kwargs: Any) -> None:
+            together.wait()
+            store(*args, **kwargs)
+
+        monkeypatch.setattr(actions.once, "remember", remember_together)
     sender = f"web-om-system-{uuid.uuid4().hex}"
     (a, said_a), (b, said_b) = await asyncio.gather(
         handoff(sender, "web:c:0", domain), handoff(sender, "web:c:0", domain)
@@ -239,6 +235,53 @@ async def test_two_calls_of_one_message_at_once_write_once(
     assert a == b and said_a.messages == said_b.messages
     way = "already answered" if backend.startswith("sqlite") else "ran twice at once"
     assert way in caplog.text
+
+
+def _failed_proof_elsewhere(conversation: str) -> None:
+    with get_sessionmaker()() as session:
+        check_proof(
+            session,
+            get_settings(),
+            number=MARIE_ORDER,
+            email=WRONG_PROOF,
+            postcode=None,
+            prefer_store="om-system",
+            client=f"conversation:{conversation}",
+            channel="web",
+            conversation=conversation,
+        )
+
+
+async def test_a_check_changed_before_its_writing_step_runs_the_action_again(
+    backend, domain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check ran outside the write lock (4 failures on the order: failed); another
+    conversation's fifth failure is committed before its writing step, where the check now
+    refuses: nothing of the first run is written, the action runs again and answers with the
+    refusal, counted once."""
+    for n in range(4):
+        _failed_proof_elsewhere(f"other-{uuid.uuid4().hex}-{n}")
+    write = actions.once._write_with_retries
+    runs: list[str] = []
+
+    def fifth_failure_first(*args: Any, **kwargs: Any) -> Any:
+        if not runs:
+            _failed_proof_elsewhere(f"other-{uuid.uuid4().hex}")
+        runs.append("write")
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(actions.once, "_write_with_retries", fifth_failure_first)
+    sender = f"web-om-system-{uuid.uuid4().hex}"
+    events, said = await wrong_proof(sender, "web:r:0", domain)
+    assert runs == ["write", "write"]
+    assert slot_events(events)["lookup_locked"] is True and responses(said) == []
+    assert "lookup_failures" not in slot_events(events)  # the first run's answer is gone
+    assert failed_attempts(sender) == 0 and remembered_rows(sender) == 1
+    with get_sessionmaker()() as session:
+        outcomes = session.scalars(
+            select(VerificationAttempt.outcome).where(VerificationAttempt.conversation_id == sender)
+        ).all()
+    assert outcomes == [VerificationOutcome.REFUSED]
 
 
 def test_the_store_keeps_long_keys_and_forgets_old_rows(backend) -> None:

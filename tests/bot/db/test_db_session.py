@@ -11,10 +11,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from bot.config import get_settings
 from bot.db.models import Store
 from bot.db.session import (
     dispose_engines,
     get_engine,
+    get_reading_sessionmaker,
     get_session,
     get_sessionmaker,
     make_engine,
@@ -96,6 +98,37 @@ def test_sqlite_read_then_write_transactions_queue_instead_of_failing(tmp_path: 
             assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 8 * 15
     finally:
         engine.dispose()
+
+
+def test_a_reading_session_reads_while_a_writer_holds_the_sqlite_write_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The action server reads (the remembered response, the rehearsed proof check, the order
+    # of an answer) in reading sessions: a deferred BEGIN reads the last committed snapshot
+    # and neither takes nor waits for the lock a writing session holds from its BEGIN.
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'read.db'}")
+    monkeypatch.setenv("DATABASE_STATEMENT_TIMEOUT_S", "0.2")
+    get_settings.cache_clear()
+    dispose_engines()
+    try:
+        with get_sessionmaker()() as setup:
+            setup.execute(text("CREATE TABLE t (k INTEGER)"))
+            setup.execute(text("INSERT INTO t VALUES (1)"))
+            setup.commit()
+        with get_sessionmaker()() as writer:
+            writer.execute(text("INSERT INTO t VALUES (2)"))  # BEGIN IMMEDIATE: the write lock
+            with get_reading_sessionmaker()() as reader:
+                assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 1
+            with get_sessionmaker()() as other, pytest.raises(OperationalError, match="locked"):
+                other.execute(text("SELECT count(*) FROM t"))  # waited for the lock, in vain
+            writer.commit()
+        with get_reading_sessionmaker()() as reader:
+            assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 2
+            assert reader.get_bind() is not get_engine()  # same pool, its own BEGIN
+            assert reader.get_bind().pool is get_engine().pool
+    finally:
+        dispose_engines()
+        get_settings.cache_clear()
 
 
 @pytest.mark.parametrize(
