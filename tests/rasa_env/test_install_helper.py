@@ -235,9 +235,16 @@ def test_sqlite_wal_installs_on_this_rasa_and_twice_is_once(
 
 @pytest.fixture
 def rasa_create_app(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Rasa's own ``create_app``, put back after the test."""
+    """Rasa's own ``create_app`` in place for the test; whatever was there is put back after.
+
+    Other tests of the session (the launcher's, test_constant_time_token.py) install the fix
+    for the whole process, so Rasa's own function is the wrapper's ``__wrapped__`` then.
+    """
     create_app = rasa.server.create_app
+    if getattr(create_app, "constant_time_token", False):
+        create_app = create_app.__wrapped__
     assert not getattr(create_app, "constant_time_token", False)
+    assert create_app.__module__ == "rasa.server"
     monkeypatch.setattr(rasa.server, "create_app", create_app)
     return create_app
 
