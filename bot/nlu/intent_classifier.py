@@ -61,6 +61,14 @@ DEFAULTS: Dict[str, Any] = {
     "compose_mixed_closings": 0.0,
     "compose_weight": 1.0,
     "compose_seed": 13,
+    # Pretrained French word vectors (bot.nlu.word_vectors): path of the folded table
+    # (scripts/build_word_vectors.py), None: no vector block. A message not read as English
+    # gets the mean of its words' vectors (IDF-weighted when vector_idf), L2-normalised and
+    # multiplied by vector_weight, beside the TF-IDF blocks. Tried on issue 11 and not kept
+    # (reports/word_vectors_cross_validation.md).
+    "word_vectors": None,
+    "vector_weight": 1.0,
+    "vector_idf": True,
 }
 
 #: Conversation moves, not requests: never given a greeting, a closing or a context.
@@ -115,6 +123,19 @@ def build_model(config: Dict[str, Any]) -> Any:
                     min_df=options["min_df"],
                     max_df=options["max_df"],
                     binary=bool(options["binary"]),
+                ),
+            )
+        )
+    if options["word_vectors"]:
+        from bot.nlu.word_vectors import WordVectorBlock
+
+        parts.append(
+            (
+                "vectors",
+                WordVectorBlock(
+                    table=str(options["word_vectors"]),
+                    weight=float(options["vector_weight"]),
+                    idf=bool(options["vector_idf"]),
                 ),
             )
         )
@@ -304,7 +325,10 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Retrains when the normalisation changes, not only this class's source."""
-        return source_fingerprint("bot.nlu.intent_classifier", "bot.nlu.normalise")
+        modules = ["bot.nlu.intent_classifier", "bot.nlu.normalise"]
+        if config.get("word_vectors"):
+            modules.append("bot.nlu.word_vectors")
+        return source_fingerprint(*modules)
 
     def __init__(
         self,
@@ -382,6 +406,7 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
                     t
                     for t in untrusted
                     if not t.startswith(("sklearn.", "numpy.", "scipy.sparse."))
+                    and t != "bot.nlu.word_vectors.WordVectorBlock"
                 ]
                 if unexpected:
                     raise ValueError(f"unexpected types in {path}: {unexpected}")

@@ -10,10 +10,13 @@ Each fix module's ``install()`` names what it replaces and calls :func:`patch_ra
   install without caring whether it was done (a test that put Rasa's own method back and
   installs again gets the fix again: there is no "installed" flag to go stale).
 
-Fixes that check no version (they add to Rasa rather than reproduce its code:
-:mod:`bot.rasa_ext.constant_time_token`, :mod:`bot.rasa_ext.sqlite_wal`,
-:mod:`bot.rasa_ext.event_types`) keep their own ``install()``. No fix has an uninstall: the
-tests put Rasa's attributes back themselves. Not named ``install``, so that the launcher's test
+Every fix with an ``install()`` goes through it (ten in all, :data:`bot.rasa_ext.cli.FIXES`).
+What a refusal means is each fix's choice, written in its ``install()``: all but one leave
+Rasa's own code in place with the warning (slower, or Rasa's known failure, but Rasa's
+behaviour); :mod:`bot.rasa_ext.constant_time_token` refuses to start instead (a security
+property does not silently go away; :func:`refusal` gives its one-line message).
+:func:`written_for` is the check itself. No fix has an uninstall: the tests put Rasa's
+attributes back themselves. Not named ``install``, so that the launcher's test
 (tests/rasa_env/test_launcher_fixes.py), which takes every module of bot/rasa_ext with an
 ``install()`` for a fix, does not take this one for one. Runs in the Rasa environment.
 """
@@ -29,6 +32,17 @@ import rasa
 Patch = tuple[object, str, object]
 
 
+def written_for(known_prefix: str) -> bool:
+    """Whether the running Rasa's version starts with ``known_prefix`` (e.g. "3.6.")."""
+    version: str = rasa.__version__
+    return version.startswith(known_prefix)
+
+
+def refusal(known_prefix: str, left_as_is: str) -> str:
+    """The sentence a refused fix says: "Rasa 3.7.0 is not 3.6.x: " + ``left_as_is``."""
+    return f"Rasa {rasa.__version__} is not {known_prefix}x: {left_as_is}"
+
+
 def patch_rasa(
     logger: logging.Logger, known_prefix: str, left_as_is: str, patches: Iterable[Patch]
 ) -> bool:
@@ -37,8 +51,8 @@ def patch_rasa(
     Returns False, having changed nothing, and logs ``left_as_is`` (what stays Rasa's own, as
     a sentence) as a warning on ``logger`` (the fix module's) on any other version.
     """
-    if not rasa.__version__.startswith(known_prefix):
-        logger.warning("Rasa %s is not %sx: %s", rasa.__version__, known_prefix, left_as_is)
+    if not written_for(known_prefix):
+        logger.warning("%s", refusal(known_prefix, left_as_is))
         return False
     for owner, name, replacement in patches:
         setattr(owner, name, replacement)

@@ -31,7 +31,10 @@ Runs in the Rasa environment.
 * :mod:`bot.rasa_ext.rule_lookup`: RulePolicy's rule lookup (every rule key checked against
   the last states, twice a turn) is remembered for the states it has seen (same predictions).
 
-Measured both ways by `make bench` (bench/results.md, "A/B").
+Each is installed only on the Rasa version it was written for (3.6.x, checked by
+:func:`bot.rasa_ext._install.patch_rasa`): on another one it leaves Rasa's code with a warning,
+except ``constant_time_token``, which refuses to start (first in :data:`FIXES`, so nothing is
+installed before it stops). Measured both ways by `make bench` (bench/results.md, "A/B").
 """
 
 from __future__ import annotations

@@ -12,15 +12,27 @@ not know triggers one new walk (an Event subclass imported later is found), then
 answers for unknown names: `None` for the old "topic" events, the `default`, or the same
 `ValueError`.
 
+Written for Rasa 3.6 (its `Event.resolve_by_type`, `rasa/shared/core/events.py`): on another
+version :func:`install` leaves Rasa's own method with a warning (only slower: the lookup is
+Rasa's), since the unknown-name answers reproduced here may have changed.
+
 Installed by the Rasa command line of :mod:`bot.rasa_ext.cli`. Runs in the Rasa environment.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import rasa.shared.utils.common
 from rasa.shared.core.events import Event
+
+from bot.rasa_ext._install import patch_rasa
+
+logger = logging.getLogger(__name__)
+
+#: The Rasa versions whose `Event.resolve_by_type` this reproduces (read it before widening).
+KNOWN_RASA_PREFIX = "3.6."
 
 _lock = threading.Lock()
 _by_type_name: dict[str, type[Event]] = {}
@@ -54,7 +66,16 @@ def resolve_by_type(type_name: str, default: type[Event] | None = None) -> type[
     raise ValueError(f"Unknown event name '{type_name}'.")
 
 
+#: What `Event.resolve_by_type` becomes (one object: installing twice sets the same one).
+resolve_by_type_static = staticmethod(resolve_by_type)
+
+
 def install() -> bool:
-    """Replaces Rasa's `Event.resolve_by_type` (a static method)."""
-    Event.resolve_by_type = staticmethod(resolve_by_type)
-    return True
+    """Replaces Rasa's `Event.resolve_by_type` (a static method); returns False (and changes
+    nothing) on an unknown Rasa version."""
+    return patch_rasa(
+        logger,
+        KNOWN_RASA_PREFIX,
+        "an event's class is found by Rasa's own walk of every Event subclass.",
+        [(Event, "resolve_by_type", resolve_by_type_static)],
+    )

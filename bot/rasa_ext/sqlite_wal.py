@@ -21,6 +21,12 @@ new connection (and set the journal mode again) and closed it: about 10% of the 
 CPU per turn under load (py-spy, `make bench`). `SingletonThreadPool` keeps one connection
 per thread, as SQLite's own thread check requires.
 
+Written for Rasa 3.6 (its `create_engine_kwargs(url)` of `rasa/core/tracker_store.py`, which
+:func:`engine_kwargs` wraps, and its SQL tracker store as the only SQLite user of the process):
+on another version :func:`install` changes nothing, neither the pool nor the journal mode, and
+warns. Nothing is lost by refusing: the tracker store keeps Rasa's own settings (rollback
+journal, a connection per session), as durable, only slower.
+
 Installed by the Rasa command line of :mod:`bot.rasa_ext.cli`. Runs in the Rasa environment
 (SQLAlchemy 1.4).
 """
@@ -37,7 +43,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import SingletonThreadPool
 
+from bot.rasa_ext._install import patch_rasa
+
 logger = logging.getLogger(__name__)
+
+#: The Rasa versions whose tracker store's engine arguments this wraps (read before widening).
+KNOWN_RASA_PREFIX = "3.6."
 
 
 def use_wal(dbapi_connection: Any, _connection_record: Any) -> None:
@@ -69,8 +80,17 @@ def engine_kwargs(url: str | URL) -> dict[str, Any]:
 
 
 def install() -> bool:
-    """Registers the listener on every SQLAlchemy engine of the process (once), and the pool."""
+    """Registers the listener on every SQLAlchemy engine of the process (once), and the pool.
+
+    Returns False, having done neither, on an unknown Rasa version.
+    """
+    if not patch_rasa(
+        logger,
+        KNOWN_RASA_PREFIX,
+        "the SQLite tracker store keeps Rasa's rollback journal and a connection per session.",
+        [(rasa.core.tracker_store, "create_engine_kwargs", engine_kwargs)],
+    ):
+        return False
     if not event.contains(Engine, "connect", use_wal):
         event.listen(Engine, "connect", use_wal)
-    rasa.core.tracker_store.create_engine_kwargs = engine_kwargs
     return True

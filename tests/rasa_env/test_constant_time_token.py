@@ -123,3 +123,33 @@ def test_the_rasa_launcher_installs_it_before_rasa_runs(
     cli.main()
     assert getattr(rasa.server.create_app, "constant_time_token", False)
     assert len(built) == 1
+
+
+def test_the_rasa_launcher_refuses_to_start_a_rasa_it_was_not_written_for(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `python -m bot.rasa_ext.cli run` on a Rasa whose token check this fix cannot vouch for:
+    # one line, before Rasa's command line runs and before any other fix is installed.
+    import rasa
+    import rasa.__main__
+
+    started: list[bool] = []
+    installed: list[str] = []
+    monkeypatch.setattr(rasa.__main__, "main", lambda: started.append(True))
+    monkeypatch.setattr(rasa.server, "create_app", rasa.server.create_app)  # restored after
+    monkeypatch.setattr(rasa, "__version__", "3.7.0")
+    monkeypatch.setattr(sys, "argv", ["bot.rasa_ext.cli", "run", "--enable-api"])
+    monkeypatch.setenv(cli.TOKEN_ENV_VAR, TOKEN)
+    monkeypatch.delenv("BOT_PROFILE", raising=False)
+    for module in cli.FIXES:
+        if module != "constant_time_token":
+            monkeypatch.setattr(
+                f"bot.rasa_ext.{module}.install", lambda name=module: installed.append(name)
+            )
+    rasa_create_app = rasa.server.create_app
+    with pytest.raises(SystemExit) as refused:
+        cli.main()
+    assert str(refused.value.code).startswith("error: Rasa 3.7.0 is not 3.6.x: ")
+    assert TOKEN not in str(refused.value.code)
+    assert started == [] and installed == []
+    assert rasa.server.create_app is rasa_create_app
