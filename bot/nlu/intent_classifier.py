@@ -83,6 +83,14 @@ DEFAULTS: Dict[str, Any] = {
     "oos_gate_class_weight": None,
     "oos_gate_high": 0.95,
     "oos_gate_low": 0.05,
+    # Pretrained French word vectors (bot.nlu.word_vectors): path of the folded table
+    # (scripts/build_word_vectors.py), None: no vector block. A message not read as English
+    # gets the mean of its words' vectors (IDF-weighted when vector_idf), L2-normalised and
+    # multiplied by vector_weight, beside the TF-IDF blocks. Tried on issue 11 and not kept
+    # (reports/word_vectors_cross_validation.md).
+    "word_vectors": None,
+    "vector_weight": 1.0,
+    "vector_idf": True,
 }
 
 #: Options read at prediction only: variants differing only in these share a fitted model.
@@ -156,6 +164,19 @@ def build_model(config: Dict[str, Any]) -> Any:
                     min_df=options["min_df"],
                     max_df=options["max_df"],
                     binary=bool(options["binary"]),
+                ),
+            )
+        )
+    if options["word_vectors"]:
+        from bot.nlu.word_vectors import WordVectorBlock
+
+        parts.append(
+            (
+                "vectors",
+                WordVectorBlock(
+                    table=str(options["word_vectors"]),
+                    weight=float(options["vector_weight"]),
+                    idf=bool(options["vector_idf"]),
                 ),
             )
         )
@@ -506,9 +527,10 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Retrains when the normalisation changes, not only this class's source."""
-        return source_fingerprint(
-            "bot.nlu.intent_classifier", "bot.nlu.normalise", "bot.nlu.sentences"
-        )
+        modules = ["bot.nlu.intent_classifier", "bot.nlu.normalise", "bot.nlu.sentences"]
+        if config.get("word_vectors"):
+            modules.append("bot.nlu.word_vectors")
+        return source_fingerprint(*modules)
 
     def __init__(
         self,
@@ -606,7 +628,12 @@ def _load_skops(path: Any) -> Any:
     import skops.io as sio
 
     untrusted = sio.get_untrusted_types(file=path)
-    unexpected = [t for t in untrusted if not t.startswith(("sklearn.", "numpy.", "scipy.sparse."))]
+    unexpected = [
+        t
+        for t in untrusted
+        if not t.startswith(("sklearn.", "numpy.", "scipy.sparse."))
+        and t != "bot.nlu.word_vectors.WordVectorBlock"
+    ]
     if unexpected:
         raise ValueError(f"unexpected types in {path}: {unexpected}")
     return sio.load(path, trusted=untrusted)
