@@ -109,7 +109,10 @@ def loggable_client(client: str) -> str:
 
 def _serialise(session: Session, key: str) -> None:
     # PostgreSQL: one check of this order at a time (released at commit). SQLite's write lock
-    # already serialises the whole transaction (BEGIN IMMEDIATE, bot.db.session).
+    # already serialises the whole transaction (BEGIN IMMEDIATE, bot.db.session). A rehearsal
+    # (bot/db/action_memory.py) writes nothing: its writing step takes the lock.
+    if session.info.get(REHEARSAL):
+        return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(
             text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(key.encode()) - 2**31}

@@ -124,8 +124,9 @@ def test_a_reading_session_reads_while_a_writer_holds_the_sqlite_write_lock(
             writer.commit()
         with get_reading_sessionmaker()() as reader:
             assert reader.execute(text("SELECT count(*) FROM t")).scalar() == 2
-            assert reader.get_bind() is not get_engine()  # same pool, its own BEGIN
-            assert reader.get_bind().pool is get_engine().pool
+            bind = reader.get_bind()  # the same pool, its own BEGIN
+            assert isinstance(bind, Engine) and bind is not get_engine()
+            assert bind.pool is get_engine().pool
     finally:
         dispose_engines()
         get_settings.cache_clear()
