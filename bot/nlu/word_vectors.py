@@ -102,9 +102,16 @@ def build_table(source: Path) -> Dict[str, Any]:
 
 
 def save_table(table: Dict[str, Any], path: Path) -> None:
+    """Writes the table: the words as one UTF-8 block (newline-separated), rows, vectors."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    words = "\n".join(str(w) for w in table["words"]).encode("utf-8")
     with path.open("wb") as out:
-        np.savez(out, **table)
+        np.savez(
+            out,
+            words=np.frombuffer(words, dtype=np.uint8),
+            rows=np.asarray(table["rows"], dtype=np.int32),
+            vectors=np.asarray(table["vectors"], dtype=np.float32),
+        )
 
 
 class WordVectors:
@@ -120,7 +127,8 @@ class WordVectors:
     @classmethod
     def from_file(cls, path: Path) -> WordVectors:
         with np.load(path, allow_pickle=False) as table:
-            return cls(table["words"].tolist(), table["rows"], table["vectors"])
+            words = table["words"].tobytes().decode("utf-8").split("\n")
+            return cls(words, table["rows"], table["vectors"])
 
     def vector(self, word: str) -> Optional[np.ndarray]:
         row = self.index.get(word)
@@ -148,9 +156,25 @@ def resolve(path: str) -> Path:
     return candidate if candidate.is_absolute() else ROOT / candidate
 
 
-@functools.lru_cache(maxsize=2)
+#: Tables a trained model brought with it (`register_table`), by the path it was trained with.
+_REGISTERED: Dict[str, WordVectors] = {}
+
+
+def register_table(path: str, table: WordVectors) -> None:
+    """Makes `load_table(path)` return `table` (the copy a trained model carries), so a model
+    runs where the table it was trained with is not on disk (a Docker image, another clone)."""
+    _REGISTERED[path] = table
+
+
 def load_table(path: str) -> WordVectors:
-    """The table at `path` (relative: to the project root), loaded once per process."""
+    """The table registered for `path`, else the file at `path` (relative: to the project
+    root), loaded once per process."""
+    registered = _REGISTERED.get(path)
+    return registered if registered is not None else _load_file(path)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_file(path: str) -> WordVectors:
     resolved = resolve(path)
     if not resolved.is_file():
         raise FileNotFoundError(

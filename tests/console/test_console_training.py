@@ -32,10 +32,11 @@ from tests.console.conftest import ConsoleEnv, MakeConsole, csrf_of, login
 
 pytestmark = pytest.mark.e2e
 
-# A French way to ask about payment that the training data does not have; the model in
-# service does not take it for payment_methods (it asks to clarify; checked first, so the
-# test means something).
-TAUGHT = "je paie comment moi"
+# A French way to ask about payment that the training data does not have (slang: "douiller",
+# to pay); the model in service does not take it for payment_methods (checked first, so the
+# test means something). "je paie comment moi" was it until the French word vectors, which
+# read it right.
+TAUGHT = "je douille comment moi"
 INTENT = "payment_methods"
 TRAINING_TIMEOUT_S = 40 * 60  # a loaded 2-core machine; a quiet one takes about 2 minutes
 

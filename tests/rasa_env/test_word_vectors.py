@@ -158,13 +158,17 @@ def test_the_classifier_option_adds_the_block_and_survives_persistence(
 
     from bot.nlu.intent_classifier import (
         DEFAULTS,
+        VECTOR_TABLE_FILE,
         TfidfIntentClassifier,
         build_model,
         fit_model,
         rankings,
+        vector_block,
     )
+    from bot.nlu.word_vectors import _load_file
 
     assert DEFAULTS["word_vectors"] is None
+    assert vector_block(build_model({})) is None
     assert [name for name, _ in build_model({}).steps[0][1].transformer_list] == [
         "words",
         "chars",
@@ -193,7 +197,11 @@ def test_the_classifier_option_adds_the_block_and_survives_persistence(
     component.persist()
     with storage.read_from(resource) as directory:
         untrusted = sio.get_untrusted_types(file=directory / "intent_model.skops")
+        assert (directory / VECTOR_TABLE_FILE).is_file()  # the model carries its table
     assert "bot.nlu.word_vectors.WordVectorBlock" in untrusted
+    # It loads and ranks where the table it was trained with is gone (another clone, an image).
+    Path(table_path).rename(tmp_path / "elsewhere.npz")
+    _load_file.cache_clear()
     loaded = TfidfIntentClassifier.load(config, storage, resource, execution_context=None)
     assert loaded._model is not None
     after = rankings(loaded._model, ["colis en retard", "remboursement svp"])
